@@ -1,0 +1,1 @@
+//! Placeholder until the CoRE link-format codec lands.

@@ -1,0 +1,134 @@
+//! Payload formats: LwM2M TLV, plain text, opaque, CoRE link format, and (features `json`,
+//! `cbor`) SenML JSON / SenML CBOR / legacy LwM2M JSON.
+//!
+//! Contract shared by every value codec:
+//! - `decode(target, payload, schema)` turns a payload addressed to `target` into the
+//!   [`Instances`] of `target`'s object that it carries. A payload for `/O/I/R` yields one
+//!   instance holding one resource; for `/O/I/R/RI` one instance, one `Multiple` resource with
+//!   one entry. Resources the schema does not know are skipped (Core 1.1 §6.3.3: "MUST ignore
+//!   optional resources it does not support"). Anything malformed is an error, never a panic.
+//! - `encode(target, content)` is the reverse: `content` holds what a Read of `target`
+//!   returns, and the output is what goes on the wire.
+
+pub mod link;
+pub mod opaque;
+pub mod text;
+pub mod tlv;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::model::Schema;
+use crate::path::Path;
+use crate::value::Instances;
+
+/// CoAP Content-Format numbers used by LwM2M (Transport 1.1 §6.4 and the IANA registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentFormat {
+    Text,
+    LinkFormat,
+    Opaque,
+    Cbor,
+    SenmlJson,
+    SenmlCbor,
+    Tlv,
+    LwM2mJson,
+}
+
+impl ContentFormat {
+    pub const fn code(self) -> u16 {
+        match self {
+            ContentFormat::Text => 0,
+            ContentFormat::LinkFormat => 40,
+            ContentFormat::Opaque => 42,
+            ContentFormat::Cbor => 60,
+            ContentFormat::SenmlJson => 110,
+            ContentFormat::SenmlCbor => 112,
+            ContentFormat::Tlv => 11542,
+            ContentFormat::LwM2mJson => 11543,
+        }
+    }
+
+    /// Maps a Content-Format number. The pre-1.0 numbers 1541/1542/1543 that old servers send are
+    /// accepted as text/TLV/JSON (FACTS §6.1).
+    pub const fn from_code(code: u16) -> Option<ContentFormat> {
+        Some(match code {
+            0 | 1541 => ContentFormat::Text,
+            40 => ContentFormat::LinkFormat,
+            42 => ContentFormat::Opaque,
+            60 => ContentFormat::Cbor,
+            110 => ContentFormat::SenmlJson,
+            112 => ContentFormat::SenmlCbor,
+            11542 | 1542 => ContentFormat::Tlv,
+            11543 | 1543 => ContentFormat::LwM2mJson,
+            _ => return None,
+        })
+    }
+
+    /// Whether this build can decode payloads of this format.
+    pub fn can_decode(self) -> bool {
+        match self {
+            ContentFormat::Text | ContentFormat::Opaque | ContentFormat::Tlv => true,
+            ContentFormat::SenmlJson | ContentFormat::LwM2mJson => cfg!(feature = "json"),
+            ContentFormat::SenmlCbor => cfg!(feature = "cbor"),
+            ContentFormat::LinkFormat | ContentFormat::Cbor => false,
+        }
+    }
+
+    /// Whether this build can encode Read results in this format.
+    pub fn can_encode(self) -> bool {
+        match self {
+            ContentFormat::Text | ContentFormat::Opaque | ContentFormat::Tlv => true,
+            ContentFormat::SenmlJson => cfg!(feature = "json"),
+            ContentFormat::SenmlCbor => cfg!(feature = "cbor"),
+            // LwM2M JSON is input-only: 1.1 clients "MUST NOT use" it (Core 1.1 §7.4.4).
+            ContentFormat::LwM2mJson | ContentFormat::LinkFormat | ContentFormat::Cbor => false,
+        }
+    }
+}
+
+/// Why a payload could not be decoded or encoded. Every variant maps to 4.00 on input
+/// (Core 1.1 §5.4.3: "format of data to be written is different"), except `Unsupported` → 4.15
+/// on input / 4.06 on output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("payload truncated")]
+    Truncated,
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+    #[error("value does not fit the resource type: {0}")]
+    BadValue(String),
+    #[error("payload does not match the target path: {0}")]
+    WrongTarget(String),
+    #[error("content format not supported for this target")]
+    Unsupported,
+}
+
+/// Decodes a write payload addressed to `target` (see the module contract).
+pub fn decode(
+    format: ContentFormat,
+    target: &Path,
+    payload: &[u8],
+    schema: &dyn Schema,
+) -> Result<Instances, CodecError> {
+    match format {
+        ContentFormat::Tlv => tlv::decode(target, payload, schema),
+        ContentFormat::Text => text::decode(target, payload, schema),
+        ContentFormat::Opaque => opaque::decode(target, payload, schema),
+        _ => Err(CodecError::Unsupported),
+    }
+}
+
+/// Encodes the content of a Read of `target`.
+pub fn encode(
+    format: ContentFormat,
+    target: &Path,
+    content: &Instances,
+) -> Result<Vec<u8>, CodecError> {
+    match format {
+        ContentFormat::Tlv => tlv::encode(target, content),
+        ContentFormat::Text => text::encode(target, content),
+        ContentFormat::Opaque => opaque::encode(target, content),
+        _ => Err(CodecError::Unsupported),
+    }
+}

@@ -1,0 +1,206 @@
+//! Object and resource definitions (the "object model").
+//!
+//! The standard objects are `const` tables (no allocation per client); objects the application
+//! defines at run time (for example from C) own their tables. Both are `ObjectDef`.
+
+use alloc::borrow::Cow;
+
+use crate::value::ResourceType;
+
+mod access_control;
+mod device;
+mod security;
+mod server;
+
+pub use access_control::ACCESS_CONTROL;
+pub use device::DEVICE;
+pub use security::SECURITY;
+pub use server::SERVER;
+
+/// Object IDs with a fixed meaning in the core.
+pub mod oid {
+    pub const SECURITY: u16 = 0;
+    pub const SERVER: u16 = 1;
+    pub const ACCESS_CONTROL: u16 = 2;
+    pub const DEVICE: u16 = 3;
+    pub const OSCORE: u16 = 21;
+}
+
+/// Which operations a DM server may perform on a resource (the `<Operations>` element).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Operations(u8);
+
+impl Operations {
+    pub const NONE: Operations = Operations(0);
+    pub const R: Operations = Operations(1);
+    pub const W: Operations = Operations(2);
+    pub const RW: Operations = Operations(3);
+    pub const E: Operations = Operations(4);
+
+    pub const fn readable(self) -> bool {
+        self.0 & 1 != 0
+    }
+    pub const fn writable(self) -> bool {
+        self.0 & 2 != 0
+    }
+    pub const fn executable(self) -> bool {
+        self.0 & 4 != 0
+    }
+    /// Builds from the model's letters ("R", "RW", "E", ""); unknown letters are ignored.
+    pub fn from_letters(s: &str) -> Operations {
+        let mut bits = 0;
+        for c in s.chars() {
+            match c {
+                'R' | 'r' => bits |= 1,
+                'W' | 'w' => bits |= 2,
+                'E' | 'e' => bits |= 4,
+                _ => {}
+            }
+        }
+        Operations(bits)
+    }
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+/// One resource of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDef {
+    pub id: u16,
+    pub name: Cow<'static, str>,
+    pub kind: ResourceType,
+    pub operations: Operations,
+    pub multiple: bool,
+    pub mandatory: bool,
+}
+
+impl ResourceDef {
+    /// Shorthand for the const tables below.
+    pub const fn new(
+        id: u16,
+        name: &'static str,
+        kind: ResourceType,
+        operations: Operations,
+        multiple: bool,
+        mandatory: bool,
+    ) -> ResourceDef {
+        ResourceDef {
+            id,
+            name: Cow::Borrowed(name),
+            kind,
+            operations,
+            multiple,
+            mandatory,
+        }
+    }
+}
+
+/// One object: its ID, version and resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectDef {
+    pub id: u16,
+    pub name: Cow<'static, str>,
+    /// Object version ("1.1"); announced with `ver=` in Register and Discover when not "1.0".
+    pub version: Cow<'static, str>,
+    pub multiple: bool,
+    pub mandatory: bool,
+    pub resources: Cow<'static, [ResourceDef]>,
+}
+
+impl ObjectDef {
+    pub fn resource(&self, id: u16) -> Option<&ResourceDef> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+
+    /// The `ver=` value to announce, or `None` for version 1.0 (Core 1.1 §6.2.2: omitted when 1.0).
+    pub fn announced_version(&self) -> Option<&str> {
+        if self.version == "1.0" || self.version.is_empty() {
+            None
+        } else {
+            Some(&self.version)
+        }
+    }
+}
+
+/// Shape of a resource as codecs need it: its type and whether it has instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceShape {
+    pub kind: ResourceType,
+    pub multiple: bool,
+}
+
+/// Looks up resource shapes by (object, resource). Codecs use it to type untyped payloads (TLV,
+/// text) and to decide between single and multiple resources.
+pub trait Schema {
+    fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape>;
+}
+
+impl Schema for [&ObjectDef] {
+    fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
+        let obj = self.iter().find(|o| o.id == object)?;
+        let r = obj.resource(resource)?;
+        Some(ResourceShape {
+            kind: r.kind,
+            multiple: r.multiple,
+        })
+    }
+}
+
+impl Schema for ObjectDef {
+    fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
+        if object != self.id {
+            return None;
+        }
+        let r = self.resource(resource)?;
+        Some(ResourceShape {
+            kind: r.kind,
+            multiple: r.multiple,
+        })
+    }
+}
+
+/// The standard objects this library defines.
+pub fn standard_objects() -> [&'static ObjectDef; 4] {
+    [&SECURITY, &SERVER, &ACCESS_CONTROL, &DEVICE]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_tables_have_unique_sorted_ids() {
+        for def in standard_objects() {
+            let ids: alloc::vec::Vec<u16> = def.resources.iter().map(|r| r.id).collect();
+            let mut sorted = ids.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(ids, sorted, "object {}", def.id);
+        }
+    }
+
+    #[test]
+    fn shapes_come_from_the_models() {
+        let objs = standard_objects();
+        let schema: &[&ObjectDef] = &objs;
+        assert_eq!(
+            schema.shape(0, 16),
+            Some(ResourceShape {
+                kind: ResourceType::UnsignedInteger,
+                multiple: true
+            })
+        );
+        assert_eq!(
+            schema.shape(3, 13),
+            Some(ResourceShape {
+                kind: ResourceType::Time,
+                multiple: false
+            })
+        );
+        assert_eq!(schema.shape(3, 99), None);
+        assert_eq!(SERVER.announced_version(), Some("1.1"));
+        assert_eq!(ACCESS_CONTROL.announced_version(), None);
+        assert!(DEVICE.resource(4).unwrap().operations.executable());
+    }
+}

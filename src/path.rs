@@ -1,0 +1,207 @@
+//! LwM2M paths: `/O`, `/O/I`, `/O/I/R`, `/O/I/R/RI`, and the root `/`.
+
+use core::fmt;
+
+/// IDs 65535 are reserved in every position (Core 1.1 §7.1: "MAX_ID 65535 is a reserved value").
+pub const MAX_ID: u16 = 65535;
+
+/// A path into the object tree. Each level is present only if the level above it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Path {
+    ids: [u16; 4],
+    len: u8,
+}
+
+/// Why a path could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("path has more than four segments")]
+    TooLong,
+    #[error("path segment {0:?} is not an ID in 0..65534")]
+    BadSegment(String),
+}
+
+impl Path {
+    /// The root `/`.
+    pub const ROOT: Path = Path {
+        ids: [0; 4],
+        len: 0,
+    };
+
+    pub const fn object(o: u16) -> Path {
+        Path {
+            ids: [o, 0, 0, 0],
+            len: 1,
+        }
+    }
+    pub const fn instance(o: u16, i: u16) -> Path {
+        Path {
+            ids: [o, i, 0, 0],
+            len: 2,
+        }
+    }
+    pub const fn resource(o: u16, i: u16, r: u16) -> Path {
+        Path {
+            ids: [o, i, r, 0],
+            len: 3,
+        }
+    }
+    pub const fn resource_instance(o: u16, i: u16, r: u16, ri: u16) -> Path {
+        Path {
+            ids: [o, i, r, ri],
+            len: 4,
+        }
+    }
+
+    /// Builds a path from Uri-Path segments (as CoAP delivers them). Empty segments are
+    /// skipped so that `/3/0/` and `3/0` mean the same thing.
+    pub fn from_segments<'a, I>(segments: I) -> Result<Path, PathError>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut p = Path::ROOT;
+        for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+            let id = parse_id(seg)?;
+            p = p.child(id).ok_or(PathError::TooLong)?;
+        }
+        Ok(p)
+    }
+
+    /// Number of levels: 0 for `/`, 4 for a resource instance.
+    pub const fn depth(&self) -> usize {
+        self.len as usize
+    }
+    pub const fn is_root(&self) -> bool {
+        self.len == 0
+    }
+    pub fn object_id(&self) -> Option<u16> {
+        self.level(0)
+    }
+    pub fn instance_id(&self) -> Option<u16> {
+        self.level(1)
+    }
+    pub fn resource_id(&self) -> Option<u16> {
+        self.level(2)
+    }
+    pub fn resource_instance_id(&self) -> Option<u16> {
+        self.level(3)
+    }
+    fn level(&self, n: usize) -> Option<u16> {
+        if n < self.depth() {
+            self.ids.get(n).copied()
+        } else {
+            None
+        }
+    }
+
+    /// The path one level deeper, or `None` at a resource instance.
+    pub fn child(&self, id: u16) -> Option<Path> {
+        let mut p = *self;
+        let slot = p.ids.get_mut(self.depth())?;
+        *slot = id;
+        p.len += 1;
+        Some(p)
+    }
+
+    /// The path one level up (the root's parent is the root).
+    pub fn parent(&self) -> Path {
+        let mut p = *self;
+        if p.len > 0 {
+            p.len -= 1;
+            if let Some(slot) = p.ids.get_mut(p.len as usize) {
+                *slot = 0;
+            }
+        }
+        p
+    }
+
+    /// The IDs present, outermost first.
+    pub fn ids(&self) -> &[u16] {
+        self.ids.get(..self.depth()).unwrap_or(&[])
+    }
+
+    /// True if `other` is this path or lies below it.
+    pub fn contains(&self, other: &Path) -> bool {
+        other.depth() >= self.depth() && other.ids().starts_with(self.ids())
+    }
+}
+
+fn parse_id(seg: &str) -> Result<u16, PathError> {
+    // Only plain decimal digits: "+1", " 1" or "01x" are not IDs.
+    if seg.is_empty() || seg.len() > 5 || !seg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PathError::BadSegment(seg.to_string()));
+    }
+    match seg.parse::<u32>() {
+        Ok(v) if v < u32::from(MAX_ID) => Ok(v as u16),
+        _ => Err(PathError::BadSegment(seg.to_string())),
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str("/");
+        }
+        for id in self.ids() {
+            write!(f, "/{id}")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::str::FromStr for Path {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Path, PathError> {
+        Path::from_segments(s.split('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_every_depth() {
+        for s in ["/", "/3", "/3/0", "/3/0/7", "/3/0/7/1"] {
+            let p: Path = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+        assert_eq!("3/0/".parse::<Path>().unwrap(), Path::instance(3, 0));
+    }
+
+    #[test]
+    fn rejects_bad_segments() {
+        assert!(matches!(
+            "/a".parse::<Path>(),
+            Err(PathError::BadSegment(_))
+        ));
+        assert!(matches!(
+            "/65535".parse::<Path>(),
+            Err(PathError::BadSegment(_))
+        ));
+        assert!(matches!(
+            "/+1".parse::<Path>(),
+            Err(PathError::BadSegment(_))
+        ));
+        assert!(matches!(
+            "/1/2/3/4/5".parse::<Path>(),
+            Err(PathError::TooLong)
+        ));
+        assert_eq!("/65534".parse::<Path>().unwrap(), Path::object(65534));
+    }
+
+    #[test]
+    fn accessors_and_containment() {
+        let p = Path::resource(1, 2, 3);
+        assert_eq!(p.object_id(), Some(1));
+        assert_eq!(p.instance_id(), Some(2));
+        assert_eq!(p.resource_id(), Some(3));
+        assert_eq!(p.resource_instance_id(), None);
+        assert_eq!(p.parent(), Path::instance(1, 2));
+        assert!(Path::ROOT.contains(&p));
+        assert!(Path::object(1).contains(&p));
+        assert!(!Path::object(2).contains(&p));
+        assert!(!p.contains(&Path::object(1)));
+        assert_eq!(Path::resource_instance(1, 2, 3, 4).child(5), None);
+    }
+}

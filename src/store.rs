@@ -1,0 +1,340 @@
+//! The object store: which objects exist, their instances and resource values.
+//!
+//! The store knows nothing about who is asking: permission rules (DM vs Bootstrap, the Security
+//! object's invisibility, read-only resources) live in `dm.rs` and `bootstrap.rs`. It is `Clone` so
+//! that a bootstrap session can work on a staged copy and commit it in one step (DESIGN §3).
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::model::{ObjectDef, ResourceShape, Schema};
+use crate::path::Path;
+use crate::value::{Instances, ResourceValue, Resources, Value};
+
+/// Errors from store operations, each with the CoAP code a server would get.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(Path),
+    #[error("{0} already exists")]
+    AlreadyExists(Path),
+    #[error("object {0} is not defined")]
+    UnknownObject(u16),
+    #[error("object {0} is single-instance")]
+    SingleInstance(u16),
+    #[error("value of wrong type for {0}")]
+    WrongType(Path),
+    #[error("path {0} does not name what this operation needs")]
+    BadPath(Path),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ObjectSlot {
+    def: ObjectDef,
+    instances: Instances,
+    /// Saved in the persistent snapshot (Security, Server, Access Control always; others when the
+    /// application asks).
+    persistent: bool,
+}
+
+/// Objects, instances and values of one client.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Store {
+    objects: BTreeMap<u16, ObjectSlot>,
+}
+
+impl Store {
+    /// An empty store with no objects defined.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// A store with Security, Server, Access Control and Device defined, no instances.
+    pub fn with_standard_objects() -> Store {
+        let mut s = Store::new();
+        for def in crate::model::standard_objects() {
+            let persistent = def.id <= crate::model::oid::ACCESS_CONTROL;
+            s.define(def.clone(), persistent);
+        }
+        s
+    }
+
+    /// Defines (or redefines, keeping instances) an object.
+    pub fn define(&mut self, def: ObjectDef, persistent: bool) {
+        let id = def.id;
+        match self.objects.get_mut(&id) {
+            Some(slot) => {
+                slot.def = def;
+                slot.persistent = persistent;
+            }
+            None => {
+                self.objects.insert(
+                    id,
+                    ObjectSlot {
+                        def,
+                        instances: Instances::new(),
+                        persistent,
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn def(&self, oid: u16) -> Option<&ObjectDef> {
+        self.objects.get(&oid).map(|s| &s.def)
+    }
+
+    /// IDs of every defined object, ascending.
+    pub fn object_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.objects.keys().copied()
+    }
+
+    pub fn is_persistent(&self, oid: u16) -> bool {
+        self.objects.get(&oid).is_some_and(|s| s.persistent)
+    }
+
+    pub fn set_persistent(&mut self, oid: u16, persistent: bool) -> Result<(), StoreError> {
+        let slot = self
+            .objects
+            .get_mut(&oid)
+            .ok_or(StoreError::UnknownObject(oid))?;
+        slot.persistent = persistent;
+        Ok(())
+    }
+
+    pub fn instances(&self, oid: u16) -> Option<&Instances> {
+        self.objects.get(&oid).map(|s| &s.instances)
+    }
+
+    pub fn instance_ids(&self, oid: u16) -> Vec<u16> {
+        self.instances(oid)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn instance(&self, oid: u16, iid: u16) -> Option<&Resources> {
+        self.instances(oid)?.get(&iid)
+    }
+
+    pub fn has_instance(&self, oid: u16, iid: u16) -> bool {
+        self.instance(oid, iid).is_some()
+    }
+
+    /// The resource at `/O/I/R`.
+    pub fn resource(&self, oid: u16, iid: u16, rid: u16) -> Option<&ResourceValue> {
+        self.instance(oid, iid)?.get(&rid)
+    }
+
+    /// A single value at `/O/I/R` (single resource) or `/O/I/R/RI`.
+    pub fn value(&self, path: &Path) -> Option<&Value> {
+        let (o, i, r) = (path.object_id()?, path.instance_id()?, path.resource_id()?);
+        match (self.resource(o, i, r)?, path.resource_instance_id()) {
+            (ResourceValue::Single(v), None) => Some(v),
+            (ResourceValue::Multiple(m), Some(ri)) => m.get(&ri),
+            _ => None,
+        }
+    }
+
+    /// Replaces all instances of an object (used when restoring a snapshot).
+    pub fn set_instances(&mut self, oid: u16, instances: Instances) -> Result<(), StoreError> {
+        let slot = self
+            .objects
+            .get_mut(&oid)
+            .ok_or(StoreError::UnknownObject(oid))?;
+        slot.instances = instances;
+        Ok(())
+    }
+
+    /// Creates an instance; fails if it exists or the object is single-instance and already has one.
+    pub fn create_instance(
+        &mut self,
+        oid: u16,
+        iid: u16,
+        resources: Resources,
+    ) -> Result<(), StoreError> {
+        let slot = self
+            .objects
+            .get_mut(&oid)
+            .ok_or(StoreError::UnknownObject(oid))?;
+        if slot.instances.contains_key(&iid) {
+            return Err(StoreError::AlreadyExists(Path::instance(oid, iid)));
+        }
+        if !slot.def.multiple && !slot.instances.is_empty() {
+            return Err(StoreError::SingleInstance(oid));
+        }
+        check_types(&slot.def, oid, iid, &resources)?;
+        slot.instances.insert(iid, resources);
+        Ok(())
+    }
+
+    /// Writes resources into an instance, creating it if missing, keeping resources not named.
+    pub fn merge_instance(
+        &mut self,
+        oid: u16,
+        iid: u16,
+        resources: Resources,
+    ) -> Result<(), StoreError> {
+        let slot = self
+            .objects
+            .get_mut(&oid)
+            .ok_or(StoreError::UnknownObject(oid))?;
+        check_types(&slot.def, oid, iid, &resources)?;
+        if !slot.instances.contains_key(&iid) && !slot.def.multiple && !slot.instances.is_empty() {
+            return Err(StoreError::SingleInstance(oid));
+        }
+        let inst = slot.instances.entry(iid).or_default();
+        for (rid, value) in resources {
+            inst.insert(rid, value);
+        }
+        Ok(())
+    }
+
+    /// Sets one resource (`/O/I/R`) or resource instance (`/O/I/R/RI`), creating the instance if
+    /// needed. This is the application's setter: no operation rights are checked, types are.
+    pub fn set(&mut self, path: &Path, value: Value) -> Result<(), StoreError> {
+        let (o, i, r) = match (path.object_id(), path.instance_id(), path.resource_id()) {
+            (Some(o), Some(i), Some(r)) => (o, i, r),
+            _ => return Err(StoreError::BadPath(*path)),
+        };
+        let def = self.def(o).ok_or(StoreError::UnknownObject(o))?;
+        let rdef = def.resource(r).ok_or(StoreError::NotFound(*path))?;
+        if rdef.kind != value.resource_type() {
+            return Err(StoreError::WrongType(*path));
+        }
+        let rv = match (rdef.multiple, path.resource_instance_id()) {
+            (false, None) => ResourceValue::Single(value),
+            (true, Some(ri)) => {
+                let mut m = match self.resource(o, i, r) {
+                    Some(ResourceValue::Multiple(m)) => m.clone(),
+                    _ => BTreeMap::new(),
+                };
+                m.insert(ri, value);
+                ResourceValue::Multiple(m)
+            }
+            _ => return Err(StoreError::BadPath(*path)),
+        };
+        let mut res = Resources::new();
+        res.insert(r, rv);
+        self.merge_instance(o, i, res)
+    }
+
+    /// Removes one instance; returns whether it existed.
+    pub fn remove_instance(&mut self, oid: u16, iid: u16) -> bool {
+        self.objects
+            .get_mut(&oid)
+            .and_then(|s| s.instances.remove(&iid))
+            .is_some()
+    }
+
+    /// Removes one resource from an instance; returns whether it existed.
+    pub fn remove_resource(&mut self, oid: u16, iid: u16, rid: u16) -> bool {
+        self.objects
+            .get_mut(&oid)
+            .and_then(|s| s.instances.get_mut(&iid))
+            .and_then(|inst| inst.remove(&rid))
+            .is_some()
+    }
+
+    /// The smallest instance ID not in use (for creation without an explicit ID).
+    pub fn free_instance_id(&self, oid: u16) -> Option<u16> {
+        let used = self.instances(oid)?;
+        (0..crate::path::MAX_ID).find(|id| !used.contains_key(id))
+    }
+}
+
+fn check_types(
+    def: &ObjectDef,
+    oid: u16,
+    iid: u16,
+    resources: &Resources,
+) -> Result<(), StoreError> {
+    for (rid, rv) in resources {
+        let path = Path::resource(oid, iid, *rid);
+        let rdef = def.resource(*rid).ok_or(StoreError::NotFound(path))?;
+        let ok = match rv {
+            ResourceValue::Single(v) => !rdef.multiple && v.resource_type() == rdef.kind,
+            ResourceValue::Multiple(m) => {
+                rdef.multiple && m.values().all(|v| v.resource_type() == rdef.kind)
+            }
+        };
+        if !ok {
+            return Err(StoreError::WrongType(path));
+        }
+    }
+    Ok(())
+}
+
+impl Schema for Store {
+    fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
+        let r = self.def(object)?.resource(resource)?;
+        Some(ResourceShape {
+            kind: r.kind,
+            multiple: r.multiple,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn single(v: Value) -> ResourceValue {
+        ResourceValue::Single(v)
+    }
+
+    #[test]
+    fn set_creates_instance_and_checks_types() {
+        let mut s = Store::with_standard_objects();
+        s.set(&Path::resource(3, 0, 0), Value::String("ACME".to_string()))
+            .unwrap();
+        assert_eq!(
+            s.value(&Path::resource(3, 0, 0)),
+            Some(&Value::String("ACME".to_string()))
+        );
+        assert_eq!(
+            s.set(&Path::resource(3, 0, 9), Value::String("x".to_string())),
+            Err(StoreError::WrongType(Path::resource(3, 0, 9)))
+        );
+        assert_eq!(
+            s.set(&Path::resource(3, 0, 99), Value::Integer(1)),
+            Err(StoreError::NotFound(Path::resource(3, 0, 99)))
+        );
+        s.set(&Path::resource_instance(3, 0, 11, 0), Value::Integer(0))
+            .unwrap();
+        s.set(&Path::resource_instance(3, 0, 11, 3), Value::Integer(4))
+            .unwrap();
+        assert_eq!(
+            s.value(&Path::resource_instance(3, 0, 11, 3)),
+            Some(&Value::Integer(4))
+        );
+        // Device is single-instance: a second instance is refused, the first stays.
+        assert_eq!(
+            s.set(&Path::resource(3, 1, 0), Value::String("x".to_string())),
+            Err(StoreError::SingleInstance(3))
+        );
+        assert_eq!(s.instance_ids(3), [0]);
+    }
+
+    #[test]
+    fn create_merge_remove() {
+        let mut s = Store::with_standard_objects();
+        let mut r = Resources::new();
+        r.insert(0, single(Value::Integer(1)));
+        r.insert(1, single(Value::Integer(300)));
+        s.create_instance(1, 0, r.clone()).unwrap();
+        assert_eq!(
+            s.create_instance(1, 0, r),
+            Err(StoreError::AlreadyExists(Path::instance(1, 0)))
+        );
+        let mut upd = Resources::new();
+        upd.insert(1, single(Value::Integer(60)));
+        s.merge_instance(1, 0, upd).unwrap();
+        assert_eq!(s.value(&Path::resource(1, 0, 0)), Some(&Value::Integer(1)));
+        assert_eq!(s.value(&Path::resource(1, 0, 1)), Some(&Value::Integer(60)));
+        assert_eq!(s.free_instance_id(1), Some(1));
+        assert!(s.remove_instance(1, 0));
+        assert!(!s.remove_instance(1, 0));
+        assert!(s.instance_ids(1).is_empty());
+    }
+}
