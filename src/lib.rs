@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod codec;
 pub mod model;
 pub mod path;
+pub mod persist;
 pub mod rng;
 pub mod store;
 pub mod value;
