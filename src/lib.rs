@@ -13,6 +13,8 @@ pub mod model;
 pub mod path;
 pub mod persist;
 pub mod rng;
+#[cfg(feature = "std")]
+pub mod storage_file;
 pub mod store;
 pub mod value;
 
