@@ -11,7 +11,10 @@ extern crate alloc;
 pub mod codec;
 pub mod model;
 pub mod path;
+pub mod persist;
 pub mod rng;
+#[cfg(feature = "std")]
+pub mod storage_file;
 pub mod store;
 pub mod value;
 
