@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod coap;
 pub mod codec;
 pub mod model;
 pub mod path;

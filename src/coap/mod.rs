@@ -1,0 +1,20 @@
+//! The CoAP message layer (RFC 7252 §4–§5.3), sans-I/O, on top of `coap_lite::Packet`.
+//!
+//! - [`Endpoint`]: message IDs, tokens, CON retransmission, NSTART, deduplication, ping/RST.
+//! - [`TransmissionParams`]: RFC 7252 §4.8 parameters and derived times.
+//! - [`msg`]: code constants and option helpers for the layers above.
+//!
+//! Time is a `u64` millisecond count passed in by the caller; randomness (tokens, initial MIDs,
+//! retransmission jitter) comes from [`crate::rng::Rng`] seeded by the caller.
+
+mod dedup;
+mod endpoint;
+mod exchange;
+pub mod msg;
+mod options;
+mod params;
+mod wire;
+
+pub use coap_lite::Packet;
+pub use endpoint::{Endpoint, ExchangeId, Failure, Incoming};
+pub use params::TransmissionParams;

@@ -1,0 +1,300 @@
+//! Small helpers over `coap_lite::Packet` for the layers above: numeric codes, option getters
+//! with lenient decoding, and request/response builders.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
+
+// Method codes (RFC 7252 §12.1.1; FETCH/iPATCH RFC 8132).
+pub const GET: u8 = 0x01;
+pub const POST: u8 = 0x02;
+pub const PUT: u8 = 0x03;
+pub const DELETE: u8 = 0x04;
+pub const FETCH: u8 = 0x05;
+pub const IPATCH: u8 = 0x07;
+
+// Response codes (RFC 7252 §12.1.2; 2.31 and 4.08 from RFC 7959 §2.9).
+pub const CREATED: u8 = 0x41;
+pub const DELETED: u8 = 0x42;
+pub const VALID: u8 = 0x43;
+pub const CHANGED: u8 = 0x44;
+pub const CONTENT: u8 = 0x45;
+pub const CONTINUE: u8 = 0x5F;
+pub const BAD_REQUEST: u8 = 0x80;
+pub const UNAUTHORIZED: u8 = 0x81;
+pub const BAD_OPTION: u8 = 0x82;
+pub const FORBIDDEN: u8 = 0x83;
+pub const NOT_FOUND: u8 = 0x84;
+pub const METHOD_NOT_ALLOWED: u8 = 0x85;
+pub const NOT_ACCEPTABLE: u8 = 0x86;
+pub const REQUEST_ENTITY_INCOMPLETE: u8 = 0x88;
+pub const PRECONDITION_FAILED: u8 = 0x8C;
+pub const REQUEST_ENTITY_TOO_LARGE: u8 = 0x8D;
+pub const UNSUPPORTED_CONTENT_FORMAT: u8 = 0x8F;
+pub const INTERNAL_SERVER_ERROR: u8 = 0xA0;
+pub const NOT_IMPLEMENTED: u8 = 0xA1;
+pub const SERVICE_UNAVAILABLE: u8 = 0xA3;
+
+/// The code byte of a message (`class << 5 | detail`).
+pub fn code_of(packet: &Packet) -> u8 {
+    u8::from(packet.header.code)
+}
+
+/// Sets the code byte. `MessageClass::from(u8)` maps every byte value and converts back to the
+/// same byte, so any code survives the round trip.
+pub fn set_code(packet: &mut Packet, code: u8) {
+    packet.header.code = MessageClass::from(code);
+}
+
+/// "c.dd" notation of RFC 7252 §3, e.g. `0x45` → "2.05".
+pub fn code_string(code: u8) -> String {
+    alloc::format!("{}.{:02}", code >> 5, code & 0x1F)
+}
+
+/// True for 0.01–0.31 (RFC 7252 §3: class 0 with a non-zero detail is a request).
+pub fn is_request_code(code: u8) -> bool {
+    code != 0 && code >> 5 == 0
+}
+
+/// True for the response classes 2, 4 and 5 (RFC 7252 §3).
+pub fn is_response_code(code: u8) -> bool {
+    matches!(code >> 5, 2 | 4 | 5)
+}
+
+/// Decodes a uint option value (RFC 7252 §3.2: big-endian, leading zeros allowed, empty = 0).
+/// Accepts up to 4 bytes; longer values do not fit the options LwM2M uses and yield `None`.
+pub fn decode_uint(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() > 4 {
+        return None;
+    }
+    Some(bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+}
+
+/// Encodes a uint option value in the shortest form: 0 is zero-length (RFC 7252 §3.2).
+pub fn encode_uint(value: u32) -> Vec<u8> {
+    let bytes = value.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.get(skip..).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// Every value of a repeatable string option, in order; `None` if one is not UTF-8.
+fn string_options(packet: &Packet, option: CoapOption) -> Option<Vec<String>> {
+    match packet.get_option(option) {
+        None => Some(Vec::new()),
+        Some(values) => values
+            .iter()
+            .map(|v| String::from_utf8(v.clone()).ok())
+            .collect(),
+    }
+}
+
+/// The first value of a uint option, leniently decoded.
+fn uint_option(packet: &Packet, option: CoapOption) -> Option<u32> {
+    packet.get_first_option(option).and_then(|v| decode_uint(v))
+}
+
+/// Replaces an option with a single uint value.
+fn set_uint_option(packet: &mut Packet, option: CoapOption, value: u32) {
+    packet.clear_option(option);
+    packet.add_option(option, encode_uint(value));
+}
+
+/// Uri-Path segments (option 11). `None` if a segment is not UTF-8 (RFC 7252 §5.10.1: strings).
+pub fn uri_path(packet: &Packet) -> Option<Vec<String>> {
+    string_options(packet, CoapOption::UriPath)
+}
+
+/// Uri-Query arguments (option 15), e.g. "ep=name". `None` if one is not UTF-8.
+pub fn uri_query(packet: &Packet) -> Option<Vec<String>> {
+    string_options(packet, CoapOption::UriQuery)
+}
+
+/// Location-Path segments (option 8) of a 2.01 response. `None` if one is not UTF-8.
+pub fn location_path(packet: &Packet) -> Option<Vec<String>> {
+    string_options(packet, CoapOption::LocationPath)
+}
+
+/// Content-Format (option 12), if present and at most 16 bits.
+pub fn content_format(packet: &Packet) -> Option<u16> {
+    uint_option(packet, CoapOption::ContentFormat).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Accept (option 17), if present and at most 16 bits.
+pub fn accept(packet: &Packet) -> Option<u16> {
+    uint_option(packet, CoapOption::Accept).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Observe (option 6, RFC 7641 §2), if present.
+pub fn observe(packet: &Packet) -> Option<u32> {
+    uint_option(packet, CoapOption::Observe)
+}
+
+/// Sets Content-Format (replacing any previous one); 0 (text/plain) encodes as an empty value.
+pub fn set_content_format(packet: &mut Packet, format: u16) {
+    set_uint_option(packet, CoapOption::ContentFormat, u32::from(format));
+}
+
+/// Sets Accept (replacing any previous one).
+pub fn set_accept(packet: &mut Packet, format: u16) {
+    set_uint_option(packet, CoapOption::Accept, u32::from(format));
+}
+
+/// Sets Observe (replacing any previous one). RFC 7641 §3.4 sequence numbers are 24-bit; the
+/// value is masked to that range.
+pub fn set_observe(packet: &mut Packet, value: u32) {
+    set_uint_option(packet, CoapOption::Observe, value & 0x00FF_FFFF);
+}
+
+/// Appends Location-Path segments (e.g. the new instance of a Create: "1", "2").
+pub fn add_location_path(packet: &mut Packet, segments: &[&str]) {
+    for s in segments {
+        packet.add_option(CoapOption::LocationPath, s.as_bytes().to_vec());
+    }
+}
+
+/// A request with the given method code, one Uri-Path option per segment and one Uri-Query
+/// option per query. Type, message ID and token are left for the endpoint to set.
+pub fn new_request(code: u8, path_segments: &[&str], queries: &[&str]) -> Packet {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Confirmable);
+    set_code(&mut p, code);
+    for s in path_segments {
+        p.add_option(CoapOption::UriPath, s.as_bytes().to_vec());
+    }
+    for q in queries {
+        p.add_option(CoapOption::UriQuery, q.as_bytes().to_vec());
+    }
+    p
+}
+
+/// A response with the given code; type, message ID and token are set by `Endpoint::respond`.
+pub fn new_response(code: u8) -> Packet {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    set_code(&mut p, code);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_print() {
+        for c in 0..=255u8 {
+            let mut p = Packet::new();
+            set_code(&mut p, c);
+            assert_eq!(code_of(&p), c);
+        }
+        assert_eq!(code_string(CONTENT), "2.05");
+        assert_eq!(code_string(BAD_OPTION), "4.02");
+        assert_eq!(code_string(NOT_IMPLEMENTED), "5.01");
+        assert_eq!(code_string(GET), "0.01");
+        assert!(is_request_code(IPATCH) && !is_request_code(0) && !is_request_code(CREATED));
+        assert!(is_response_code(CONTINUE) && !is_response_code(0x60) && !is_response_code(0x20));
+    }
+
+    #[test]
+    fn uint_options_are_lenient_on_input_and_shortest_on_output() {
+        assert_eq!(decode_uint(&[]), Some(0));
+        assert_eq!(decode_uint(&[0, 0, 0x28]), Some(40));
+        assert_eq!(decode_uint(&[1, 2, 3, 4]), Some(0x0102_0304));
+        assert_eq!(decode_uint(&[0, 0, 0, 0, 1]), None);
+        assert_eq!(encode_uint(0), Vec::<u8>::new());
+        assert_eq!(encode_uint(40), vec![0x28]);
+        assert_eq!(encode_uint(11542), vec![0x2D, 0x16]);
+        assert_eq!(encode_uint(0x0001_0000), vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn builders_produce_vector_r3_and_w1_shapes() {
+        // VECTORS §3.2 R3: CON DELETE /name, MID 3, 8 zero bytes of token.
+        let mut p = new_request(DELETE, &["name"], &[]);
+        p.header.message_id = 3;
+        p.set_token(vec![0; 8]);
+        let expect = [
+            0x48, 0x04, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0xb4, b'n', b'a', b'm', b'e',
+        ];
+        assert_eq!(p.to_bytes().unwrap(), expect);
+
+        // VECTORS §3.2 R2: Update with two queries.
+        let mut p = new_request(POST, &["name"], &["b=U", "sms"]);
+        p.header.message_id = 2;
+        p.set_token(vec![0; 8]);
+        let bytes = p.to_bytes().unwrap();
+        let tail = [
+            0xb4, b'n', b'a', b'm', b'e', 0x43, b'b', b'=', b'U', 0x03, b's', b'm', b's',
+        ];
+        assert_eq!(bytes.get(12..), Some(&tail[..]));
+
+        // Content-Format 0 is a zero-length option (W1: `10`).
+        let mut r = new_response(CONTENT);
+        set_content_format(&mut r, 0);
+        set_content_format(&mut r, 0); // replaces, does not repeat
+        assert_eq!(r.to_bytes().unwrap(), [0x60, 0x45, 0, 0, 0xC0]);
+        assert_eq!(content_format(&r), Some(0));
+    }
+
+    #[test]
+    fn getters_decode_vectors() {
+        // VECTORS §3.2 L1: ACK 2.01, Location-Path "rd", "5a3f".
+        let l1 = [
+            0x68, 0x41, 0x37, 0x21, 0x12, 0x34, 0x56, 0x78, 0x11, 0x11, 0x11, 0x11, 0x82, b'r',
+            b'd', 0x04, b'5', b'a', b'3', b'f',
+        ];
+        let p = Packet::from_bytes(&l1).unwrap();
+        assert_eq!(code_of(&p), CREATED);
+        assert_eq!(location_path(&p).unwrap(), ["rd", "5a3f"]);
+        assert_eq!(uri_path(&p).unwrap(), Vec::<String>::new());
+
+        // VECTORS §3.2 O1: GET Observe=0 /5/5/1 ?pmin=200&pmax=4200 (token `…` filled in).
+        let mut o1 = vec![
+            0x48, 0x01, 0x37, 0x21, 0x12, 0x34, 0x56, 0x78, 0x11, 0x11, 0x11, 0x11,
+        ];
+        o1.extend_from_slice(&[0x61, 0x00, 0x51, b'5', 0x01, b'5', 0x01, b'1', 0x48]);
+        o1.extend_from_slice(b"pmin=200");
+        o1.push(0x09);
+        o1.extend_from_slice(b"pmax=4200");
+        let p = Packet::from_bytes(&o1).unwrap();
+        assert_eq!(observe(&p), Some(0));
+        assert_eq!(uri_path(&p).unwrap(), ["5", "5", "1"]);
+        assert_eq!(uri_query(&p).unwrap(), ["pmin=200", "pmax=4200"]);
+
+        // VECTORS §3.2 D2: Accept 320 (`62 0140`).
+        let d2 = [
+            0x44, 0x01, 0x21, 0x37, 0x12, 0x34, 0x56, 0x78, 0xb1, b'3', 0x01, b'3', 0x02, b'1',
+            b'1', 0x02, b'1', b'1', 0x62, 0x01, 0x40,
+        ];
+        let p = Packet::from_bytes(&d2).unwrap();
+        assert_eq!(accept(&p), Some(320));
+        assert_eq!(content_format(&p), None);
+    }
+
+    #[test]
+    fn non_utf8_path_and_oversized_uints_are_rejected() {
+        let mut p = new_request(GET, &[], &[]);
+        p.add_option(CoapOption::UriPath, vec![0xFF]);
+        assert_eq!(uri_path(&p), None);
+        p.add_option(CoapOption::ContentFormat, vec![1, 0, 0]);
+        assert_eq!(content_format(&p), None);
+        p.add_option(CoapOption::Observe, vec![1, 2, 3, 4, 5]);
+        assert_eq!(observe(&p), None);
+    }
+
+    #[test]
+    fn observe_and_location_setters() {
+        let mut r = new_response(CREATED);
+        add_location_path(&mut r, &["1", "2"]);
+        r.header.message_id = 0x2222;
+        r.set_token(vec![0x11, 0x22, 0x33]);
+        // VECTORS §3.2 P2.
+        assert_eq!(
+            r.to_bytes().unwrap(),
+            [0x63, 0x41, 0x22, 0x22, 0x11, 0x22, 0x33, 0x81, b'1', 0x01, b'2']
+        );
+        let mut n = new_response(CONTENT);
+        set_observe(&mut n, 0x0122_2233);
+        assert_eq!(observe(&n), Some(0x22_2233));
+    }
+}

@@ -1,0 +1,82 @@
+//! Which critical options this endpoint recognises (RFC 7252 §5.4.1).
+//!
+//! An option is critical when its number is odd (§5.4.6). A critical option is "recognised" only
+//! if it is in the table below, occurs at most once unless repeatable (§5.4.5), and its length
+//! is within the defined range (§5.4.3); otherwise it must be treated like an unrecognised one.
+//! Elective (even) options are never a reason to reject and are left to the upper layers.
+
+use coap_lite::Packet;
+
+/// (number, repeatable, min length, max length) of every critical option defined by
+/// RFC 7252 §5.10 (Table 4), RFC 7641 (Observe is 6: elective) and RFC 7959 §2.1 (Block1/2).
+/// OSCORE (9, RFC 8613) is deliberately absent: we do not implement it, so a request that
+/// needs it must be refused with 4.02.
+const KNOWN_CRITICAL: &[(u16, bool, usize, usize)] = &[
+    (1, true, 0, 8),      // If-Match
+    (3, false, 1, 255),   // Uri-Host
+    (5, false, 0, 0),     // If-None-Match
+    (7, false, 0, 2),     // Uri-Port
+    (11, true, 0, 255),   // Uri-Path
+    (15, true, 0, 255),   // Uri-Query
+    (17, false, 0, 2),    // Accept
+    (23, false, 0, 3),    // Block2
+    (27, false, 0, 3),    // Block1
+    (35, false, 1, 1034), // Proxy-Uri
+    (39, false, 1, 255),  // Proxy-Scheme
+];
+
+/// The number of the first critical option the message carries that we do not recognise.
+pub(crate) fn unrecognised_critical(packet: &Packet) -> Option<u16> {
+    packet.options().find_map(|(&number, values)| {
+        if number & 1 == 0 || values.is_empty() {
+            return None;
+        }
+        let known = KNOWN_CRITICAL.iter().find(|(n, ..)| *n == number);
+        let ok = match known {
+            None => false,
+            Some(&(_, repeatable, min, max)) => {
+                (repeatable || values.len() == 1)
+                    && values.iter().all(|v| (min..=max).contains(&v.len()))
+            }
+        };
+        (!ok).then_some(number)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unrecognised_critical;
+    use coap_lite::{CoapOption, Packet};
+
+    #[test]
+    fn recognition_rules() {
+        let mut p = Packet::new();
+        p.add_option(CoapOption::UriPath, b"3".to_vec());
+        p.add_option(CoapOption::UriPath, b"0".to_vec());
+        p.add_option(CoapOption::Accept, vec![0x2D, 0x16]);
+        p.add_option(CoapOption::Block2, vec![0x06]);
+        p.add_option(CoapOption::Unknown(2048), vec![1]); // elective unknown: fine
+        p.add_option(CoapOption::NoResponse, vec![]); // 258, elective
+        assert_eq!(unrecognised_critical(&p), None);
+
+        let mut q = p.clone();
+        q.add_option(CoapOption::Unknown(2049), vec![]); // critical unknown
+        assert_eq!(unrecognised_critical(&q), Some(2049));
+
+        let mut q = p.clone();
+        q.add_option(CoapOption::Oscore, vec![]);
+        assert_eq!(unrecognised_critical(&q), Some(9));
+
+        let mut q = p.clone();
+        q.add_option(CoapOption::Accept, vec![0]); // second Accept (§5.4.5)
+        assert_eq!(unrecognised_critical(&q), Some(17));
+
+        let mut q = p.clone();
+        q.add_option(CoapOption::Block1, vec![1, 2, 3, 4]); // too long (RFC 7959 §2.1)
+        assert_eq!(unrecognised_critical(&q), Some(27));
+
+        let mut q = p;
+        q.add_option(CoapOption::UriHost, vec![]); // too short (§5.10.1)
+        assert_eq!(unrecognised_critical(&q), Some(3));
+    }
+}
