@@ -1,0 +1,235 @@
+//! A command-line LwM2M device for trying lwm2mc against real servers (Leshan, Wakaama,
+//! Anjay's demo servers, the testkit).
+//!
+//!   cargo run --example client -- --bootstrap coap://127.0.0.1:5783 --endpoint my-dev
+//!   cargo run --example client -- --server coap://127.0.0.1:5683 --endpoint my-dev --lifetime 60
+//!
+//! One line per state change and per request handled; SIGINT/SIGTERM de-registers and exits 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{ArgGroup, Parser};
+use lwm2mc::accounts::factory;
+use lwm2mc::codec::ContentFormat;
+use lwm2mc::storage_file::FileStorage;
+use lwm2mc::transport::udp::{os_seed, Direction, UdpClient};
+use lwm2mc::{Client, Config, Event, Path, Store, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "An LwM2M 1.1 device (NoSec over UDP) built on lwm2mc")]
+#[command(group(ArgGroup::new("account").required(true).args(["bootstrap", "server"])))]
+struct Args {
+    /// Factory state: one Bootstrap-Server account (NoSec) at this URI.
+    #[arg(long, value_name = "URI")]
+    bootstrap: Option<String>,
+    /// Factory state: one LwM2M Server account (NoSec, Short Server ID 1) at this URI.
+    #[arg(long, value_name = "URI")]
+    server: Option<String>,
+    /// Endpoint Client Name.
+    #[arg(long, default_value = "lwm2mc-device")]
+    endpoint: String,
+    /// Local UDP port (0 = ephemeral).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Local address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Registration lifetime in seconds (with --server).
+    #[arg(long, default_value_t = 300)]
+    lifetime: u32,
+    /// Keep the configuration in this directory; a restart registers without bootstrapping.
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
+    /// Preferred bootstrap Content-Format sent as pct= (110, 112 or 11542).
+    #[arg(long, value_name = "N")]
+    pct: Option<u16>,
+    /// Print every datagram sent and received.
+    #[arg(long)]
+    verbose: bool,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Memory free in KiB from /proc/meminfo, if the system has it.
+fn memory_free_kib() -> Option<i64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn device_store(args: &Args) -> Result<Store, String> {
+    let mut store = Store::with_standard_objects();
+    if let Some(uri) = &args.bootstrap {
+        factory::add_bootstrap_account(&mut store, uri, 0).map_err(|e| e.to_string())?;
+    }
+    if let Some(uri) = &args.server {
+        factory::add_server_account(&mut store, 1, uri, i64::from(args.lifetime))
+            .map_err(|e| e.to_string())?;
+    }
+    let serial = format!(
+        "LWM2MC-{:08X}",
+        args.endpoint
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+    );
+    factory::add_device(&mut store, "lwm2mc project", "lwm2mc-cli", &serial)
+        .map_err(|e| e.to_string())?;
+    let set =
+        |store: &mut Store, path: Path, v: Value| store.set(&path, v).map_err(|e| e.to_string());
+    set(
+        &mut store,
+        Path::resource(3, 0, 3),
+        Value::String(env!("CARGO_PKG_VERSION").to_string()),
+    )?;
+    set(
+        &mut store,
+        Path::resource_instance(3, 0, 6, 0),
+        Value::Integer(1),
+    )?; // internal battery
+    set(
+        &mut store,
+        Path::resource_instance(3, 0, 7, 0),
+        Value::Integer(3800),
+    )?;
+    set(&mut store, Path::resource(3, 0, 9), Value::Integer(87))?;
+    set(
+        &mut store,
+        Path::resource(3, 0, 10),
+        Value::Integer(memory_free_kib().unwrap_or(4096)),
+    )?;
+    set(
+        &mut store,
+        Path::resource(3, 0, 13),
+        Value::Time(unix_now()),
+    )?;
+    set(
+        &mut store,
+        Path::resource(3, 0, 14),
+        Value::String("+00:00".into()),
+    )?;
+    set(
+        &mut store,
+        Path::resource(3, 0, 15),
+        Value::String(std::env::var("TZ").unwrap_or_else(|_| "Etc/UTC".into())),
+    )?;
+    set(
+        &mut store,
+        Path::resource(3, 0, 17),
+        Value::String("sensor".into()),
+    )?;
+    set(&mut store, Path::resource(3, 0, 20), Value::Integer(0))?;
+    Ok(store)
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let store = device_store(&args)?;
+    let mut config = Config::new(args.endpoint.clone());
+    config.seed = os_seed();
+    if let Some(pct) = args.pct {
+        config.preferred_format = match ContentFormat::from_code(pct) {
+            Some(
+                f @ (ContentFormat::SenmlJson | ContentFormat::SenmlCbor | ContentFormat::Tlv),
+            ) => Some(f),
+            _ => return Err(format!("--pct {pct}: use 110, 112 or 11542")),
+        };
+    }
+    let client = match &args.state_file {
+        Some(dir) => {
+            let storage = FileStorage::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            Client::with_storage(config, store, Box::new(storage))
+        }
+        None => Client::new(config, store),
+    };
+    let bind = SocketAddr::new(args.bind, args.port);
+    let mut udp = UdpClient::bind(client, bind).map_err(|e| format!("bind {bind}: {e}"))?;
+    println!(
+        "endpoint {} on udp {}",
+        args.endpoint,
+        udp.local_addr().map_err(|e| e.to_string())?
+    );
+    let verbose = args.verbose;
+    udp.set_tap(Box::new(move |dir, peer, bytes| {
+        let line = lwm2mc::trace::describe(bytes);
+        match dir {
+            Direction::Received if verbose || is_request(bytes) => println!("<- {peer} {line}"),
+            Direction::Sent if verbose => println!("-> {peer} {line}"),
+            _ => {}
+        }
+    }));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
+
+    udp.start().map_err(|e| e.to_string())?;
+    while !stop.load(Ordering::SeqCst) {
+        let now = unix_now();
+        let _ = udp
+            .client_mut()
+            .store_mut()
+            .set(&Path::resource(3, 0, 13), Value::Time(now));
+        for event in udp
+            .turn(Duration::from_millis(250))
+            .map_err(|e| e.to_string())?
+        {
+            report(&event);
+        }
+    }
+    println!("stopping: de-registering");
+    match udp.shutdown(Duration::from_secs(10)) {
+        Ok(events) => events.iter().for_each(report),
+        Err(e) => println!("de-register incomplete: {e}"),
+    }
+    Ok(())
+}
+
+fn is_request(bytes: &[u8]) -> bool {
+    bytes.get(1).is_some_and(|c| (1..=31).contains(c))
+}
+
+fn report(event: &Event) {
+    match event {
+        Event::Bootstrapped => println!("state: bootstrapped"),
+        Event::BootstrapFailed { reason, retry_at } => {
+            println!("state: bootstrap failed: {reason} (retry at {retry_at:?} ms)")
+        }
+        Event::Registered { ssid, location } => {
+            println!("state: registered with server {ssid} at {location}")
+        }
+        Event::RegistrationUpdated { ssid } => {
+            println!("state: registration updated with server {ssid}")
+        }
+        Event::RegistrationFailed {
+            ssid,
+            reason,
+            retry_at,
+        } => {
+            println!("state: registration with server {ssid} failed: {reason} (retry at {retry_at:?} ms)")
+        }
+        Event::Deregistered { ssid } => println!("state: de-registered from server {ssid}"),
+        Event::Executed { ssid, path, args } if *path == Path::resource(3, 0, 4) => {
+            println!("request: server {ssid} asked for a reboot ({} B args); a real device would reboot now", args.len())
+        }
+        Event::Executed { ssid, path, .. } => println!("request: server {ssid} executed {path}"),
+        Event::Written { ssid, path } => println!("request: server {ssid} wrote {path}"),
+        Event::StorageError { reason } => println!("storage: {reason}"),
+        Event::PeerClosed { .. } => {}
+    }
+}

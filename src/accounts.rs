@@ -1,0 +1,280 @@
+//! Server accounts as the Security (0) and Server (1) objects describe them (Core 1.1 §5.2.2):
+//! an LwM2M Server account is a Security instance plus the Server instance with the same Short
+//! Server ID; the Bootstrap-Server account is the Security instance with `/0/x/1 = true`.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::model::oid;
+use crate::path::Path;
+use crate::peer::{PeerInfo, SecurityMode};
+use crate::store::Store;
+use crate::uri::ServerUri;
+use crate::value::{ResourceValue, Resources, Value};
+
+/// Resource IDs of the Security object used by the core.
+pub mod sec {
+    pub const URI: u16 = 0;
+    pub const BOOTSTRAP: u16 = 1;
+    pub const MODE: u16 = 2;
+    pub const IDENTITY: u16 = 3;
+    pub const SERVER_KEY: u16 = 4;
+    pub const SECRET_KEY: u16 = 5;
+    pub const SSID: u16 = 10;
+    pub const HOLD_OFF: u16 = 11;
+    pub const BS_ACCOUNT_TIMEOUT: u16 = 12;
+}
+
+/// Resource IDs of the Server object used by the core.
+pub mod srv {
+    pub const SSID: u16 = 0;
+    pub const LIFETIME: u16 = 1;
+    pub const DISABLE: u16 = 4;
+    pub const BINDING: u16 = 7;
+    pub const UPDATE_TRIGGER: u16 = 8;
+    pub const BOOTSTRAP_TRIGGER: u16 = 9;
+    pub const LAST_BOOTSTRAPPED: u16 = 12;
+}
+
+/// One Security instance, read leniently (missing resources become defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityAccount {
+    pub iid: u16,
+    pub uri: String,
+    pub bootstrap: bool,
+    pub mode: i64,
+    pub ssid: Option<u16>,
+    pub hold_off_s: i64,
+    pub account_timeout_s: i64,
+    pub identity: Vec<u8>,
+    pub server_key: Vec<u8>,
+    pub secret_key: Vec<u8>,
+}
+
+impl SecurityAccount {
+    /// The transport description, or `None` if the URI or mode is unusable.
+    pub fn peer_info(&self) -> Option<PeerInfo> {
+        Some(PeerInfo {
+            uri: ServerUri::parse(&self.uri).ok()?,
+            security_mode: SecurityMode::from_i64(self.mode)?,
+            public_key_or_identity: self.identity.clone(),
+            server_public_key: self.server_key.clone(),
+            secret_key: self.secret_key.clone(),
+            bootstrap: self.bootstrap,
+            uri_text: self.uri.clone(),
+        })
+    }
+}
+
+/// An LwM2M Server account: Security + Server instances sharing a Short Server ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerAccount {
+    pub ssid: u16,
+    pub server_iid: u16,
+    pub security: SecurityAccount,
+    pub lifetime_s: i64,
+    pub binding: String,
+}
+
+fn int(res: &Resources, rid: u16) -> Option<i64> {
+    res.get(&rid)?.single()?.as_i64()
+}
+
+fn string(res: &Resources, rid: u16) -> Option<String> {
+    res.get(&rid)?.single()?.as_str().map(ToString::to_string)
+}
+
+fn bytes(res: &Resources, rid: u16) -> Vec<u8> {
+    res.get(&rid)
+        .and_then(ResourceValue::single)
+        .and_then(Value::as_bytes)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+fn ssid_of(v: Option<i64>) -> Option<u16> {
+    // Core 1.1 §E.1: 0 and 65535 MUST NOT be used as Short Server IDs.
+    v.and_then(|v| u16::try_from(v).ok())
+        .filter(|v| (1..=65534).contains(v))
+}
+
+/// Every Security instance.
+pub fn security_accounts(store: &Store) -> Vec<SecurityAccount> {
+    let Some(instances) = store.instances(oid::SECURITY) else {
+        return Vec::new();
+    };
+    instances
+        .iter()
+        .map(|(iid, res)| SecurityAccount {
+            iid: *iid,
+            uri: string(res, sec::URI).unwrap_or_default(),
+            bootstrap: res
+                .get(&sec::BOOTSTRAP)
+                .and_then(ResourceValue::single)
+                .and_then(Value::as_bool)
+                == Some(true),
+            mode: int(res, sec::MODE).unwrap_or(-1),
+            ssid: ssid_of(int(res, sec::SSID)),
+            hold_off_s: int(res, sec::HOLD_OFF).unwrap_or(0).max(0),
+            account_timeout_s: int(res, sec::BS_ACCOUNT_TIMEOUT).unwrap_or(0).max(0),
+            identity: bytes(res, sec::IDENTITY),
+            server_key: bytes(res, sec::SERVER_KEY),
+            secret_key: bytes(res, sec::SECRET_KEY),
+        })
+        .collect()
+}
+
+/// The Bootstrap-Server account, if the device has one (the first, if several — Finish refuses
+/// configurations with more than one).
+pub fn bootstrap_account(store: &Store) -> Option<SecurityAccount> {
+    security_accounts(store).into_iter().find(|a| a.bootstrap)
+}
+
+/// Every complete LwM2M Server account, ordered by Short Server ID.
+pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
+    let securities = security_accounts(store);
+    let mut out = Vec::new();
+    if let Some(servers) = store.instances(oid::SERVER) {
+        for (iid, res) in servers {
+            let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
+                continue;
+            };
+            let Some(security) = securities
+                .iter()
+                .find(|s| !s.bootstrap && s.ssid == Some(ssid))
+            else {
+                continue;
+            };
+            out.push(ServerAccount {
+                ssid,
+                server_iid: *iid,
+                security: security.clone(),
+                lifetime_s: int(res, srv::LIFETIME).unwrap_or(86400),
+                binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
+            });
+        }
+    }
+    out.sort_by_key(|a| a.ssid);
+    out
+}
+
+/// The Server instance holding `ssid`.
+pub fn server_instance_of(store: &Store, ssid: u16) -> Option<u16> {
+    store
+        .instances(oid::SERVER)?
+        .iter()
+        .find_map(|(iid, res)| (ssid_of(int(res, srv::SSID)) == Some(ssid)).then_some(*iid))
+}
+
+/// Factory provisioning helpers: what a device maker writes into flash before shipping.
+pub mod factory {
+    use super::*;
+    use crate::store::StoreError;
+
+    fn put(res: &mut Resources, rid: u16, v: Value) {
+        res.insert(rid, ResourceValue::Single(v));
+    }
+
+    fn security_resources(uri: &str, bootstrap: bool) -> Resources {
+        let mut r = Resources::new();
+        put(&mut r, sec::URI, Value::String(uri.to_string()));
+        put(&mut r, sec::BOOTSTRAP, Value::Boolean(bootstrap));
+        put(
+            &mut r,
+            sec::MODE,
+            Value::Integer(SecurityMode::NoSec.as_i64()),
+        );
+        put(&mut r, sec::IDENTITY, Value::Opaque(Vec::new()));
+        put(&mut r, sec::SERVER_KEY, Value::Opaque(Vec::new()));
+        put(&mut r, sec::SECRET_KEY, Value::Opaque(Vec::new()));
+        r
+    }
+
+    /// Adds a NoSec Bootstrap-Server account (the factory state of a device that bootstraps).
+    pub fn add_bootstrap_account(
+        store: &mut Store,
+        uri: &str,
+        hold_off_s: i64,
+    ) -> Result<u16, StoreError> {
+        let iid = store
+            .free_instance_id(oid::SECURITY)
+            .ok_or(StoreError::UnknownObject(oid::SECURITY))?;
+        let mut r = security_resources(uri, true);
+        put(&mut r, sec::HOLD_OFF, Value::Integer(hold_off_s));
+        store.create_instance(oid::SECURITY, iid, r)?;
+        Ok(iid)
+    }
+
+    /// Adds a NoSec LwM2M Server account: a Security and a Server instance sharing `ssid`.
+    pub fn add_server_account(
+        store: &mut Store,
+        ssid: u16,
+        uri: &str,
+        lifetime_s: i64,
+    ) -> Result<(), StoreError> {
+        let sec_iid = store
+            .free_instance_id(oid::SECURITY)
+            .ok_or(StoreError::UnknownObject(oid::SECURITY))?;
+        let mut r = security_resources(uri, false);
+        put(&mut r, sec::SSID, Value::Integer(i64::from(ssid)));
+        store.create_instance(oid::SECURITY, sec_iid, r)?;
+        let srv_iid = store
+            .free_instance_id(oid::SERVER)
+            .ok_or(StoreError::UnknownObject(oid::SERVER))?;
+        let mut s = Resources::new();
+        put(&mut s, srv::SSID, Value::Integer(i64::from(ssid)));
+        put(&mut s, srv::LIFETIME, Value::Integer(lifetime_s));
+        put(&mut s, 6, Value::Boolean(true));
+        put(&mut s, srv::BINDING, Value::String("U".to_string()));
+        store.create_instance(oid::SERVER, srv_iid, s)?;
+        Ok(())
+    }
+
+    /// The mandatory Device resources with placeholder values; applications overwrite them.
+    pub fn add_device(
+        store: &mut Store,
+        manufacturer: &str,
+        model: &str,
+        serial: &str,
+    ) -> Result<(), StoreError> {
+        store.set(
+            &Path::resource(3, 0, 0),
+            Value::String(manufacturer.to_string()),
+        )?;
+        store.set(&Path::resource(3, 0, 1), Value::String(model.to_string()))?;
+        store.set(&Path::resource(3, 0, 2), Value::String(serial.to_string()))?;
+        store.set(&Path::resource_instance(3, 0, 11, 0), Value::Integer(0))?;
+        store.set(&Path::resource(3, 0, 16), Value::String("U".to_string()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_pair_security_and_server_by_ssid() {
+        let mut s = Store::with_standard_objects();
+        factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 3).unwrap();
+        factory::add_server_account(&mut s, 123, "coap://127.0.0.1:5683", 300).unwrap();
+        let bs = bootstrap_account(&s).unwrap();
+        assert_eq!((bs.iid, bs.hold_off_s, bs.ssid), (0, 3, None));
+        let accts = server_accounts(&s);
+        assert_eq!(accts.len(), 1);
+        assert_eq!(
+            (
+                accts[0].ssid,
+                accts[0].security.iid,
+                accts[0].server_iid,
+                accts[0].lifetime_s
+            ),
+            (123, 1, 0, 300)
+        );
+        assert_eq!(accts[0].security.peer_info().unwrap().uri.port, 5683);
+        // A Server instance without a matching Security instance is not an account.
+        s.set(&Path::resource(1, 5, 0), Value::Integer(7)).unwrap();
+        assert_eq!(server_accounts(&s).len(), 1);
+        assert_eq!(server_instance_of(&s, 7), Some(5));
+    }
+}

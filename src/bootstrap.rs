@@ -1,0 +1,395 @@
+//! Bootstrap interface (Core 1.1 §5.2): the operations a Bootstrap-Server performs during a
+//! session, applied to a staged copy of the store, and the consistency check run at
+//! Bootstrap-Finish. Timers, retries and the commit live in `client.rs`.
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::accounts::{self, sec, srv};
+use crate::coap::msg;
+use crate::codec::link::{format_links, Link};
+use crate::codec::{self, CodecError, ContentFormat};
+use crate::config::Version;
+use crate::model::oid;
+use crate::path::Path;
+use crate::request::{Reply, Request};
+use crate::store::Store;
+use crate::uri::ServerUri;
+use crate::value::Resources;
+
+/// A bootstrap session in progress: the Bootstrap-Server's changes, not yet committed.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub staged: Store,
+    /// Objects the session wrote or deleted; only these are copied back on commit, so values the
+    /// application changed meanwhile in other objects (battery level, ...) are not rolled back.
+    pub touched: BTreeSet<u16>,
+    /// When the session fails if no further Bootstrap-Server message arrives (EXCHANGE_LIFETIME
+    /// after the last one, Core 1.1 §5.2.3.3 step 2).
+    pub deadline: u64,
+}
+
+/// What a Bootstrap-Server request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Reply(Reply),
+    /// Bootstrap-Finish: the caller validates, commits and replies.
+    Finish,
+}
+
+/// Handles one request from the Bootstrap-Server within a session.
+pub fn handle(session: &mut Session, req: &Request, version: Version) -> Action {
+    if req.is_bs() {
+        return match req.method {
+            msg::POST if req.payload.is_empty() => Action::Finish,
+            // Transport 1.1 Table 5: Bootstrap-Finish errors are 4.00 "Bad URI provided".
+            _ => Action::Reply(Reply::error(
+                msg::BAD_REQUEST,
+                "Bootstrap-Finish is an empty POST /bs",
+            )),
+        };
+    }
+    let path = match req.path() {
+        Ok(p) => p,
+        Err(e) => return Action::Reply(Reply::error(msg::BAD_REQUEST, e)),
+    };
+    Action::Reply(match req.method {
+        msg::PUT if req.queries.is_empty() => write(session, &path, req),
+        msg::PUT => Reply::error(
+            msg::BAD_REQUEST,
+            "Write-Attributes is not a bootstrap operation",
+        ),
+        msg::DELETE => delete(session, &path),
+        msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
+            discover(&session.staged, &path, version)
+        }
+        msg::GET => read(&session.staged, &path, req.accept, version),
+        _ => Reply::error(msg::METHOD_NOT_ALLOWED, "not a bootstrap operation"),
+    })
+}
+
+/// Bootstrap-Write, Core 1.1 §5.2.7.4: "write the value included in the payload regardless of an
+/// existence of the targeted Object Instance(s) or Resource(s)" (and of access rights).
+fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
+    let Some(o) = path.object_id() else {
+        return Reply::error(msg::BAD_REQUEST, "Bootstrap-Write needs /O, /O/I or /O/I/R");
+    };
+    if path.resource_instance_id().is_some() {
+        return Reply::error(
+            msg::BAD_REQUEST,
+            "Bootstrap-Write targets /O, /O/I or /O/I/R",
+        );
+    }
+    let Some(def) = session.staged.def(o).cloned() else {
+        return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
+    };
+    let Some(cf) = req.content_format else {
+        return Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory");
+    };
+    let format = match ContentFormat::from_code(cf) {
+        Some(f) if f.can_decode() => f,
+        _ => return Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+    };
+    let decoded = match codec::decode(format, path, &req.payload, &session.staged) {
+        Ok(d) => d,
+        Err(CodecError::Unsupported) => {
+            return Reply::error(
+                msg::UNSUPPORTED_CONTENT_FORMAT,
+                format!("format {cf} for {path}"),
+            )
+        }
+        Err(e) => return Reply::error(msg::BAD_REQUEST, e),
+    };
+    // Build the object's new instance set first, then swap it in: a failure leaves it unchanged.
+    let mut instances = session.staged.instances(o).cloned().unwrap_or_default();
+    for (iid, resources) in decoded {
+        if !def.multiple && !instances.is_empty() && !instances.contains_key(&iid) {
+            return Reply::error(msg::BAD_REQUEST, format!("object {o} is single-instance"));
+        }
+        match path.resource_id() {
+            // Write on /O or /O/I replaces the instance, creating it if absent.
+            None => {
+                instances.insert(iid, resources);
+            }
+            // Write on /O/I/R sets that resource, creating the instance if absent.
+            Some(_) => {
+                let inst: &mut Resources = instances.entry(iid).or_default();
+                inst.extend(resources);
+            }
+        }
+    }
+    if let Err(e) = session.staged.set_instances(o, instances) {
+        return Reply::error(msg::INTERNAL_SERVER_ERROR, e);
+    }
+    session.touched.insert(o);
+    Reply::code(msg::CHANGED)
+}
+
+/// Instances no Bootstrap-Delete may remove (Core 1.1 §5.2.7.5): the Bootstrap-Server account
+/// and the single Device instance.
+fn is_protected(store: &Store, o: u16, i: u16) -> bool {
+    match o {
+        oid::DEVICE => true,
+        oid::SECURITY => accounts::security_accounts(store)
+            .iter()
+            .any(|a| a.iid == i && a.bootstrap),
+        _ => false,
+    }
+}
+
+/// Bootstrap-Delete on `/`, `/O` or `/O/I`. Protected instances are skipped and the answer is
+/// still 2.02 (FACTS §1.6: "not affected by any Delete operation"); deleting an absent instance
+/// is not an error, since the goal state is reached.
+fn delete(session: &mut Session, path: &Path) -> Reply {
+    if path.resource_id().is_some() {
+        return Reply::error(msg::BAD_REQUEST, "Bootstrap-Delete targets /, /O or /O/I");
+    }
+    let objects: Vec<u16> = match path.object_id() {
+        None => session.staged.object_ids().collect(),
+        Some(o) if session.staged.def(o).is_some() => alloc::vec![o],
+        Some(o) => return Reply::error(msg::BAD_REQUEST, format!("object {o} not supported")),
+    };
+    for o in objects {
+        let targets: Vec<u16> = match path.instance_id() {
+            Some(i) => alloc::vec![i],
+            None => session.staged.instance_ids(o),
+        };
+        for i in targets {
+            if !is_protected(&session.staged, o, i) && session.staged.remove_instance(o, i) {
+                session.touched.insert(o);
+            }
+        }
+    }
+    Reply::code(msg::DELETED)
+}
+
+/// Bootstrap-Discover on `/` or `/O` (Core 1.1 §5.2.7.3; exact forms in FACTS §1.7).
+pub fn discover(store: &Store, path: &Path, version: Version) -> Reply {
+    if path.instance_id().is_some() {
+        return Reply::error(msg::BAD_REQUEST, "Bootstrap-Discover targets / or /O");
+    }
+    let objects: Vec<u16> = match path.object_id() {
+        None => store.object_ids().collect(),
+        Some(o) if store.def(o).is_some() => alloc::vec![o],
+        Some(o) => return Reply::error(msg::NOT_FOUND, format!("object {o} not supported")),
+    };
+    let securities = accounts::security_accounts(store);
+    let mut links = Vec::new();
+    let mut root = Link::new(String::from("/"));
+    let lwm2m = version.as_str().to_string();
+    if version == Version::V1_0 {
+        // 1.0.x form: a bare `lwm2m="1.0"` element, not attached to a URI (FACTS §1.7).
+        root.target = String::new();
+        root.attrs.push(("lwm2m".into(), Some(lwm2m)));
+    } else {
+        root.attrs.push(("lwm2m".into(), Some(lwm2m)));
+    }
+    links.push(root);
+    for o in objects {
+        let Some(def) = store.def(o) else { continue };
+        let ids = store.instance_ids(o);
+        let ver = if version == Version::V1_0 && o <= oid::DEVICE {
+            None
+        } else {
+            def.announced_version()
+        };
+        if ids.is_empty() || ver.is_some() {
+            let mut l = Link::new(format!("/{o}"));
+            if let Some(v) = ver {
+                l.attrs.push(("ver".into(), Some(v.to_string())));
+            }
+            links.push(l);
+        }
+        for i in ids {
+            let mut l = Link::new(format!("/{o}/{i}"));
+            match o {
+                oid::SECURITY => {
+                    if let Some(acct) = securities.iter().find(|a| a.iid == i && !a.bootstrap) {
+                        if let Some(ssid) = acct.ssid {
+                            l.attrs.push(("ssid".into(), Some(ssid.to_string())));
+                        }
+                        if version != Version::V1_0 {
+                            l.attrs.push(("uri".into(), Some(acct.uri.clone())));
+                        }
+                    }
+                }
+                oid::SERVER => {
+                    let ssid = store
+                        .resource(o, i, srv::SSID)
+                        .and_then(|r| r.single())
+                        .and_then(|v| v.as_i64());
+                    if let Some(ssid) = ssid {
+                        l.attrs.push(("ssid".into(), Some(ssid.to_string())));
+                    }
+                }
+                _ => {}
+            }
+            links.push(l);
+        }
+    }
+    Reply::content(
+        ContentFormat::LinkFormat.code(),
+        format_links(&links).into_bytes(),
+    )
+}
+
+/// Bootstrap-Read (1.1, Core 1.1 §5.2.7.2): only `/1`, `/1/I`, `/2`, `/2/I`; other targets get
+/// 4.05 (Transport 1.1 table: "Target is not allowed for Read operation").
+fn read(store: &Store, path: &Path, accept: Option<u16>, version: Version) -> Reply {
+    if version == Version::V1_0 {
+        return Reply::error(
+            msg::BAD_REQUEST,
+            "Bootstrap-Read does not exist in LwM2M 1.0",
+        );
+    }
+    let Some(o) = path.object_id() else {
+        return Reply::error(msg::METHOD_NOT_ALLOWED, "Bootstrap-Read targets /1 or /2");
+    };
+    if !matches!(o, oid::SERVER | oid::ACCESS_CONTROL) || path.resource_id().is_some() {
+        return Reply::error(
+            msg::METHOD_NOT_ALLOWED,
+            "Bootstrap-Read targets /1, /1/I, /2 or /2/I",
+        );
+    }
+    let Some(all) = store.instances(o) else {
+        return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
+    };
+    let content = match path.instance_id() {
+        None => all.clone(),
+        Some(i) => match all.get(&i) {
+            Some(res) => [(i, res.clone())].into_iter().collect(),
+            None => return Reply::error(msg::NOT_FOUND, format!("{path} not found")),
+        },
+    };
+    let format = match accept.map(ContentFormat::from_code) {
+        None => ContentFormat::Tlv,
+        Some(Some(
+            f @ (ContentFormat::Tlv | ContentFormat::SenmlJson | ContentFormat::SenmlCbor),
+        )) if f.can_encode() => f,
+        Some(_) => {
+            return Reply::error(
+                msg::NOT_ACCEPTABLE,
+                "Bootstrap-Read answers in TLV or SenML",
+            )
+        }
+    };
+    match codec::encode(format, path, &content) {
+        Ok(bytes) => Reply::content(format.code(), bytes),
+        Err(e) => Reply::error(msg::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The consistency check of Bootstrap-Finish (Core 1.1 §5.2.6): returns every problem found;
+/// empty means consistent.
+pub fn validate(store: &Store) -> Vec<String> {
+    let mut problems = Vec::new();
+    let securities = accounts::security_accounts(store);
+    let bs_count = securities.iter().filter(|a| a.bootstrap).count();
+    // Core 1.1 §5.2.2: "MUST have at most one LwM2M Bootstrap-Server Account".
+    if bs_count > 1 {
+        problems.push(format!(
+            "{bs_count} Bootstrap-Server accounts (at most one allowed)"
+        ));
+    }
+    let mut seen_ssids = BTreeSet::new();
+    for (iid, res) in store.instances(oid::SECURITY).into_iter().flatten() {
+        let p = |r: u16| Path::resource(oid::SECURITY, *iid, r);
+        for r in [sec::URI, sec::BOOTSTRAP, sec::MODE] {
+            if !res.contains_key(&r) {
+                problems.push(format!("{} (mandatory) is missing", p(r)));
+            }
+        }
+        let Some(acct) = securities.iter().find(|a| a.iid == *iid) else {
+            continue;
+        };
+        if res.contains_key(&sec::URI) && ServerUri::parse(&acct.uri).is_err() {
+            problems.push(format!(
+                "{} is not a valid server URI: {:?}",
+                p(sec::URI),
+                acct.uri
+            ));
+        }
+        if res.contains_key(&sec::MODE) && crate::peer::SecurityMode::from_i64(acct.mode).is_none()
+        {
+            problems.push(format!("{} is not a security mode (0..4)", p(sec::MODE)));
+        }
+        if !acct.bootstrap {
+            match acct.ssid {
+                // Core 1.1 §E.1: Short Server ID "MUST be set when res. 1 is false".
+                None => problems.push(format!(
+                    "{} must hold a Short Server ID in 1..65534",
+                    p(sec::SSID)
+                )),
+                Some(ssid) if !seen_ssids.insert(ssid) => problems.push(format!(
+                    "Short Server ID {ssid} is used by two Security instances"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    let mut server_ssids = BTreeSet::new();
+    for (iid, res) in store.instances(oid::SERVER).into_iter().flatten() {
+        let p = |r: u16| Path::resource(oid::SERVER, *iid, r);
+        for r in [srv::SSID, srv::LIFETIME] {
+            if !res.contains_key(&r) {
+                problems.push(format!("{} (mandatory) is missing", p(r)));
+            }
+        }
+        let ssid = res
+            .get(&srv::SSID)
+            .and_then(|r| r.single())
+            .and_then(|v| v.as_i64());
+        if let Some(ssid) = ssid {
+            if !server_ssids.insert(ssid) {
+                problems.push(format!(
+                    "Short Server ID {ssid} is used by two Server instances"
+                ));
+            }
+        }
+    }
+    // Core 1.1 §5.2.2: "MUST have at least one LwM2M Server Account after completion of
+    // Bootstrap Sequence" (a Security and a Server instance with the same Short Server ID).
+    if accounts::server_accounts(store).is_empty() {
+        problems.push(
+            "no LwM2M Server account (Security + Server instance with the same Short Server ID)"
+                .to_string(),
+        );
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::factory;
+
+    #[test]
+    fn validate_reports_each_inconsistency() {
+        let mut s = Store::with_standard_objects();
+        factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0).unwrap();
+        assert_eq!(validate(&s), ["no LwM2M Server account (Security + Server instance with the same Short Server ID)"]);
+        factory::add_server_account(&mut s, 1, "coap://127.0.0.1:5683", 60).unwrap();
+        assert!(validate(&s).is_empty());
+        factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5784", 0).unwrap();
+        factory::add_server_account(&mut s, 1, "not a uri", 60).unwrap();
+        let p = validate(&s);
+        assert!(
+            p.contains(&"2 Bootstrap-Server accounts (at most one allowed)".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&"Short Server ID 1 is used by two Security instances".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&"Short Server ID 1 is used by two Server instances".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("not a valid server URI")),
+            "{p:?}"
+        );
+    }
+}

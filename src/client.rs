@@ -1,0 +1,952 @@
+//! The sans-I/O client (DESIGN §1): fed datagrams and the time, asked for datagrams, the next
+//! timer and events. Bootstrap sessions, registrations and DM requests meet here.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use coap_lite::Packet;
+
+use crate::accounts::{self, ServerAccount};
+use crate::bootstrap::{self, Action, Session};
+use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
+use crate::config::Config;
+use crate::dm::{self, DmContext, Effect};
+use crate::event::Event;
+use crate::peer::{PeerId, PeerInfo};
+use crate::persist::{self, LoadOutcome, Persister, Storage};
+use crate::registration::{self, RegState, Registration};
+use crate::request::{Reply, Request};
+use crate::rng::Rng;
+use crate::store::Store;
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub peer: PeerId,
+    pub data: Vec<u8>,
+}
+
+/// Why the client is waiting on an outgoing exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    BootstrapRequest,
+    Register(u16),
+    Update(u16),
+    /// `forget`: the account is gone, drop the registration once answered.
+    Deregister {
+        ssid: u16,
+        forget: bool,
+    },
+}
+
+/// Where client-initiated bootstrap stands.
+#[derive(Debug, Clone)]
+enum BsState {
+    Idle,
+    /// Waiting before sending Bootstrap-Request (ClientHoldOffTime, or back-off after a failure).
+    Waiting {
+        until: u64,
+    },
+    Requesting {
+        peer: PeerId,
+        exchange: ExchangeId,
+    },
+    InSession {
+        peer: PeerId,
+        session: Session,
+    },
+}
+
+/// One LwM2M client: its objects, its servers, its exchanges.
+pub struct Client {
+    config: Config,
+    store: Store,
+    params: TransmissionParams,
+    endpoint: Endpoint<PeerId>,
+    rng: Rng,
+    peers: BTreeMap<PeerId, PeerInfo>,
+    next_peer: u64,
+    events: VecDeque<Event>,
+    exchanges: BTreeMap<ExchangeId, Purpose>,
+    bs: BsState,
+    bs_failures: u32,
+    servers: BTreeMap<u16, Registration>,
+    started: bool,
+    stopping: bool,
+    storage: Option<Box<dyn Storage + Send>>,
+    persister: Persister,
+}
+
+impl Client {
+    /// A client over `store` (factory state: the objects the device ships with).
+    pub fn new(config: Config, store: Store) -> Client {
+        let params = TransmissionParams::default();
+        let mut rng = Rng::new(config.seed);
+        let endpoint = Endpoint::new(rng.next_u64(), params);
+        Client {
+            config,
+            store,
+            params,
+            endpoint,
+            rng,
+            peers: BTreeMap::new(),
+            next_peer: 1,
+            events: VecDeque::new(),
+            exchanges: BTreeMap::new(),
+            bs: BsState::Idle,
+            bs_failures: 0,
+            servers: BTreeMap::new(),
+            started: false,
+            stopping: false,
+            storage: None,
+            persister: Persister::new(),
+        }
+    }
+
+    /// A client whose configuration lives in `storage`: the last committed snapshot is loaded
+    /// over the factory `store` now, and every commit is saved there. A corrupt or unknown
+    /// snapshot is reported as `Event::StorageError` and the factory state is used.
+    pub fn with_storage(config: Config, store: Store, storage: Box<dyn Storage + Send>) -> Client {
+        let mut client = Client::new(config, store);
+        client.storage = Some(storage);
+        client.load_snapshot();
+        client
+    }
+
+    fn load_snapshot(&mut self) {
+        let Some(storage) = self.storage.as_mut() else {
+            return;
+        };
+        let loaded = self.persister.load(storage.as_mut());
+        let snapshot = match loaded {
+            Ok(LoadOutcome::Empty) => return,
+            Ok(LoadOutcome::Loaded(s)) => s,
+            Ok(LoadOutcome::Recovered { snapshot, ignored }) => {
+                self.events.push_back(Event::StorageError {
+                    reason: format!(
+                        "one snapshot copy was unreadable ({ignored}); loaded the other"
+                    ),
+                });
+                snapshot
+            }
+            Err(e) => {
+                self.events.push_back(Event::StorageError {
+                    reason: format!("stored configuration unusable ({e}); using factory state"),
+                });
+                return;
+            }
+        };
+        let mut restored = self.store.clone();
+        match persist::apply_snapshot(&snapshot, &mut restored) {
+            Ok(()) => self.store = restored,
+            Err(e) => self.events.push_back(Event::StorageError {
+                reason: format!(
+                    "stored configuration does not fit the objects ({e}); using factory state"
+                ),
+            }),
+        }
+    }
+
+    /// Saves the committed configuration now (after the application changed a persistent
+    /// object through `store_mut`). Without storage this does nothing.
+    pub fn persist(&mut self) -> Result<(), persist::PersistError> {
+        let Some(storage) = self.storage.as_mut() else {
+            return Ok(());
+        };
+        self.persister
+            .save(storage.as_mut(), &self.store)
+            .map(|_| ())
+    }
+
+    /// Saves `candidate` as the new committed configuration; on failure reports it.
+    fn save_candidate(&mut self, candidate: &Store) -> bool {
+        let Some(storage) = self.storage.as_mut() else {
+            return true;
+        };
+        match self.persister.save(storage.as_mut(), candidate) {
+            Ok(_) => true,
+            Err(e) => {
+                self.events.push_back(Event::StorageError {
+                    reason: format!("saving the configuration failed: {e}"),
+                });
+                false
+            }
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The committed objects.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The application's access to its objects (Device values, sensor readings). Changing the
+    /// Security or Server objects here is factory provisioning: call it before `start`.
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Starts the bootstrap sequence (Core 1.1 §5.2.4): register with the configured servers if
+    /// there are any, else client-initiated bootstrap after the ClientHoldOffTime.
+    pub fn start(&mut self, now: u64) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.stopping = false;
+        if accounts::server_accounts(&self.store).is_empty() {
+            self.schedule_bootstrap(now, true);
+        } else {
+            self.sync_servers(now, true);
+        }
+        self.drive(now);
+    }
+
+    /// De-registers from every registered server. The client is done when `is_stopped`.
+    pub fn stop(&mut self, now: u64) {
+        if !self.started {
+            return;
+        }
+        self.stopping = true;
+        self.abandon_bootstrap();
+        let ssids: Vec<u16> = self.servers.keys().copied().collect();
+        for ssid in ssids {
+            self.cancel_server_exchange(ssid);
+            let Some(reg) = self.servers.get_mut(&ssid) else {
+                continue;
+            };
+            if reg.is_registered() {
+                let packet = registration::deregister_packet(reg);
+                let peer = reg.peer;
+                let exchange = self.endpoint.request(now, peer, packet, true);
+                self.exchanges.insert(
+                    exchange,
+                    Purpose::Deregister {
+                        ssid,
+                        forget: false,
+                    },
+                );
+                if let Some(reg) = self.servers.get_mut(&ssid) {
+                    reg.state = RegState::Deregistering { exchange };
+                }
+            } else {
+                reg.state = RegState::Idle { retry_at: None };
+            }
+        }
+    }
+
+    /// True after `stop` once every De-register was answered or gave up.
+    pub fn is_stopped(&self) -> bool {
+        self.stopping
+            && !self
+                .servers
+                .values()
+                .any(|r| matches!(r.state, RegState::Deregistering { .. }))
+    }
+
+    /// Short Server IDs of the servers the client is registered with.
+    pub fn registered_servers(&self) -> Vec<u16> {
+        self.servers
+            .values()
+            .filter(|r| r.is_registered())
+            .map(|r| r.account.ssid)
+            .collect()
+    }
+
+    /// The location (`/rd/...`) of the registration with `ssid`.
+    pub fn registration_location(&self, ssid: u16) -> Option<String> {
+        self.servers
+            .get(&ssid)
+            .filter(|r| r.is_registered())
+            .map(Registration::location_path)
+    }
+
+    /// Whether a bootstrap session is open.
+    pub fn is_bootstrapping(&self) -> bool {
+        matches!(
+            self.bs,
+            BsState::Requesting { .. } | BsState::InSession { .. }
+        )
+    }
+
+    /// Where and how to reach a peer the client sends to.
+    pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
+        self.peers.get(&peer)
+    }
+
+    /// Every peer currently in use.
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
+        self.peers.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Starts a client-initiated bootstrap now (e.g. the application's own trigger).
+    pub fn request_bootstrap(&mut self, now: u64) {
+        self.schedule_bootstrap(now, false);
+        self.drive(now);
+    }
+
+    /// Feeds one datagram received from `peer`.
+    pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
+        match self.endpoint.handle_datagram(now, peer, bytes) {
+            Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
+            Some(Incoming::Response { id, response, .. }) => self.on_response(now, id, &response),
+            Some(Incoming::Failed { id, reason, .. }) => self.on_failure(now, id, reason),
+            None => {}
+        }
+        self.drive(now);
+    }
+
+    /// Runs whatever is due at `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        for incoming in self.endpoint.handle_timeout(now) {
+            if let Incoming::Failed { id, reason, .. } = incoming {
+                self.on_failure(now, id, reason);
+            }
+        }
+        self.drive(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.endpoint
+            .poll_transmit()
+            .map(|(peer, data)| Transmit { peer, data })
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let mut t = self.endpoint.poll_timeout();
+        let mut consider = |x: Option<u64>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        match &self.bs {
+            BsState::Waiting { until } => consider(Some(*until)),
+            BsState::InSession { session, .. } => consider(Some(session.deadline)),
+            _ => {}
+        }
+        for reg in self.servers.values() {
+            match reg.state {
+                RegState::Idle { retry_at } => consider(retry_at),
+                RegState::Registered => consider(reg.update_at),
+                _ => {}
+            }
+        }
+        t
+    }
+
+    // ---- incoming requests ----
+
+    fn on_request(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+        let Some(req) = Request::parse(packet) else {
+            self.respond(
+                now,
+                peer,
+                packet,
+                Reply::error(msg::BAD_REQUEST, "options are not valid UTF-8"),
+            );
+            return;
+        };
+        if self.is_bootstrap_peer(peer) && self.accept_bootstrap_request(now, peer) {
+            self.on_bootstrap_request(now, peer, packet, &req);
+            return;
+        }
+        let ssid = self
+            .servers
+            .values()
+            .find(|r| r.peer == peer && r.is_registered())
+            .map(|r| r.account.ssid);
+        // Core 1.1 §6: DM requests before registration completes MUST be ignored; a peer that
+        // is neither our Bootstrap-Server nor a registered server gets nothing either.
+        if let Some(ssid) = ssid {
+            self.on_dm_request(now, peer, ssid, packet, &req);
+        }
+    }
+
+    /// True if `peer` is the Bootstrap-Server of an open session or of the committed account.
+    fn is_bootstrap_peer(&self, peer: PeerId) -> bool {
+        match &self.bs {
+            BsState::Requesting { peer: p, .. } | BsState::InSession { peer: p, .. }
+                if *p == peer =>
+            {
+                true
+            }
+            _ => {
+                self.peers.get(&peer).is_some_and(|i| i.bootstrap)
+                    && accounts::bootstrap_account(&self.store)
+                        .and_then(|a| a.peer_info())
+                        .is_some_and(|info| self.peers.get(&peer) == Some(&info))
+            }
+        }
+    }
+
+    /// Opens a session for a Bootstrap-Server request if none is open. Server-initiated
+    /// bootstrap (Core 1.0 §5.2.3.4) is possible only while the device retains the
+    /// Bootstrap-Server account, after factory/smartcard provisioning (i.e. after `start`).
+    fn accept_bootstrap_request(&mut self, now: u64, peer: PeerId) -> bool {
+        if !self.started || self.stopping {
+            return false;
+        }
+        if let BsState::InSession { peer: p, .. } = &self.bs {
+            return *p == peer;
+        }
+        if let BsState::Requesting { exchange, .. } = &self.bs {
+            // The Bootstrap-Server's first command overtook its 2.04 (lost or late ACK).
+            let exchange = *exchange;
+            self.endpoint.cancel(exchange);
+            self.exchanges.remove(&exchange);
+        }
+        self.open_session(now, peer);
+        true
+    }
+
+    fn open_session(&mut self, now: u64, peer: PeerId) {
+        let session = Session {
+            staged: self.store.clone(),
+            touched: BTreeSet::new(),
+            deadline: now + self.params.exchange_lifetime_ms(),
+        };
+        self.bs = BsState::InSession { peer, session };
+    }
+
+    fn on_bootstrap_request(&mut self, now: u64, peer: PeerId, packet: &Packet, req: &Request) {
+        let exchange_lifetime = self.params.exchange_lifetime_ms();
+        let version = self.config.version;
+        let BsState::InSession { session, .. } = &mut self.bs else {
+            return;
+        };
+        // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
+        session.deadline = now + exchange_lifetime;
+        match bootstrap::handle(session, req, version) {
+            Action::Reply(reply) => self.respond(now, peer, packet, reply),
+            Action::Finish => self.finish_bootstrap(now, peer, packet),
+        }
+    }
+
+    /// Bootstrap-Finish: validate, commit, answer, then register (Core 1.1 §5.2.6, §5.2.7.6).
+    fn finish_bootstrap(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+        let BsState::InSession { session, .. } = &self.bs else {
+            return;
+        };
+        let problems = bootstrap::validate(&session.staged);
+        if !problems.is_empty() {
+            // 4.06 "Inconsistent loaded configuration"; the session stays open so the
+            // Bootstrap-Server can correct it and finish again.
+            let reply = Reply::error(msg::NOT_ACCEPTABLE, problems.join("; "));
+            self.respond(now, peer, packet, reply);
+            return;
+        }
+        let mut committed = self.store.clone();
+        for o in &session.touched {
+            let instances = session.staged.instances(*o).cloned().unwrap_or_default();
+            if committed.set_instances(*o, instances).is_err() {
+                let reply =
+                    Reply::error(msg::INTERNAL_SERVER_ERROR, format!("object {o} vanished"));
+                self.respond(now, peer, packet, reply);
+                return;
+            }
+        }
+        // Commit and persist in one step (DESIGN §3): if the snapshot cannot be written the
+        // Bootstrap-Server hears 5.00 and the device keeps its previous configuration.
+        if !self.save_candidate(&committed) {
+            let reply = Reply::error(
+                msg::INTERNAL_SERVER_ERROR,
+                "could not persist the configuration",
+            );
+            self.respond(now, peer, packet, reply);
+            return;
+        }
+        self.store = committed;
+        self.bs = BsState::Idle;
+        self.bs_failures = 0;
+        self.respond(now, peer, packet, Reply::code(msg::CHANGED));
+        self.events.push_back(Event::Bootstrapped);
+        // Core 1.1 §5.3.1: after bootstrap, Register with every server that has an account.
+        self.sync_servers(now, true);
+    }
+
+    fn on_dm_request(&mut self, now: u64, peer: PeerId, ssid: u16, packet: &Packet, req: &Request) {
+        if req.is_bs() {
+            // Bootstrap-Finish from a server that is not the Bootstrap-Server (Leshan: 4.00).
+            self.respond(
+                now,
+                peer,
+                packet,
+                Reply::error(msg::BAD_REQUEST, "not a Bootstrap-Server"),
+            );
+            return;
+        }
+        let ctx = DmContext {
+            ssid,
+            default_format: self.config.default_format,
+        };
+        let before = (self.storage.is_some() && matches!(req.method, msg::PUT | msg::POST))
+            .then(|| self.store.clone());
+        let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
+        let wrote_persistent = effects.iter().any(|e| {
+            matches!(e, Effect::Written { path } if path.object_id().is_some_and(|o| self.store.is_persistent(o)))
+        });
+        if wrote_persistent {
+            let candidate = self.store.clone();
+            if !self.save_candidate(&candidate) {
+                if let Some(before) = before {
+                    self.store = before;
+                }
+                reply = Reply::error(
+                    msg::INTERNAL_SERVER_ERROR,
+                    "could not persist the configuration",
+                );
+                effects.clear();
+            }
+        }
+        self.respond(now, peer, packet, reply);
+        for effect in effects {
+            match effect {
+                Effect::Executed { path, args } => {
+                    self.events.push_back(Event::Executed { ssid, path, args })
+                }
+                Effect::Written { path } => self.events.push_back(Event::Written { ssid, path }),
+                Effect::UpdateTrigger { ssid } => {
+                    if let Some(reg) = self.servers.get_mut(&ssid) {
+                        reg.update_wanted = true;
+                    }
+                }
+                Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
+                Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
+            }
+        }
+    }
+
+    fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
+        self.endpoint
+            .respond(now, peer, request, reply.into_packet());
+    }
+
+    // ---- responses to our requests ----
+
+    fn on_response(&mut self, now: u64, id: ExchangeId, response: &Packet) {
+        let Some(purpose) = self.exchanges.remove(&id) else {
+            return;
+        };
+        let code = msg::code_of(response);
+        match purpose {
+            Purpose::BootstrapRequest => {
+                if code == msg::CHANGED {
+                    if let BsState::Requesting { peer, .. } = self.bs {
+                        self.open_session(now, peer);
+                    }
+                } else {
+                    self.bootstrap_failed(
+                        now,
+                        format!("Bootstrap-Request answered {}", msg::code_string(code)),
+                    );
+                }
+            }
+            Purpose::Register(ssid) => self.on_register_response(now, ssid, code, response),
+            Purpose::Update(ssid) => self.on_update_response(now, ssid, code),
+            Purpose::Deregister { ssid, forget } => self.on_deregistered(ssid, forget),
+        }
+    }
+
+    fn on_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
+        let Some(purpose) = self.exchanges.remove(&id) else {
+            return;
+        };
+        let why = match reason {
+            Failure::Timeout => "no answer after MAX_RETRANSMIT retransmissions",
+            Failure::Reset => "reset by peer",
+        };
+        match purpose {
+            Purpose::BootstrapRequest => {
+                self.bootstrap_failed(now, format!("Bootstrap-Request: {why}"))
+            }
+            Purpose::Register(ssid) => {
+                self.registration_failed(now, ssid, format!("Register: {why}"))
+            }
+            // Update failed: the registration may be gone; register afresh (as Zephyr does).
+            Purpose::Update(ssid) => {
+                if let Some(reg) = self.servers.get_mut(&ssid) {
+                    reg.state = RegState::Idle {
+                        retry_at: Some(now),
+                    };
+                }
+            }
+            Purpose::Deregister { ssid, forget } => self.on_deregistered(ssid, forget),
+        }
+    }
+
+    fn on_register_response(&mut self, now: u64, ssid: u16, code: u8, response: &Packet) {
+        let location = msg::location_path(response).unwrap_or_default();
+        if code != msg::CREATED || location.is_empty() {
+            let why = if code == msg::CREATED {
+                "2.01 without Location-Path".to_string()
+            } else {
+                msg::code_string(code)
+            };
+            self.registration_failed(now, ssid, format!("Register answered {why}"));
+            return;
+        }
+        let delay = registration::update_delay_ms(
+            self.lifetime_of(ssid),
+            self.params.max_transmit_wait_ms(),
+        );
+        let links = registration::object_links(&self.store, self.config.version);
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        reg.location = location;
+        reg.state = RegState::Registered;
+        reg.failures = 0;
+        reg.sent_lifetime_s = reg.account.lifetime_s;
+        reg.sent_binding = reg.account.binding.clone();
+        reg.sent_links = links;
+        reg.update_at = Some(now + delay);
+        reg.update_wanted = false;
+        let location = reg.location_path();
+        self.events.push_back(Event::Registered { ssid, location });
+    }
+
+    fn on_update_response(&mut self, now: u64, ssid: u16, code: u8) {
+        let delay = registration::update_delay_ms(
+            self.lifetime_of(ssid),
+            self.params.max_transmit_wait_ms(),
+        );
+        let links = registration::object_links(&self.store, self.config.version);
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        if code == msg::CHANGED {
+            reg.state = RegState::Registered;
+            reg.sent_lifetime_s = reg.account.lifetime_s;
+            reg.sent_binding = reg.account.binding.clone();
+            reg.sent_links = links;
+            reg.update_at = Some(now + delay);
+            self.events.push_back(Event::RegistrationUpdated { ssid });
+        } else {
+            // Core 1.1 §5.3.2: on 4.04 "the LwM2M Client MUST re-register" ("Update is not
+            // sufficient"); any other error means the same in practice.
+            reg.state = RegState::Idle {
+                retry_at: Some(now),
+            };
+            reg.location.clear();
+        }
+    }
+
+    fn on_deregistered(&mut self, ssid: u16, forget: bool) {
+        if forget {
+            self.events.push_back(Event::Deregistered { ssid });
+            self.collect_peers();
+            return;
+        }
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Idle { retry_at: None };
+            reg.location.clear();
+            self.events.push_back(Event::Deregistered { ssid });
+        }
+    }
+
+    fn lifetime_of(&self, ssid: u16) -> i64 {
+        self.servers.get(&ssid).map_or(0, |r| r.account.lifetime_s)
+    }
+
+    // ---- scheduling ----
+
+    /// Sends whatever is due: Bootstrap-Request, Register, Update; fails an expired session.
+    fn drive(&mut self, now: u64) {
+        if !self.started || self.stopping {
+            return;
+        }
+        match &self.bs {
+            BsState::Waiting { until } if *until <= now => self.send_bootstrap_request(now),
+            BsState::InSession { session, .. } if session.deadline <= now => {
+                self.bs = BsState::Idle;
+                self.bootstrap_failed(
+                    now,
+                    "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
+                );
+            }
+            _ => {}
+        }
+        let ssids: Vec<u16> = self.servers.keys().copied().collect();
+        for ssid in ssids {
+            let Some(reg) = self.servers.get(&ssid) else {
+                continue;
+            };
+            match reg.state {
+                RegState::Idle { retry_at: Some(t) } if t <= now => self.send_register(now, ssid),
+                RegState::Registered
+                    if reg.update_wanted || reg.update_at.is_some_and(|t| t <= now) =>
+                {
+                    self.send_update(now, ssid)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn send_register(&mut self, now: u64, ssid: u16) {
+        let links = registration::object_links(&self.store, self.config.version);
+        let Some(reg) = self.servers.get(&ssid) else {
+            return;
+        };
+        let packet = registration::register_packet(
+            &self.config.endpoint,
+            self.config.version,
+            &reg.account,
+            &links,
+        );
+        let exchange = self.endpoint.request(now, reg.peer, packet, true);
+        self.exchanges.insert(exchange, Purpose::Register(ssid));
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Registering { exchange };
+        }
+    }
+
+    fn send_update(&mut self, now: u64, ssid: u16) {
+        let links = registration::object_links(&self.store, self.config.version);
+        let Some(reg) = self.servers.get(&ssid) else {
+            return;
+        };
+        let packet = registration::update_packet(reg, &links);
+        let exchange = self.endpoint.request(now, reg.peer, packet, true);
+        self.exchanges.insert(exchange, Purpose::Update(ssid));
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Updating { exchange };
+            reg.update_wanted = false;
+        }
+    }
+
+    fn registration_failed(&mut self, now: u64, ssid: u16, reason: String) {
+        let policy = self.config.registration_retry;
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        reg.failures += 1;
+        let retry_at = if policy.attempts == 0 || reg.failures < policy.attempts {
+            Some(now + policy.delay(reg.failures, &mut self.rng))
+        } else {
+            None
+        };
+        reg.state = match retry_at {
+            Some(t) => RegState::Idle { retry_at: Some(t) },
+            None => RegState::Failed,
+        };
+        self.events.push_back(Event::RegistrationFailed {
+            ssid,
+            reason,
+            retry_at,
+        });
+        // Core 1.1 §5.2.4 step 4: if registration failed with every server, client-initiated
+        // bootstrap (1.1 `/1/x/16` Bootstrap on Registration Failure defaults to true).
+        let all_failed = self.servers.values().all(|r| r.state == RegState::Failed);
+        if all_failed && accounts::bootstrap_account(&self.store).is_some() {
+            self.schedule_bootstrap(now, true);
+        }
+    }
+
+    /// Plans a client-initiated bootstrap, after the ClientHoldOffTime (`/0/x/11`) if asked.
+    fn schedule_bootstrap(&mut self, now: u64, hold_off: bool) {
+        if self.is_bootstrapping() {
+            return;
+        }
+        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+            self.events.push_back(Event::BootstrapFailed {
+                reason: "no Bootstrap-Server account and no usable server account".to_string(),
+                retry_at: None,
+            });
+            return;
+        };
+        let delay = if hold_off {
+            u64::try_from(acct.hold_off_s)
+                .unwrap_or(0)
+                .saturating_mul(1000)
+        } else {
+            0
+        };
+        self.bs = BsState::Waiting { until: now + delay };
+    }
+
+    fn send_bootstrap_request(&mut self, now: u64) {
+        let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info())
+        else {
+            self.bs = BsState::Idle;
+            self.bootstrap_failed(
+                now,
+                "the Bootstrap-Server account has no usable URI".to_string(),
+            );
+            return;
+        };
+        let peer = self.peer_for(info);
+        let mut queries = alloc::vec![format!("ep={}", self.config.endpoint)];
+        if let (crate::config::Version::V1_1, Some(f)) =
+            (self.config.version, self.config.preferred_format)
+        {
+            // Core 1.1 §5.2.7.1: pct names the preferred Content-Format for bootstrap writes.
+            queries.push(format!("pct={}", f.code()));
+        }
+        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+        let packet = msg::new_request(msg::POST, &["bs"], &queries);
+        let exchange = self.endpoint.request(now, peer, packet, true);
+        self.exchanges.insert(exchange, Purpose::BootstrapRequest);
+        self.bs = BsState::Requesting { peer, exchange };
+    }
+
+    fn bootstrap_failed(&mut self, now: u64, reason: String) {
+        self.bs_failures += 1;
+        let policy = self.config.bootstrap_retry;
+        let give_up = policy.attempts != 0 && self.bs_failures >= policy.attempts;
+        // A failed session leaves the committed configuration as it was; with registered servers
+        // the device keeps working and does not retry on its own.
+        let retry_at = if give_up || !self.registered_servers().is_empty() {
+            None
+        } else {
+            Some(now + policy.delay(self.bs_failures, &mut self.rng))
+        };
+        self.bs = match retry_at {
+            Some(until) => BsState::Waiting { until },
+            None => BsState::Idle,
+        };
+        self.events
+            .push_back(Event::BootstrapFailed { reason, retry_at });
+        self.collect_peers();
+    }
+
+    fn abandon_bootstrap(&mut self) {
+        if let BsState::Requesting { exchange, .. } = self.bs {
+            self.endpoint.cancel(exchange);
+            self.exchanges.remove(&exchange);
+        }
+        self.bs = BsState::Idle;
+    }
+
+    fn cancel_server_exchange(&mut self, ssid: u16) {
+        let Some(reg) = self.servers.get(&ssid) else {
+            return;
+        };
+        if let RegState::Registering { exchange }
+        | RegState::Updating { exchange }
+        | RegState::Deregistering { exchange } = reg.state
+        {
+            self.endpoint.cancel(exchange);
+            self.exchanges.remove(&exchange);
+        }
+    }
+
+    /// Brings the registrations in line with the server accounts in the store. Removed or
+    /// changed accounts are de-registered; new ones (all, with `register_all`) register now.
+    fn sync_servers(&mut self, now: u64, register_all: bool) {
+        let accounts: BTreeMap<u16, ServerAccount> = accounts::server_accounts(&self.store)
+            .into_iter()
+            .map(|a| (a.ssid, a))
+            .collect();
+        let existing: Vec<u16> = self.servers.keys().copied().collect();
+        for ssid in existing {
+            let same_endpoint = match (self.servers.get(&ssid), accounts.get(&ssid)) {
+                (Some(reg), Some(acct)) => reg.account.security == acct.security,
+                _ => false,
+            };
+            if same_endpoint {
+                continue;
+            }
+            self.cancel_server_exchange(ssid);
+            let Some(reg) = self.servers.remove(&ssid) else {
+                continue;
+            };
+            if reg.is_registered() {
+                let packet = registration::deregister_packet(&reg);
+                let exchange = self.endpoint.request(now, reg.peer, packet, true);
+                self.exchanges
+                    .insert(exchange, Purpose::Deregister { ssid, forget: true });
+            }
+        }
+        for (ssid, acct) in accounts {
+            match self.servers.get_mut(&ssid) {
+                Some(reg) => {
+                    let changed = reg.account.lifetime_s != acct.lifetime_s
+                        || reg.account.binding != acct.binding;
+                    reg.account = acct;
+                    if register_all && !matches!(reg.state, RegState::Registering { .. }) {
+                        reg.failures = 0;
+                        if !matches!(reg.state, RegState::Updating { .. }) {
+                            reg.state = RegState::Idle {
+                                retry_at: Some(now),
+                            };
+                        }
+                    } else if changed && reg.is_registered() {
+                        reg.update_wanted = true;
+                    }
+                }
+                None => {
+                    let Some(info) = acct.security.peer_info() else {
+                        self.events.push_back(Event::RegistrationFailed {
+                            ssid,
+                            reason: format!("server URI {:?} is not usable", acct.security.uri),
+                            retry_at: None,
+                        });
+                        continue;
+                    };
+                    let peer = self.peer_for(info);
+                    let mut reg = Registration::new(acct, peer);
+                    reg.state = RegState::Idle {
+                        retry_at: Some(now),
+                    };
+                    self.servers.insert(ssid, reg);
+                }
+            }
+        }
+        self.collect_peers();
+    }
+
+    // ---- peers ----
+
+    /// The peer for a transport description, allocating an id the first time. A changed
+    /// description (new URI or keys) is a new peer: Core 1.1 §5.2.5 wants a new session then.
+    fn peer_for(&mut self, info: PeerInfo) -> PeerId {
+        if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
+            return *id;
+        }
+        let id = PeerId(self.next_peer);
+        self.next_peer += 1;
+        self.peers.insert(id, info);
+        id
+    }
+
+    /// Forgets peers nothing refers to any more and tells the transport.
+    fn collect_peers(&mut self) {
+        let mut used: BTreeSet<PeerId> = self.servers.values().map(|r| r.peer).collect();
+        match &self.bs {
+            BsState::Requesting { peer, .. } | BsState::InSession { peer, .. } => {
+                used.insert(*peer);
+            }
+            _ => {}
+        }
+        if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
+            if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
+                used.insert(*id);
+            }
+        }
+        let unused: Vec<PeerId> = self
+            .peers
+            .keys()
+            .filter(|p| !used.contains(p))
+            .copied()
+            .collect();
+        for peer in unused {
+            if self.endpoint.outstanding(peer) > 0 {
+                continue;
+            }
+            self.peers.remove(&peer);
+            self.endpoint.forget_peer(peer);
+            self.events.push_back(Event::PeerClosed { peer });
+        }
+    }
+}

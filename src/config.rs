@@ -1,0 +1,104 @@
+//! Client configuration: what the application decides before start.
+
+use alloc::string::String;
+
+use crate::codec::ContentFormat;
+
+/// The LwM2M enabler version the client announces (`lwm2m=` in Register, Discover).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1_0,
+    V1_1,
+}
+
+impl Version {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Version::V1_0 => "1.0",
+            Version::V1_1 => "1.1",
+        }
+    }
+}
+
+/// Retry policy for one kind of exchange: the n-th retry waits `base_ms * 2^(n-1)` plus up to
+/// 50% random jitter, never more than `max_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base_ms: u64,
+    pub max_ms: u64,
+    /// Attempts before giving up (0 = never give up).
+    pub attempts: u32,
+}
+
+impl Backoff {
+    /// Delay before attempt `n` (1-based retry number), jitter in `0..=50%` chosen by `rng`.
+    pub fn delay(&self, n: u32, rng: &mut crate::rng::Rng) -> u64 {
+        let shift = n.saturating_sub(1).min(32);
+        let base = self.base_ms.saturating_mul(1u64 << shift).min(self.max_ms);
+        let jitter = rng.range(0, base / 2);
+        base.saturating_add(jitter).min(self.max_ms.max(base))
+    }
+}
+
+/// Everything the client needs besides its objects.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Endpoint Client Name (`ep=`).
+    pub endpoint: String,
+    pub version: Version,
+    /// Preferred bootstrap Content-Format, sent as `pct=` on Bootstrap-Request (1.1 only,
+    /// Core 1.1 §5.2.7.1). `None` sends no `pct`.
+    pub preferred_format: Option<ContentFormat>,
+    /// Format of Read answers carrying several values when the server sends no Accept.
+    pub default_format: ContentFormat,
+    /// Seed for tokens, message IDs and jitter. Adapters seed it from the OS.
+    pub seed: u64,
+    /// Client-initiated bootstrap retries after a failed attempt. FACTS §1.3: retry policy is
+    /// implementation dependent; Leshan waits 10 min, we start lower and double.
+    pub bootstrap_retry: Backoff,
+    /// Registration retries per server. Core 1.1 §6.2.1.1 defaults: Communication Retry Count 5,
+    /// Retry Timer 60 s doubling.
+    pub registration_retry: Backoff,
+}
+
+impl Config {
+    pub fn new(endpoint: impl Into<String>) -> Config {
+        Config {
+            endpoint: endpoint.into(),
+            version: Version::V1_1,
+            preferred_format: None,
+            default_format: ContentFormat::Tlv,
+            seed: 0x6c77_6d32_6d63,
+            bootstrap_retry: Backoff {
+                base_ms: 10_000,
+                max_ms: 600_000,
+                attempts: 0,
+            },
+            registration_retry: Backoff {
+                base_ms: 60_000,
+                max_ms: 3_600_000,
+                attempts: 5,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter() {
+        let b = Backoff {
+            base_ms: 1000,
+            max_ms: 10_000,
+            attempts: 0,
+        };
+        let mut rng = crate::rng::Rng::new(1);
+        for (n, lo) in [(1u32, 1000u64), (2, 2000), (3, 4000), (4, 8000)] {
+            let d = b.delay(n, &mut rng);
+            assert!(d >= lo && d <= (lo + lo / 2).min(10_000), "n={n} d={d}");
+        }
+        assert_eq!(b.delay(40, &mut rng), 10_000);
+    }
+}

@@ -1,0 +1,512 @@
+//! Device Management and Service Enablement interface (Core 1.1 §6.3): Read, Discover, Write,
+//! Execute, as a registered LwM2M Server sees them.
+//!
+//! Handlers are pure functions over the store: they return the reply and the effects the client
+//! must act on (an event for the application, a registration Update, a bootstrap).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::coap::msg;
+use crate::codec::link::{format_links, Link};
+use crate::codec::{self, CodecError, ContentFormat};
+use crate::model::{oid, ObjectDef, ResourceDef};
+use crate::path::Path;
+use crate::request::{Reply, Request};
+use crate::store::Store;
+use crate::value::{Instances, ResourceType, ResourceValue, Resources};
+
+/// What a handled request asks the client to do besides replying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// An application resource was executed.
+    Executed { path: Path, args: Vec<u8> },
+    /// A value was written.
+    Written { path: Path },
+    /// `/1/x/8` Registration Update Trigger for the server with this SSID.
+    UpdateTrigger { ssid: u16 },
+    /// `/1/x/9` Bootstrap-Request Trigger (Core 1.1 §5.2.3.4: start client-initiated bootstrap).
+    BootstrapTrigger,
+    /// A registration parameter (lifetime, binding) of this server changed: send an Update.
+    RegistrationParamsChanged { ssid: u16 },
+}
+
+/// Per-request context.
+#[derive(Debug, Clone, Copy)]
+pub struct DmContext {
+    /// The requesting server.
+    pub ssid: u16,
+    /// Format used when a Read of several values comes without Accept.
+    pub default_format: ContentFormat,
+}
+
+/// Handles one DM request from a registered server.
+pub fn handle(store: &mut Store, ctx: &DmContext, req: &Request) -> (Reply, Vec<Effect>) {
+    let path = match req.path() {
+        Ok(p) => p,
+        Err(e) => return (Reply::error(msg::NOT_FOUND, e), Vec::new()),
+    };
+    // Core 1.1 §6.3 (Security object): "MUST reject any LwM2M Server operation on the Security
+    // Object (ID: 0)" with "not authorized"; the OSCORE object (21) is treated the same way.
+    if matches!(path.object_id(), Some(oid::SECURITY) | Some(oid::OSCORE)) {
+        return (
+            Reply::error(msg::UNAUTHORIZED, "security objects are not accessible"),
+            Vec::new(),
+        );
+    }
+    match req.method {
+        msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
+            (discover(store, &path), Vec::new())
+        }
+        msg::GET => (read(store, ctx, &path, req.accept), Vec::new()),
+        msg::PUT if !req.queries.is_empty() => (
+            // Write-Attributes comes with Information Reporting; until then say so clearly.
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Write-Attributes is not supported"),
+            Vec::new(),
+        ),
+        msg::PUT => write(store, ctx, &path, req, false),
+        msg::POST => post(store, ctx, &path, req),
+        msg::DELETE => (
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Delete is not supported"),
+            Vec::new(),
+        ),
+        _ => (Reply::code(msg::METHOD_NOT_ALLOWED), Vec::new()),
+    }
+}
+
+/// Looks up the object definition, answering 4.04 for unknown objects.
+fn object_def<'s>(store: &'s Store, path: &Path) -> Result<&'s ObjectDef, Reply> {
+    let o = path
+        .object_id()
+        .ok_or_else(|| Reply::error(msg::METHOD_NOT_ALLOWED, "no object in path"))?;
+    store
+        .def(o)
+        .ok_or_else(|| Reply::error(msg::NOT_FOUND, format!("object {o} not supported")))
+}
+
+/// Checks that the instance exists and the resource (if any) is defined, returning its definition.
+fn target<'s>(
+    store: &'s Store,
+    path: &Path,
+) -> Result<(&'s ObjectDef, Option<&'s ResourceDef>), Reply> {
+    let def = object_def(store, path)?;
+    let Some(i) = path.instance_id() else {
+        return Ok((def, None));
+    };
+    if !store.has_instance(def.id, i) {
+        return Err(Reply::error(msg::NOT_FOUND, format!("{path} not found")));
+    }
+    match path.resource_id() {
+        None => Ok((def, None)),
+        Some(r) => def
+            .resource(r)
+            .map(|rd| (def, Some(rd)))
+            .ok_or_else(|| Reply::error(msg::NOT_FOUND, format!("{path} not found"))),
+    }
+}
+
+fn read(store: &Store, ctx: &DmContext, path: &Path, accept: Option<u16>) -> Reply {
+    let (def, rdef) = match target(store, path) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Some(rd) = rdef {
+        if !rd.operations.readable() {
+            return Reply::error(msg::METHOD_NOT_ALLOWED, format!("{path} is not readable"));
+        }
+    }
+    let content = match readable_content(store, def, path) {
+        Some(c) => c,
+        None => return Reply::error(msg::NOT_FOUND, format!("{path} has no value")),
+    };
+    let single_value = rdef.is_some_and(|rd| !rd.multiple) || path.resource_instance_id().is_some();
+    let format = match accept {
+        Some(code) => match ContentFormat::from_code(code) {
+            Some(f) if f.can_encode() => f,
+            _ => {
+                return Reply::error(
+                    msg::NOT_ACCEPTABLE,
+                    format!("cannot answer in format {code}"),
+                )
+            }
+        },
+        // Core 1.1 §7.1: without Accept the client picks; plain text (opaque for Opaque) for a
+        // single value, the configured multi-value format otherwise.
+        None if single_value && rdef.is_some_and(|rd| rd.kind == ResourceType::Opaque) => {
+            ContentFormat::Opaque
+        }
+        None if single_value => ContentFormat::Text,
+        None => ctx.default_format,
+    };
+    match codec::encode(format, path, &content) {
+        Ok(bytes) => Reply::content(format.code(), bytes),
+        Err(CodecError::Unsupported) => Reply::error(
+            msg::NOT_ACCEPTABLE,
+            format!("format {} cannot carry {path}", format.code()),
+        ),
+        Err(e) => Reply::error(msg::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// What a Read of `path` returns: only readable resources (Core 1.1 §6.3.1: a Read of an
+/// instance or object skips resources that do not support Read). `None` if the target resource
+/// or resource instance holds no value.
+fn readable_content(store: &Store, def: &ObjectDef, path: &Path) -> Option<Instances> {
+    let readable = |rid: &u16| def.resource(*rid).is_some_and(|r| r.operations.readable());
+    let filter = |res: &Resources| -> Resources {
+        res.iter()
+            .filter(|(rid, _)| readable(rid))
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    };
+    let mut out = Instances::new();
+    match (path.instance_id(), path.resource_id()) {
+        (None, _) => {
+            for (iid, res) in store.instances(def.id)? {
+                out.insert(*iid, filter(res));
+            }
+        }
+        (Some(i), None) => {
+            out.insert(i, filter(store.instance(def.id, i)?));
+        }
+        (Some(i), Some(r)) => {
+            let rv = store.resource(def.id, i, r)?;
+            let rv = match (rv, path.resource_instance_id()) {
+                (_, None) => rv.clone(),
+                (ResourceValue::Multiple(m), Some(ri)) => {
+                    let v = m.get(&ri)?.clone();
+                    ResourceValue::Multiple([(ri, v)].into_iter().collect())
+                }
+                (ResourceValue::Single(_), Some(_)) => return None,
+            };
+            let mut res = Resources::new();
+            res.insert(r, rv);
+            out.insert(i, res);
+        }
+    }
+    Some(out)
+}
+
+fn discover(store: &Store, path: &Path) -> Reply {
+    let (def, _) = match target(store, path) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if path.resource_instance_id().is_some() {
+        return Reply::error(
+            msg::METHOD_NOT_ALLOWED,
+            "Discover targets /O, /O/I or /O/I/R",
+        );
+    }
+    let mut links = Vec::new();
+    let resource_link = |links: &mut Vec<Link>, i: u16, r: u16, rv: &ResourceValue| {
+        let mut l = Link::new(format!("/{}/{i}/{r}", def.id));
+        if let ResourceValue::Multiple(m) = rv {
+            l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
+        }
+        links.push(l);
+    };
+    match (path.instance_id(), path.resource_id()) {
+        (None, _) => {
+            let mut l = Link::new(format!("/{}", def.id));
+            if let Some(v) = def.announced_version() {
+                l.attrs.push(("ver".into(), Some(v.into())));
+            }
+            links.push(l);
+            for (iid, res) in store.instances(def.id).into_iter().flatten() {
+                links.push(Link::new(format!("/{}/{iid}", def.id)));
+                for (rid, rv) in res {
+                    resource_link(&mut links, *iid, *rid, rv);
+                }
+            }
+        }
+        (Some(i), None) => {
+            links.push(Link::new(format!("/{}/{i}", def.id)));
+            for (rid, rv) in store.instance(def.id, i).into_iter().flatten() {
+                resource_link(&mut links, i, *rid, rv);
+            }
+        }
+        (Some(i), Some(r)) => match store.resource(def.id, i, r) {
+            Some(rv) => resource_link(&mut links, i, r, rv),
+            None => links.push(Link::new(format!("{path}"))),
+        },
+    }
+    Reply::content(
+        ContentFormat::LinkFormat.code(),
+        format_links(&links).into_bytes(),
+    )
+}
+
+/// PUT (replace) or POST-with-payload (partial update) on `/O/I`, `/O/I/R` or `/O/I/R/RI`.
+fn write(
+    store: &mut Store,
+    ctx: &DmContext,
+    path: &Path,
+    req: &Request,
+    partial: bool,
+) -> (Reply, Vec<Effect>) {
+    let none = Vec::new;
+    let (def, rdef) = match target(store, path) {
+        Ok(t) => t,
+        Err(r) => return (r, none()),
+    };
+    // Transport 1.1 §6.3 mapping: Write at object level is not supported over CoAP.
+    let Some(iid) = path.instance_id() else {
+        return (
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Write needs /O/I or deeper"),
+            none(),
+        );
+    };
+    if let Some(rd) = rdef {
+        if !rd.operations.writable() {
+            return (
+                Reply::error(msg::METHOD_NOT_ALLOWED, format!("{path} is not writable")),
+                none(),
+            );
+        }
+        if path.resource_instance_id().is_some() && !rd.multiple {
+            return (
+                Reply::error(msg::NOT_FOUND, format!("{path} is not a multiple resource")),
+                none(),
+            );
+        }
+    }
+    let Some(cf) = req.content_format else {
+        return (
+            Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory"),
+            none(),
+        );
+    };
+    let format = match ContentFormat::from_code(cf) {
+        Some(f) if f.can_decode() => f,
+        _ => {
+            return (
+                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+                none(),
+            )
+        }
+    };
+    let decoded = match codec::decode(format, path, &req.payload, store) {
+        Ok(d) => d,
+        Err(CodecError::Unsupported) => {
+            return (
+                Reply::error(
+                    msg::UNSUPPORTED_CONTENT_FORMAT,
+                    format!("format {cf} for {path}"),
+                ),
+                none(),
+            )
+        }
+        Err(e) => return (Reply::error(msg::BAD_REQUEST, e), none()),
+    };
+    let def = def.clone();
+    let incoming = match decoded.into_iter().next() {
+        Some((i, res)) if i == iid => res,
+        Some(_) => {
+            return (
+                Reply::error(msg::BAD_REQUEST, "payload names another instance"),
+                none(),
+            )
+        }
+        None => Resources::new(),
+    };
+    // Core 1.1 §6.3.3: "perform the operation only if all the Resources conveyed in the
+    // operation are allowed to support the Write operation", else 4.05 and nothing changes.
+    for rid in incoming.keys() {
+        if !def.resource(*rid).is_some_and(|r| r.operations.writable()) {
+            return (
+                Reply::error(
+                    msg::METHOD_NOT_ALLOWED,
+                    format!("{} is not writable", Path::resource(def.id, iid, *rid)),
+                ),
+                none(),
+            );
+        }
+    }
+    let mut merged = store.instance(def.id, iid).cloned().unwrap_or_default();
+    match (path.resource_id(), path.resource_instance_id()) {
+        (Some(r), Some(ri)) => {
+            let Some(ResourceValue::Multiple(new)) = incoming.get(&r) else {
+                return (
+                    Reply::error(msg::BAD_REQUEST, "payload carries no value"),
+                    none(),
+                );
+            };
+            let mut m = match merged.get(&r) {
+                Some(ResourceValue::Multiple(m)) => m.clone(),
+                _ => Default::default(),
+            };
+            match new.get(&ri) {
+                Some(v) => m.insert(ri, v.clone()),
+                None => {
+                    return (
+                        Reply::error(msg::BAD_REQUEST, "payload carries no value"),
+                        none(),
+                    )
+                }
+            };
+            merged.insert(r, ResourceValue::Multiple(m));
+        }
+        (Some(r), None) => match incoming.get(&r) {
+            Some(v) => {
+                merged.insert(r, v.clone());
+            }
+            None => {
+                return (
+                    Reply::error(msg::BAD_REQUEST, "payload carries no value for the target"),
+                    none(),
+                )
+            }
+        },
+        (None, _) => {
+            if !partial {
+                // Replace: writable optional resources absent from the payload are removed.
+                merged.retain(|rid, _| {
+                    incoming.contains_key(rid)
+                        || def
+                            .resource(*rid)
+                            .is_some_and(|r| !r.operations.writable() || r.mandatory)
+                });
+            }
+            merged.extend(incoming);
+        }
+    }
+    let mut instances = store.instances(def.id).cloned().unwrap_or_default();
+    instances.insert(iid, merged);
+    if let Err(e) = store.set_instances(def.id, instances) {
+        return (Reply::error(msg::INTERNAL_SERVER_ERROR, e), none());
+    }
+    let mut effects = alloc::vec![Effect::Written { path: *path }];
+    if def.id == oid::SERVER {
+        if let Some(ssid) = crate::accounts::server_accounts(store)
+            .iter()
+            .find(|a| a.server_iid == iid)
+            .map(|a| a.ssid)
+        {
+            effects.push(Effect::RegistrationParamsChanged { ssid });
+        }
+    }
+    let _ = ctx;
+    (Reply::code(msg::CHANGED), effects)
+}
+
+fn post(store: &mut Store, ctx: &DmContext, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
+    match (path.instance_id(), path.resource_id()) {
+        (None, _) => (
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Create is not supported"),
+            Vec::new(),
+        ),
+        (Some(_), None) => write(store, ctx, path, req, true),
+        // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is Execute.
+        (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
+            execute(store, path, &req.payload)
+        }
+        (Some(_), Some(_)) => write(store, ctx, path, req, true),
+    }
+}
+
+fn execute(store: &Store, path: &Path, args: &[u8]) -> (Reply, Vec<Effect>) {
+    let none = Vec::new;
+    if path.resource_instance_id().is_some() {
+        return (
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Execute targets a resource"),
+            none(),
+        );
+    }
+    let (def, rdef) = match target(store, path) {
+        Ok(t) => t,
+        Err(r) => return (r, none()),
+    };
+    let Some(rd) = rdef else {
+        return (Reply::code(msg::METHOD_NOT_ALLOWED), none());
+    };
+    if !rd.operations.executable() {
+        return (
+            Reply::error(msg::METHOD_NOT_ALLOWED, format!("{path} is not executable")),
+            none(),
+        );
+    }
+    if parse_execute_args(args).is_none() {
+        return (
+            Reply::error(msg::BAD_REQUEST, "Execute arguments not understood"),
+            none(),
+        );
+    }
+    let effect = match (def.id, path.resource_id()) {
+        (oid::SERVER, Some(crate::accounts::srv::UPDATE_TRIGGER)) => {
+            let iid = path.instance_id().unwrap_or_default();
+            match crate::accounts::server_accounts(store)
+                .iter()
+                .find(|a| a.server_iid == iid)
+            {
+                Some(a) => Effect::UpdateTrigger { ssid: a.ssid },
+                None => {
+                    return (
+                        Reply::error(msg::NOT_FOUND, "no account for this Server instance"),
+                        none(),
+                    )
+                }
+            }
+        }
+        (oid::SERVER, Some(crate::accounts::srv::BOOTSTRAP_TRIGGER)) => Effect::BootstrapTrigger,
+        _ => Effect::Executed {
+            path: *path,
+            args: args.to_vec(),
+        },
+    };
+    (Reply::code(msg::CHANGED), alloc::vec![effect])
+}
+
+/// Execute arguments, Core 1.1 §5.4.5: `arg *("," arg)`, `arg = DIGIT ["=" "'" *CHAR "'"]`.
+/// Parsed leniently about blanks around separators, as the TS's own examples contain them.
+pub fn parse_execute_args(payload: &[u8]) -> Option<Vec<(u8, Option<String>)>> {
+    let text = core::str::from_utf8(payload).ok()?;
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let mut chars = rest.chars();
+        let digit = chars.next().filter(char::is_ascii_digit)?;
+        rest = chars.as_str().trim_start();
+        let mut value = None;
+        if let Some(after_eq) = rest.strip_prefix('=') {
+            let quoted = after_eq.trim_start().strip_prefix('\'')?;
+            let end = quoted.find('\'')?;
+            value = Some(String::from(quoted.get(..end)?));
+            rest = quoted.get(end + 1..)?.trim_start();
+        }
+        out.push((digit as u8 - b'0', value));
+        match rest.strip_prefix(',') {
+            Some(r) => rest = r.trim_start(),
+            None if rest.is_empty() => break,
+            None => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_execute_args;
+
+    #[test]
+    fn execute_args_follow_the_abnf_leniently() {
+        assert_eq!(parse_execute_args(b""), Some(alloc::vec![]));
+        assert_eq!(parse_execute_args(b"5"), Some(alloc::vec![(5, None)]));
+        assert_eq!(
+            parse_execute_args(b"2='10.3'"),
+            Some(alloc::vec![(2, Some("10.3".into()))])
+        );
+        assert_eq!(
+            parse_execute_args(b"7, 0=' <https://www.omaspecworks.org>'"),
+            Some(alloc::vec![
+                (7, None),
+                (0, Some(" <https://www.omaspecworks.org>".into()))
+            ])
+        );
+        assert_eq!(parse_execute_args(b"0,1,2,3,4").map(|v| v.len()), Some(5));
+        for bad in [&b"x"[..], b"1=", b"1='abc", b"12", b"1,,2", b"\xff"] {
+            assert_eq!(parse_execute_args(bad), None, "{:?}", bad);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Remote peers as the core sees them: an opaque id, plus what a transport needs to reach it.
+//!
+//! The core never resolves names or opens sockets. It hands out a `PeerId` per server URI and
+//! describes the peer in `PeerInfo`; the adapter (UDP loop, C transport hook) maps ids to its own
+//! addresses or DTLS sessions and feeds datagrams back in with the same id.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::uri::ServerUri;
+
+/// Identifies one remote peer (a Bootstrap-Server or an LwM2M Server) for this client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+/// Security Mode (`/0/x/2`), Core 1.1 §E.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityMode {
+    PreSharedKey,
+    RawPublicKey,
+    Certificate,
+    NoSec,
+    CertificateWithEst,
+}
+
+impl SecurityMode {
+    pub fn from_i64(v: i64) -> Option<SecurityMode> {
+        Some(match v {
+            0 => SecurityMode::PreSharedKey,
+            1 => SecurityMode::RawPublicKey,
+            2 => SecurityMode::Certificate,
+            3 => SecurityMode::NoSec,
+            4 => SecurityMode::CertificateWithEst,
+            _ => return None,
+        })
+    }
+    pub fn as_i64(self) -> i64 {
+        match self {
+            SecurityMode::PreSharedKey => 0,
+            SecurityMode::RawPublicKey => 1,
+            SecurityMode::Certificate => 2,
+            SecurityMode::NoSec => 3,
+            SecurityMode::CertificateWithEst => 4,
+        }
+    }
+}
+
+/// What a transport needs to talk to a peer: where, and with which keys (from its Security
+/// instance), so that a host stack can run DTLS itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub uri: ServerUri,
+    pub security_mode: SecurityMode,
+    /// `/0/x/3`: PSK identity, or the client's public key / certificate.
+    pub public_key_or_identity: Vec<u8>,
+    /// `/0/x/4`: the server's public key or certificate.
+    pub server_public_key: Vec<u8>,
+    /// `/0/x/5`: PSK or the client's private key.
+    pub secret_key: Vec<u8>,
+    /// True for the Bootstrap-Server.
+    pub bootstrap: bool,
+    /// The URI as written in `/0/x/0`.
+    pub uri_text: String,
+}

@@ -1,0 +1,276 @@
+//! Client Registration interface (Core 1.1 §5.3, Transport 1.1 §6.2): Register, Update,
+//! De-register messages and the per-server registration state.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use coap_lite::Packet;
+
+use crate::accounts::ServerAccount;
+use crate::coap::{msg, ExchangeId};
+use crate::codec::link::{format_links, Link};
+use crate::codec::ContentFormat;
+use crate::config::Version;
+use crate::model::oid;
+use crate::peer::PeerId;
+use crate::store::Store;
+
+/// Where one server's registration stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegState {
+    /// Not registered; the next Register is due at `retry_at` (None: not scheduled).
+    Idle {
+        retry_at: Option<u64>,
+    },
+    Registering {
+        exchange: ExchangeId,
+    },
+    Registered,
+    Updating {
+        exchange: ExchangeId,
+    },
+    Deregistering {
+        exchange: ExchangeId,
+    },
+    /// Every retry failed; waiting for the sequence to restart or for bootstrap.
+    Failed,
+}
+
+/// One LwM2M Server the client registers with.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub account: ServerAccount,
+    pub peer: PeerId,
+    pub state: RegState,
+    /// Every Location-Path segment of the 2.01 (Transport 1.1 §6.2.1: "MUST return a location
+    /// under the /rd path segment"; keep them all, not only the last).
+    pub location: Vec<String>,
+    /// Lifetime and binding as last sent, to send only what changed in an Update (Core 1.1
+    /// §5.3.2: "MUST contain only the parameters ... which have changed").
+    pub sent_lifetime_s: i64,
+    pub sent_binding: String,
+    pub sent_links: String,
+    pub update_at: Option<u64>,
+    /// Failed attempts in the current sequence.
+    pub failures: u32,
+    /// An Update is wanted as soon as no other exchange is running.
+    pub update_wanted: bool,
+}
+
+impl Registration {
+    pub fn new(account: ServerAccount, peer: PeerId) -> Registration {
+        Registration {
+            account,
+            peer,
+            state: RegState::Idle { retry_at: None },
+            location: Vec::new(),
+            sent_lifetime_s: 0,
+            sent_binding: String::new(),
+            sent_links: String::new(),
+            update_at: None,
+            failures: 0,
+            update_wanted: false,
+        }
+    }
+
+    /// True once the server accepted a Register and until De-register or expiry.
+    pub fn is_registered(&self) -> bool {
+        matches!(self.state, RegState::Registered | RegState::Updating { .. })
+    }
+
+    pub fn location_path(&self) -> String {
+        format!("/{}", self.location.join("/"))
+    }
+}
+
+/// The Content-Formats this build decodes and encodes, announced on the root link.
+pub fn supported_formats() -> Vec<u16> {
+    let mut v = alloc::vec![ContentFormat::Tlv.code()];
+    if ContentFormat::SenmlJson.can_encode() {
+        v.push(ContentFormat::SenmlJson.code());
+    }
+    if ContentFormat::SenmlCbor.can_encode() {
+        v.push(ContentFormat::SenmlCbor.code());
+    }
+    v.sort_unstable();
+    v
+}
+
+/// The object list of Register and Update (Core 1.1 §5.3.1): every object except Security (and
+/// OSCORE), instances as `</O/I>`, `</O>;ver=x.y` when the version is not 1.0, and `</O>` for
+/// objects without instances.
+pub fn object_links(store: &Store, version: Version) -> String {
+    let mut links = Vec::new();
+    let mut root = Link::new("/".to_string());
+    root.attrs.push(("rt".into(), Some("oma.lwm2m".into())));
+    if version != Version::V1_0 {
+        let cts = supported_formats();
+        let ct = cts
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        root.attrs.push(("ct".into(), Some(ct)));
+    }
+    links.push(root);
+    for o in store
+        .object_ids()
+        .filter(|o| *o != oid::SECURITY && *o != oid::OSCORE)
+    {
+        let Some(def) = store.def(o) else { continue };
+        let ids = store.instance_ids(o);
+        // In 1.0 mode the core objects are announced as their 1.0 versions (the 1.1 tables only
+        // add optional resources).
+        let ver = if version == Version::V1_0 && o <= oid::DEVICE {
+            None
+        } else {
+            def.announced_version()
+        };
+        if ids.is_empty() || ver.is_some() {
+            let mut l = Link::new(format!("/{o}"));
+            if let Some(v) = ver {
+                l.attrs.push(("ver".into(), Some(v.to_string())));
+            }
+            links.push(l);
+        }
+        links.extend(ids.into_iter().map(|i| Link::new(format!("/{o}/{i}"))));
+    }
+    format_links(&links)
+}
+
+/// `POST /rd?ep=..&lt=..&lwm2m=..&b=..` with the object list (Transport 1.1 §6.2.1).
+pub fn register_packet(
+    endpoint: &str,
+    version: Version,
+    account: &ServerAccount,
+    links: &str,
+) -> Packet {
+    let queries = [
+        format!("ep={endpoint}"),
+        format!("lt={}", account.lifetime_s),
+        format!("lwm2m={}", version.as_str()),
+        format!("b={}", account.binding),
+    ];
+    let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+    let mut p = msg::new_request(msg::POST, &["rd"], &queries);
+    msg::set_content_format(&mut p, ContentFormat::LinkFormat.code());
+    p.payload = links.as_bytes().to_vec();
+    p
+}
+
+/// `POST /{location}` with only what changed; an empty Update is the lifetime refresh.
+pub fn update_packet(reg: &Registration, links: &str) -> Packet {
+    let mut queries = Vec::new();
+    if reg.account.lifetime_s != reg.sent_lifetime_s {
+        queries.push(format!("lt={}", reg.account.lifetime_s));
+    }
+    if reg.account.binding != reg.sent_binding {
+        queries.push(format!("b={}", reg.account.binding));
+    }
+    let segs: Vec<&str> = reg.location.iter().map(String::as_str).collect();
+    let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+    let mut p = msg::new_request(msg::POST, &segs, &queries);
+    if links != reg.sent_links {
+        msg::set_content_format(&mut p, ContentFormat::LinkFormat.code());
+        p.payload = links.as_bytes().to_vec();
+    }
+    p
+}
+
+/// `DELETE /{location}`.
+pub fn deregister_packet(reg: &Registration) -> Packet {
+    let segs: Vec<&str> = reg.location.iter().map(String::as_str).collect();
+    msg::new_request(msg::DELETE, &segs, &[])
+}
+
+/// How long after a successful Register/Update the next Update is sent. The TS gives no formula
+/// (FACTS §3.4); like Wakaama we leave MAX_TRANSMIT_WAIT (93 s) for the Update's own
+/// retransmissions when the lifetime allows it, else half the lifetime, and never under 1 s.
+pub fn update_delay_ms(lifetime_s: i64, max_transmit_wait_ms: u64) -> u64 {
+    let lifetime_ms = u64::try_from(lifetime_s).unwrap_or(0).saturating_mul(1000);
+    let delay = if lifetime_ms > 2 * max_transmit_wait_ms {
+        lifetime_ms - max_transmit_wait_ms
+    } else {
+        lifetime_ms / 2
+    };
+    delay.max(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{factory, server_accounts};
+
+    fn store() -> Store {
+        let mut s = Store::with_standard_objects();
+        factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0).unwrap();
+        factory::add_server_account(&mut s, 101, "coap://127.0.0.1:5683", 300).unwrap();
+        factory::add_device(&mut s, "ACME", "M1", "0001").unwrap();
+        s
+    }
+
+    #[test]
+    fn object_list_never_contains_security() {
+        let s = store();
+        let ct = supported_formats()
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let want_ct = if ct.contains(' ') {
+            format!("\"{ct}\"")
+        } else {
+            ct
+        };
+        assert_eq!(
+            object_links(&s, Version::V1_1),
+            format!(
+                "</>;rt=\"oma.lwm2m\";ct={want_ct},</1>;ver=1.1,</1/0>,</2>,</3>;ver=1.1,</3/0>"
+            )
+        );
+        assert_eq!(
+            object_links(&s, Version::V1_0),
+            "</>;rt=\"oma.lwm2m\",</1/0>,</2>,</3/0>"
+        );
+    }
+
+    #[test]
+    fn register_update_deregister_messages() {
+        let s = store();
+        let acct = server_accounts(&s).remove(0);
+        let p = register_packet("dev-1", Version::V1_1, &acct, "</1/0>");
+        assert_eq!(msg::uri_path(&p).unwrap(), ["rd"]);
+        assert_eq!(
+            msg::uri_query(&p).unwrap(),
+            ["ep=dev-1", "lt=300", "lwm2m=1.1", "b=U"]
+        );
+        assert_eq!(msg::content_format(&p), Some(40));
+        assert_eq!(p.payload, b"</1/0>");
+
+        let mut reg = Registration::new(acct, PeerId(1));
+        reg.location = alloc::vec!["rd".into(), "5a3f".into()];
+        reg.sent_lifetime_s = 300;
+        reg.sent_binding = "U".into();
+        reg.sent_links = "</1/0>".into();
+        let u = update_packet(&reg, "</1/0>");
+        assert_eq!(msg::uri_path(&u).unwrap(), ["rd", "5a3f"]);
+        assert!(msg::uri_query(&u).unwrap().is_empty());
+        assert!(u.payload.is_empty());
+        reg.account.lifetime_s = 60;
+        let u = update_packet(&reg, "</1/0>,</3/0>");
+        assert_eq!(msg::uri_query(&u).unwrap(), ["lt=60"]);
+        assert_eq!(u.payload, b"</1/0>,</3/0>");
+        let d = deregister_packet(&reg);
+        assert_eq!(msg::code_of(&d), msg::DELETE);
+        assert_eq!(msg::uri_path(&d).unwrap(), ["rd", "5a3f"]);
+    }
+
+    #[test]
+    fn update_leaves_room_for_retransmissions() {
+        assert_eq!(update_delay_ms(300, 93_000), 207_000);
+        assert_eq!(update_delay_ms(60, 93_000), 30_000);
+        assert_eq!(update_delay_ms(0, 93_000), 1000);
+        assert_eq!(update_delay_ms(-5, 93_000), 1000);
+    }
+}

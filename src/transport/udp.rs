@@ -1,0 +1,229 @@
+//! A ready UDP loop for std users (DESIGN §1 "transport::udp"): one socket, peers resolved
+//! from their URIs, the clock read from `Instant`. NoSec only: DTLS belongs to a host stack
+//! plugged in through the C transport hook.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::event::Event;
+use crate::peer::PeerId;
+
+/// Direction of a datagram seen by a tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+/// Observer of every datagram (for transcripts and debugging).
+pub type Tap = Box<dyn FnMut(Direction, SocketAddr, &[u8]) + Send>;
+
+/// A random seed from the OS (std's hasher keys come from the OS RNG), for `Config::seed`.
+pub fn os_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// A client driven over one UDP socket.
+pub struct UdpClient {
+    client: Client,
+    socket: UdpSocket,
+    start: Instant,
+    addrs: BTreeMap<PeerId, SocketAddr>,
+    peers_by_addr: HashMap<SocketAddr, PeerId>,
+    tap: Option<Tap>,
+    buf: Vec<u8>,
+}
+
+impl UdpClient {
+    /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`.
+    pub fn bind(client: Client, bind: SocketAddr) -> io::Result<UdpClient> {
+        let socket = UdpSocket::bind(bind)?;
+        Ok(UdpClient {
+            client,
+            socket,
+            start: Instant::now(),
+            addrs: BTreeMap::new(),
+            peers_by_addr: HashMap::new(),
+            tap: None,
+            buf: vec![0; 65_536],
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Milliseconds since this adapter was created: the core's clock.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
+    }
+
+    pub fn start(&mut self) -> io::Result<()> {
+        let now = self.now();
+        self.client.start(now);
+        self.flush()
+    }
+
+    pub fn stop(&mut self) -> io::Result<()> {
+        let now = self.now();
+        self.client.stop(now);
+        self.flush()
+    }
+
+    /// One turn of the loop: waits for a datagram at most until the client's next timer or
+    /// `max_wait`, feeds it, runs due timers, sends what is queued and returns the new events.
+    pub fn turn(&mut self, max_wait: Duration) -> io::Result<Vec<Event>> {
+        self.flush()?;
+        let now = self.now();
+        let wait = match self.client.poll_timeout() {
+            Some(t) => Duration::from_millis(t.saturating_sub(now)).min(max_wait),
+            None => max_wait,
+        };
+        // A zero timeout would mean "block forever" to set_read_timeout.
+        self.socket
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        match self.socket.recv_from(&mut self.buf) {
+            Ok((n, from)) => {
+                let data = self.buf.get(..n).unwrap_or(&[]).to_vec();
+                if let Some(tap) = self.tap.as_mut() {
+                    tap(Direction::Received, from, &data);
+                }
+                // Datagrams from an address that is none of our peers are dropped: only the
+                // Bootstrap-Server and registered servers may talk to the device (DESIGN §3).
+                if let Some(peer) = self.peers_by_addr.get(&from).copied() {
+                    let now = self.now();
+                    self.client.handle_datagram(now, peer, &data);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // ICMP port unreachable shows up as ConnectionRefused on Linux; the CoAP layer's
+            // retransmissions handle it.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(e) => return Err(e),
+        }
+        let now = self.now();
+        self.client.handle_timeout(now);
+        self.flush()?;
+        let mut events = Vec::new();
+        while let Some(ev) = self.client.poll_event() {
+            if let Event::PeerClosed { peer } = &ev {
+                if let Some(addr) = self.addrs.remove(peer) {
+                    self.peers_by_addr.remove(&addr);
+                }
+            }
+            events.push(ev);
+        }
+        Ok(events)
+    }
+
+    /// Turns the loop until `done` returns true for an event, or `timeout` passes. Returns
+    /// every event seen, or `TimedOut`.
+    pub fn run_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&Event) -> bool,
+    ) -> io::Result<Vec<Event>> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("events so far: {seen:?}"),
+                ));
+            }
+            let events = self.turn(left.min(Duration::from_millis(200)))?;
+            let finished = events.iter().any(&mut done);
+            seen.extend(events);
+            if finished {
+                return Ok(seen);
+            }
+        }
+    }
+
+    /// Stops the client and turns the loop until every De-register was answered or `timeout`.
+    pub fn shutdown(&mut self, timeout: Duration) -> io::Result<Vec<Event>> {
+        self.stop()?;
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while !self.client.is_stopped() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "De-register not answered",
+                ));
+            }
+            seen.extend(self.turn(left.min(Duration::from_millis(200)))?);
+        }
+        Ok(seen)
+    }
+
+    /// Resolves peers the client knows but we have no address for yet.
+    fn resolve_peers(&mut self) {
+        let local_v4 = self
+            .socket
+            .local_addr()
+            .map(|a| a.is_ipv4())
+            .unwrap_or(true);
+        let missing: Vec<(PeerId, String, u16)> = self
+            .client
+            .peers()
+            .filter(|(id, _)| !self.addrs.contains_key(id))
+            .map(|(id, info)| (id, info.uri.host.clone(), info.uri.port))
+            .collect();
+        for (id, host, port) in missing {
+            let found = (host.as_str(), port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut it| it.find(|a| a.is_ipv4() == local_v4));
+            if let Some(addr) = found {
+                self.addrs.insert(id, addr);
+                self.peers_by_addr.insert(addr, id);
+            }
+        }
+    }
+
+    /// Sends everything the client has queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.resolve_peers();
+        while let Some(t) = self.client.poll_transmit() {
+            let Some(addr) = self.addrs.get(&t.peer).copied() else {
+                // Unresolvable peer: the exchange times out and the client reports it.
+                continue;
+            };
+            if let Some(tap) = self.tap.as_mut() {
+                tap(Direction::Sent, addr, &t.data);
+            }
+            match self.socket.send_to(&t.data, addr) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,379 @@
+//! Client-initiated bootstrap and registration, driven through the sans-I/O core with a
+//! hand-driven clock (no sockets, no sleeps).
+
+mod common;
+
+use common::*;
+use lwm2mc::coap::msg;
+use lwm2mc::{Event, Path, Value};
+
+fn answer_codes(net: &mut Net) -> Vec<(String, u8)> {
+    net.bs()
+        .answers
+        .iter()
+        .map(|a| (a.request.clone(), a.code))
+        .collect()
+}
+
+#[test]
+fn bootstrap_then_register_with_exact_messages() {
+    let mut net = bootstrap_net(1, standard_plan(123, 300));
+    net.client.start(net.now);
+    assert!(
+        net.run_until(10_000, registered),
+        "events: {:?}",
+        net.events
+    );
+
+    // The first datagram is the Bootstrap-Request: CON POST /bs?ep=sim-device.
+    let first = &net.wire[0];
+    assert_eq!((first.to_client, first.port), (false, BS_PORT));
+    assert_eq!(
+        lwm2mc::trace::describe(&first.bytes),
+        "CON POST /bs?ep=sim-device"
+    );
+    assert_eq!(first.bytes[0], 0x48, "CON, token length 8");
+    assert_eq!(first.bytes[1], 0x02, "POST");
+
+    let codes: Vec<u8> = net.bs().answers.iter().map(|a| a.code).collect();
+    assert_eq!(
+        codes,
+        [msg::DELETED, msg::CHANGED, msg::CHANGED, msg::CHANGED]
+    );
+    assert!(net.has_event(|e| *e == Event::Bootstrapped));
+
+    let dm = net.dm(DM_PORT);
+    assert_eq!(
+        dm.registers,
+        [vec!["ep=sim-device", "lt=300", "lwm2m=1.1", "b=U"]]
+    );
+    let links = dm.register_payloads[0].clone();
+    assert!(links.starts_with("</>;rt=\"oma.lwm2m\""), "{links}");
+    assert!(
+        links.contains("</1/0>") && links.contains("</3/0>"),
+        "{links}"
+    );
+    assert!(
+        !links.contains("</0"),
+        "Security must never be announced: {links}"
+    );
+    assert_eq!(
+        net.client.registration_location(123).as_deref(),
+        Some("/rd/1")
+    );
+
+    // Committed: the BS account (kept by DELETE /), the new server account, the Device.
+    let store = net.client.store();
+    assert_eq!(store.instance_ids(0), [0, 1]);
+    assert_eq!(
+        store.value(&Path::resource(0, 1, 10)),
+        Some(&Value::Integer(123))
+    );
+    assert_eq!(
+        store.value(&Path::resource(1, 0, 1)),
+        Some(&Value::Integer(300))
+    );
+    assert_eq!(store.instance_ids(3), [0]);
+}
+
+#[test]
+fn write_regardless_of_existence_creates_instances_and_resources() {
+    // /0/5 and /1/7 do not exist; a resource-level write creates /1/7 too.
+    let plan = vec![
+        put("/0/5", 11542, security_tlv(5, DM_PORT, 9)),
+        put("/1/7/0", 0, b"9".to_vec()),
+        put("/1/7/1", 0, b"60".to_vec()),
+        // Written many times: the last value wins.
+        put("/1/7/1", 0, b"120".to_vec()),
+        finish(),
+    ];
+    let mut net = bootstrap_net(2, plan);
+    net.client.start(net.now);
+    let ok = net.run_until(10_000, registered);
+    assert!(ok, "{:?}", answer_codes(&mut net));
+    let s = net.client.store();
+    assert_eq!(
+        s.value(&Path::resource(0, 5, 0)),
+        Some(&Value::String(uri(DM_PORT)))
+    );
+    assert_eq!(
+        s.value(&Path::resource(1, 7, 1)),
+        Some(&Value::Integer(120))
+    );
+    assert_eq!(net.dm(DM_PORT).registers[0][1], "lt=120");
+}
+
+#[test]
+fn object_level_write_with_several_instances() {
+    let payload = object_tlv(&[
+        (1, security_tlv(1, DM_PORT, 5)),
+        (2, security_tlv(2, DM2_PORT, 6)),
+    ]);
+    let srv = object_tlv(&[(0, server_tlv(0, 5, 60)), (1, server_tlv(1, 6, 60))]);
+    let plan = vec![put("/0", 11542, payload), put("/1", 11542, srv), finish()];
+    let mut net = bootstrap_net(3, plan);
+    net.servers.insert(DM2_PORT, Server::Dm(FakeDm::new(33)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, |n| n
+        .count_events(|e| matches!(e, Event::Registered { .. }))
+        == 2));
+    assert_eq!(net.client.store().instance_ids(0), [0, 1, 2]);
+    assert_eq!(net.client.registered_servers(), [5, 6]);
+}
+
+#[test]
+fn bad_writes_get_the_spec_codes_and_change_nothing() {
+    let plan = vec![
+        put("/1/0", 9999, server_tlv(0, 1, 60)), // unknown format → 4.15
+        put("/1/0", 11542, vec![0xC8, 0x00, 0x40, 0x01]), // truncated TLV → 4.00
+        put("/1/0/1", 0, b"12x".to_vec()),       // bad integer text → 4.00
+        put("/0/1/3", 42, vec![1, 2, 3]),        // opaque into an opaque resource: fine
+        put("/1/0/1/0", 0, b"1".to_vec()),       // resource instance target → 4.00
+        put("/99/0", 11542, vec![]),             // unknown object → 4.04
+        finish(),                                // nothing usable → 4.06
+    ];
+    let mut net = bootstrap_net(4, plan);
+    net.client.start(net.now);
+    net.run_until(10_000, |n| n.bs().finished());
+    let codes: Vec<u8> = net.bs().answers.iter().map(|a| a.code).collect();
+    assert_eq!(
+        codes,
+        [
+            msg::UNSUPPORTED_CONTENT_FORMAT,
+            msg::BAD_REQUEST,
+            msg::BAD_REQUEST,
+            msg::CHANGED,
+            msg::BAD_REQUEST,
+            msg::NOT_FOUND,
+            msg::NOT_ACCEPTABLE
+        ]
+    );
+    // 4.06 carries a diagnostic saying what is inconsistent.
+    let diag = String::from_utf8(net.bs().answers[6].payload.clone()).unwrap();
+    assert!(diag.contains("no LwM2M Server account"), "{diag}");
+    // Nothing was committed: the store is still the factory state.
+    assert!(net.client.store().instance_ids(1).is_empty());
+    assert_eq!(net.client.store().instance_ids(0), [0]);
+    assert!(!net.has_event(|e| *e == Event::Bootstrapped));
+}
+
+#[test]
+fn finish_after_correction_commits() {
+    let plan = vec![
+        put("/0/1", 11542, security_tlv(1, DM_PORT, 7)),
+        finish(), // no Server instance yet → 4.06, session stays open
+        put("/1/0", 11542, server_tlv(0, 7, 60)),
+        finish(),
+    ];
+    let mut net = bootstrap_net(5, plan);
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    let codes: Vec<u8> = net.bs().answers.iter().map(|a| a.code).collect();
+    assert_eq!(
+        codes,
+        [
+            msg::CHANGED,
+            msg::NOT_ACCEPTABLE,
+            msg::CHANGED,
+            msg::CHANGED
+        ]
+    );
+}
+
+#[test]
+fn delete_spares_the_bootstrap_account_and_the_device() {
+    let plan = vec![
+        put("/0/1", 11542, security_tlv(1, DM_PORT, 7)),
+        put("/1/0", 11542, server_tlv(0, 7, 60)),
+        req(msg::DELETE, "/"),
+        req(msg::DELETE, "/0/0"), // the BS account: not affected, still 2.02
+        req(msg::DELETE, "/3"),   // the Device: not affected
+        req(msg::DELETE, "/1/0/1"), // a resource: 4.00
+        req(msg::DELETE, "/4242"), // unknown object: 4.00
+        put("/0/1", 11542, security_tlv(1, DM_PORT, 7)),
+        put("/1/0", 11542, server_tlv(0, 7, 60)),
+        finish(),
+    ];
+    let mut net = bootstrap_net(6, plan);
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    let codes: Vec<u8> = net.bs().answers.iter().map(|a| a.code).collect();
+    assert_eq!(
+        codes,
+        [
+            msg::CHANGED,
+            msg::CHANGED,
+            msg::DELETED,
+            msg::DELETED,
+            msg::DELETED,
+            msg::BAD_REQUEST,
+            msg::BAD_REQUEST,
+            msg::CHANGED,
+            msg::CHANGED,
+            msg::CHANGED
+        ]
+    );
+    let s = net.client.store();
+    assert_eq!(s.instance_ids(0), [0, 1]);
+    assert_eq!(
+        s.value(&Path::resource(0, 0, 1)),
+        Some(&Value::Boolean(true))
+    );
+    assert_eq!(
+        s.value(&Path::resource(3, 0, 0)),
+        Some(&Value::String("ACME".into()))
+    );
+}
+
+#[test]
+fn bootstrap_request_failure_is_reported_and_retried_with_backoff() {
+    let mut net = bootstrap_net(7, standard_plan(1, 60));
+    net.dead.push(BS_PORT);
+    net.client.start(net.now);
+    let t0 = net.now;
+    assert!(net.run_until(200_000, |n| n
+        .has_event(|e| matches!(e, Event::BootstrapFailed { .. }))));
+    let (at, ev) = net
+        .events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::BootstrapFailed { .. }))
+        .cloned()
+        .unwrap();
+    // RFC 7252 §4.8: 5 transmissions, failure after ~ACK_TIMEOUT*(2^5-1)*[1, 1.5] = 62..93 s.
+    assert!(
+        (62_000..=93_000).contains(&(at - t0)),
+        "failed after {} ms",
+        at - t0
+    );
+    let sent: Vec<u64> = net
+        .wire
+        .iter()
+        .filter(|w| !w.to_client)
+        .map(|w| w.at)
+        .collect();
+    assert_eq!(sent.len(), 5, "1 transmission + MAX_RETRANSMIT 4");
+    let Event::BootstrapFailed {
+        retry_at: Some(retry_at),
+        ..
+    } = ev
+    else {
+        panic!("{ev:?}")
+    };
+    // Back-off: bootstrap_retry base 10 s plus up to 50 % jitter.
+    assert!(
+        (10_000..=15_000).contains(&(retry_at - at)),
+        "retry in {} ms",
+        retry_at - at
+    );
+    // The server comes back: the retry succeeds.
+    net.dead.clear();
+    assert!(net.run_until(100_000, registered), "{:?}", net.events);
+    let requests = net
+        .wire
+        .iter()
+        .filter(|w| {
+            !w.to_client
+                && w.port == BS_PORT
+                && lwm2mc::trace::describe(&w.bytes).starts_with("CON POST /bs")
+        })
+        .count();
+    assert!(requests >= 6);
+}
+
+#[test]
+fn second_failure_waits_longer() {
+    let mut net = bootstrap_net(8, standard_plan(1, 60));
+    net.dead.push(BS_PORT);
+    net.client.start(net.now);
+    net.run_until(400_000, |n| {
+        n.count_events(|e| matches!(e, Event::BootstrapFailed { .. })) >= 2
+    });
+    let fails: Vec<(u64, u64)> = net
+        .events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::BootstrapFailed {
+                retry_at: Some(r), ..
+            } => Some((*at, *r)),
+            _ => None,
+        })
+        .collect();
+    assert!(fails.len() >= 2);
+    let (d1, d2) = (fails[0].1 - fails[0].0, fails[1].1 - fails[1].0);
+    assert!((20_000..=30_000).contains(&d2) && d2 > d1, "{d1} then {d2}");
+}
+
+#[test]
+fn bootstrap_request_answered_with_an_error_fails() {
+    let mut net = bootstrap_net(9, standard_plan(1, 60));
+    net.bs().request_code = msg::BAD_REQUEST;
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, |n| n
+        .has_event(|e| matches!(e, Event::BootstrapFailed { .. }))));
+    let Some((_, Event::BootstrapFailed { reason, .. })) = net
+        .events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::BootstrapFailed { .. }))
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("4.00"), "{reason}");
+}
+
+#[test]
+fn session_without_finish_times_out_and_rolls_back() {
+    let plan = vec![
+        put("/0/1", 11542, security_tlv(1, DM_PORT, 7)),
+        put("/1/0", 11542, server_tlv(0, 7, 60)),
+    ];
+    let mut net = bootstrap_net(10, plan);
+    net.client.start(net.now);
+    net.run_until(1_000, |n| n.bs().answers.len() == 2);
+    let t = net.now;
+    assert!(net.run_until(400_000, |n| n
+        .has_event(|e| matches!(e, Event::BootstrapFailed { .. }))));
+    let (at, _) = net
+        .events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::BootstrapFailed { .. }))
+        .cloned()
+        .unwrap();
+    // EXCHANGE_LIFETIME (247 s) after the last Bootstrap-Server message.
+    assert!((247_000..=248_000).contains(&(at - t)), "{}", at - t);
+    assert!(
+        net.client.store().instance_ids(1).is_empty(),
+        "staged writes were not committed"
+    );
+}
+
+#[test]
+fn hold_off_delays_the_bootstrap_request() {
+    let client = lwm2mc::Client::new(config(11), factory_bs_only(3));
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(5, standard_plan(1, 60))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(6)));
+    let t0 = net.now;
+    net.client.start(t0);
+    assert!(net.run_until(20_000, registered));
+    assert_eq!(
+        net.wire[0].at - t0,
+        3_000,
+        "ClientHoldOffTime /0/0/11 = 3 s"
+    );
+}
+
+#[test]
+fn pct_is_sent_when_configured() {
+    let mut cfg = config(12);
+    cfg.preferred_format = Some(lwm2mc::codec::ContentFormat::SenmlCbor);
+    let mut net = Net::new(lwm2mc::Client::new(cfg, factory_bs_only(0)));
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(5, standard_plan(1, 60))));
+    net.client.start(net.now);
+    net.run_until(1_000, |n| !n.wire.is_empty());
+    assert_eq!(
+        lwm2mc::trace::describe(&net.wire[0].bytes),
+        "CON POST /bs?ep=sim-device&pct=112"
+    );
+}

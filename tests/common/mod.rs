@@ -1,0 +1,509 @@
+//! A deterministic network for driving a `Client` without sockets or sleeps: scripted
+//! Bootstrap-Server and LwM2M Server built on the same sans-I/O CoAP endpoint, a hand-driven
+//! clock, and an optional seeded loss/duplication model.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use coap_lite::Packet;
+use lwm2mc::accounts::factory;
+use lwm2mc::coap::{msg, Endpoint, ExchangeId, Incoming, TransmissionParams};
+use lwm2mc::codec::tlv;
+use lwm2mc::rng::Rng;
+use lwm2mc::value::{Instances, ResourceValue, Resources};
+use lwm2mc::{Client, Config, Event, Path, PeerId, Store, Value};
+
+pub const BS_PORT: u16 = 5783;
+pub const DM_PORT: u16 = 5683;
+pub const DM2_PORT: u16 = 5693;
+
+pub fn uri(port: u16) -> String {
+    format!("coap://127.0.0.1:{port}")
+}
+
+/// A datagram seen on the simulated wire.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub at: u64,
+    pub to_client: bool,
+    pub port: u16,
+    pub bytes: Vec<u8>,
+}
+
+/// One answered request as a server saw it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub request: String,
+    pub code: u8,
+    pub content_format: Option<u16>,
+    pub payload: Vec<u8>,
+}
+
+/// A scripted Bootstrap-Server: answers Bootstrap-Request 2.04, then sends its plan one request
+/// at a time.
+pub struct FakeBs {
+    pub ep: Endpoint<u8>,
+    pub plan: Vec<Packet>,
+    next: usize,
+    waiting: Option<ExchangeId>,
+    pub answers: Vec<Answer>,
+    pub requests_seen: Vec<String>,
+    pub request_code: u8,
+}
+
+/// A scripted LwM2M Server: answers Register 2.01 (location /rd/N), Update 2.04 (4.04 once
+/// `forget` was called), De-register 2.02; sends what the test queues.
+pub struct FakeDm {
+    pub ep: Endpoint<u8>,
+    pub registers: Vec<Vec<String>>,
+    pub updates: Vec<Vec<String>>,
+    pub deregisters: usize,
+    pub register_payloads: Vec<String>,
+    pub location: Option<String>,
+    pub forgotten: bool,
+    pub refuse_register: Option<u8>,
+    pending: BTreeMap<ExchangeId, String>,
+    pub answers: Vec<Answer>,
+    count: u32,
+}
+
+pub enum Server {
+    Bs(FakeBs),
+    Dm(FakeDm),
+}
+
+pub struct Net {
+    pub client: Client,
+    pub now: u64,
+    pub servers: BTreeMap<u16, Server>,
+    pub events: Vec<(u64, Event)>,
+    pub wire: Vec<Wire>,
+    rng: Rng,
+    pub loss: u32,
+    pub dup: u32,
+    /// Ports the network delivers nothing to (a dead server).
+    pub dead: Vec<u16>,
+}
+
+fn params() -> TransmissionParams {
+    TransmissionParams::default()
+}
+
+impl FakeBs {
+    pub fn new(seed: u64, plan: Vec<Packet>) -> FakeBs {
+        FakeBs {
+            ep: Endpoint::new(seed, params()),
+            plan,
+            next: 0,
+            waiting: None,
+            answers: vec![],
+            requests_seen: vec![],
+            request_code: msg::CHANGED,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.next >= self.plan.len() && self.waiting.is_none() && !self.plan.is_empty()
+    }
+
+    /// Server-initiated bootstrap: start the plan without a Bootstrap-Request.
+    pub fn push(&mut self, now: u64) {
+        self.next = 0;
+        self.send_next(now);
+    }
+
+    fn send_next(&mut self, now: u64) {
+        if let Some(p) = self.plan.get(self.next).cloned() {
+            self.next += 1;
+            self.waiting = Some(self.ep.request(now, 0, p, true));
+        }
+    }
+
+    fn on(&mut self, now: u64, inc: Incoming<u8>) {
+        match inc {
+            Incoming::Request { request, .. } => {
+                self.requests_seen.push(lwm2mc::trace::describe(
+                    &request.to_bytes().unwrap_or_default(),
+                ));
+                let mut resp = msg::new_response(self.request_code);
+                resp.payload.clear();
+                self.ep.respond(now, 0, &request, resp);
+                if self.request_code == msg::CHANGED {
+                    self.next = 0;
+                    self.send_next(now);
+                }
+            }
+            Incoming::Response { id, response, .. } if Some(id) == self.waiting => {
+                let req = self
+                    .plan
+                    .get(self.next - 1)
+                    .map(|p| lwm2mc::trace::describe(&p.to_bytes().unwrap_or_default()))
+                    .unwrap_or_default();
+                self.answers.push(Answer {
+                    request: req,
+                    code: msg::code_of(&response),
+                    content_format: msg::content_format(&response),
+                    payload: response.payload.clone(),
+                });
+                self.waiting = None;
+                self.send_next(now);
+            }
+            Incoming::Failed { id, .. } if Some(id) == self.waiting => {
+                self.waiting = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl FakeDm {
+    pub fn new(seed: u64) -> FakeDm {
+        FakeDm {
+            ep: Endpoint::new(seed, params()),
+            registers: vec![],
+            updates: vec![],
+            deregisters: 0,
+            register_payloads: vec![],
+            location: None,
+            forgotten: false,
+            refuse_register: None,
+            pending: BTreeMap::new(),
+            answers: vec![],
+            count: 0,
+        }
+    }
+
+    /// Queues a request to the registered client; its answer lands in `answers`.
+    pub fn send(&mut self, now: u64, p: Packet) {
+        let label = lwm2mc::trace::describe(&p.to_bytes().unwrap_or_default());
+        let id = self.ep.request(now, 0, p, true);
+        self.pending.insert(id, label);
+    }
+
+    fn on(&mut self, now: u64, inc: Incoming<u8>) {
+        match inc {
+            Incoming::Request { request, .. } => {
+                let path = msg::uri_path(&request).unwrap_or_default();
+                let q = msg::uri_query(&request).unwrap_or_default();
+                let code = msg::code_of(&request);
+                let resp = if code == msg::POST && path == ["rd"] {
+                    if let Some(c) = self.refuse_register {
+                        msg::new_response(c)
+                    } else {
+                        self.count += 1;
+                        self.registers.push(q);
+                        self.register_payloads
+                            .push(String::from_utf8_lossy(&request.payload).into_owned());
+                        self.forgotten = false;
+                        let loc = format!("{}", self.count);
+                        self.location = Some(format!("/rd/{loc}"));
+                        let mut r = msg::new_response(msg::CREATED);
+                        msg::add_location_path(&mut r, &["rd", &loc]);
+                        r
+                    }
+                } else if Some(format!("/{}", path.join("/"))) == self.location {
+                    if code == msg::POST && !self.forgotten {
+                        self.updates.push(q);
+                        msg::new_response(msg::CHANGED)
+                    } else if code == msg::DELETE {
+                        self.deregisters += 1;
+                        self.location = None;
+                        msg::new_response(msg::DELETED)
+                    } else {
+                        msg::new_response(msg::NOT_FOUND)
+                    }
+                } else {
+                    msg::new_response(msg::NOT_FOUND)
+                };
+                self.ep.respond(now, 0, &request, resp);
+            }
+            Incoming::Response { id, response, .. } => {
+                if let Some(label) = self.pending.remove(&id) {
+                    self.answers.push(Answer {
+                        request: label,
+                        code: msg::code_of(&response),
+                        content_format: msg::content_format(&response),
+                        payload: response.payload.clone(),
+                    });
+                }
+            }
+            Incoming::Failed { id, .. } => {
+                self.pending.remove(&id);
+            }
+        }
+    }
+}
+
+impl Server {
+    fn ep(&mut self) -> &mut Endpoint<u8> {
+        match self {
+            Server::Bs(b) => &mut b.ep,
+            Server::Dm(d) => &mut d.ep,
+        }
+    }
+    fn on(&mut self, now: u64, inc: Incoming<u8>) {
+        match self {
+            Server::Bs(b) => b.on(now, inc),
+            Server::Dm(d) => d.on(now, inc),
+        }
+    }
+}
+
+impl Net {
+    pub fn new(client: Client) -> Net {
+        Net {
+            client,
+            now: 1_000,
+            servers: BTreeMap::new(),
+            events: vec![],
+            wire: vec![],
+            rng: Rng::new(99),
+            loss: 0,
+            dup: 0,
+            dead: vec![],
+        }
+    }
+
+    pub fn with_loss(mut self, seed: u64, loss_pct: u32, dup_pct: u32) -> Net {
+        self.rng = Rng::new(seed);
+        self.loss = loss_pct;
+        self.dup = dup_pct;
+        self
+    }
+
+    pub fn bs(&mut self) -> &mut FakeBs {
+        match self.servers.get_mut(&BS_PORT) {
+            Some(Server::Bs(b)) => b,
+            _ => panic!("no bootstrap server"),
+        }
+    }
+
+    pub fn dm(&mut self, port: u16) -> &mut FakeDm {
+        match self.servers.get_mut(&port) {
+            Some(Server::Dm(d)) => d,
+            _ => panic!("no dm server on {port}"),
+        }
+    }
+
+    fn peer_of(&self, port: u16) -> Option<PeerId> {
+        self.client
+            .peers()
+            .find(|(_, i)| i.uri.port == port)
+            .map(|(p, _)| p)
+    }
+
+    /// How many copies of a datagram the network delivers (0, 1 or 2).
+    fn copies(&mut self) -> usize {
+        if self.loss > 0 && self.rng.range(0, 99) < u64::from(self.loss) {
+            return 0;
+        }
+        if self.dup > 0 && self.rng.range(0, 99) < u64::from(self.dup) {
+            return 2;
+        }
+        1
+    }
+
+    /// Moves every queued datagram once; returns whether anything moved.
+    fn shuttle(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(t) = self.client.poll_transmit() {
+            moved = true;
+            let Some(port) = self.client.peer_info(t.peer).map(|i| i.uri.port) else {
+                continue;
+            };
+            self.wire.push(Wire {
+                at: self.now,
+                to_client: false,
+                port,
+                bytes: t.data.clone(),
+            });
+            if self.dead.contains(&port) {
+                continue;
+            }
+            for _ in 0..self.copies() {
+                let now = self.now;
+                if let Some(server) = self.servers.get_mut(&port) {
+                    if let Some(inc) = server.ep().handle_datagram(now, 0, &t.data) {
+                        server.on(now, inc);
+                    }
+                }
+            }
+        }
+        let ports: Vec<u16> = self.servers.keys().copied().collect();
+        for port in ports {
+            while let Some((_, data)) = self
+                .servers
+                .get_mut(&port)
+                .and_then(|s| s.ep().poll_transmit())
+            {
+                moved = true;
+                self.wire.push(Wire {
+                    at: self.now,
+                    to_client: true,
+                    port,
+                    bytes: data.clone(),
+                });
+                let Some(peer) = self.peer_of(port) else {
+                    continue;
+                };
+                for _ in 0..self.copies() {
+                    self.client.handle_datagram(self.now, peer, &data);
+                }
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.events.push((self.now, e));
+        }
+        moved
+    }
+
+    /// Runs until `done` holds or `limit_ms` of simulated time passed. Returns whether `done`.
+    pub fn run_until(&mut self, limit_ms: u64, mut done: impl FnMut(&mut Net) -> bool) -> bool {
+        let end = self.now + limit_ms;
+        loop {
+            while self.shuttle() {}
+            if done(self) {
+                return true;
+            }
+            let mut next = self.client.poll_timeout();
+            for s in self.servers.values_mut() {
+                if let Some(t) = s.ep().poll_timeout() {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+            }
+            let Some(next) = next else { return false };
+            if next > end {
+                return false;
+            }
+            self.now = self.now.max(next);
+            let now = self.now;
+            self.client.handle_timeout(now);
+            let ports: Vec<u16> = self.servers.keys().copied().collect();
+            for port in ports {
+                if let Some(server) = self.servers.get_mut(&port) {
+                    for inc in server.ep().handle_timeout(now) {
+                        server.on(now, inc);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn has_event(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(|(_, e)| f(e))
+    }
+
+    pub fn count_events(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|(_, e)| f(e)).count()
+    }
+}
+
+// ---- building blocks ----
+
+pub fn device(store: &mut Store) {
+    factory::add_device(store, "ACME", "Sim-1", "0001").unwrap();
+}
+
+/// Factory state: only a Bootstrap-Server account.
+pub fn factory_bs_only(hold_off_s: i64) -> Store {
+    let mut s = Store::with_standard_objects();
+    factory::add_bootstrap_account(&mut s, &uri(BS_PORT), hold_off_s).unwrap();
+    device(&mut s);
+    s
+}
+
+pub fn config(seed: u64) -> Config {
+    let mut c = Config::new("sim-device");
+    c.seed = seed;
+    c
+}
+
+fn single(v: Value) -> ResourceValue {
+    ResourceValue::Single(v)
+}
+
+/// TLV payload of a NoSec Security instance for an LwM2M Server.
+pub fn security_tlv(iid: u16, port: u16, ssid: u16) -> Vec<u8> {
+    let mut r = Resources::new();
+    r.insert(0, single(Value::String(uri(port))));
+    r.insert(1, single(Value::Boolean(false)));
+    r.insert(2, single(Value::Integer(3)));
+    r.insert(3, single(Value::Opaque(vec![])));
+    r.insert(4, single(Value::Opaque(vec![])));
+    r.insert(5, single(Value::Opaque(vec![])));
+    r.insert(10, single(Value::Integer(i64::from(ssid))));
+    let mut i = Instances::new();
+    i.insert(iid, r);
+    tlv::encode(&Path::instance(0, iid), &i).unwrap()
+}
+
+/// TLV payload of a Server instance.
+pub fn server_tlv(iid: u16, ssid: u16, lifetime: i64) -> Vec<u8> {
+    let mut r = Resources::new();
+    r.insert(0, single(Value::Integer(i64::from(ssid))));
+    r.insert(1, single(Value::Integer(lifetime)));
+    r.insert(6, single(Value::Boolean(false)));
+    r.insert(7, single(Value::String("U".into())));
+    let mut i = Instances::new();
+    i.insert(iid, r);
+    tlv::encode(&Path::instance(1, iid), &i).unwrap()
+}
+
+pub fn put(path: &str, cf: u16, payload: Vec<u8>) -> Packet {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut p = msg::new_request(msg::PUT, &segs, &[]);
+    msg::set_content_format(&mut p, cf);
+    p.payload = payload;
+    p
+}
+
+pub fn req(code: u8, path: &str) -> Packet {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    msg::new_request(code, &segs, &[])
+}
+
+pub fn get(path: &str, accept: Option<u16>) -> Packet {
+    let mut p = req(msg::GET, path);
+    if let Some(a) = accept {
+        msg::set_accept(&mut p, a);
+    }
+    p
+}
+
+pub fn finish() -> Packet {
+    req(msg::POST, "/bs")
+}
+
+/// The usual plan: delete everything, write one server account, finish.
+pub fn standard_plan(ssid: u16, lifetime: i64) -> Vec<Packet> {
+    vec![
+        req(msg::DELETE, "/"),
+        put("/0/1", 11542, security_tlv(1, DM_PORT, ssid)),
+        put("/1/0", 11542, server_tlv(0, ssid, lifetime)),
+        finish(),
+    ]
+}
+
+/// A network with a BS (given plan) and a DM server, around a client with only a BS account.
+pub fn bootstrap_net(seed: u64, plan: Vec<Packet>) -> Net {
+    let client = Client::new(config(seed), factory_bs_only(0));
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(seed ^ 1, plan)));
+    net.servers
+        .insert(DM_PORT, Server::Dm(FakeDm::new(seed ^ 2)));
+    net
+}
+
+pub fn registered(net: &mut Net) -> bool {
+    net.has_event(|e| matches!(e, Event::Registered { .. }))
+}
+
+/// Wraps instance payloads (resource TLVs) in Object-Instance TLVs, for writes on `/O`.
+pub fn object_tlv(instances: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (iid, body) in instances {
+        tlv::write_entry(&mut out, tlv::TlvKind::ObjectInstance, *iid, body).unwrap();
+    }
+    out
+}
