@@ -12,6 +12,12 @@
 
 pub mod link;
 pub mod opaque;
+#[cfg(any(feature = "json", feature = "cbor"))]
+mod senml;
+#[cfg(feature = "cbor")]
+pub mod senml_cbor;
+#[cfg(feature = "json")]
+pub mod senml_json;
 pub mod text;
 pub mod tlv;
 
@@ -115,6 +121,10 @@ pub fn decode(
         ContentFormat::Tlv => tlv::decode(target, payload, schema),
         ContentFormat::Text => text::decode(target, payload, schema),
         ContentFormat::Opaque => opaque::decode(target, payload, schema),
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::decode(target, payload, schema),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::decode(target, payload, schema),
         _ => Err(CodecError::Unsupported),
     }
 }
@@ -129,6 +139,10 @@ pub fn encode(
         ContentFormat::Tlv => tlv::encode(target, content),
         ContentFormat::Text => text::encode(target, content),
         ContentFormat::Opaque => opaque::encode(target, content),
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::encode(target, content),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::encode(target, content),
         _ => Err(CodecError::Unsupported),
     }
 }
