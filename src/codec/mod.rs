@@ -11,6 +11,8 @@
 //!   returns, and the output is what goes on the wire.
 
 pub mod link;
+#[cfg(feature = "json")]
+pub mod lwm2m_json;
 pub mod opaque;
 #[cfg(any(feature = "json", feature = "cbor"))]
 mod senml;
@@ -123,6 +125,8 @@ pub fn decode(
         ContentFormat::Opaque => opaque::decode(target, payload, schema),
         #[cfg(feature = "json")]
         ContentFormat::SenmlJson => senml_json::decode(target, payload, schema),
+        #[cfg(feature = "json")]
+        ContentFormat::LwM2mJson => lwm2m_json::decode(target, payload, schema),
         #[cfg(feature = "cbor")]
         ContentFormat::SenmlCbor => senml_cbor::decode(target, payload, schema),
         _ => Err(CodecError::Unsupported),
