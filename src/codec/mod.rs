@@ -11,7 +11,15 @@
 //!   returns, and the output is what goes on the wire.
 
 pub mod link;
+#[cfg(feature = "json")]
+pub mod lwm2m_json;
 pub mod opaque;
+#[cfg(any(feature = "json", feature = "cbor"))]
+mod senml;
+#[cfg(feature = "cbor")]
+pub mod senml_cbor;
+#[cfg(feature = "json")]
+pub mod senml_json;
 pub mod text;
 pub mod tlv;
 
@@ -115,6 +123,12 @@ pub fn decode(
         ContentFormat::Tlv => tlv::decode(target, payload, schema),
         ContentFormat::Text => text::decode(target, payload, schema),
         ContentFormat::Opaque => opaque::decode(target, payload, schema),
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::decode(target, payload, schema),
+        #[cfg(feature = "json")]
+        ContentFormat::LwM2mJson => lwm2m_json::decode(target, payload, schema),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::decode(target, payload, schema),
         _ => Err(CodecError::Unsupported),
     }
 }
@@ -129,6 +143,10 @@ pub fn encode(
         ContentFormat::Tlv => tlv::encode(target, content),
         ContentFormat::Text => text::encode(target, content),
         ContentFormat::Opaque => opaque::encode(target, content),
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::encode(target, content),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::encode(target, content),
         _ => Err(CodecError::Unsupported),
     }
 }
