@@ -1319,7 +1319,7 @@ mod tests {
             encode(&Path::resource(3, 0, 9), &content).unwrap(),
             hex("C10964")
         );
-        assert_eq!(encode(&Path::object(3), &Instances::new()).unwrap(), []);
+        assert!(encode(&Path::object(3), &Instances::new()).unwrap().is_empty());
     }
 
     /// Targets and schemas the fuzz loops decode against.
