@@ -1319,7 +1319,9 @@ mod tests {
             encode(&Path::resource(3, 0, 9), &content).unwrap(),
             hex("C10964")
         );
-        assert!(encode(&Path::object(3), &Instances::new()).unwrap().is_empty());
+        assert!(encode(&Path::object(3), &Instances::new())
+            .unwrap()
+            .is_empty());
     }
 
     /// Targets and schemas the fuzz loops decode against.

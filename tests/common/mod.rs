@@ -83,6 +83,10 @@ pub struct Net {
     pub dup: u32,
     /// Ports the network delivers nothing to (a dead server).
     pub dead: Vec<u16>,
+    /// Each datagram copy is delayed by a random 0..=delay_max ms, so copies can overtake each
+    /// other and a retransmission can arrive after the next request.
+    pub delay_max: u64,
+    inflight: Vec<(u64, bool, u16, Vec<u8>)>,
 }
 
 fn params() -> TransmissionParams {
@@ -261,6 +265,8 @@ impl Net {
             loss: 0,
             dup: 0,
             dead: vec![],
+            delay_max: 0,
+            inflight: vec![],
         }
     }
 
@@ -321,12 +327,8 @@ impl Net {
                 continue;
             }
             for _ in 0..self.copies() {
-                let now = self.now;
-                if let Some(server) = self.servers.get_mut(&port) {
-                    if let Some(inc) = server.ep().handle_datagram(now, 0, &t.data) {
-                        server.on(now, inc);
-                    }
-                }
+                let at = self.now + self.rng.range(0, self.delay_max);
+                self.inflight.push((at, false, port, t.data.clone()));
             }
         }
         let ports: Vec<u16> = self.servers.keys().copied().collect();
@@ -343,11 +345,30 @@ impl Net {
                     port,
                     bytes: data.clone(),
                 });
-                let Some(peer) = self.peer_of(port) else {
-                    continue;
-                };
                 for _ in 0..self.copies() {
-                    self.client.handle_datagram(self.now, peer, &data);
+                    let at = self.now + self.rng.range(0, self.delay_max);
+                    self.inflight.push((at, true, port, data.clone()));
+                }
+            }
+        }
+        // Deliver what is due, in arrival order.
+        self.inflight.sort_by_key(|(at, ..)| *at);
+        let due = self
+            .inflight
+            .iter()
+            .take_while(|(at, ..)| *at <= self.now)
+            .count();
+        let batch: Vec<_> = self.inflight.drain(..due).collect();
+        for (_, to_client, port, data) in batch {
+            moved = true;
+            let now = self.now;
+            if to_client {
+                if let Some(peer) = self.peer_of(port) {
+                    self.client.handle_datagram(now, peer, &data);
+                }
+            } else if let Some(server) = self.servers.get_mut(&port) {
+                if let Some(inc) = server.ep().handle_datagram(now, 0, &data) {
+                    server.on(now, inc);
                 }
             }
         }
@@ -366,6 +387,9 @@ impl Net {
                 return true;
             }
             let mut next = self.client.poll_timeout();
+            if let Some((at, ..)) = self.inflight.first() {
+                next = Some(next.map_or(*at, |n| n.min(*at)));
+            }
             for s in self.servers.values_mut() {
                 if let Some(t) = s.ep().poll_timeout() {
                     next = Some(next.map_or(t, |n| n.min(t)));

@@ -1,0 +1,277 @@
+//! Registration lifecycle and Device Management through the sans-I/O core (hand-driven clock).
+
+mod common;
+
+use common::*;
+use lwm2mc::coap::msg;
+use lwm2mc::{Event, Path, Value};
+
+/// Bootstrapped and registered with server 123 (lifetime 300 s).
+fn registered_net(seed: u64) -> Net {
+    let mut net = bootstrap_net(seed, standard_plan(123, 300));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    net
+}
+
+/// Sends one request from the DM server and returns (code, content format, payload).
+fn ask(net: &mut Net, p: coap_lite::Packet) -> (u8, Option<u16>, Vec<u8>) {
+    let before = net.dm(DM_PORT).answers.len();
+    let now = net.now;
+    net.dm(DM_PORT).send(now, p);
+    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).answers.len() > before));
+    let a = net.dm(DM_PORT).answers.last().unwrap().clone();
+    (a.code, a.content_format, a.payload)
+}
+
+fn post(path: &str, cf: Option<u16>, payload: &[u8]) -> coap_lite::Packet {
+    let mut p = req(msg::POST, path);
+    if let Some(cf) = cf {
+        msg::set_content_format(&mut p, cf);
+    }
+    p.payload = payload.to_vec();
+    p
+}
+
+#[test]
+fn read_device_in_tlv_and_single_values_in_text() {
+    let mut net = registered_net(20);
+    let (code, cf, payload) = ask(&mut net, get("/3/0", None));
+    assert_eq!((code, cf), (msg::CONTENT, Some(11542)));
+    // Exact TLV of the simulated Device: R0 "ACME", R1 "Sim-1", R2 "0001", R11 {0: 0}, R16 "U".
+    let want: Vec<u8> = [
+        &[0xC4, 0x00][..],
+        b"ACME",
+        &[0xC5, 0x01],
+        b"Sim-1",
+        &[0xC4, 0x02],
+        b"0001",
+        &[0x83, 0x0B, 0x41, 0x00, 0x00],
+        &[0xC1, 0x10],
+        b"U",
+    ]
+    .concat();
+    assert_eq!(payload, want);
+    assert_eq!(
+        ask(&mut net, get("/3/0/0", None)),
+        (msg::CONTENT, Some(0), b"ACME".to_vec())
+    );
+    assert_eq!(
+        ask(&mut net, get("/3/0/0", Some(0))),
+        (msg::CONTENT, Some(0), b"ACME".to_vec())
+    );
+    let (code, cf, payload) = ask(&mut net, get("/3/0/0", Some(110)));
+    assert_eq!((code, cf), (msg::CONTENT, Some(110)));
+    assert_eq!(payload, br#"[{"bn":"/3/0/0","vs":"ACME"}]"#);
+    // Accept the client cannot meet → 4.06; text for an instance → 4.06.
+    assert_eq!(ask(&mut net, get("/3/0", Some(0))).0, msg::NOT_ACCEPTABLE);
+    assert_eq!(
+        ask(&mut net, get("/3/0", Some(65000))).0,
+        msg::NOT_ACCEPTABLE
+    );
+    // Missing targets → 4.04; executable resource → 4.05; Security → 4.01.
+    assert_eq!(ask(&mut net, get("/3/1", None)).0, msg::NOT_FOUND);
+    assert_eq!(ask(&mut net, get("/3/0/99", None)).0, msg::NOT_FOUND);
+    assert_eq!(ask(&mut net, get("/4", None)).0, msg::NOT_FOUND);
+    assert_eq!(
+        ask(&mut net, get("/3/0/4", None)).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(ask(&mut net, get("/0/0", None)).0, msg::UNAUTHORIZED);
+    assert_eq!(ask(&mut net, get("/0", None)).0, msg::UNAUTHORIZED);
+}
+
+#[test]
+fn write_changes_values_and_lifetime_triggers_update() {
+    let mut net = registered_net(21);
+    assert_eq!(
+        ask(&mut net, put("/3/0/14", 0, b"+01:00".to_vec())).0,
+        msg::CHANGED
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(3, 0, 14)),
+        Some(&Value::String("+01:00".into()))
+    );
+    assert!(net.has_event(|e| *e
+        == Event::Written {
+            ssid: 123,
+            path: Path::resource(3, 0, 14)
+        }));
+    // Read-only resource → 4.05 and unchanged; bad text → 4.00; no Content-Format → 4.00.
+    assert_eq!(
+        ask(&mut net, put("/3/0/0", 0, b"EVIL".to_vec())).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(3, 0, 0)),
+        Some(&Value::String("ACME".into()))
+    );
+    assert_eq!(
+        ask(&mut net, put("/1/0/1", 0, b"ten".to_vec())).0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(ask(&mut net, req(msg::PUT, "/1/0/1")).0, msg::BAD_REQUEST);
+    assert_eq!(
+        ask(&mut net, put("/1/0/1", 1234, b"1".to_vec())).0,
+        msg::UNSUPPORTED_CONTENT_FORMAT
+    );
+    assert_eq!(
+        ask(&mut net, put("/0/1/0", 0, b"coap://evil".to_vec())).0,
+        msg::UNAUTHORIZED
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(0, 1, 0)),
+        Some(&Value::String(uri(DM_PORT)))
+    );
+    // Lifetime write → Update carrying only lt=.
+    assert_eq!(
+        ask(&mut net, put("/1/0/1", 0, b"120".to_vec())).0,
+        msg::CHANGED
+    );
+    assert!(net.run_until(10_000, |n| !n.dm(DM_PORT).updates.is_empty()));
+    assert_eq!(net.dm(DM_PORT).updates[0], ["lt=120"]);
+}
+
+#[test]
+fn execute_surfaces_an_event_once_even_when_duplicated() {
+    let mut net = registered_net(22);
+    net.dup = 100; // every datagram arrives twice from here on
+    assert_eq!(ask(&mut net, post("/3/0/4", None, b"")).0, msg::CHANGED);
+    net.run_until(5_000, |_| false);
+    assert_eq!(
+        net.count_events(
+            |e| matches!(e, Event::Executed { path, .. } if *path == Path::resource(3, 0, 4))
+        ),
+        1
+    );
+    // A duplicated Write is applied once too: observable as one Written event.
+    assert_eq!(
+        ask(&mut net, put("/3/0/15", 0, b"Europe/Paris".to_vec())).0,
+        msg::CHANGED
+    );
+    net.run_until(5_000, |_| false);
+    assert_eq!(
+        net.count_events(
+            |e| matches!(e, Event::Written { path, .. } if *path == Path::resource(3, 0, 15))
+        ),
+        1
+    );
+    net.dup = 0;
+    assert_eq!(
+        ask(&mut net, post("/3/0/4", Some(0), b"0='x',1")).0,
+        msg::CHANGED
+    );
+    assert!(net.has_event(|e| matches!(e, Event::Executed { args, .. } if args == b"0='x',1")));
+    assert_eq!(
+        ask(&mut net, post("/3/0/4", Some(0), b"nonsense")).0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(
+        ask(&mut net, post("/3/0/0", None, b"")).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(ask(&mut net, post("/3/0/77", None, b"")).0, msg::NOT_FOUND);
+}
+
+#[test]
+fn discover_lists_instances_and_resources() {
+    let mut net = registered_net(23);
+    let (code, cf, payload) = ask(&mut net, get("/3/0", Some(40)));
+    assert_eq!((code, cf), (msg::CONTENT, Some(40)));
+    assert_eq!(
+        String::from_utf8(payload).unwrap(),
+        "</3/0>,</3/0/0>,</3/0/1>,</3/0/2>,</3/0/11>;dim=1,</3/0/16>"
+    );
+    let (_, _, payload) = ask(&mut net, get("/1", Some(40)));
+    assert_eq!(
+        String::from_utf8(payload).unwrap(),
+        "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/6>,</1/0/7>"
+    );
+    assert_eq!(ask(&mut net, get("/0", Some(40))).0, msg::UNAUTHORIZED);
+}
+
+#[test]
+fn update_before_lifetime_and_reregister_on_404() {
+    let mut net = registered_net(24);
+    let registered_at = net.now;
+    assert!(net.run_until(400_000, |n| !n.dm(DM_PORT).updates.is_empty()));
+    // lifetime 300 s − MAX_TRANSMIT_WAIT 93 s.
+    assert_eq!(net.now - registered_at, 207_000);
+    assert!(
+        net.dm(DM_PORT).updates[0].is_empty(),
+        "a refresh carries no parameters"
+    );
+    net.dm(DM_PORT).forgotten = true;
+    assert!(net.run_until(400_000, |n| n.dm(DM_PORT).registers.len() == 2));
+    assert!(net.count_events(|e| matches!(e, Event::Registered { .. })) >= 2);
+}
+
+#[test]
+fn update_trigger_and_deregister_on_stop() {
+    let mut net = registered_net(25);
+    assert_eq!(ask(&mut net, post("/1/0/8", None, b"")).0, msg::CHANGED);
+    assert!(net.run_until(5_000, |n| n.dm(DM_PORT).updates.len() == 1));
+    net.client.stop(net.now);
+    assert!(net.run_until(100_000, |n| n.client.is_stopped()));
+    assert_eq!(net.dm(DM_PORT).deregisters, 1);
+    assert!(net.has_event(|e| *e == Event::Deregistered { ssid: 123 }));
+    let last = net.wire.iter().rev().find(|w| !w.to_client).unwrap();
+    assert_eq!(lwm2mc::trace::describe(&last.bytes), "CON DELETE /rd/1");
+}
+
+#[test]
+fn requests_from_strangers_and_before_registration_are_ignored() {
+    // A DM request to a client that is not registered with that server gets no answer.
+    let mut net = bootstrap_net(26, standard_plan(123, 300));
+    net.client.start(net.now);
+    let now = net.now;
+    net.dm(DM_PORT).send(now, get("/3/0", None));
+    net.run_until(1_000, |_| false);
+    // The BS has not finished yet when the DM request arrived... the request is retransmitted
+    // by the server and answered once the registration exists.
+    assert!(net.run_until(100_000, |n| !n.dm(DM_PORT).answers.is_empty()));
+    assert!(registered(&mut net));
+}
+
+#[test]
+fn a_server_has_no_bootstrap_powers() {
+    let mut net = registered_net(27);
+    // Bootstrap-only operations from a registered LwM2M Server.
+    assert_eq!(
+        ask(&mut net, put("/0/1", 11542, security_tlv(1, 9999, 5))).0,
+        msg::UNAUTHORIZED
+    );
+    assert_eq!(
+        ask(&mut net, req(msg::DELETE, "/")).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(ask(&mut net, req(msg::POST, "/bs")).0, msg::BAD_REQUEST);
+    assert_eq!(net.client.store().instance_ids(0), [0, 1]);
+    assert_eq!(
+        net.client.store().value(&Path::resource(0, 1, 0)),
+        Some(&Value::String(uri(DM_PORT)))
+    );
+}
+
+#[test]
+fn registration_failure_retries_then_falls_back_to_bootstrap() {
+    let mut net = registered_net(28);
+    // The server now refuses every Register.
+    net.dm(DM_PORT).refuse_register = Some(msg::FORBIDDEN);
+    net.dm(DM_PORT).forgotten = true;
+    let bs_before = net.bs().requests_seen.len();
+    assert!(net.run_until(20_000_000, |n| n.bs().requests_seen.len() > bs_before));
+    let fails: Vec<Option<u64>> = net
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::RegistrationFailed { retry_at, .. } => Some(*retry_at),
+            _ => None,
+        })
+        .collect();
+    // Communication Retry Count default 5: four retries scheduled, the fifth failure gives up
+    // and the client falls back to bootstrap (whose new session registers again).
+    assert!(fails.len() >= 5, "{fails:?}");
+    assert!(fails[..4].iter().all(Option::is_some), "{fails:?}");
+    assert_eq!(fails[4], None);
+}
