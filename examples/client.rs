@@ -230,6 +230,9 @@ fn report(event: &Event) {
         Event::Executed { ssid, path, .. } => println!("request: server {ssid} executed {path}"),
         Event::Written { ssid, path } => println!("request: server {ssid} wrote {path}"),
         Event::StorageError { reason } => println!("storage: {reason}"),
+        Event::SmartcardProvisioned => println!("state: provisioned from smartcard"),
+        Event::SmartcardRemoved => println!("state: smartcard data removed"),
+        Event::BootstrapAccountPurged => println!("state: Bootstrap-Server account purged (account timeout)"),
         Event::PeerClosed { .. } => {}
     }
 }

@@ -19,6 +19,7 @@ use crate::persist::{self, LoadOutcome, Persister, Storage};
 use crate::registration::{self, RegState, Registration};
 use crate::request::{Reply, Request};
 use crate::rng::Rng;
+use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
 
 /// A datagram to send.
@@ -27,6 +28,9 @@ pub struct Transmit {
     pub peer: PeerId,
     pub data: Vec<u8>,
 }
+
+/// Smartcard data last applied, and the (object, instance) pairs it created.
+type AppliedCard = (Vec<SmartcardWrite>, BTreeSet<(u16, u16)>);
 
 /// Why the client is waiting on an outgoing exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,11 @@ pub struct Client {
     stopping: bool,
     storage: Option<Box<dyn Storage + Send>>,
     persister: Persister,
+    smartcard: Option<Box<dyn Smartcard + Send>>,
+    /// The card data last applied and the instances it created.
+    smartcard_applied: Option<AppliedCard>,
+    /// When the Bootstrap-Server account is purged (`/0/x/12`).
+    bs_purge_at: Option<u64>,
 }
 
 impl Client {
@@ -102,6 +111,9 @@ impl Client {
             stopping: false,
             storage: None,
             persister: Persister::new(),
+            smartcard: None,
+            smartcard_applied: None,
+            bs_purge_at: None,
         }
     }
 
@@ -191,14 +203,22 @@ impl Client {
         &mut self.store
     }
 
-    /// Starts the bootstrap sequence (Core 1.1 §5.2.4): register with the configured servers if
-    /// there are any, else client-initiated bootstrap after the ClientHoldOffTime.
+    /// Plugs in a smartcard; it is consulted at `start` and before every Register and Update.
+    pub fn set_smartcard(&mut self, card: Box<dyn Smartcard + Send>) {
+        self.smartcard = Some(card);
+    }
+
+    /// Starts the bootstrap sequence in the order of Core 1.1 §5.2.4: Bootstrap from Smartcard,
+    /// then the factory configuration (what `store` and storage hold), then Register with the
+    /// configured servers, else client-initiated bootstrap after the ClientHoldOffTime.
     pub fn start(&mut self, now: u64) {
         if self.started {
             return;
         }
         self.started = true;
         self.stopping = false;
+        self.check_smartcard();
+        self.ensure_bootstrap_peer();
         if accounts::server_accounts(&self.store).is_empty() {
             self.schedule_bootstrap(now, true);
         } else {
@@ -334,6 +354,7 @@ impl Client {
             BsState::InSession { session, .. } => consider(Some(session.deadline)),
             _ => {}
         }
+        consider(self.bs_purge_at);
         for reg in self.servers.values() {
             match reg.state {
                 RegState::Idle { retry_at } => consider(retry_at),
@@ -470,6 +491,15 @@ impl Client {
         self.bs_failures = 0;
         self.respond(now, peer, packet, Reply::code(msg::CHANGED));
         self.events.push_back(Event::Bootstrapped);
+        // Core 1.1 §E.1 /0/x/12: purge the Bootstrap-Server account after its timeout, counted
+        // from this successful bootstrap (FACTS §1.3); 0 or absent means never.
+        self.bs_purge_at = accounts::bootstrap_account(&self.store)
+            .filter(|a| a.account_timeout_s > 0)
+            .map(|a| {
+                now + u64::try_from(a.account_timeout_s)
+                    .unwrap_or(0)
+                    .saturating_mul(1000)
+            });
         // Core 1.1 §5.3.1: after bootstrap, Register with every server that has an account.
         self.sync_servers(now, true);
     }
@@ -665,6 +695,9 @@ impl Client {
         if !self.started || self.stopping {
             return;
         }
+        if self.bs_purge_at.is_some_and(|t| t <= now) {
+            self.purge_bootstrap_account();
+        }
         match &self.bs {
             BsState::Waiting { until } if *until <= now => self.send_bootstrap_request(now),
             BsState::InSession { session, .. } if session.deadline <= now => {
@@ -694,6 +727,9 @@ impl Client {
     }
 
     fn send_register(&mut self, now: u64, ssid: u16) {
+        if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
+            return;
+        }
         let links = registration::object_links(&self.store, self.config.version);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
@@ -712,6 +748,9 @@ impl Client {
     }
 
     fn send_update(&mut self, now: u64, ssid: u16) {
+        if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
+            return;
+        }
         let links = registration::object_links(&self.store, self.config.version);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
@@ -906,6 +945,73 @@ impl Client {
         self.collect_peers();
     }
 
+    // ---- smartcard and account purge ----
+
+    /// Applies new or changed smartcard data, or removes what vanished data provisioned
+    /// (Core 1.1 §5.2.3.2). Returns whether the configuration changed.
+    fn check_smartcard(&mut self) -> bool {
+        let Some(card) = self.smartcard.as_mut() else {
+            return false;
+        };
+        let data = card.bootstrap_data();
+        let current = self.smartcard_applied.as_ref().map(|(w, _)| w);
+        if data.as_ref() == current {
+            return false;
+        }
+        // Remove what the previous data provisioned before applying anything new.
+        let mut changed = false;
+        if let Some((_, instances)) = self.smartcard_applied.take() {
+            for (o, i) in instances {
+                self.store.remove_instance(o, i);
+            }
+            self.events.push_back(Event::SmartcardRemoved);
+            changed = true;
+        }
+        let Some(writes) = data else { return changed };
+        match smartcard::apply(&self.store, &writes, self.config.version) {
+            Ok(p) => {
+                self.store = p.store;
+                self.smartcard_applied = Some((writes, p.instances));
+                self.events.push_back(Event::SmartcardProvisioned);
+                true
+            }
+            Err(reason) => {
+                // Remember the data so a bad card is reported once, not before every Update.
+                self.smartcard_applied = Some((writes, BTreeSet::new()));
+                self.events.push_back(Event::BootstrapFailed {
+                    reason,
+                    retry_at: None,
+                });
+                changed
+            }
+        }
+    }
+
+    /// Re-reads the accounts after the configuration changed under a pending Register/Update;
+    /// returns whether server `ssid` still exists. With no server left, bootstrap takes over.
+    fn after_reconfiguration(&mut self, now: u64, ssid: u16) -> bool {
+        self.sync_servers(now, false);
+        if self.servers.is_empty() {
+            self.schedule_bootstrap(now, true);
+        }
+        self.servers.contains_key(&ssid)
+    }
+
+    /// Removes the Bootstrap-Server account (its Security instance) and saves the result.
+    fn purge_bootstrap_account(&mut self) {
+        self.bs_purge_at = None;
+        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+            return;
+        };
+        let mut candidate = self.store.clone();
+        candidate.remove_instance(crate::model::oid::SECURITY, acct.iid);
+        if self.save_candidate(&candidate) {
+            self.store = candidate;
+            self.events.push_back(Event::BootstrapAccountPurged);
+            self.collect_peers();
+        }
+    }
+
     // ---- peers ----
 
     /// The peer for a transport description, allocating an id the first time. A changed
@@ -918,6 +1024,14 @@ impl Client {
         self.next_peer += 1;
         self.peers.insert(id, info);
         id
+    }
+
+    /// Gives the Bootstrap-Server account a peer id even before we send to it, so that an
+    /// adapter can map its datagrams (Server-Initiated Bootstrap, Core 1.0 §5.2.3.4).
+    fn ensure_bootstrap_peer(&mut self) {
+        if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
+            self.peer_for(info);
+        }
     }
 
     /// Forgets peers nothing refers to any more and tells the transport.

@@ -39,6 +39,12 @@ pub enum Event {
     Written { ssid: u16, path: Path },
     /// Saving or loading the persistent configuration failed.
     StorageError { reason: String },
+    /// The smartcard's bootstrap data was applied (Bootstrap from Smartcard).
+    SmartcardProvisioned,
+    /// The smartcard's data went away; what it provisioned was removed.
+    SmartcardRemoved,
+    /// The Bootstrap-Server account was purged after its Account Timeout (`/0/x/12`).
+    BootstrapAccountPurged,
     /// The client no longer talks to this peer: transports may release it.
     PeerClosed { peer: PeerId },
 }

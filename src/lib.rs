@@ -40,6 +40,7 @@ pub mod persist;
 pub mod registration;
 pub mod request;
 pub mod rng;
+pub mod smartcard;
 #[cfg(feature = "std")]
 pub mod storage_file;
 pub mod store;

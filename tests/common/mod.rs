@@ -531,3 +531,64 @@ pub fn object_tlv(instances: &[(u16, Vec<u8>)]) -> Vec<u8> {
     }
     out
 }
+
+/// A storage that loses power at its `cut_at`-th write: that write stores only half the data
+/// (or nothing), and every later call fails, like a device that died mid-write.
+#[derive(Clone)]
+pub struct FaultyStorage {
+    pub inner: std::sync::Arc<std::sync::Mutex<lwm2mc::persist::MemoryStorage>>,
+    pub writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub cut_at: usize,
+    pub half: bool,
+}
+
+impl FaultyStorage {
+    pub fn new(cut_at: usize, half: bool) -> FaultyStorage {
+        FaultyStorage {
+            inner: Default::default(),
+            writes: Default::default(),
+            cut_at,
+            half,
+        }
+    }
+    fn dead(&self) -> bool {
+        self.writes.load(std::sync::atomic::Ordering::SeqCst) > self.cut_at
+    }
+}
+
+impl lwm2mc::persist::Storage for FaultyStorage {
+    fn load(&mut self, key: &str) -> Result<Option<Vec<u8>>, lwm2mc::persist::StorageError> {
+        if self.dead() {
+            return Err(lwm2mc::persist::StorageError::Io("power cut".into()));
+        }
+        self.inner.lock().unwrap().load(key)
+    }
+    fn store(&mut self, key: &str, data: &[u8]) -> Result<(), lwm2mc::persist::StorageError> {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n > self.cut_at {
+            return Err(lwm2mc::persist::StorageError::Io("power cut".into()));
+        }
+        if n == self.cut_at {
+            if self.half {
+                let _ = self
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .store(key, &data[..data.len() / 2]);
+            }
+            return Err(lwm2mc::persist::StorageError::Io("power cut".into()));
+        }
+        self.inner.lock().unwrap().store(key, data)
+    }
+    fn erase(&mut self, key: &str) -> Result<(), lwm2mc::persist::StorageError> {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n >= self.cut_at {
+            return Err(lwm2mc::persist::StorageError::Io("power cut".into()));
+        }
+        self.inner.lock().unwrap().erase(key)
+    }
+}
