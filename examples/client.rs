@@ -232,7 +232,9 @@ fn report(event: &Event) {
         Event::StorageError { reason } => println!("storage: {reason}"),
         Event::SmartcardProvisioned => println!("state: provisioned from smartcard"),
         Event::SmartcardRemoved => println!("state: smartcard data removed"),
-        Event::BootstrapAccountPurged => println!("state: Bootstrap-Server account purged (account timeout)"),
+        Event::BootstrapAccountPurged => {
+            println!("state: Bootstrap-Server account purged (account timeout)")
+        }
         Event::PeerClosed { .. } => {}
     }
 }

@@ -91,7 +91,7 @@ pub struct Client {
 impl Client {
     /// A client over `store` (factory state: the objects the device ships with).
     pub fn new(config: Config, store: Store) -> Client {
-        let params = TransmissionParams::default();
+        let params = config.transmission;
         let mut rng = Rng::new(config.seed);
         let endpoint = Endpoint::new(rng.next_u64(), params);
         Client {

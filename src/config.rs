@@ -2,6 +2,7 @@
 
 use alloc::string::String;
 
+use crate::coap::TransmissionParams;
 use crate::codec::ContentFormat;
 
 /// The LwM2M enabler version the client announces (`lwm2m=` in Register, Discover).
@@ -59,6 +60,9 @@ pub struct Config {
     /// Registration retries per server. Core 1.1 §6.2.1.1 defaults: Communication Retry Count 5,
     /// Retry Timer 60 s doubling.
     pub registration_retry: Backoff,
+    /// CoAP transmission parameters (RFC 7252 §4.8). The defaults are the RFC's; links with long
+    /// round trips may need a larger ACK_TIMEOUT, tests a smaller one.
+    pub transmission: TransmissionParams,
 }
 
 impl Config {
@@ -79,6 +83,7 @@ impl Config {
                 max_ms: 3_600_000,
                 attempts: 5,
             },
+            transmission: TransmissionParams::default(),
         }
     }
 }
