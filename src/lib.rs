@@ -44,6 +44,8 @@ pub mod smartcard;
 #[cfg(feature = "std")]
 pub mod storage_file;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod trace;
 pub mod transport;
 pub mod uri;

@@ -72,6 +72,11 @@ impl UdpClient {
         &mut self.client
     }
 
+    /// Gives the client back (its loop ends here).
+    pub fn into_client(self) -> Client {
+        self.client
+    }
+
     pub fn set_tap(&mut self, tap: Tap) {
         self.tap = Some(tap);
     }
