@@ -1,0 +1,264 @@
+//! Over real UDP on 127.0.0.1 with the testkit servers: the demo flow, loss and
+//! retransmission, failure and back-off, duplicates, and peers that must not be obeyed.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use lwm2mc::accounts::factory;
+use lwm2mc::coap::{msg, TransmissionParams};
+use lwm2mc::config::Backoff;
+use lwm2mc::testkit::{request, BootstrapConfig, BootstrapServer, DeviceThread, Lwm2mServer};
+use lwm2mc::{Client, Config, Event, Path, Store, Value};
+
+const T: Duration = Duration::from_secs(10);
+const EP: &str = "udp-device";
+
+/// Fast CoAP timers (ACK_TIMEOUT 100 ms) so that loss costs milliseconds, not seconds.
+fn config() -> Config {
+    let mut c = Config::new(EP);
+    c.seed = 7;
+    c.transmission = TransmissionParams {
+        ack_timeout_ms: 100,
+        ..TransmissionParams::default()
+    };
+    c.bootstrap_retry = Backoff {
+        base_ms: 300,
+        max_ms: 2_000,
+        attempts: 0,
+    };
+    c
+}
+
+fn factory_state(bs_uri: &str) -> Store {
+    let mut s = Store::with_standard_objects();
+    factory::add_bootstrap_account(&mut s, bs_uri, 0).unwrap();
+    factory::add_device(&mut s, "ACME", "UDP-1", "0042").unwrap();
+    s
+}
+
+fn bootstrapped_device(dm: &Lwm2mServer) -> (BootstrapServer, DeviceThread) {
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    let device =
+        DeviceThread::start(Client::new(config(), factory_state(&bs.uri())), None).unwrap();
+    device
+        .wait_event(
+            T,
+            |e| matches!(e, Event::Registered { ssid: 1, .. }),
+            |_| {},
+        )
+        .unwrap();
+    dm.wait_registration(EP, T).unwrap();
+    (bs, device)
+}
+
+#[test]
+fn whole_flow_over_udp() {
+    let dm = Lwm2mServer::start().unwrap();
+    let (bs, device) = bootstrapped_device(&dm);
+    let session = bs.wait_session(T).unwrap();
+    assert_eq!(session.endpoint.as_deref(), Some(EP));
+    assert!(session.finished(), "{session:?}");
+    let codes: Vec<u8> = session.steps.iter().map(|(_, r)| r.code).collect();
+    assert_eq!(
+        codes,
+        [msg::DELETED, msg::CHANGED, msg::CHANGED, msg::CHANGED]
+    );
+
+    let r = dm.read(EP, "/3/0/0", None).unwrap();
+    assert_eq!(
+        (r.code, r.content_format, r.payload.as_slice()),
+        (msg::CONTENT, Some(0), &b"ACME"[..])
+    );
+    assert_eq!(
+        dm.write(EP, "/3/0/15", 0, b"Europe/Berlin".to_vec())
+            .unwrap()
+            .code,
+        msg::CHANGED
+    );
+    assert_eq!(dm.execute(EP, "/3/0/4", None).unwrap().code, msg::CHANGED);
+    let d = dm.discover(EP, "/3/0").unwrap();
+    assert!(String::from_utf8(d.payload)
+        .unwrap()
+        .starts_with("</3/0>,</3/0/0>"));
+    let (client, events) = device.stop().unwrap();
+    assert!(
+        events.contains(&Event::Deregistered { ssid: 1 }),
+        "{events:?}"
+    );
+    dm.wait_deregistration(EP, T).unwrap();
+    assert_eq!(
+        client.store().value(&Path::resource(3, 0, 15)),
+        Some(&Value::String("Europe/Berlin".into()))
+    );
+}
+
+#[test]
+fn lost_datagrams_are_retransmitted() {
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    // The Bootstrap-Server loses the first two datagrams (the Bootstrap-Request and its first
+    // retransmission); the LwM2M Server loses the first Register.
+    bs.drop_next_datagrams(2);
+    dm.drop_next_datagrams(1);
+    let device =
+        DeviceThread::start(Client::new(config(), factory_state(&bs.uri())), None).unwrap();
+    device
+        .wait_event(
+            T,
+            |e| matches!(e, Event::Registered { .. }),
+            |e| {
+                assert!(
+                    !matches!(
+                        e,
+                        Event::BootstrapFailed { .. } | Event::RegistrationFailed { .. }
+                    ),
+                    "{e:?}"
+                )
+            },
+        )
+        .unwrap();
+    let seen: Vec<String> = bs.transcript();
+    assert_eq!(
+        seen.iter()
+            .filter(|l| l.contains("(dropped) CON POST /bs"))
+            .count(),
+        2,
+        "{seen:#?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|l| l.contains("<-") && l.contains("CON POST /bs?ep=udp-device"))
+            .count(),
+        3
+    );
+    let reg = dm.transcript();
+    assert_eq!(
+        reg.iter().filter(|l| l.contains("POST /rd?")).count(),
+        2,
+        "{reg:#?}"
+    );
+    drop(device);
+}
+
+#[test]
+fn failure_after_max_retransmit_is_reported_then_retried() {
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    // 1 transmission + MAX_RETRANSMIT 4 = 5 datagrams lost: the first attempt fails.
+    bs.drop_next_datagrams(5);
+    let device =
+        DeviceThread::start(Client::new(config(), factory_state(&bs.uri())), None).unwrap();
+    let failed = device
+        .wait_event(T, |e| matches!(e, Event::BootstrapFailed { .. }), |_| {})
+        .unwrap();
+    let Event::BootstrapFailed { reason, retry_at } = failed else {
+        unreachable!()
+    };
+    assert!(reason.contains("MAX_RETRANSMIT"), "{reason}");
+    assert!(retry_at.is_some());
+    // The retry (after 300..450 ms of back-off) goes through.
+    device
+        .wait_event(T, |e| matches!(e, Event::Registered { .. }), |_| {})
+        .unwrap();
+    assert_eq!(
+        bs.transcript()
+            .iter()
+            .filter(|l| l.contains("(dropped)"))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn duplicated_write_and_execute_are_applied_once() {
+    let dm = Lwm2mServer::start().unwrap();
+    let (_bs, device) = bootstrapped_device(&dm);
+    let r = dm.request_twice(EP, request(msg::POST, "/3/0/4")).unwrap();
+    assert_eq!(r.code, msg::CHANGED);
+    let mut w = request(msg::PUT, "/3/0/14");
+    msg::set_content_format(&mut w, 0);
+    w.payload = b"+05:00".to_vec();
+    assert_eq!(dm.request_twice(EP, w).unwrap().code, msg::CHANGED);
+    // Both copies were answered (the second from the duplicate cache); the last ACK may still
+    // be on its way when the first one completed the request.
+    let acks = || {
+        dm.transcript()
+            .iter()
+            .filter(|l| l.starts_with("<-") && l.contains("ACK 2.04"))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + T;
+    while acks() < 4 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(acks(), 4, "{:#?}", dm.transcript());
+    let (_, events) = device.stop().unwrap();
+    let executed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Executed { .. }))
+        .count();
+    let written = events
+        .iter()
+        .filter(|e| matches!(e, Event::Written { path, .. } if *path == Path::resource(3, 0, 14)))
+        .count();
+    assert_eq!((executed, written), (1, 1), "{events:?}");
+}
+
+#[test]
+fn strangers_and_garbage_change_nothing() {
+    let dm = Lwm2mServer::start().unwrap();
+    let (_bs, device) = bootstrapped_device(&dm);
+    let rogue = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rogue
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    // A Bootstrap-Write of a new server account and a Bootstrap-Delete of everything, from a
+    // peer that is not the Bootstrap-Server; then garbage.
+    let mut w = request(msg::PUT, "/0/7");
+    msg::set_content_format(&mut w, 0);
+    w.payload = b"x".to_vec();
+    let mut d = request(msg::DELETE, "/");
+    w.header.message_id = 0x1001;
+    d.header.message_id = 0x1002;
+    for bytes in [
+        w.to_bytes().unwrap(),
+        d.to_bytes().unwrap(),
+        vec![0x40],
+        vec![0xFF; 40],
+        vec![0x48, 0x03, 0x00],
+    ] {
+        rogue.send_to(&bytes, device.addr()).unwrap();
+    }
+    let mut buf = [0u8; 1500];
+    assert!(
+        rogue.recv_from(&mut buf).is_err(),
+        "a stranger gets no answer at all"
+    );
+    // The device still works for its server, and nothing changed.
+    assert_eq!(dm.read(EP, "/3/0/0", None).unwrap().payload, b"ACME");
+    let (client, events) = device.stop().unwrap();
+    assert_eq!(client.store().instance_ids(0), [0, 1]);
+    assert_eq!(client.store().instance_ids(1), [0]);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Bootstrapped | Event::Written { .. })),
+        "{events:?}"
+    );
+}
