@@ -14,6 +14,8 @@ use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionPara
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
 use crate::event::Event;
+use crate::object::ObjectHandler;
+use crate::path::Path;
 use crate::peer::{PeerId, PeerInfo};
 use crate::persist::{self, LoadOutcome, Persister, Storage};
 use crate::registration::{self, RegState, Registration};
@@ -21,6 +23,7 @@ use crate::request::{Reply, Request};
 use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
+use crate::value::{Instances, ResourceValue, Resources};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,8 @@ pub struct Client {
     smartcard_applied: Option<AppliedCard>,
     /// When the Bootstrap-Server account is purged (`/0/x/12`).
     bs_purge_at: Option<u64>,
+    /// Objects whose values the application holds.
+    handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
 }
 
 impl Client {
@@ -114,6 +119,7 @@ impl Client {
             smartcard: None,
             smartcard_applied: None,
             bs_purge_at: None,
+            handlers: BTreeMap::new(),
         }
     }
 
@@ -201,6 +207,20 @@ impl Client {
     /// Security or Server objects here is factory provisioning: call it before `start`.
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// Lets the application hold the values of object `oid` (defined in the store): Reads,
+    /// Writes and Executes on it go through `handler`.
+    pub fn set_handler(
+        &mut self,
+        oid: u16,
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<(), crate::store::StoreError> {
+        if self.store.def(oid).is_none() {
+            return Err(crate::store::StoreError::UnknownObject(oid));
+        }
+        self.handlers.insert(oid, handler);
+        Ok(())
     }
 
     /// Plugs in a smartcard; it is consulted at `start` and before every Register and Update.
@@ -519,9 +539,28 @@ impl Client {
             ssid,
             default_format: self.config.default_format,
         };
+        let target = req.path().ok();
+        let handled = target
+            .and_then(|p| p.object_id())
+            .filter(|o| self.handlers.contains_key(o));
+        if let Some(o) = handled {
+            // Read the application's current values into the store before answering.
+            let only = target.filter(|_| req.method == msg::GET && req.accept != Some(40));
+            if let Err(code) = self.refresh_handler(o, only.as_ref()) {
+                let reply = Reply::error(code, "the application could not read the object");
+                self.respond(now, peer, packet, reply);
+                return;
+            }
+        }
         let before = (self.storage.is_some() && matches!(req.method, msg::PUT | msg::POST))
             .then(|| self.store.clone());
         let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
+        if let Some(o) = handled {
+            if let Err(code) = self.apply_to_handler(o, &mut effects) {
+                reply = Reply::error(code, "the application refused the operation");
+                effects.clear();
+            }
+        }
         let wrote_persistent = effects.iter().any(|e| {
             matches!(e, Effect::Written { path } if path.object_id().is_some_and(|o| self.store.is_persistent(o)))
         });
@@ -730,6 +769,7 @@ impl Client {
         if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
             return;
         }
+        self.refresh_all_handlers();
         let links = registration::object_links(&self.store, self.config.version);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
@@ -751,6 +791,7 @@ impl Client {
         if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
             return;
         }
+        self.refresh_all_handlers();
         let links = registration::object_links(&self.store, self.config.version);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
@@ -945,6 +986,86 @@ impl Client {
         self.collect_peers();
     }
 
+    // ---- application-held objects ----
+
+    /// Reloads object `o` from its handler: every instance, and every readable resource (only
+    /// the target resource when a single resource is read).
+    fn refresh_handler(&mut self, o: u16, only: Option<&Path>) -> Result<(), u8> {
+        let Some(def) = self.store.def(o).cloned() else {
+            return Ok(());
+        };
+        let Some(handler) = self.handlers.get_mut(&o) else {
+            return Ok(());
+        };
+        let target = only.and_then(|p| Some((p.instance_id()?, p.resource_id()?)));
+        let mut instances = Instances::new();
+        for iid in handler.instances()? {
+            let mut res = Resources::new();
+            for rdef in def.resources.iter().filter(|r| r.operations.readable()) {
+                if target.is_some_and(|t| t != (iid, rdef.id)) {
+                    continue;
+                }
+                match handler.read(iid, rdef.id) {
+                    Ok(v) if value_fits(&v, rdef) => {
+                        res.insert(rdef.id, v);
+                    }
+                    Ok(_) => return Err(msg::INTERNAL_SERVER_ERROR),
+                    Err(msg::NOT_FOUND) => {}
+                    Err(code) => return Err(code),
+                }
+            }
+            instances.insert(iid, res);
+        }
+        self.store
+            .set_instances(o, instances)
+            .map_err(|_| msg::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Passes writes and executes on a handled object to the application. Executes it handles
+    /// are not reported as events.
+    fn apply_to_handler(&mut self, o: u16, effects: &mut Vec<Effect>) -> Result<(), u8> {
+        let Some(def) = self.store.def(o).cloned() else {
+            return Ok(());
+        };
+        let Some(handler) = self.handlers.get_mut(&o) else {
+            return Ok(());
+        };
+        for effect in effects.iter() {
+            match effect {
+                Effect::Written { path } => {
+                    let Some(iid) = path.instance_id() else {
+                        continue;
+                    };
+                    let Some(inst) = self.store.instance(o, iid) else {
+                        continue;
+                    };
+                    for (rid, value) in inst {
+                        let named = path.resource_id().is_none_or(|r| r == *rid);
+                        if named && def.resource(*rid).is_some_and(|r| r.operations.writable()) {
+                            handler.write(iid, *rid, value)?;
+                        }
+                    }
+                }
+                Effect::Executed { path, args } => {
+                    if let (Some(iid), Some(rid)) = (path.instance_id(), path.resource_id()) {
+                        handler.execute(iid, rid, args)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        effects.retain(|e| !matches!(e, Effect::Executed { .. }));
+        Ok(())
+    }
+
+    /// Refreshes every handled object (before Register/Update, so the object list is current).
+    fn refresh_all_handlers(&mut self) {
+        let objects: Vec<u16> = self.handlers.keys().copied().collect();
+        for o in objects {
+            let _ = self.refresh_handler(o, None);
+        }
+    }
+
     // ---- smartcard and account purge ----
 
     /// Applies new or changed smartcard data, or removes what vanished data provisioned
@@ -1061,6 +1182,16 @@ impl Client {
             self.peers.remove(&peer);
             self.endpoint.forget_peer(peer);
             self.events.push_back(Event::PeerClosed { peer });
+        }
+    }
+}
+
+/// Whether a value handed over by the application has the shape and type its resource declares.
+fn value_fits(v: &ResourceValue, rdef: &crate::model::ResourceDef) -> bool {
+    match v {
+        ResourceValue::Single(x) => !rdef.multiple && x.resource_type() == rdef.kind,
+        ResourceValue::Multiple(m) => {
+            rdef.multiple && m.values().all(|x| x.resource_type() == rdef.kind)
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod config;
 pub mod dm;
 pub mod event;
 pub mod model;
+pub mod object;
 pub mod path;
 pub mod peer;
 pub mod persist;

@@ -1,0 +1,20 @@
+//! Application objects whose values live in the application (a C callback table, a Python
+//! class) rather than in the store. The client reads through the handler before it answers a
+//! server and writes through it after a Write; errors become the CoAP code the handler names.
+
+use alloc::vec::Vec;
+
+use crate::value::ResourceValue;
+
+/// The application side of one object. Every method may fail with a CoAP response code
+/// (e.g. `coap::msg::NOT_FOUND`, `coap::msg::INTERNAL_SERVER_ERROR`), which the server receives.
+pub trait ObjectHandler: Send {
+    /// The instance IDs that exist now.
+    fn instances(&mut self) -> Result<Vec<u16>, u8>;
+    /// The current value of `/O/iid/rid`; `Err(NOT_FOUND)` means the resource is not present.
+    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, u8>;
+    /// A server wrote `/O/iid/rid`.
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8>;
+    /// A server executed `/O/iid/rid` with these arguments.
+    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8>;
+}

@@ -1,0 +1,183 @@
+//! Application-held objects: values read through the handler when a server asks, writes and
+//! executes passed to it, and its errors turned into the CoAP codes it names.
+
+mod common;
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use lwm2mc::coap::msg;
+use lwm2mc::model::{ObjectDef, Operations, ResourceDef};
+use lwm2mc::object::ObjectHandler;
+use lwm2mc::{ResourceType, ResourceValue, Value};
+
+/// IPSO Temperature (3303): 5700 Sensor Value (R, Float), 5701 Units (R, String), 5605 Reset
+/// Min and Max (E), 5750 Application Type (RW, String).
+fn temperature_def() -> ObjectDef {
+    ObjectDef {
+        id: 3303,
+        name: Cow::Borrowed("Temperature"),
+        version: Cow::Borrowed("1.0"),
+        multiple: true,
+        mandatory: false,
+        resources: Cow::Owned(vec![
+            ResourceDef::new(
+                5605,
+                "Reset Min and Max Measured Values",
+                ResourceType::None,
+                Operations::E,
+                false,
+                false,
+            ),
+            ResourceDef::new(
+                5700,
+                "Sensor Value",
+                ResourceType::Float,
+                Operations::R,
+                false,
+                true,
+            ),
+            ResourceDef::new(
+                5701,
+                "Sensor Units",
+                ResourceType::String,
+                Operations::R,
+                false,
+                false,
+            ),
+            ResourceDef::new(
+                5750,
+                "Application Type",
+                ResourceType::String,
+                Operations::RW,
+                false,
+                false,
+            ),
+        ]),
+    }
+}
+
+#[derive(Default)]
+struct Sensor {
+    celsius: f64,
+    app_type: String,
+    fail_reads: bool,
+    resets: u32,
+    log: Vec<String>,
+}
+
+struct Handler(Arc<Mutex<Sensor>>);
+
+impl ObjectHandler for Handler {
+    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+        Ok(vec![0])
+    }
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+        let s = self.0.lock().unwrap();
+        if s.fail_reads {
+            return Err(msg::SERVICE_UNAVAILABLE);
+        }
+        match rid {
+            5700 => Ok(ResourceValue::Single(Value::Float(s.celsius))),
+            5701 => Ok(ResourceValue::Single(Value::String("Cel".into()))),
+            5750 if !s.app_type.is_empty() => {
+                Ok(ResourceValue::Single(Value::String(s.app_type.clone())))
+            }
+            _ => Err(msg::NOT_FOUND),
+        }
+    }
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+        let mut s = self.0.lock().unwrap();
+        s.log.push(format!("write {iid}/{rid}"));
+        match value {
+            ResourceValue::Single(Value::String(t)) if t.len() <= 8 => {
+                s.app_type = t.clone();
+                Ok(())
+            }
+            _ => Err(msg::BAD_REQUEST),
+        }
+    }
+    fn execute(&mut self, _iid: u16, rid: u16, _args: &[u8]) -> Result<(), u8> {
+        let mut s = self.0.lock().unwrap();
+        s.resets += 1;
+        if rid == 5605 {
+            Ok(())
+        } else {
+            Err(msg::METHOD_NOT_ALLOWED)
+        }
+    }
+}
+
+fn ask(net: &mut Net, p: coap_lite::Packet) -> (u8, Option<u16>, Vec<u8>) {
+    let before = net.dm(DM_PORT).answers.len();
+    let now = net.now;
+    net.dm(DM_PORT).send(now, p);
+    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).answers.len() > before));
+    let a = net.dm(DM_PORT).answers.last().unwrap().clone();
+    (a.code, a.content_format, a.payload)
+}
+
+#[test]
+fn reads_writes_and_executes_go_through_the_handler() {
+    let sensor = Arc::new(Mutex::new(Sensor {
+        celsius: 21.5,
+        ..Default::default()
+    }));
+    let mut store = factory_bs_only(0);
+    store.define(temperature_def(), false);
+    let mut client = lwm2mc::Client::new(config(60), store);
+    client
+        .set_handler(3303, Box::new(Handler(sensor.clone())))
+        .unwrap();
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(1, standard_plan(1, 300))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(2)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    assert!(
+        net.dm(DM_PORT).register_payloads[0].contains("</3303/0>"),
+        "the handler's instances are announced"
+    );
+
+    assert_eq!(
+        ask(&mut net, get("/3303/0/5700", None)),
+        (msg::CONTENT, Some(0), b"21.5".to_vec())
+    );
+    sensor.lock().unwrap().celsius = -3.25;
+    assert_eq!(ask(&mut net, get("/3303/0/5700", None)).2, b"-3.25");
+    let (code, cf, _) = ask(&mut net, get("/3303/0", None));
+    assert_eq!((code, cf), (msg::CONTENT, Some(11542)));
+
+    assert_eq!(
+        ask(&mut net, put("/3303/0/5750", 0, b"room".to_vec())).0,
+        msg::CHANGED
+    );
+    assert_eq!(sensor.lock().unwrap().app_type, "room");
+    assert_eq!(ask(&mut net, get("/3303/0/5750", None)).2, b"room");
+    // The application refuses a value: its code reaches the server.
+    assert_eq!(
+        ask(&mut net, put("/3303/0/5750", 0, b"far too long".to_vec())).0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(sensor.lock().unwrap().app_type, "room");
+
+    assert_eq!(
+        ask(&mut net, req(msg::POST, "/3303/0/5605")).0,
+        msg::CHANGED
+    );
+    assert_eq!(sensor.lock().unwrap().resets, 1);
+    assert!(
+        !net.has_event(|e| matches!(e, lwm2mc::Event::Executed { .. })),
+        "handled executes are not events"
+    );
+
+    sensor.lock().unwrap().fail_reads = true;
+    assert_eq!(
+        ask(&mut net, get("/3303/0/5700", None)).0,
+        msg::SERVICE_UNAVAILABLE
+    );
+    // An instance the application does not have is 4.04 without asking for values.
+    assert_eq!(ask(&mut net, get("/3303/1/5700", None)).0, msg::NOT_FOUND);
+}
