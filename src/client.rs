@@ -1058,11 +1058,20 @@ impl Client {
         Ok(())
     }
 
-    /// Refreshes every handled object (before Register/Update, so the object list is current).
+    /// Refreshes the instance list of every handled object (before Register/Update, so the
+    /// object list is current). Values are not read here: a failing sensor must not change
+    /// what the device announces.
     fn refresh_all_handlers(&mut self) {
-        let objects: Vec<u16> = self.handlers.keys().copied().collect();
-        for o in objects {
-            let _ = self.refresh_handler(o, None);
+        for (o, handler) in self.handlers.iter_mut() {
+            let Ok(ids) = handler.instances() else {
+                continue;
+            };
+            let old = self.store.instances(*o).cloned().unwrap_or_default();
+            let fresh: Instances = ids
+                .into_iter()
+                .map(|i| (i, old.get(&i).cloned().unwrap_or_default()))
+                .collect();
+            let _ = self.store.set_instances(*o, fresh);
         }
     }
 

@@ -33,6 +33,8 @@ pub mod codec;
 pub mod config;
 pub mod dm;
 pub mod event;
+#[cfg(feature = "std")]
+pub mod ffi;
 pub mod model;
 pub mod object;
 pub mod path;

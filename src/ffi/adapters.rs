@@ -1,0 +1,279 @@
+//! C callback tables wrapped as the core's Rust traits (storage, application objects), and
+//! conversions between `lwm2mc_value` and `Value`.
+
+use std::ffi::CString;
+
+use super::result::lwm2mc_result;
+use super::types::*;
+use crate::coap::msg;
+use crate::object::ObjectHandler;
+use crate::persist::{Storage, StorageError};
+use crate::value::{ResourceType, ResourceValue, Value};
+
+/// `LWM2MC_TYPE_*` of a resource type.
+pub(crate) fn type_code(t: ResourceType) -> u32 {
+    match t {
+        ResourceType::None => LWM2MC_TYPE_NONE,
+        ResourceType::String => LWM2MC_TYPE_STRING,
+        ResourceType::Integer => LWM2MC_TYPE_INTEGER,
+        ResourceType::UnsignedInteger => LWM2MC_TYPE_UNSIGNED,
+        ResourceType::Float => LWM2MC_TYPE_FLOAT,
+        ResourceType::Boolean => LWM2MC_TYPE_BOOLEAN,
+        ResourceType::Opaque => LWM2MC_TYPE_OPAQUE,
+        ResourceType::Time => LWM2MC_TYPE_TIME,
+        ResourceType::Objlnk => LWM2MC_TYPE_OBJLNK,
+        ResourceType::Corelnk => LWM2MC_TYPE_CORELNK,
+    }
+}
+
+/// The resource type of a `LWM2MC_TYPE_*` code.
+pub(crate) fn type_from_code(code: u32) -> Option<ResourceType> {
+    Some(match code {
+        LWM2MC_TYPE_NONE => ResourceType::None,
+        LWM2MC_TYPE_STRING => ResourceType::String,
+        LWM2MC_TYPE_INTEGER => ResourceType::Integer,
+        LWM2MC_TYPE_UNSIGNED => ResourceType::UnsignedInteger,
+        LWM2MC_TYPE_FLOAT => ResourceType::Float,
+        LWM2MC_TYPE_BOOLEAN => ResourceType::Boolean,
+        LWM2MC_TYPE_OPAQUE => ResourceType::Opaque,
+        LWM2MC_TYPE_TIME => ResourceType::Time,
+        LWM2MC_TYPE_OBJLNK => ResourceType::Objlnk,
+        LWM2MC_TYPE_CORELNK => ResourceType::Corelnk,
+        _ => return None,
+    })
+}
+
+pub(crate) fn empty_value() -> lwm2mc_value {
+    lwm2mc_value {
+        r#type: LWM2MC_TYPE_NONE,
+        integer: 0,
+        unsigned_integer: 0,
+        floating: 0.0,
+        boolean: false,
+        bytes: core::ptr::null(),
+        len: 0,
+        objlnk_object: 0,
+        objlnk_instance: 0,
+    }
+}
+
+/// A borrowed C view of a value; `bytes` points into `v`, so `v` must outlive its use.
+pub(crate) fn to_c(v: &Value) -> lwm2mc_value {
+    let mut out = empty_value();
+    out.r#type = type_code(v.resource_type());
+    match v {
+        Value::String(s) | Value::Corelnk(s) => {
+            out.bytes = s.as_ptr();
+            out.len = s.len();
+        }
+        Value::Opaque(b) => {
+            out.bytes = b.as_ptr();
+            out.len = b.len();
+        }
+        Value::Integer(i) | Value::Time(i) => out.integer = *i,
+        Value::Unsigned(u) => out.unsigned_integer = *u,
+        Value::Float(f) => out.floating = *f,
+        Value::Boolean(b) => out.boolean = *b,
+        Value::Objlnk(o, i) => {
+            out.objlnk_object = *o;
+            out.objlnk_instance = *i;
+        }
+    }
+    out
+}
+
+/// Copies a C value into a `Value`; `None` for an unknown type or invalid bytes.
+///
+/// # Safety
+/// `v.bytes` must point to `v.len` readable bytes when the type carries bytes.
+pub(crate) unsafe fn from_c(v: &lwm2mc_value) -> Option<Value> {
+    // SAFETY: forwarded to the caller's contract.
+    let bytes = || unsafe { super::guard::as_bytes(v.bytes, v.len) }.ok();
+    Some(match type_from_code(v.r#type)? {
+        ResourceType::String => Value::String(String::from_utf8(bytes()?.to_vec()).ok()?),
+        ResourceType::Corelnk => Value::Corelnk(String::from_utf8(bytes()?.to_vec()).ok()?),
+        ResourceType::Opaque => Value::Opaque(bytes()?.to_vec()),
+        ResourceType::Integer => Value::Integer(v.integer),
+        ResourceType::Time => Value::Time(v.integer),
+        ResourceType::UnsignedInteger => Value::Unsigned(v.unsigned_integer),
+        ResourceType::Float => Value::Float(v.floating),
+        ResourceType::Boolean => Value::Boolean(v.boolean),
+        ResourceType::Objlnk => Value::Objlnk(v.objlnk_object, v.objlnk_instance),
+        ResourceType::None => return None,
+    })
+}
+
+/// The CoAP code a server receives when a C callback fails with `r`.
+pub(crate) fn coap_code(r: lwm2mc_result) -> u8 {
+    match r {
+        lwm2mc_result::NotFound => msg::NOT_FOUND,
+        lwm2mc_result::InvalidArgument => msg::BAD_REQUEST,
+        lwm2mc_result::Unsupported => msg::METHOD_NOT_ALLOWED,
+        _ => msg::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A C storage table as a `Storage`.
+pub(crate) struct CStorage(pub lwm2mc_storage);
+
+// SAFETY: the table's userdata is only used from the thread that drives the client; the C API
+// documents that a client is used from one thread at a time.
+unsafe impl Send for CStorage {}
+
+fn key_cstring(key: &str) -> Result<CString, StorageError> {
+    CString::new(key).map_err(|_| StorageError::InvalidKey(key.to_string()))
+}
+
+fn failed(what: &str, r: lwm2mc_result) -> StorageError {
+    StorageError::Io(format!("storage {what} callback returned {r:?}"))
+}
+
+impl Storage for CStorage {
+    fn load(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(load) = self.0.load else {
+            return Ok(None);
+        };
+        let k = key_cstring(key)?;
+        let mut buf = vec![0u8; 1024];
+        // Grow once if the host says the value is larger (it reports the needed size).
+        for _ in 0..3 {
+            let mut n = 0usize;
+            // SAFETY: buf has buf.len() writable bytes, k is NUL-terminated, n is writable.
+            let r = unsafe {
+                load(
+                    self.0.userdata,
+                    k.as_ptr(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut n,
+                )
+            };
+            match r {
+                lwm2mc_result::Ok if n <= buf.len() => {
+                    buf.truncate(n);
+                    return Ok(Some(buf));
+                }
+                lwm2mc_result::NotFound => return Ok(None),
+                lwm2mc_result::InsufficientSize if n > buf.len() && n <= 16 * 1024 * 1024 => {
+                    buf.resize(n, 0)
+                }
+                lwm2mc_result::InsufficientSize => buf.resize(buf.len().saturating_mul(4), 0),
+                other => return Err(failed("load", other)),
+            }
+        }
+        Err(StorageError::Io(
+            "storage load callback kept asking for a larger buffer".into(),
+        ))
+    }
+
+    fn store(&mut self, key: &str, data: &[u8]) -> Result<(), StorageError> {
+        let Some(store) = self.0.store else {
+            return Err(StorageError::Io("no store callback".into()));
+        };
+        let k = key_cstring(key)?;
+        // SAFETY: data is readable for data.len() bytes, k is NUL-terminated.
+        match unsafe { store(self.0.userdata, k.as_ptr(), data.as_ptr(), data.len()) } {
+            lwm2mc_result::Ok => Ok(()),
+            other => Err(failed("store", other)),
+        }
+    }
+
+    fn erase(&mut self, key: &str) -> Result<(), StorageError> {
+        let Some(erase) = self.0.erase else {
+            return Ok(());
+        };
+        let k = key_cstring(key)?;
+        // SAFETY: k is NUL-terminated.
+        match unsafe { erase(self.0.userdata, k.as_ptr()) } {
+            lwm2mc_result::Ok | lwm2mc_result::NotFound => Ok(()),
+            other => Err(failed("erase", other)),
+        }
+    }
+}
+
+/// A C object callback table as an `ObjectHandler`.
+pub(crate) struct CObject {
+    pub oid: u16,
+    pub table: lwm2mc_object_callbacks,
+}
+
+// SAFETY: see CStorage.
+unsafe impl Send for CObject {}
+
+impl ObjectHandler for CObject {
+    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+        let Some(f) = self.table.instances else {
+            return Ok(vec![0]);
+        };
+        let mut ids = vec![0u16; 256];
+        let mut n = 0usize;
+        // SAFETY: ids has ids.len() writable entries; n is writable.
+        let r = unsafe {
+            f(
+                self.table.userdata,
+                self.oid,
+                ids.as_mut_ptr(),
+                ids.len(),
+                &mut n,
+            )
+        };
+        if r != lwm2mc_result::Ok {
+            return Err(coap_code(r));
+        }
+        ids.truncate(n.min(ids.len()));
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+        let Some(f) = self.table.read else {
+            return Err(msg::NOT_FOUND);
+        };
+        let mut out = empty_value();
+        // SAFETY: out is a valid, writable lwm2mc_value.
+        let r = unsafe { f(self.table.userdata, self.oid, iid, rid, &mut out) };
+        if r != lwm2mc_result::Ok {
+            return Err(coap_code(r));
+        }
+        // SAFETY: the callback promises out.bytes stays valid until it is called again.
+        unsafe { from_c(&out) }
+            .map(ResourceValue::Single)
+            .ok_or(msg::INTERNAL_SERVER_ERROR)
+    }
+
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+        let Some(f) = self.table.write else {
+            return Err(msg::METHOD_NOT_ALLOWED);
+        };
+        let ResourceValue::Single(v) = value else {
+            return Err(msg::METHOD_NOT_ALLOWED);
+        };
+        let c = to_c(v);
+        // SAFETY: c borrows from v, which outlives the call.
+        match unsafe { f(self.table.userdata, self.oid, iid, rid, &c) } {
+            lwm2mc_result::Ok => Ok(()),
+            r => Err(coap_code(r)),
+        }
+    }
+
+    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8> {
+        let Some(f) = self.table.execute else {
+            return Err(msg::METHOD_NOT_ALLOWED);
+        };
+        // SAFETY: args is readable for args.len() bytes during the call.
+        match unsafe {
+            f(
+                self.table.userdata,
+                self.oid,
+                iid,
+                rid,
+                args.as_ptr(),
+                args.len(),
+            )
+        } {
+            lwm2mc_result::Ok => Ok(()),
+            r => Err(coap_code(r)),
+        }
+    }
+}

@@ -1,0 +1,764 @@
+//! `lwm2mc_client`: the client behind an opaque handle, driven by the host (transport hook,
+//! `handle_datagram` + `step`) or by the built-in UDP loop (`bind_udp` + `poll_udp`).
+
+#![allow(non_camel_case_types)]
+
+use core::ffi::c_char;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::CString;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::adapters::{to_c, CObject, CStorage};
+use super::config::{lwm2mc_config, parse_path, read_value, store_error, LogHook, StorageChoice};
+use super::guard::{as_bytes, as_ref, as_str, copy_out, exclusive, guard, write_out, FfiResult};
+use super::result::lwm2mc_result;
+use super::types::*;
+use crate::client::Client;
+use crate::event::Event;
+use crate::peer::PeerId;
+use crate::transport::udp::{Direction, UdpClient};
+use crate::value::Value;
+
+enum Mode {
+    /// Driven by the host through the transport hook.
+    Hooked(Client),
+    /// Driven by the built-in UDP loop.
+    Udp(UdpClient),
+    /// Only while switching modes.
+    Switching,
+}
+
+/// A client (opaque to C). Not thread-safe: use each client from one thread at a time.
+pub struct lwm2mc_client {
+    busy: AtomicBool,
+    mode: Mode,
+    transport: Option<lwm2mc_transport>,
+    /// Host peer handles of the peers opened through the transport hook.
+    opened: BTreeMap<PeerId, usize>,
+    log: Option<LogHook>,
+    events: VecDeque<Event>,
+    /// Storage behind the pointers of the last event handed out.
+    held_message: CString,
+    held_data: Vec<u8>,
+}
+
+/// Log lines go out only at points where the client's state is consistent.
+fn log(hook: Option<LogHook>, level: u32, line: &str) {
+    let Some(h) = hook else { return };
+    let Ok(c) = CString::new(line.replace('\0', " ")) else {
+        return;
+    };
+    // SAFETY: the hook was given by the application with its userdata; c is NUL-terminated
+    // and lives across the call.
+    unsafe { (h.log)(h.userdata, level, c.as_ptr()) };
+}
+
+/// A log hook that can ride in the UDP loop's tap (which must be Send).
+struct SendHook(LogHook);
+// SAFETY: the tap runs on the thread that drives the client, which is the thread the
+// application uses the client from.
+unsafe impl Send for SendHook {}
+
+impl SendHook {
+    /// Whole-value access, so closures capture the `Send` wrapper, not its field.
+    fn hook(&self) -> LogHook {
+        self.0
+    }
+}
+
+impl lwm2mc_client {
+    fn core(&mut self) -> FfiResult<&mut Client> {
+        match &mut self.mode {
+            Mode::Hooked(c) => Ok(c),
+            Mode::Udp(u) => Ok(u.client_mut()),
+            Mode::Switching => Err(lwm2mc_result::Internal),
+        }
+    }
+
+    fn core_ref(&self) -> FfiResult<&Client> {
+        match &self.mode {
+            Mode::Hooked(c) => Ok(c),
+            Mode::Udp(u) => Ok(u.client()),
+            Mode::Switching => Err(lwm2mc_result::Internal),
+        }
+    }
+
+    /// After every state change: opens new peers, sends queued datagrams, collects events.
+    fn flush(&mut self) -> FfiResult {
+        let hook = self.log;
+        let Mode::Hooked(client) = &mut self.mode else {
+            return Ok(());
+        };
+        if let Some(t) = self.transport {
+            let new: Vec<(PeerId, crate::peer::PeerInfo)> = client
+                .peers()
+                .filter(|(id, _)| !self.opened.contains_key(id))
+                .map(|(id, i)| (id, i.clone()))
+                .collect();
+            for (id, info) in new {
+                let (Ok(uri), Ok(host)) = (
+                    CString::new(info.uri_text.clone()),
+                    CString::new(info.uri.host.clone()),
+                ) else {
+                    continue;
+                };
+                let c_info = lwm2mc_server_info {
+                    uri: uri.as_ptr(),
+                    host: host.as_ptr(),
+                    port: info.uri.port,
+                    secure: info.uri.scheme == crate::uri::Scheme::Coaps,
+                    bootstrap: info.bootstrap,
+                    security_mode: info.security_mode.as_i64() as u32,
+                    identity: info.public_key_or_identity.as_ptr(),
+                    identity_len: info.public_key_or_identity.len(),
+                    server_public_key: info.server_public_key.as_ptr(),
+                    server_public_key_len: info.server_public_key.len(),
+                    secret_key: info.secret_key.as_ptr(),
+                    secret_key_len: info.secret_key.len(),
+                };
+                let mut handle = 0usize;
+                let r = match t.open {
+                    // SAFETY: c_info and the strings it points to live across the call.
+                    Some(open) => unsafe { open(t.userdata, &c_info, &mut handle) },
+                    None => lwm2mc_result::InvalidState,
+                };
+                if r == lwm2mc_result::Ok {
+                    self.opened.insert(id, handle);
+                } else {
+                    log(
+                        hook,
+                        LWM2MC_LOG_WARN,
+                        &format!("transport open({}) failed: {r:?}", info.uri_text),
+                    );
+                }
+            }
+        }
+        while let Some(tx) = client.poll_transmit() {
+            log(
+                hook,
+                LWM2MC_LOG_DEBUG,
+                &format!("-> {}", crate::trace::describe(&tx.data)),
+            );
+            let (Some(t), Some(h)) = (self.transport, self.opened.get(&tx.peer)) else {
+                continue;
+            };
+            if let Some(send) = t.send {
+                // SAFETY: tx.data is readable for its length during the call.
+                let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
+                if r != lwm2mc_result::Ok {
+                    log(
+                        hook,
+                        LWM2MC_LOG_WARN,
+                        &format!("transport send failed: {r:?}"),
+                    );
+                }
+            }
+        }
+        while let Some(ev) = client.poll_event() {
+            if let Event::PeerClosed { peer } = ev {
+                if let (Some(t), Some(h)) = (self.transport, self.opened.remove(&peer)) {
+                    if let Some(close) = t.close {
+                        // SAFETY: the host's own handle, given back once.
+                        unsafe { close(t.userdata, h) };
+                    }
+                }
+                continue;
+            }
+            log(hook, LWM2MC_LOG_INFO, &format!("{ev:?}"));
+            self.events.push_back(ev);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` on a client with the re-entrancy guard held.
+fn with_client(
+    client: *mut lwm2mc_client,
+    f: impl FnOnce(&mut lwm2mc_client) -> FfiResult,
+) -> lwm2mc_result {
+    guard(|| {
+        if client.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        // SAFETY: non-NULL; the exported functions document that it must be a live client. The
+        // busy flag is read through a shared reference before any exclusive use.
+        let busy: &AtomicBool = unsafe { &(*client).busy };
+        match exclusive(busy, || {
+            // SAFETY: exclusive() guarantees no other call on this client is running (a
+            // callback re-entering got ReentrantCall above).
+            let c = unsafe { &mut *client };
+            f(c)
+        }) {
+            lwm2mc_result::Ok => Ok(()),
+            r => Err(r),
+        }
+    })
+}
+
+/// Creates a client from `config` (copied; the config stays the caller's). If the config has a
+/// storage, the last saved configuration is loaded now (a corrupt one is reported as a
+/// STORAGE_ERROR event and the factory state is used). On success `*out` owns the client:
+/// release it with `lwm2mc_client_free`.
+///
+/// # Safety
+/// `config` must be NULL or a valid config; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_new(
+    config: *const lwm2mc_config,
+    out: *mut *mut lwm2mc_client,
+) -> lwm2mc_result {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let cfg = unsafe { as_ref(config) }?.clone();
+        if out.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let mut client = match cfg.storage {
+            None => Client::new(cfg.config, cfg.store),
+            Some(StorageChoice::Hook(s)) => {
+                Client::with_storage(cfg.config, cfg.store, Box::new(CStorage(s)))
+            }
+            Some(StorageChoice::Directory(dir)) => {
+                let fs = crate::storage_file::FileStorage::new(dir)
+                    .map_err(|_| lwm2mc_result::StorageError)?;
+                Client::with_storage(cfg.config, cfg.store, Box::new(fs))
+            }
+        };
+        for (oid, table) in cfg.objects {
+            client
+                .set_handler(oid, Box::new(CObject { oid, table }))
+                .map_err(store_error)?;
+        }
+        let mut c = lwm2mc_client {
+            busy: AtomicBool::new(false),
+            mode: Mode::Hooked(client),
+            transport: cfg.transport,
+            opened: BTreeMap::new(),
+            log: cfg.log,
+            events: VecDeque::new(),
+            held_message: CString::default(),
+            held_data: Vec::new(),
+        };
+        c.flush()?;
+        // SAFETY: out checked non-NULL.
+        unsafe { write_out(out, Box::into_raw(Box::new(c))) }
+    })
+}
+
+/// Releases a client without de-registering (call `lwm2mc_client_stop` first for that). Peers
+/// still open through the transport hook are closed. NULL is a no-op.
+///
+/// # Safety
+/// `client` must be NULL or a pointer from `lwm2mc_client_new`, not freed before, and not in
+/// use by another call.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_free(client: *mut lwm2mc_client) {
+    let _ = guard(|| {
+        if client.is_null() {
+            return Ok(());
+        }
+        // SAFETY: created by Box::into_raw in lwm2mc_client_new, freed once.
+        let c = unsafe { Box::from_raw(client) };
+        if let Some(t) = c.transport {
+            for h in c.opened.values() {
+                if let Some(close) = t.close {
+                    // SAFETY: the host's own handle.
+                    unsafe { close(t.userdata, *h) };
+                }
+            }
+        }
+        Ok(())
+    });
+}
+
+/// Starts the bootstrap sequence (smartcard, factory, Register, or client-initiated bootstrap).
+/// `now_ms` is the host's monotonic clock in milliseconds (ignored in UDP mode).
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_start(
+    client: *mut lwm2mc_client,
+    now_ms: u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        match &mut c.mode {
+            Mode::Udp(u) => u.start().map_err(|_| lwm2mc_result::TransportError)?,
+            _ => c.core()?.start(now_ms),
+        }
+        c.flush()
+    })
+}
+
+/// De-registers from every server; keep calling `lwm2mc_client_step` (or `poll_udp`) until
+/// `lwm2mc_client_is_stopped` says true.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_stop(
+    client: *mut lwm2mc_client,
+    now_ms: u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        match &mut c.mode {
+            Mode::Udp(u) => u.stop().map_err(|_| lwm2mc_result::TransportError)?,
+            _ => c.core()?.stop(now_ms),
+        }
+        c.flush()
+    })
+}
+
+/// Writes whether every De-register after `lwm2mc_client_stop` is done.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_is_stopped(
+    client: *mut lwm2mc_client,
+    out: *mut bool,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let stopped = c.core_ref()?.is_stopped();
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, stopped) }
+    })
+}
+
+/// Feeds one datagram received from the transport peer `peer` (a handle the transport's
+/// `open` returned). LWM2MC_RESULT_NOT_FOUND if no open peer has that handle (the datagram is
+/// dropped). The buffer is only read during the call.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `buf` readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_handle_datagram(
+    client: *mut lwm2mc_client,
+    peer: usize,
+    buf: *const u8,
+    len: usize,
+    now_ms: u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let data = unsafe { as_bytes(buf, len) }?;
+        let id = c
+            .opened
+            .iter()
+            .find(|(_, h)| **h == peer)
+            .map(|(id, _)| *id)
+            .ok_or(lwm2mc_result::NotFound)?;
+        match &mut c.mode {
+            Mode::Hooked(core) => core.handle_datagram(now_ms, id, data),
+            _ => return Err(lwm2mc_result::InvalidState),
+        }
+        c.flush()
+    })
+}
+
+/// Runs the timers due at `now_ms`, sends what is queued, and writes to `next_ms` when to call
+/// again (UINT64_MAX: nothing scheduled, wait for a datagram).
+///
+/// # Safety
+/// `client` must be NULL or a live client; `next_ms` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_step(
+    client: *mut lwm2mc_client,
+    now_ms: u64,
+    next_ms: *mut u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        if next_ms.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let Mode::Hooked(core) = &mut c.mode else {
+            return Err(lwm2mc_result::InvalidState);
+        };
+        core.handle_timeout(now_ms);
+        let next = core.poll_timeout().unwrap_or(u64::MAX);
+        c.flush()?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(next_ms, next) }
+    })
+}
+
+/// Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
+/// "127.0.0.1:5684", "[::]:0"). Then drive it with `lwm2mc_client_poll_udp`. NoSec only.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `bind_addr` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_bind_udp(
+    client: *mut lwm2mc_client,
+    bind_addr: *const c_char,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let addr: std::net::SocketAddr = unsafe { as_str(bind_addr) }?
+            .parse()
+            .map_err(|_| lwm2mc_result::InvalidArgument)?;
+        let Mode::Hooked(_) = c.mode else {
+            return Err(lwm2mc_result::InvalidState);
+        };
+        let Mode::Hooked(core) = std::mem::replace(&mut c.mode, Mode::Switching) else {
+            return Err(lwm2mc_result::Internal);
+        };
+        let mut udp = UdpClient::bind(core, addr).map_err(|_| lwm2mc_result::TransportError)?;
+        if let Some(h) = c.log {
+            let hook = SendHook(h);
+            udp.set_tap(Box::new(move |dir, peer, bytes| {
+                let arrow = if dir == Direction::Sent { "->" } else { "<-" };
+                log(
+                    Some(hook.hook()),
+                    LWM2MC_LOG_DEBUG,
+                    &format!("{arrow} {peer} {}", crate::trace::describe(bytes)),
+                );
+            }));
+        }
+        c.mode = Mode::Udp(udp);
+        Ok(())
+    })
+}
+
+/// The local UDP port in UDP mode.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_udp_port(
+    client: *mut lwm2mc_client,
+    out: *mut u16,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        if out.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let Mode::Udp(u) = &c.mode else {
+            return Err(lwm2mc_result::InvalidState);
+        };
+        let port = u
+            .local_addr()
+            .map_err(|_| lwm2mc_result::TransportError)?
+            .port();
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, port) }
+    })
+}
+
+/// One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
+/// timers and sends. Events are queued for `lwm2mc_client_next_event`.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_poll_udp(
+    client: *mut lwm2mc_client,
+    max_wait_ms: u32,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let hook = c.log;
+        let Mode::Udp(u) = &mut c.mode else {
+            return Err(lwm2mc_result::InvalidState);
+        };
+        let events = u
+            .turn(Duration::from_millis(u64::from(max_wait_ms)))
+            .map_err(|_| lwm2mc_result::TransportError)?;
+        for ev in events {
+            if !matches!(ev, Event::PeerClosed { .. }) {
+                log(hook, LWM2MC_LOG_INFO, &format!("{ev:?}"));
+                c.events.push_back(ev);
+            }
+        }
+        Ok(())
+    })
+}
+
+fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
+    Some(match ev {
+        Event::Bootstrapped => lwm2mc_event_kind::Bootstrapped,
+        Event::BootstrapFailed { .. } => lwm2mc_event_kind::BootstrapFailed,
+        Event::Registered { .. } => lwm2mc_event_kind::Registered,
+        Event::RegistrationUpdated { .. } => lwm2mc_event_kind::RegistrationUpdated,
+        Event::RegistrationFailed { .. } => lwm2mc_event_kind::RegistrationFailed,
+        Event::Deregistered { .. } => lwm2mc_event_kind::Deregistered,
+        Event::Executed { .. } => lwm2mc_event_kind::Executed,
+        Event::Written { .. } => lwm2mc_event_kind::Written,
+        Event::StorageError { .. } => lwm2mc_event_kind::StorageError,
+        Event::SmartcardProvisioned => lwm2mc_event_kind::SmartcardProvisioned,
+        Event::SmartcardRemoved => lwm2mc_event_kind::SmartcardRemoved,
+        Event::BootstrapAccountPurged => lwm2mc_event_kind::BootstrapAccountPurged,
+        Event::PeerClosed { .. } => return None,
+    })
+}
+
+/// Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
+/// The event's `data` and `message` stay valid until the next call on this client.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_next_event(
+    client: *mut lwm2mc_client,
+    out: *mut lwm2mc_event,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        if out.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let ev = loop {
+            let ev = c.events.pop_front().ok_or(lwm2mc_result::NotFound)?;
+            if event_kind(&ev).is_some() {
+                break ev;
+            }
+        };
+        let kind = event_kind(&ev).ok_or(lwm2mc_result::Internal)?;
+        let (ssid, path, data, message) = match &ev {
+            Event::BootstrapFailed { reason, .. } | Event::StorageError { reason } => {
+                (0, None, Vec::new(), reason.clone())
+            }
+            Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
+            Event::RegistrationFailed { ssid, reason, .. } => {
+                (*ssid, None, Vec::new(), reason.clone())
+            }
+            Event::RegistrationUpdated { ssid } | Event::Deregistered { ssid } => {
+                (*ssid, None, Vec::new(), String::new())
+            }
+            Event::Executed { ssid, path, args } => {
+                (*ssid, Some(*path), args.clone(), String::new())
+            }
+            Event::Written { ssid, path } => (*ssid, Some(*path), Vec::new(), String::new()),
+            _ => (0, None, Vec::new(), String::new()),
+        };
+        let mut path_buf: [c_char; 32] = [0; 32];
+        if let Some(p) = path {
+            for (dst, b) in path_buf.iter_mut().zip(p.to_string().bytes().take(31)) {
+                *dst = b as c_char;
+            }
+        }
+        c.held_message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+        c.held_data = data;
+        let e = lwm2mc_event {
+            kind,
+            ssid,
+            path: path_buf,
+            data: c.held_data.as_ptr(),
+            data_len: c.held_data.len(),
+            message: c.held_message.as_ptr(),
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, e) }
+    })
+}
+
+/// Sets the value at `path` ("/3/0/9", "/3303/0/5700", "/3/0/7/1" for a resource instance):
+/// creates the instance if needed; the type must be the resource's. For objects whose values
+/// the application holds through callbacks, the callbacks win. Changes to Security/Server
+/// are factory provisioning: saved with `lwm2mc_client_save`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated; `value` valid for reads with
+/// `bytes` readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_value(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: *const lwm2mc_value,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let (p, v) = unsafe { (parse_path(path)?, read_value(value)?) };
+        c.core()?.store_mut().set(&p, v).map_err(store_error)
+    })
+}
+
+fn set_typed(client: *mut lwm2mc_client, path: *const c_char, v: Value) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: the exported wrappers document that path is NULL or NUL-terminated.
+        let p = unsafe { parse_path(path) }?;
+        c.core()?.store_mut().set(&p, v).map_err(store_error)
+    })
+}
+
+/// Sets an Integer resource. See `lwm2mc_client_set_value`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_int(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: i64,
+) -> lwm2mc_result {
+    set_typed(client, path, Value::Integer(value))
+}
+
+/// Sets a Float resource. See `lwm2mc_client_set_value`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_float(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: f64,
+) -> lwm2mc_result {
+    set_typed(client, path, Value::Float(value))
+}
+
+/// Sets a Boolean resource. See `lwm2mc_client_set_value`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_bool(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: bool,
+) -> lwm2mc_result {
+    set_typed(client, path, Value::Boolean(value))
+}
+
+/// Sets a Time resource (Unix seconds). See `lwm2mc_client_set_value`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_time(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: i64,
+) -> lwm2mc_result {
+    set_typed(client, path, Value::Time(value))
+}
+
+/// Sets a String resource from a NUL-terminated UTF-8 string. See `lwm2mc_client_set_value`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` and `value` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_string(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    value: *const c_char,
+) -> lwm2mc_result {
+    // SAFETY: per this function's contract.
+    match unsafe { as_str(value) } {
+        Ok(s) => set_typed(client, path, Value::String(s.to_string())),
+        Err(r) => r,
+    }
+}
+
+/// Reads the value at `path` into `*out`. For STRING, CORELNK and OPAQUE, `out->bytes` points
+/// into the client and stays valid until the next call on this client.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_get_value(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    out: *mut lwm2mc_value,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let p = unsafe { parse_path(path) }?;
+        if out.is_null() {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let v = c
+            .core_ref()?
+            .store()
+            .value(&p)
+            .cloned()
+            .ok_or(lwm2mc_result::NotFound)?;
+        // Keep the bytes alive in the client until the next call.
+        c.held_data = match &v {
+            Value::String(s) | Value::Corelnk(s) => s.as_bytes().to_vec(),
+            Value::Opaque(b) => b.clone(),
+            _ => Vec::new(),
+        };
+        let mut cv = to_c(&v);
+        if matches!(v, Value::String(_) | Value::Corelnk(_) | Value::Opaque(_)) {
+            cv.bytes = c.held_data.as_ptr();
+            cv.len = c.held_data.len();
+        }
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, cv) }
+    })
+}
+
+/// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
+/// remains — a NUL is added when it fits) and its length into `out_len`.
+/// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
+/// bytes; `out_len` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_get_string(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let p = unsafe { parse_path(path) }?;
+        if out_len.is_null() || (buf.is_null() && cap > 0) {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let v = c
+            .core_ref()?
+            .store()
+            .value(&p)
+            .ok_or(lwm2mc_result::NotFound)?;
+        let s = v.as_str().ok_or(lwm2mc_result::InvalidArgument)?;
+        // SAFETY: per this function's contract.
+        unsafe { copy_out(s.as_bytes(), buf.cast(), cap, out_len) }?;
+        if s.len() < cap {
+            // SAFETY: s.len() < cap, so the byte after the string is inside buf.
+            unsafe { *buf.add(s.len()) = 0 };
+        }
+        Ok(())
+    })
+}
+
+/// Saves the current configuration to storage now (after changing Security/Server values).
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_save(client: *mut lwm2mc_client) -> lwm2mc_result {
+    with_client(client, |c| {
+        c.core()?.persist().map_err(|_| lwm2mc_result::StorageError)
+    })
+}
+
+/// Writes whether the client is registered with the server `short_server_id`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_is_registered(
+    client: *mut lwm2mc_client,
+    short_server_id: u16,
+    out: *mut bool,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let r = c
+            .core_ref()?
+            .registered_servers()
+            .contains(&short_server_id);
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, r) }
+    })
+}
+
+/// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC.
+#[cfg(feature = "ffi-test-hooks")]
+#[no_mangle]
+pub extern "C" fn lwm2mc_test_panic() -> lwm2mc_result {
+    guard(|| panic!("test panic requested through lwm2mc_test_panic"))
+}

@@ -1,0 +1,12 @@
+//! The C ABI (DESIGN §4, modelled on rustls-ffi): opaque `lwm2mc_config` and `lwm2mc_client`
+//! handles, `lwm2mc_result` codes from every fallible function, callbacks with userdata first
+//! for transport, storage, application objects and logging. Every exported function catches
+//! panics, checks every pointer, validates strings as UTF-8, and writes outputs only on success
+//! (the one exception: INSUFFICIENT_SIZE reports the needed length).
+
+pub mod adapters;
+pub mod client;
+pub mod config;
+pub mod guard;
+pub mod result;
+pub mod types;

@@ -1,0 +1,264 @@
+//! Plain C structs and constants shared by the C API.
+
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_char, c_void};
+
+use super::result::lwm2mc_result;
+
+/// Resource data types, the values of `lwm2mc_value.type` and `lwm2mc_resource_def.type`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_type {
+    None = 0,
+    String = 1,
+    Integer = 2,
+    Unsigned = 3,
+    Float = 4,
+    Boolean = 5,
+    Opaque = 6,
+    Time = 7,
+    Objlnk = 8,
+    Corelnk = 9,
+}
+
+/// Operation bits of `lwm2mc_resource_def.operations`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_operation {
+    Read = 1,
+    Write = 2,
+    Execute = 4,
+}
+
+/// Levels passed to the log hook.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_log_level {
+    Error = 0,
+    Warn = 1,
+    Info = 2,
+    Debug = 3,
+}
+
+pub(crate) const LWM2MC_TYPE_NONE: u32 = lwm2mc_type::None as u32;
+pub(crate) const LWM2MC_TYPE_STRING: u32 = lwm2mc_type::String as u32;
+pub(crate) const LWM2MC_TYPE_INTEGER: u32 = lwm2mc_type::Integer as u32;
+pub(crate) const LWM2MC_TYPE_UNSIGNED: u32 = lwm2mc_type::Unsigned as u32;
+pub(crate) const LWM2MC_TYPE_FLOAT: u32 = lwm2mc_type::Float as u32;
+pub(crate) const LWM2MC_TYPE_BOOLEAN: u32 = lwm2mc_type::Boolean as u32;
+pub(crate) const LWM2MC_TYPE_OPAQUE: u32 = lwm2mc_type::Opaque as u32;
+pub(crate) const LWM2MC_TYPE_TIME: u32 = lwm2mc_type::Time as u32;
+pub(crate) const LWM2MC_TYPE_OBJLNK: u32 = lwm2mc_type::Objlnk as u32;
+pub(crate) const LWM2MC_TYPE_CORELNK: u32 = lwm2mc_type::Corelnk as u32;
+pub(crate) const LWM2MC_LOG_WARN: u32 = lwm2mc_log_level::Warn as u32;
+pub(crate) const LWM2MC_LOG_INFO: u32 = lwm2mc_log_level::Info as u32;
+pub(crate) const LWM2MC_LOG_DEBUG: u32 = lwm2mc_log_level::Debug as u32;
+
+/// A resource value. Only the field matching `type` is meaningful: `integer` for INTEGER and
+/// TIME, `unsigned_integer` for UNSIGNED, `floating` for FLOAT, `boolean` for BOOLEAN,
+/// `bytes`/`len` for STRING, CORELNK (UTF-8, not NUL-terminated) and OPAQUE, `objlnk_*` for
+/// OBJLNK. `bytes` is borrowed: valid only during the call or callback that carries it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_value {
+    pub r#type: u32,
+    pub integer: i64,
+    pub unsigned_integer: u64,
+    pub floating: f64,
+    pub boolean: bool,
+    pub bytes: *const u8,
+    pub len: usize,
+    pub objlnk_object: u16,
+    pub objlnk_instance: u16,
+}
+
+/// One resource of an application object.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_resource_def {
+    pub id: u16,
+    /// An `lwm2mc_type` value.
+    pub r#type: u32,
+    /// `lwm2mc_operation` bits (READ | WRITE, or EXECUTE).
+    pub operations: u8,
+    pub multiple: bool,
+    pub mandatory: bool,
+}
+
+/// Callbacks through which the application holds an object's values. Each returns
+/// LWM2MC_RESULT_OK or an error, which the requesting server receives as a CoAP code
+/// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
+/// They run inside the client call that handles the server's request; calling that client from
+/// them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
+/// answered 4.05, or for `instances`, instance 0 is assumed).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_object_callbacks {
+    /// Passed back as the first argument of every callback.
+    pub userdata: *mut c_void,
+    /// Writes up to `cap` instance IDs to `ids` and their number to `out_n`.
+    pub instances: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            ids: *mut u16,
+            cap: usize,
+            out_n: *mut usize,
+        ) -> lwm2mc_result,
+    >,
+    /// Fills `out` with the current value of /object/instance/resource (single resources).
+    pub read: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+            resource: u16,
+            out: *mut lwm2mc_value,
+        ) -> lwm2mc_result,
+    >,
+    /// A server wrote /object/instance/resource.
+    pub write: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+            resource: u16,
+            value: *const lwm2mc_value,
+        ) -> lwm2mc_result,
+    >,
+    /// A server executed /object/instance/resource with these argument bytes.
+    pub execute: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+            resource: u16,
+            args: *const u8,
+            args_len: usize,
+        ) -> lwm2mc_result,
+    >,
+}
+
+/// What a transport needs to reach a server. All pointers are borrowed for the duration of the
+/// `open` callback only; copy what you keep.
+#[repr(C)]
+#[derive(Debug)]
+pub struct lwm2mc_server_info {
+    /// The Server URI as configured (`/0/x/0`), NUL-terminated.
+    pub uri: *const c_char,
+    /// Host part of the URI (name or IP literal without brackets), NUL-terminated.
+    pub host: *const c_char,
+    pub port: u16,
+    /// True for coaps:// (the host runs DTLS with the keys below).
+    pub secure: bool,
+    /// True for the Bootstrap-Server.
+    pub bootstrap: bool,
+    /// Security Mode `/0/x/2`: 0 PSK, 1 RPK, 2 certificate, 3 NoSec, 4 certificate with EST.
+    pub security_mode: u32,
+    /// `/0/x/3` PSK identity or the client's public key / certificate.
+    pub identity: *const u8,
+    pub identity_len: usize,
+    /// `/0/x/4` the server's public key or certificate.
+    pub server_public_key: *const u8,
+    pub server_public_key_len: usize,
+    /// `/0/x/5` the PSK or the client's private key.
+    pub secret_key: *const u8,
+    pub secret_key_len: usize,
+}
+
+/// The host's transport. `open` is called once per server before the first datagram to it and
+/// returns the host's own peer handle; `send` carries one datagram; `close` is called when the
+/// client stops talking to that server. Datagrams from a peer are given back with
+/// `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
+/// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_transport {
+    pub userdata: *mut c_void,
+    pub open: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            info: *const lwm2mc_server_info,
+            peer_out: *mut usize,
+        ) -> lwm2mc_result,
+    >,
+    pub send: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            peer: usize,
+            buf: *const u8,
+            len: usize,
+        ) -> lwm2mc_result,
+    >,
+    pub close: Option<unsafe extern "C" fn(userdata: *mut c_void, peer: usize)>,
+}
+
+/// The host's persistent storage (flash, a file, NVS). `load` copies the value of `key` into
+/// `buf` (`cap` bytes) and writes its length to `out_n`; it returns LWM2MC_RESULT_NOT_FOUND if
+/// the key holds nothing, or LWM2MC_RESULT_INSUFFICIENT_SIZE with the needed length in `out_n`.
+/// `store` must replace the value whole; `erase` removes it. Keys are short NUL-terminated
+/// ASCII strings.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_storage {
+    pub userdata: *mut c_void,
+    pub load: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            key: *const c_char,
+            buf: *mut u8,
+            cap: usize,
+            out_n: *mut usize,
+        ) -> lwm2mc_result,
+    >,
+    pub store: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            key: *const c_char,
+            buf: *const u8,
+            len: usize,
+        ) -> lwm2mc_result,
+    >,
+    pub erase:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char) -> lwm2mc_result>,
+}
+
+/// Log hook: `level` is an `lwm2mc_log_level`; `message` is NUL-terminated and valid only
+/// during the call.
+pub type lwm2mc_log_cb =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;
+
+/// Kinds of `lwm2mc_event`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_event_kind {
+    Bootstrapped = 0,
+    BootstrapFailed = 1,
+    Registered = 2,
+    RegistrationUpdated = 3,
+    RegistrationFailed = 4,
+    Deregistered = 5,
+    Executed = 6,
+    Written = 7,
+    StorageError = 8,
+    SmartcardProvisioned = 9,
+    SmartcardRemoved = 10,
+    BootstrapAccountPurged = 11,
+}
+
+/// Something that happened in the client. `path` is NUL-terminated ("" when not relevant);
+/// `data`/`data_len` carry Execute arguments; `message` is a NUL-terminated description
+/// (failure reason, registration location). `data` and `message` are owned by the client and
+/// valid until the next call on that client.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lwm2mc_event {
+    pub kind: lwm2mc_event_kind,
+    /// Short Server ID of the server concerned, 0 if none.
+    pub ssid: u16,
+    pub path: [c_char; 32],
+    pub data: *const u8,
+    pub data_len: usize,
+    pub message: *const c_char,
+}

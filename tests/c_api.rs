@@ -1,0 +1,253 @@
+//! Builds and runs the C test programs against the shared library `cargo test` just built
+//! (target/<profile>/liblwm2mc.so, with the `ffi-test-hooks` feature through the
+//! dev-dependency), under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, with
+//! `-std=c99 -Wall -Wextra -Wpedantic -Werror`. Also compiles the header as C++ and checks the
+//! export list and the sample device.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, where cargo put the library for this test run.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// A private copy of the library with its soname link, so programs link and run against
+/// exactly this build (and cargo rewriting target/ meanwhile does not matter).
+fn lib_dir(name: &str) -> PathBuf {
+    let dir = profile_dir().join("c-tests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    // deps/ holds the build made for this test run (with the dev-dependency's features,
+    // including ffi-test-hooks); the copy uplifted to target/<profile> may be another build's.
+    let so = profile_dir().join("deps").join("liblwm2mc.so");
+    assert!(
+        so.exists(),
+        "{} missing: cargo test builds it with the library",
+        so.display()
+    );
+    std::fs::copy(&so, dir.join("liblwm2mc.so.0")).unwrap();
+    let link = dir.join("liblwm2mc.so");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("liblwm2mc.so.0", &link).unwrap();
+    dir
+}
+
+const CFLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Werror",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-DLWM2MC_TEST_HOOKS",
+];
+const SANITIZE: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+];
+
+/// Compiles `source` into `out` against the library in `lib`.
+fn compile(source: &Path, out: &Path, lib: &Path, sanitize: bool) {
+    let mut cmd = Command::new("cc");
+    cmd.args(CFLAGS);
+    if sanitize {
+        cmd.args(SANITIZE);
+    }
+    cmd.arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("tests/c"));
+    cmd.arg(source).arg("-o").arg(out);
+    cmd.arg(format!("-L{}", lib.display()))
+        .arg("-llwm2mc")
+        .arg(format!("-Wl,-rpath,{}", lib.display()));
+    let o = cmd.output().expect("cc");
+    assert!(
+        o.status.success(),
+        "compiling {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn sanitized(cmd: &mut Command) -> &mut Command {
+    cmd.env(
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=86",
+    )
+    .env(
+        "UBSAN_OPTIONS",
+        "halt_on_error=1:print_stacktrace=1:exitcode=87",
+    )
+    .env("LSAN_OPTIONS", "exitcode=88")
+}
+
+fn assert_ok(name: &str, o: &Output) {
+    assert!(
+        o.status.success(),
+        "{name} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn api_contract() {
+    let lib = lib_dir("contract");
+    let exe = lib.join("test_api_contract");
+    compile(
+        &root().join("tests/c/test_api_contract.c"),
+        &exe,
+        &lib,
+        true,
+    );
+    let o = sanitized(&mut Command::new(&exe)).output().unwrap();
+    assert_ok("test_api_contract", &o);
+}
+
+#[test]
+fn whole_flow_through_the_c_api() {
+    let lib = lib_dir("flow");
+    let exe = lib.join("test_flow");
+    compile(&root().join("tests/c/test_flow.c"), &exe, &lib, true);
+
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    let mut child = sanitized(&mut Command::new(&exe))
+        .arg(bs.uri())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Duration::from_secs(15);
+    let result = (|| -> Result<(), String> {
+        let reg = dm
+            .wait_registration("c-device", t)
+            .map_err(|e| e.to_string())?;
+        if !reg.links.contains("</3303/0>") {
+            return Err(format!("the C object is not announced: {}", reg.links));
+        }
+        let r = dm
+            .read("c-device", "/3303/0/5700", None)
+            .map_err(|e| e.to_string())?;
+        if (r.code, r.payload.as_slice()) != (0x45, &b"21.5"[..]) {
+            return Err(format!(
+                "read through the C callback: {} {:?}",
+                r.code_string(),
+                r.payload
+            ));
+        }
+        // The C callback fails: the server gets 5.00.
+        let r = dm
+            .read("c-device", "/3303/0/5701", None)
+            .map_err(|e| e.to_string())?;
+        if r.code != 0xA0 {
+            return Err(format!("failing callback answered {}", r.code_string()));
+        }
+        let r = dm
+            .write("c-device", "/3/0/14", 0, b"+02:00".to_vec())
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x44 {
+            return Err(format!("write answered {}", r.code_string()));
+        }
+        let r = dm
+            .execute("c-device", "/3/0/4", None)
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x44 {
+            return Err(format!("execute answered {}", r.code_string()));
+        }
+        // Stop phase 1: the program de-registers, then restarts from its storage.
+        drop(child.stdin.take());
+        dm.wait_deregistration("c-device", t)
+            .map_err(|e| e.to_string())?;
+        dm.wait_registration("c-device", t)
+            .map_err(|e| e.to_string())?;
+        dm.wait_deregistration("c-device", t)
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })();
+    let out = child.wait_with_output().unwrap();
+    assert_ok("test_flow", &out);
+    if let Err(e) = result {
+        panic!(
+            "{e}\n--- program stdout\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // One bootstrap session only: phase 2 registered from storage.
+    bs.wait_session(Duration::from_secs(1)).unwrap();
+    assert!(
+        bs.wait_session(Duration::from_millis(100)).is_err(),
+        "a second bootstrap happened"
+    );
+}
+
+#[test]
+fn header_compiles_as_cpp() {
+    let dir = profile_dir().join("c-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("header_check.cpp");
+    let mut f = std::fs::File::create(&src).unwrap();
+    writeln!(f, "#include \"lwm2mc.h\"\nint main() {{ return lwm2mc_result_str(LWM2MC_RESULT_OK) ? 0 : 1; }}").unwrap();
+    let o = Command::new("c++")
+        .args([
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(root().join("include"))
+        .arg(&src)
+        .output()
+        .expect("c++");
+    assert_ok("c++ -fsyntax-only", &o);
+}
+
+#[test]
+fn shared_library_exports_only_lwm2mc_symbols() {
+    let so = profile_dir().join("deps").join("liblwm2mc.so");
+    let Ok(o) = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()
+    else {
+        eprintln!("nm not available; skipping the export check");
+        return;
+    };
+    let text = String::from_utf8_lossy(&o.stdout);
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert!(names.contains(&"lwm2mc_client_new"), "{names:?}");
+    let foreign: Vec<&&str> = names.iter().filter(|n| !n.starts_with("lwm2mc_")).collect();
+    assert!(
+        foreign.is_empty(),
+        "exported non-lwm2mc symbols: {foreign:?}"
+    );
+    let soname = Command::new("readelf").arg("-d").arg(&so).output();
+    if let Ok(r) = soname {
+        let d = String::from_utf8_lossy(&r.stdout);
+        assert!(d.contains("Library soname: [liblwm2mc.so.0]"), "{d}");
+    }
+}
