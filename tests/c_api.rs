@@ -58,6 +58,10 @@ const SANITIZE: &[&str] = &[
 
 /// Compiles `source` into `out` against the library in `lib`.
 fn compile(source: &Path, out: &Path, lib: &Path, sanitize: bool) {
+    compile_with(source, out, lib, sanitize, &[]);
+}
+
+fn compile_with(source: &Path, out: &Path, lib: &Path, sanitize: bool, extra: &[&str]) {
     let mut cmd = Command::new("cc");
     cmd.args(CFLAGS);
     if sanitize {
@@ -71,6 +75,7 @@ fn compile(source: &Path, out: &Path, lib: &Path, sanitize: bool) {
     cmd.arg(format!("-L{}", lib.display()))
         .arg("-llwm2mc")
         .arg(format!("-Wl,-rpath,{}", lib.display()));
+    cmd.args(extra);
     let o = cmd.output().expect("cc");
     assert!(
         o.status.success(),
@@ -250,4 +255,152 @@ fn shared_library_exports_only_lwm2mc_symbols() {
         let d = String::from_utf8_lossy(&r.stdout);
         assert!(d.contains("Library soname: [liblwm2mc.so.0]"), "{d}");
     }
+}
+
+#[test]
+fn sample_device_runs_against_the_testkit() {
+    let lib = lib_dir("sample");
+    let exe = lib.join("device");
+    compile_with(
+        &root().join("examples/c/device.c"),
+        &exe,
+        &lib,
+        true,
+        &["-lm"],
+    );
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    let state = lib.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let child = sanitized(&mut Command::new(&exe))
+        .args([
+            "--bootstrap",
+            &bs.uri(),
+            "--endpoint",
+            "c-sample",
+            "--pct",
+            "112",
+            "--state-file",
+        ])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let t = Duration::from_secs(15);
+    let checks = (|| -> Result<(), String> {
+        let session = bs.wait_session(t).map_err(|e| e.to_string())?;
+        if !session.queries.contains(&"pct=112".to_string()) {
+            return Err(format!(
+                "Bootstrap-Request without pct: {:?}",
+                session.queries
+            ));
+        }
+        dm.wait_registration("c-sample", t)
+            .map_err(|e| e.to_string())?;
+        let r = dm
+            .read("c-sample", "/3303/0/5700", None)
+            .map_err(|e| e.to_string())?;
+        let celsius: f64 = String::from_utf8_lossy(&r.payload)
+            .parse()
+            .map_err(|_| format!("{r:?}"))?;
+        if r.code != 0x45 || !(19.0..=23.0).contains(&celsius) {
+            return Err(format!("temperature read: {} {celsius}", r.code_string()));
+        }
+        let r = dm
+            .read("c-sample", "/3303/0/5701", None)
+            .map_err(|e| e.to_string())?;
+        if r.payload != b"Cel" {
+            return Err(format!("units read: {r:?}"));
+        }
+        Ok(())
+    })();
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let dereg = dm.wait_deregistration("c-sample", t);
+    let out = child.wait_with_output().unwrap();
+    assert_ok("sample device", &out);
+    checks.unwrap();
+    dereg.unwrap();
+    assert!(
+        state.join("lwm2mc.a").exists() || state.join("lwm2mc.b").exists(),
+        "configuration saved to --state-file"
+    );
+}
+
+#[test]
+fn install_script_and_pkg_config() {
+    // Stage this run's library as a "release" build, install it under a temporary prefix, and
+    // build the sample device the way the README tells C users to.
+    let stage = profile_dir().join("c-tests").join("install-stage");
+    let prefix = profile_dir().join("c-tests").join("install-prefix");
+    let _ = std::fs::remove_dir_all(&stage);
+    let _ = std::fs::remove_dir_all(&prefix);
+    std::fs::create_dir_all(stage.join("release")).unwrap();
+    std::fs::copy(
+        profile_dir().join("deps/liblwm2mc.so"),
+        stage.join("release/liblwm2mc.so"),
+    )
+    .unwrap();
+    std::fs::copy(
+        profile_dir().join("liblwm2mc.a"),
+        stage.join("release/liblwm2mc.a"),
+    )
+    .unwrap();
+    let o = Command::new("sh")
+        .arg(root().join("scripts/install.sh"))
+        .arg(&prefix)
+        .env("CARGO_TARGET_DIR", &stage)
+        .output()
+        .unwrap();
+    assert_ok("install.sh", &o);
+    for f in [
+        "lib/liblwm2mc.so.0",
+        "lib/liblwm2mc.so",
+        "lib/liblwm2mc.a",
+        "include/lwm2mc.h",
+        "lib/pkgconfig/lwm2mc.pc",
+    ] {
+        assert!(prefix.join(f).exists(), "{f} not installed");
+    }
+    let pc = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "lwm2mc"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("pkg-config (.ci/run installs it)");
+    assert_ok("pkg-config", &pc);
+    let flags = String::from_utf8(pc.stdout).unwrap();
+    assert!(flags.contains("-llwm2mc"), "{flags}");
+    let exe = prefix.join("device");
+    let mut cc = Command::new("cc");
+    cc.args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(root().join("examples/c/device.c"));
+    cc.args(flags.split_whitespace())
+        .arg("-lm")
+        .arg("-o")
+        .arg(&exe);
+    assert_ok(
+        "cc $(pkg-config --cflags --libs lwm2mc)",
+        &cc.output().unwrap(),
+    );
+    // The program loads the installed library through its soname and answers a bad command
+    // line with its usage (exit 2).
+    let run = Command::new(&exe)
+        .env("LD_LIBRARY_PATH", prefix.join("lib"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("usage: device"));
 }

@@ -1,0 +1,107 @@
+/* A sample LwM2M device in C on lwm2mc: bootstraps (or registers directly), exposes a
+ * temperature sensor (IPSO 3303) through a C read callback, runs until SIGINT/SIGTERM, then
+ * de-registers.
+ *
+ *   cc -std=c99 device.c $(pkg-config --cflags --libs lwm2mc) -o device
+ *   ./device --bootstrap coap://127.0.0.1:5783 --endpoint my-dev --state-file ./state
+ */
+#define _POSIX_C_SOURCE 200112L
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lwm2mc.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+/* The "sensor": a slow sine around 21 °C. */
+static lwm2mc_result read_temperature(void *ud, uint16_t obj, uint16_t inst, uint16_t res, lwm2mc_value *out) {
+    static const char units[] = "Cel";
+    (void)ud; (void)obj;
+    if (inst != 0) return LWM2MC_RESULT_NOT_FOUND;
+    if (res == 5700) {
+        out->type = LWM2MC_TYPE_FLOAT;
+        out->floating = 21.0 + 2.0 * sin((double)time(NULL) / 60.0);
+        return LWM2MC_RESULT_OK;
+    }
+    if (res == 5701) {
+        out->type = LWM2MC_TYPE_STRING;
+        out->bytes = (const uint8_t *)units;
+        out->len = strlen(units);
+        return LWM2MC_RESULT_OK;
+    }
+    return LWM2MC_RESULT_NOT_FOUND;
+}
+
+#define TRY(expr) do { lwm2mc_result r_ = (expr); if (r_ != LWM2MC_RESULT_OK) { \
+    fprintf(stderr, "%s: %s\n", #expr, lwm2mc_result_str(r_)); return 1; } } while (0)
+
+static void usage(void) {
+    fprintf(stderr, "usage: device (--bootstrap URI | --server URI) [--endpoint NAME] [--port N] "
+                    "[--lifetime S] [--state-file DIR] [--pct 110|112|11542]\n");
+}
+
+int main(int argc, char **argv) {
+    const char *bootstrap = NULL, *server = NULL, *endpoint = "lwm2mc-c-device", *state = NULL;
+    unsigned long port = 0, lifetime = 300, pct = 0;
+    char bind_addr[32];
+    lwm2mc_config *cfg = NULL;
+    lwm2mc_client *client = NULL;
+    lwm2mc_event ev;
+    bool stopped = false;
+    static const lwm2mc_resource_def temperature[] = {
+        {5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true},
+        {5701, LWM2MC_TYPE_STRING, LWM2MC_OPERATION_READ, false, false},
+    };
+    lwm2mc_object_callbacks callbacks = {NULL, NULL, read_temperature, NULL, NULL};
+
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) { usage(); return 2; }
+        if (strcmp(argv[i], "--bootstrap") == 0) bootstrap = v;
+        else if (strcmp(argv[i], "--server") == 0) server = v;
+        else if (strcmp(argv[i], "--endpoint") == 0) endpoint = v;
+        else if (strcmp(argv[i], "--port") == 0) port = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--lifetime") == 0) lifetime = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--state-file") == 0) state = v;
+        else if (strcmp(argv[i], "--pct") == 0) pct = strtoul(v, NULL, 10);
+        else { usage(); return 2; }
+        i++;
+    }
+    if ((bootstrap == NULL) == (server == NULL) || port > 65535) { usage(); return 2; }
+
+    TRY(lwm2mc_config_new(endpoint, &cfg));
+    if (bootstrap) TRY(lwm2mc_config_add_bootstrap_server(cfg, bootstrap, 0));
+    if (server) TRY(lwm2mc_config_add_server(cfg, 1, server, (uint32_t)lifetime));
+    if (state) TRY(lwm2mc_config_use_file_storage(cfg, state));
+    if (pct) TRY(lwm2mc_config_set_preferred_format(cfg, (uint16_t)pct));
+    TRY(lwm2mc_config_set_device(cfg, "lwm2mc project", "lwm2mc-c-device", "C-0001"));
+    TRY(lwm2mc_config_add_object(cfg, 3303, NULL, true, temperature, 2, &callbacks));
+    TRY(lwm2mc_client_new(cfg, &client));
+    lwm2mc_config_free(cfg);
+    snprintf(bind_addr, sizeof bind_addr, "127.0.0.1:%lu", port);
+    TRY(lwm2mc_client_bind_udp(client, bind_addr));
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    TRY(lwm2mc_client_start(client, 0));
+    while (!stop_requested || !stopped) {
+        if (stop_requested == 1) {
+            printf("stopping: de-registering\n");
+            TRY(lwm2mc_client_stop(client, 0));
+            stop_requested = 2;
+        }
+        TRY(lwm2mc_client_poll_udp(client, 200));
+        while (lwm2mc_client_next_event(client, &ev) == LWM2MC_RESULT_OK) {
+            printf("event %u ssid %u %s %s\n", (unsigned)ev.kind, (unsigned)ev.ssid, ev.path, ev.message);
+            fflush(stdout);
+        }
+        TRY(lwm2mc_client_is_stopped(client, &stopped));
+    }
+    lwm2mc_client_free(client);
+    return 0;
+}
