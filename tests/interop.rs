@@ -9,6 +9,10 @@
 //! `pip install --target` and the script runs with PYTHONPATH. Needs python3 (3.8+) and, the
 //! first time, network access to PyPI.
 
+#[path = "support/python.rs"]
+mod python_env;
+
+use python_env::Python;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -20,12 +24,6 @@ const AIOCOAP: &str = "0.4.17";
 
 /// The script stops itself after 30 s; this is the backstop should Python itself hang.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(45);
-
-/// How to start the peers script: the interpreter and an optional PYTHONPATH.
-struct Python {
-    exe: PathBuf,
-    path: Option<PathBuf>,
-}
 
 struct Setup {
     python: Python,
@@ -89,103 +87,16 @@ fn build_device() -> PathBuf {
     device
 }
 
-/// True if `python` (with `path` on PYTHONPATH) imports the pinned aiocoap.
-fn has_aiocoap(python: &Python) -> bool {
-    let mut cmd = Command::new(&python.exe);
-    cmd.args([
-        "-c",
-        &format!("import sys, aiocoap.meta; sys.exit(aiocoap.meta.version != '{AIOCOAP}')"),
-    ]);
-    if let Some(p) = &python.path {
-        cmd.env("PYTHONPATH", p);
-    }
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    cmd.status().is_ok_and(|s| s.success())
-}
-
-fn pip_install(python: &Path, extra: &[&std::ffi::OsStr]) -> Output {
-    let pin = format!("aiocoap=={AIOCOAP}");
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--timeout",
-        "60",
-    ])
-    .args(extra)
-    .arg(pin);
-    run(&mut cmd)
-}
-
-fn system_python() -> PathBuf {
-    std::env::var_os("PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"))
-}
-
-/// A Python that imports the pinned aiocoap: the venv if it works, else `pip --target`.
+/// A Python that imports the pinned aiocoap (tests/support/python.rs).
 fn python_with_aiocoap() -> Python {
     let target_dir = profile_dir().parent().expect("<target>").to_path_buf();
-    let venv = target_dir.join("interop-venv");
-    let venv_python = Python {
-        exe: venv.join("bin").join("python"),
-        path: None,
-    };
-    if has_aiocoap(&venv_python) {
-        return venv_python;
-    }
-    let pydeps = target_dir.join("interop-pydeps");
-    let target_python = Python {
-        exe: system_python(),
-        path: Some(pydeps.clone()),
-    };
-    if has_aiocoap(&target_python) {
-        return target_python;
-    }
-
-    // A venv whose interpreter is missing or broken is rebuilt from scratch (--clear).
-    let created = run(Command::new(system_python())
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv));
-    let venv_error = if created.status.success() {
-        let out = pip_install(&venv_python.exe, &[]);
-        if out.status.success() && has_aiocoap(&venv_python) {
-            return venv_python;
-        }
-        format!(
-            "pip install in the venv failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    } else {
-        // Debian/Ubuntu without python3-venv: "ensurepip is not available".
-        let _ = std::fs::remove_dir_all(&venv);
-        format!(
-            "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv):\n{}",
-            String::from_utf8_lossy(&created.stderr)
-        )
-    };
-
-    let out = pip_install(
-        &system_python(),
-        &[
-            "--upgrade".as_ref(),
-            "--target".as_ref(),
-            pydeps.as_os_str(),
-        ],
-    );
-    if out.status.success() && has_aiocoap(&target_python) {
-        return target_python;
-    }
-    panic!(
-        "cannot get aiocoap {AIOCOAP} for the interop test.\n{venv_error}\n\
-         pip install --target {} failed too (is python3-pip installed, is PyPI reachable?):\n{}",
-        pydeps.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let check = format!("import sys, aiocoap.meta; sys.exit(aiocoap.meta.version != '{AIOCOAP}')");
+    python_env::python_with(
+        &target_dir,
+        "interop",
+        &[&format!("aiocoap=={AIOCOAP}")],
+        &check,
+    )
 }
 
 /// Done once per test binary; both scenarios wait for it.

@@ -199,13 +199,17 @@ class _Hooks:
         return code
 
 
-_registry: dict[int, _Hooks] = {}
+# Weak: the client owns its hooks. A strong global entry would root any cycle in which a
+# transport or object refers back to its client, and that client could never be collected. A
+# callback that finds its hooks gone (the client is being collected) does nothing.
+_registry: dict[int, "weakref.ref[_Hooks]"] = {}
 _registry_lock = threading.Lock()
 _keys = itertools.count(1)
 
 
 def _hooks(ud: Optional[int]) -> Optional[_Hooks]:
-    return _registry.get(ud or 0)
+    ref = _registry.get(ud or 0)
+    return ref() if ref is not None else None
 
 
 def _bytes(ptr: Any, n: int) -> bytes:
@@ -471,7 +475,7 @@ class Client:
         self._hooks.objects = {o.object_id: o for o in objects}
         self._key = next(_keys)
         with _registry_lock:
-            _registry[self._key] = self._hooks
+            _registry[self._key] = weakref.ref(self._hooks)
         self._transport = transport
         cfg = ctypes.c_void_p()
         try:
