@@ -212,10 +212,10 @@ fn example_device_bootstraps_and_deregisters_on_sigterm() {
 
 #[test]
 fn pip_install_into_a_fresh_environment() {
-    // A fresh environment every time: `pip install ./bindings/python`, then `import lwm2mc`
-    // from elsewhere with no LWM2MC_LIBRARY and no PYTHONPATH: the library must be bundled.
-    // The build bundles this run's library (LWM2MC_BUNDLE_LIBRARY) instead of compiling a
-    // release build, to keep the suite fast; without it, setup.py runs cargo.
+    // A fresh environment every time: `pip install ./bindings/python` (whose build compiles
+    // the library with `cargo build --release --lib` into this target directory), then
+    // `import lwm2mc` from elsewhere with no LWM2MC_LIBRARY and no PYTHONPATH: the library
+    // must be bundled in the installed package.
     let dir = profile_dir().join("pip-check");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
