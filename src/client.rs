@@ -266,24 +266,20 @@ impl Client {
         self.abandon_bootstrap();
         let ssids: Vec<u16> = self.servers.keys().copied().collect();
         for ssid in ssids {
+            // A Register in flight may already be accepted: let it finish, then De-register
+            // (on_register_response), rather than leave the server a stale registration.
+            if matches!(
+                self.servers.get(&ssid).map(|r| &r.state),
+                Some(RegState::Registering { .. })
+            ) {
+                continue;
+            }
             self.cancel_server_exchange(ssid);
             let Some(reg) = self.servers.get_mut(&ssid) else {
                 continue;
             };
             if reg.is_registered() {
-                let packet = registration::deregister_packet(reg);
-                let peer = reg.peer;
-                let exchange = self.endpoint.request(now, peer, packet, true);
-                self.exchanges.insert(
-                    exchange,
-                    Purpose::Deregister {
-                        ssid,
-                        forget: false,
-                    },
-                );
-                if let Some(reg) = self.servers.get_mut(&ssid) {
-                    reg.state = RegState::Deregistering { exchange };
-                }
+                self.send_deregister(now, ssid);
             } else {
                 reg.state = RegState::Idle { retry_at: None };
             }
@@ -293,10 +289,12 @@ impl Client {
     /// True after `stop` once every De-register was answered or gave up.
     pub fn is_stopped(&self) -> bool {
         self.stopping
-            && !self
-                .servers
-                .values()
-                .any(|r| matches!(r.state, RegState::Deregistering { .. }))
+            && !self.servers.values().any(|r| {
+                matches!(
+                    r.state,
+                    RegState::Deregistering { .. } | RegState::Registering { .. }
+                )
+            })
     }
 
     /// Short Server IDs of the servers the client is registered with.
@@ -704,6 +702,28 @@ impl Client {
         reg.update_wanted = false;
         let location = reg.location_path();
         self.events.push_back(Event::Registered { ssid, location });
+        if self.stopping {
+            self.send_deregister(now, ssid);
+        }
+    }
+
+    /// Sends De-register to a registered server.
+    fn send_deregister(&mut self, now: u64, ssid: u16) {
+        let Some(reg) = self.servers.get(&ssid) else {
+            return;
+        };
+        let packet = registration::deregister_packet(reg);
+        let exchange = self.endpoint.request(now, reg.peer, packet, true);
+        self.exchanges.insert(
+            exchange,
+            Purpose::Deregister {
+                ssid,
+                forget: false,
+            },
+        );
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Deregistering { exchange };
+        }
     }
 
     fn on_update_response(&mut self, now: u64, ssid: u16, code: u8) {
@@ -833,7 +853,9 @@ impl Client {
             return;
         };
         reg.failures += 1;
-        let retry_at = if policy.attempts == 0 || reg.failures < policy.attempts {
+        let retry_at = if self.stopping {
+            None
+        } else if policy.attempts == 0 || reg.failures < policy.attempts {
             Some(now + policy.delay(reg.failures, &mut self.rng))
         } else {
             None

@@ -275,3 +275,30 @@ fn registration_failure_retries_then_falls_back_to_bootstrap() {
     assert!(fails[..4].iter().all(Option::is_some), "{fails:?}");
     assert_eq!(fails[4], None);
 }
+
+#[test]
+fn stop_during_register_lets_it_finish_then_deregisters() {
+    let mut net = bootstrap_net(29, standard_plan(123, 300));
+    // The LwM2M Server is unreachable for now: the Register stays in flight.
+    net.dead.push(DM_PORT);
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, |n| n.wire.iter().any(
+        |w| !w.to_client && lwm2mc::trace::describe(&w.bytes).starts_with("CON POST /rd?")
+    )));
+    assert!(net.client.registered_servers().is_empty());
+    net.client.stop(net.now);
+    assert!(
+        !net.client.is_stopped(),
+        "the Register in flight is not abandoned"
+    );
+    // Its retransmission gets through and is accepted; the client then de-registers.
+    net.dead.clear();
+    assert!(net.run_until(100_000, |n| n.client.is_stopped()));
+    assert_eq!(net.dm(DM_PORT).registers.len(), 1);
+    assert_eq!(
+        net.dm(DM_PORT).deregisters,
+        1,
+        "the accepted registration was removed"
+    );
+    assert!(net.has_event(|e| *e == Event::Deregistered { ssid: 123 }));
+}

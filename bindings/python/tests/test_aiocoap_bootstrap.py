@@ -59,9 +59,12 @@ async def context(handle):
     return ctx, sock.getsockname()[1]
 
 
-def run_device(client: lwm2mc.Client, stop: threading.Event, events: list):
+def run_device(client: lwm2mc.Client, stop: threading.Event, events: list, registered: threading.Event):
     while not stop.is_set():
-        events.extend(client.poll(0.05))
+        for e in client.poll(0.05):
+            events.append(e)
+            if e.kind == "registered":
+                registered.set()
     events.extend(client.stop())
 
 
@@ -71,8 +74,11 @@ def test_aiocoap_bootstrap_server_provisions_the_python_device():
         deregistered = asyncio.get_running_loop().create_future()
         codes = []
 
+        seen_by_dm = []
+
         async def dm(request):
             path = tuple(request.opt.uri_path)
+            seen_by_dm.append((str(request.code), path))
             if request.code == POST and path == ("rd",):
                 q = dict(x.split("=", 1) for x in request.opt.uri_query if "=" in x)
                 registered.set_result((q, bytes(request.payload).decode()))
@@ -107,13 +113,20 @@ def test_aiocoap_bootstrap_server_provisions_the_python_device():
         bs_ctx, bs_port = await context(bs)
         client = lwm2mc.Client("py-aiocoap", bootstrap=f"coap://127.0.0.1:{bs_port}", pct=TLV)
         client.start()
-        stop, events = threading.Event(), []
-        thread = threading.Thread(target=run_device, args=(client, stop, events))
+        stop, events, device_registered = threading.Event(), [], threading.Event()
+        thread = threading.Thread(target=run_device, args=(client, stop, events, device_registered))
         thread.start()
         try:
-            query, links = await asyncio.wait_for(registered, 15)
-            stop.set()
-            await asyncio.wait_for(deregistered, 15)
+            try:
+                query, links = await asyncio.wait_for(registered, 15)
+                # Stop only once the device itself has seen the 2.01 (else it would still be
+                # registering when asked to stop).
+                loop = asyncio.get_running_loop()
+                await asyncio.wait_for(loop.run_in_executor(None, device_registered.wait, 15), 16)
+                stop.set()
+                await asyncio.wait_for(deregistered, 15)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"timed out; bootstrap answers {codes}, device events {[e.kind for e in events]}, dm saw {seen_by_dm}") from None
         finally:
             stop.set()
             await asyncio.get_running_loop().run_in_executor(None, thread.join)
