@@ -229,6 +229,8 @@ fn report(event: &Event) {
         }
         Event::Executed { ssid, path, .. } => println!("request: server {ssid} executed {path}"),
         Event::Written { ssid, path } => println!("request: server {ssid} wrote {path}"),
+        Event::Created { ssid, path } => println!("request: server {ssid} created {path}"),
+        Event::Deleted { ssid, path } => println!("request: server {ssid} deleted {path}"),
         Event::StorageError { reason } => println!("storage: {reason}"),
         Event::SmartcardProvisioned => println!("state: provisioned from smartcard"),
         Event::SmartcardRemoved => println!("state: smartcard data removed"),

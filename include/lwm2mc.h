@@ -73,6 +73,8 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_SMARTCARD_PROVISIONED = 9,
   LWM2MC_EVENT_KIND_SMARTCARD_REMOVED = 10,
   LWM2MC_EVENT_KIND_BOOTSTRAP_ACCOUNT_PURGED = 11,
+  LWM2MC_EVENT_KIND_CREATED = 12,
+  LWM2MC_EVENT_KIND_DELETED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -252,7 +254,8 @@ typedef struct lwm2mc_resource_def {
 // (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
 // They run inside the client call that handles the server's request; calling that client from
 // them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
-// answered 4.05, or for `instances`, instance 0 is assumed).
+// answered 4.05, or for `instances`, instance 0 is assumed). Only single-instance resources
+// go through `read` and `write`.
 typedef struct lwm2mc_object_callbacks {
   // Passed back as the first argument of every callback.
   void *userdata;
@@ -264,6 +267,10 @@ typedef struct lwm2mc_object_callbacks {
   lwm2mc_result (*write)(void *userdata, uint16_t object, uint16_t instance, uint16_t resource, const struct lwm2mc_value *value);
   // A server executed /object/instance/resource with these argument bytes.
   lwm2mc_result (*execute)(void *userdata, uint16_t object, uint16_t instance, uint16_t resource, const uint8_t *args, size_t args_len);
+  // A server created /object/instance; the initial values then arrive through `write`.
+  lwm2mc_result (*create_instance)(void *userdata, uint16_t object, uint16_t instance);
+  // A server deleted /object/instance.
+  lwm2mc_result (*delete_instance)(void *userdata, uint16_t object, uint16_t instance);
 } lwm2mc_object_callbacks;
 
 #ifdef __cplusplus

@@ -581,8 +581,11 @@ impl Client {
                 effects.clear();
             }
         }
-        let wrote_persistent = effects.iter().any(|e| {
-            matches!(e, Effect::Written { path } if path.object_id().is_some_and(|o| self.store.is_persistent(o)))
+        let wrote_persistent = effects.iter().any(|e| match e {
+            Effect::Written { path } | Effect::Created { path } | Effect::Deleted { path } => path
+                .object_id()
+                .is_some_and(|o| self.store.is_persistent(o)),
+            _ => false,
         });
         if wrote_persistent {
             let candidate = self.store.clone();
@@ -604,6 +607,19 @@ impl Client {
                     self.events.push_back(Event::Executed { ssid, path, args })
                 }
                 Effect::Written { path } => self.events.push_back(Event::Written { ssid, path }),
+                Effect::Created { path } | Effect::Deleted { path } => {
+                    self.events
+                        .push_back(if matches!(effect, Effect::Created { .. }) {
+                            Event::Created { ssid, path }
+                        } else {
+                            Event::Deleted { ssid, path }
+                        });
+                    // Core 1.1 §5.3.2: the object list changed, so every registration gets an
+                    // Update carrying the new list.
+                    for reg in self.servers.values_mut().filter(|r| r.is_registered()) {
+                        reg.update_wanted = true;
+                    }
+                }
                 Effect::UpdateTrigger { ssid } => {
                     if let Some(reg) = self.servers.get_mut(&ssid) {
                         reg.update_wanted = true;
@@ -1101,6 +1117,18 @@ impl Client {
                 Effect::Executed { path, args } => {
                     if let (Some(iid), Some(rid)) = (path.instance_id(), path.resource_id()) {
                         handler.execute(iid, rid, args)?;
+                    }
+                }
+                Effect::Created { path } => {
+                    let Some(iid) = path.instance_id() else {
+                        continue;
+                    };
+                    let values = self.store.instance(o, iid).cloned().unwrap_or_default();
+                    handler.create(iid, &values)?;
+                }
+                Effect::Deleted { path } => {
+                    if let Some(iid) = path.instance_id() {
+                        handler.delete(iid)?;
                     }
                 }
                 _ => {}

@@ -24,6 +24,10 @@ pub enum Effect {
     Executed { path: Path, args: Vec<u8> },
     /// A value was written.
     Written { path: Path },
+    /// An instance was created (`/O/I`).
+    Created { path: Path },
+    /// An instance was deleted (`/O/I`).
+    Deleted { path: Path },
     /// `/1/x/8` Registration Update Trigger for the server with this SSID.
     UpdateTrigger { ssid: u16 },
     /// `/1/x/9` Bootstrap-Request Trigger (Core 1.1 §5.2.3.4: start client-initiated bootstrap).
@@ -67,10 +71,7 @@ pub fn handle(store: &mut Store, ctx: &DmContext, req: &Request) -> (Reply, Vec<
         ),
         msg::PUT => write(store, ctx, &path, req, false),
         msg::POST => post(store, ctx, &path, req),
-        msg::DELETE => (
-            Reply::error(msg::METHOD_NOT_ALLOWED, "Delete is not supported"),
-            Vec::new(),
-        ),
+        msg::DELETE => delete(store, &path),
         _ => (Reply::code(msg::METHOD_NOT_ALLOWED), Vec::new()),
     }
 }
@@ -408,10 +409,7 @@ fn write(
 
 fn post(store: &mut Store, ctx: &DmContext, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
     match (path.instance_id(), path.resource_id()) {
-        (None, _) => (
-            Reply::error(msg::METHOD_NOT_ALLOWED, "Create is not supported"),
-            Vec::new(),
-        ),
+        (None, _) => create(store, path, req),
         (Some(_), None) => write(store, ctx, path, req, true),
         // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is Execute.
         (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
@@ -419,6 +417,147 @@ fn post(store: &mut Store, ctx: &DmContext, path: &Path, req: &Request) -> (Repl
         }
         (Some(_), Some(_)) => write(store, ctx, path, req, true),
     }
+}
+
+/// Create (POST /O with a payload), Core 1.1 §5.4.4 / FACTS §4.1: the payload names the new
+/// instance (an Object Instance TLV or SenML names) or the client picks the smallest free ID and
+/// answers its Location-Path. Read-only values in the payload are ignored; missing Mandatory
+/// resources, an existing ID, or a second instance of a single-instance object are 4.00, and
+/// nothing is created on any error.
+fn create(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
+    let none = Vec::new;
+    let def = match object_def(store, path) {
+        Ok(d) => d.clone(),
+        Err(r) => return (r, none()),
+    };
+    let Some(cf) = req.content_format else {
+        return (
+            Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory"),
+            none(),
+        );
+    };
+    let format = match ContentFormat::from_code(cf) {
+        Some(f) if f.can_decode() => f,
+        _ => {
+            return (
+                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+                none(),
+            )
+        }
+    };
+    // With an Object Instance TLV (or SenML names) the server chose the ID; otherwise the
+    // payload holds only resources and the client picks one.
+    // An empty payload names no instance either: the client picks the ID.
+    let at_free_id = || -> Result<Instances, CodecError> {
+        let iid = store
+            .free_instance_id(def.id)
+            .ok_or(CodecError::Malformed("no free instance ID".into()))?;
+        codec::decode(format, &Path::instance(def.id, iid), &req.payload, store)
+    };
+    let decoded = match codec::decode(format, path, &req.payload, store) {
+        Ok(d) if d.is_empty() => at_free_id(),
+        Ok(d) => Ok(d),
+        Err(first) => at_free_id().map_err(|_| first),
+    };
+    let mut decoded = match decoded {
+        Ok(d) => d,
+        Err(CodecError::Unsupported) => {
+            return (
+                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+                none(),
+            )
+        }
+        Err(e) => return (Reply::error(msg::BAD_REQUEST, e), none()),
+    };
+    let (iid, mut resources) = match (decoded.len(), decoded.pop_first()) {
+        (1, Some(one)) => one,
+        _ => {
+            return (
+                Reply::error(msg::BAD_REQUEST, "Create carries exactly one instance"),
+                none(),
+            )
+        }
+    };
+    if store.has_instance(def.id, iid) {
+        return (
+            Reply::error(
+                msg::BAD_REQUEST,
+                format!("{} exists", Path::instance(def.id, iid)),
+            ),
+            none(),
+        );
+    }
+    if !def.multiple && !store.instance_ids(def.id).is_empty() {
+        return (
+            Reply::error(
+                msg::BAD_REQUEST,
+                format!("object {} is single-instance", def.id),
+            ),
+            none(),
+        );
+    }
+    resources.retain(|rid, _| def.resource(*rid).is_some_and(|r| r.operations.writable()));
+    let missing: Vec<String> = def
+        .resources
+        .iter()
+        .filter(|r| r.mandatory && r.operations.writable() && !resources.contains_key(&r.id))
+        .map(|r| format!("{}", r.id))
+        .collect();
+    if !missing.is_empty() {
+        return (
+            Reply::error(
+                msg::BAD_REQUEST,
+                format!("mandatory resources missing: {}", missing.join(", ")),
+            ),
+            none(),
+        );
+    }
+    if let Err(e) = store.create_instance(def.id, iid, resources) {
+        return (Reply::error(msg::BAD_REQUEST, e), none());
+    }
+    let mut reply = Reply::code(msg::CREATED);
+    reply.location = alloc::vec![format!("{}", def.id), format!("{iid}")];
+    (
+        reply,
+        alloc::vec![Effect::Created {
+            path: Path::instance(def.id, iid)
+        }],
+    )
+}
+
+/// Delete (DELETE /O/I), Core 1.1 §5.4.6: the Device instance "SHALL NOT be affected" (4.05);
+/// only instances can be deleted by a server (4.05 otherwise).
+fn delete(store: &mut Store, path: &Path) -> (Reply, Vec<Effect>) {
+    let none = Vec::new;
+    let (Some(o), Some(i), None) = (path.object_id(), path.instance_id(), path.resource_id())
+    else {
+        return (
+            Reply::error(msg::METHOD_NOT_ALLOWED, "Delete targets /O/I"),
+            none(),
+        );
+    };
+    if o == oid::DEVICE {
+        return (
+            Reply::error(
+                msg::METHOD_NOT_ALLOWED,
+                "the Device instance cannot be deleted",
+            ),
+            none(),
+        );
+    }
+    if let Err(r) = object_def(store, path) {
+        return (r, none());
+    }
+    if !store.remove_instance(o, i) {
+        return (
+            Reply::error(msg::NOT_FOUND, format!("{path} not found")),
+            none(),
+        );
+    }
+    (
+        Reply::code(msg::DELETED),
+        alloc::vec![Effect::Deleted { path: *path }],
+    )
 }
 
 fn execute(store: &Store, path: &Path, args: &[u8]) -> (Reply, Vec<Effect>) {

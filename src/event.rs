@@ -37,6 +37,10 @@ pub enum Event {
     },
     /// A server wrote a value (after the write was applied).
     Written { ssid: u16, path: Path },
+    /// A server created the instance `path` (`/O/I`).
+    Created { ssid: u16, path: Path },
+    /// A server deleted the instance `path` (`/O/I`).
+    Deleted { ssid: u16, path: Path },
     /// Saving or loading the persistent configuration failed.
     StorageError { reason: String },
     /// The smartcard's bootstrap data was applied (Bootstrap from Smartcard).

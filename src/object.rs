@@ -4,7 +4,8 @@
 
 use alloc::vec::Vec;
 
-use crate::value::ResourceValue;
+use crate::coap::msg;
+use crate::value::{ResourceValue, Resources};
 
 /// The application side of one object. Every method may fail with a CoAP response code
 /// (e.g. `coap::msg::NOT_FOUND`, `coap::msg::INTERNAL_SERVER_ERROR`), which the server receives.
@@ -17,4 +18,15 @@ pub trait ObjectHandler: Send {
     fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8>;
     /// A server executed `/O/iid/rid` with these arguments.
     fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8>;
+    /// A server created instance `iid` with these (writable) resource values. By default the
+    /// object refuses (4.05).
+    fn create(&mut self, iid: u16, resources: &Resources) -> Result<(), u8> {
+        let _ = (iid, resources);
+        Err(msg::METHOD_NOT_ALLOWED)
+    }
+    /// A server deleted instance `iid`. By default the object refuses (4.05).
+    fn delete(&mut self, iid: u16) -> Result<(), u8> {
+        let _ = iid;
+        Err(msg::METHOD_NOT_ALLOWED)
+    }
 }

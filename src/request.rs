@@ -70,6 +70,8 @@ pub struct Reply {
     pub code: u8,
     pub content_format: Option<u16>,
     pub payload: Vec<u8>,
+    /// Location-Path segments (2.01 Created).
+    pub location: Vec<String>,
 }
 
 impl Reply {
@@ -78,6 +80,7 @@ impl Reply {
             code,
             content_format: None,
             payload: Vec::new(),
+            location: Vec::new(),
         }
     }
 
@@ -86,6 +89,7 @@ impl Reply {
             code: msg::CONTENT,
             content_format: Some(content_format),
             payload,
+            location: Vec::new(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Reply {
             code,
             content_format: None,
             payload: diagnostic.to_string().into_bytes(),
+            location: Vec::new(),
         }
     }
 
@@ -102,6 +107,10 @@ impl Reply {
         let mut p = msg::new_response(self.code);
         if let Some(cf) = self.content_format {
             msg::set_content_format(&mut p, cf);
+        }
+        if !self.location.is_empty() {
+            let segs: Vec<&str> = self.location.iter().map(String::as_str).collect();
+            msg::add_location_path(&mut p, &segs);
         }
         p.payload = self.payload;
         p

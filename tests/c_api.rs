@@ -181,6 +181,19 @@ fn whole_flow_through_the_c_api() {
         if r.code != 0x44 {
             return Err(format!("execute answered {}", r.code_string()));
         }
+        // Create and Delete reach the C callbacks.
+        let mut create = lwm2mc::testkit::request(0x02, "/3303");
+        lwm2mc::coap::msg::set_content_format(&mut create, 11542);
+        let r = dm.request("c-device", create).map_err(|e| e.to_string())?;
+        if r.code != 0x41 {
+            return Err(format!("create answered {}", r.code_string()));
+        }
+        let r = dm
+            .request("c-device", lwm2mc::testkit::request(0x04, "/3303/0"))
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x42 {
+            return Err(format!("delete answered {}", r.code_string()));
+        }
         // Stop phase 1: the program de-registers, then restarts from its storage.
         drop(child.stdin.take());
         dm.wait_deregistration("c-device", t)

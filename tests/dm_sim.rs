@@ -302,3 +302,162 @@ fn stop_during_register_lets_it_finish_then_deregisters() {
     );
     assert!(net.has_event(|e| *e == Event::Deregistered { ssid: 123 }));
 }
+
+/// A library-held application object for Create/Delete: IPSO-like 3303 with 5700 Sensor Value
+/// (R) and 5750 Application Type (RW, mandatory here so that Create must carry it).
+fn with_app_object(seed: u64) -> Net {
+    use lwm2mc::model::{ObjectDef, Operations, ResourceDef};
+    use lwm2mc::ResourceType;
+    use std::borrow::Cow;
+    let mut store = factory_bs_only(0);
+    store.define(
+        ObjectDef {
+            id: 3303,
+            name: Cow::Borrowed("Temperature"),
+            version: Cow::Borrowed("1.0"),
+            multiple: true,
+            mandatory: false,
+            resources: Cow::Owned(vec![
+                ResourceDef::new(
+                    5700,
+                    "Sensor Value",
+                    ResourceType::Float,
+                    Operations::R,
+                    false,
+                    false,
+                ),
+                ResourceDef::new(
+                    5750,
+                    "Application Type",
+                    ResourceType::String,
+                    Operations::RW,
+                    false,
+                    true,
+                ),
+            ]),
+        },
+        false,
+    );
+    let mut net = Net::new(lwm2mc::Client::new(config(seed), store));
+    net.servers.insert(
+        BS_PORT,
+        Server::Bs(FakeBs::new(seed ^ 1, standard_plan(123, 300))),
+    );
+    net.servers
+        .insert(DM_PORT, Server::Dm(FakeDm::new(seed ^ 2)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    net
+}
+
+fn app_instance_tlv(iid: Option<u16>, app_type: &str) -> Vec<u8> {
+    use lwm2mc::codec::tlv;
+    let mut body = Vec::new();
+    tlv::write_entry(
+        &mut body,
+        tlv::TlvKind::Resource,
+        5700,
+        &tlv::encode_float(99.0),
+    )
+    .unwrap();
+    tlv::write_entry(&mut body, tlv::TlvKind::Resource, 5750, app_type.as_bytes()).unwrap();
+    match iid {
+        None => body,
+        Some(i) => object_tlv(&[(i, body)]),
+    }
+}
+
+#[test]
+fn create_and_delete_instances() {
+    let mut net = with_app_object(30);
+    // No instance ID in the payload: the client picks 0 and says where (Location-Path).
+    let (code, _, _) = ask(
+        &mut net,
+        post("/3303", Some(11542), &app_instance_tlv(None, "room")),
+    );
+    assert_eq!(code, msg::CREATED);
+    let acks: Vec<String> = net
+        .wire
+        .iter()
+        .filter(|w| !w.to_client)
+        .map(|w| lwm2mc::trace::describe(&w.bytes))
+        .filter(|d| d.starts_with("ACK 2.01"))
+        .collect();
+    assert_eq!(acks, ["ACK 2.01 location=/3303/0"]);
+    assert_eq!(
+        net.client.store().value(&Path::resource(3303, 0, 5750)),
+        Some(&Value::String("room".into()))
+    );
+    // Read-only values in a Create payload are ignored.
+    assert_eq!(
+        net.client.store().value(&Path::resource(3303, 0, 5700)),
+        None
+    );
+    assert!(net.has_event(|e| *e
+        == Event::Created {
+            ssid: 123,
+            path: Path::instance(3303, 0)
+        }));
+    // With an Object Instance TLV the server chooses the ID.
+    assert_eq!(
+        ask(
+            &mut net,
+            post("/3303", Some(11542), &app_instance_tlv(Some(7), "hall"))
+        )
+        .0,
+        msg::CREATED
+    );
+    assert_eq!(net.client.store().instance_ids(3303), [0, 7]);
+    // The object list changed: an Update carries it.
+    assert!(net.run_until(10_000, |n| n.dm(DM_PORT).updates.len() == 2));
+    // Errors create nothing: existing ID, missing mandatory resource, no Content-Format.
+    assert_eq!(
+        ask(
+            &mut net,
+            post("/3303", Some(11542), &app_instance_tlv(Some(7), "x"))
+        )
+        .0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(3303, 7, 5750)),
+        Some(&Value::String("hall".into()))
+    );
+    assert_eq!(
+        ask(&mut net, post("/3303", Some(11542), &[])).0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(
+        ask(&mut net, post("/3303", None, &app_instance_tlv(None, "y"))).0,
+        msg::BAD_REQUEST
+    );
+    assert_eq!(
+        ask(&mut net, post("/3", Some(11542), &[])).0,
+        msg::BAD_REQUEST,
+        "Device is single-instance"
+    );
+    assert_eq!(
+        ask(&mut net, post("/0", Some(11542), &[])).0,
+        msg::UNAUTHORIZED
+    );
+    assert_eq!(net.client.store().instance_ids(3303), [0, 7]);
+
+    assert_eq!(ask(&mut net, req(msg::DELETE, "/3303/7")).0, msg::DELETED);
+    assert!(net.has_event(|e| *e
+        == Event::Deleted {
+            ssid: 123,
+            path: Path::instance(3303, 7)
+        }));
+    assert_eq!(ask(&mut net, req(msg::DELETE, "/3303/7")).0, msg::NOT_FOUND);
+    assert_eq!(
+        ask(&mut net, req(msg::DELETE, "/3303")).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        ask(&mut net, req(msg::DELETE, "/3/0")).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(ask(&mut net, req(msg::DELETE, "/0/1")).0, msg::UNAUTHORIZED);
+    assert_eq!(net.client.store().instance_ids(3303), [0]);
+    assert_eq!(net.client.store().instance_ids(3), [0]);
+}

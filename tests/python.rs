@@ -148,6 +148,18 @@ fn flow_against_the_testkit() {
         if r.code != 0x44 {
             return Err(format!("execute: {}", r.code_string()));
         }
+        let mut create = lwm2mc::testkit::request(0x02, "/3303");
+        lwm2mc::coap::msg::set_content_format(&mut create, 11542);
+        let r = dm.request(ep, create).map_err(|e| e.to_string())?;
+        if r.code != 0x41 {
+            return Err(format!("create: {}", r.code_string()));
+        }
+        let r = dm
+            .request(ep, lwm2mc::testkit::request(0x04, "/3303/0"))
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x42 {
+            return Err(format!("delete: {}", r.code_string()));
+        }
         drop(child.stdin.take());
         dm.wait_deregistration(ep, t).map_err(|e| e.to_string())?;
         Ok(())

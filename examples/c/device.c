@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
         {5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true},
         {5701, LWM2MC_TYPE_STRING, LWM2MC_OPERATION_READ, false, false},
     };
-    lwm2mc_object_callbacks callbacks = {NULL, NULL, read_temperature, NULL, NULL};
+    lwm2mc_object_callbacks callbacks = {.read = read_temperature};
 
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

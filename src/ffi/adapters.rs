@@ -257,6 +257,34 @@ impl ObjectHandler for CObject {
         }
     }
 
+    fn create(&mut self, iid: u16, resources: &crate::value::Resources) -> Result<(), u8> {
+        let Some(f) = self.table.create_instance else {
+            return Err(msg::METHOD_NOT_ALLOWED);
+        };
+        // SAFETY: plain values.
+        match unsafe { f(self.table.userdata, self.oid, iid) } {
+            lwm2mc_result::Ok => {}
+            r => return Err(coap_code(r)),
+        }
+        for (rid, value) in resources {
+            if let ResourceValue::Single(_) = value {
+                self.write(iid, *rid, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, iid: u16) -> Result<(), u8> {
+        let Some(f) = self.table.delete_instance else {
+            return Err(msg::METHOD_NOT_ALLOWED);
+        };
+        // SAFETY: plain values.
+        match unsafe { f(self.table.userdata, self.oid, iid) } {
+            lwm2mc_result::Ok => Ok(()),
+            r => Err(coap_code(r)),
+        }
+    }
+
     fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8> {
         let Some(f) = self.table.execute else {
             return Err(msg::METHOD_NOT_ALLOWED);

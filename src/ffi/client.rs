@@ -488,6 +488,8 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::SmartcardProvisioned => lwm2mc_event_kind::SmartcardProvisioned,
         Event::SmartcardRemoved => lwm2mc_event_kind::SmartcardRemoved,
         Event::BootstrapAccountPurged => lwm2mc_event_kind::BootstrapAccountPurged,
+        Event::Created { .. } => lwm2mc_event_kind::Created,
+        Event::Deleted { .. } => lwm2mc_event_kind::Deleted,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -527,7 +529,9 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             Event::Executed { ssid, path, args } => {
                 (*ssid, Some(*path), args.clone(), String::new())
             }
-            Event::Written { ssid, path } => (*ssid, Some(*path), Vec::new(), String::new()),
+            Event::Written { ssid, path }
+            | Event::Created { ssid, path }
+            | Event::Deleted { ssid, path } => (*ssid, Some(*path), Vec::new(), String::new()),
             _ => (0, None, Vec::new(), String::new()),
         };
         let mut path_buf: [c_char; 32] = [0; 32];

@@ -91,7 +91,8 @@ pub struct lwm2mc_resource_def {
 /// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
 /// They run inside the client call that handles the server's request; calling that client from
 /// them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
-/// answered 4.05, or for `instances`, instance 0 is assumed).
+/// answered 4.05, or for `instances`, instance 0 is assumed). Only single-instance resources
+/// go through `read` and `write`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_object_callbacks {
@@ -137,6 +138,14 @@ pub struct lwm2mc_object_callbacks {
             args: *const u8,
             args_len: usize,
         ) -> lwm2mc_result,
+    >,
+    /// A server created /object/instance; the initial values then arrive through `write`.
+    pub create_instance: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, object: u16, instance: u16) -> lwm2mc_result,
+    >,
+    /// A server deleted /object/instance.
+    pub delete_instance: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, object: u16, instance: u16) -> lwm2mc_result,
     >,
 }
 
@@ -245,6 +254,8 @@ pub enum lwm2mc_event_kind {
     SmartcardProvisioned = 9,
     SmartcardRemoved = 10,
     BootstrapAccountPurged = 11,
+    Created = 12,
+    Deleted = 13,
 }
 
 /// Something that happened in the client. `path` is NUL-terminated ("" when not relevant);

@@ -158,7 +158,25 @@ typedef struct {
     double celsius;
     int reads;
     lwm2mc_result reentrant; /* what a call back into the client returned */
+    int created, deleted;    /* instance IDs + 1 of the last create/delete, 0 if none */
 } sensor;
+
+static lwm2mc_result temp_create(void *ud, uint16_t obj, uint16_t inst) {
+    sensor *s = ud;
+    (void)obj;
+    s->created = inst + 1;
+    return LWM2MC_RESULT_OK;
+}
+
+static lwm2mc_result temp_delete(void *ud, uint16_t obj, uint16_t inst) {
+    sensor *s = ud;
+    (void)obj;
+    if (inst != 0) {
+        return LWM2MC_RESULT_NOT_FOUND;
+    }
+    s->deleted = inst + 1;
+    return LWM2MC_RESULT_OK;
+}
 
 static lwm2mc_result temp_read(void *ud, uint16_t obj, uint16_t inst, uint16_t res, lwm2mc_value *out) {
     sensor *s = ud;
@@ -272,9 +290,9 @@ static lwm2mc_client *make_client(const char *bs_uri, udp_transport *t, mem_stor
         {5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true},
         {5701, LWM2MC_TYPE_STRING, LWM2MC_OPERATION_READ, false, false},
     };
-    lwm2mc_transport transport = {t, t_open, t_send, t_close};
-    lwm2mc_storage storage = {st, s_load, s_store, s_erase};
-    lwm2mc_object_callbacks cb = {sen, NULL, temp_read, NULL, NULL};
+    lwm2mc_transport transport = {.userdata = t, .open = t_open, .send = t_send, .close = t_close};
+    lwm2mc_storage storage = {.userdata = st, .load = s_load, .store = s_store, .erase = s_erase};
+    lwm2mc_object_callbacks cb = {.userdata = sen, .read = temp_read, .create_instance = temp_create, .delete_instance = temp_delete};
     lwm2mc_config *cfg = NULL;
     lwm2mc_client *c = NULL;
     CHECK_OK(lwm2mc_config_new("c-device", &cfg));
@@ -318,6 +336,7 @@ int main(int argc, char **argv) {
     CHECK(s1.executed_reboot && s1.wrote_utc);
     CHECK(sen.reads >= 2);
     CHECK(sen.reentrant == LWM2MC_RESULT_REENTRANT_CALL);
+    CHECK(sen.created == 2 && sen.deleted == 1); /* created /3303/1, deleted /3303/0 */
     CHECK(st.stores >= 1);
     CHECK(t.opens >= 2);
     lwm2mc_client_free(c);

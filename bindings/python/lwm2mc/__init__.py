@@ -123,6 +123,13 @@ class Object:
     def execute(self, instance: int, resource: int, args: bytes) -> None:
         raise MethodNotAllowed()
 
+    def create(self, instance: int) -> None:
+        """A server created `instance`; its initial values follow through `write`."""
+        raise MethodNotAllowed()
+
+    def delete(self, instance: int) -> None:
+        raise MethodNotAllowed()
+
 
 @dataclasses.dataclass(frozen=True)
 class ServerInfo:
@@ -163,7 +170,7 @@ class Event:
     """Something that happened: `kind` is one of "bootstrapped", "bootstrap_failed",
     "registered", "registration_updated", "registration_failed", "deregistered", "executed",
     "written", "storage_error", "smartcard_provisioned", "smartcard_removed",
-    "bootstrap_account_purged"."""
+    "bootstrap_account_purged", "created", "deleted"."""
 
     kind: str
     ssid: int = 0
@@ -175,7 +182,7 @@ class Event:
 _EVENT_KINDS = [
     "bootstrapped", "bootstrap_failed", "registered", "registration_updated", "registration_failed",
     "deregistered", "executed", "written", "storage_error", "smartcard_provisioned",
-    "smartcard_removed", "bootstrap_account_purged",
+    "smartcard_removed", "bootstrap_account_purged", "created", "deleted",
 ]
 
 # ---- callback plumbing: trampolines live at module level and are never collected; userdata
@@ -408,6 +415,28 @@ def _o_execute(ud, oid, iid, rid, args, n):
         return h.fail(e, INTERNAL)
 
 
+def _instance_op(ud, oid, iid, op: str) -> int:
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        getattr(obj, op)(int(iid))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+@_ffi.CREATE_CB
+def _o_create(ud, oid, iid):
+    return _instance_op(ud, oid, iid, "create")
+
+
+@_ffi.DELETE_CB
+def _o_delete(ud, oid, iid):
+    return _instance_op(ud, oid, iid, "delete")
+
+
 @_ffi.LOG_CB
 def _log(ud, level, msg):
     h = _hooks(ud)
@@ -526,7 +555,7 @@ class Client:
             defs = (_ffi.ResourceDef * max(1, len(obj.resources)))()
             for i, r in enumerate(obj.resources):
                 defs[i] = _ffi.ResourceDef(r.id, r.type, _ops_bits(r.operations), r.multiple, r.mandatory)
-            cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute)
+            cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute, _o_create, _o_delete)
             self._check(_lib.lwm2mc_config_add_object(cfg, obj.object_id, obj.version.encode(), obj.multiple,
                                                       defs, len(obj.resources), ctypes.byref(cb)),
                         f"object {obj.object_id}")

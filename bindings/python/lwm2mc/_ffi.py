@@ -71,6 +71,8 @@ INSTANCES_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.POIN
 READ_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_uint16, ctypes.POINTER(Value))
 WRITE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_uint16, ctypes.POINTER(Value))
 EXECUTE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_uint16, u8p, c_size_t)
+CREATE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16)
+DELETE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16)
 
 
 class ObjectCallbacks(ctypes.Structure):
@@ -80,6 +82,8 @@ class ObjectCallbacks(ctypes.Structure):
         ("read", READ_CB),
         ("write", WRITE_CB),
         ("execute", EXECUTE_CB),
+        ("create_instance", CREATE_CB),
+        ("delete_instance", DELETE_CB),
     ]
 
 

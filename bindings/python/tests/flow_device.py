@@ -19,6 +19,18 @@ class Temperature(lwm2mc.Object):
 
     def __init__(self):
         self.app_type = "lab"
+        self.ids = [0]
+
+    def instances(self):
+        return self.ids
+
+    def create(self, instance):
+        self.ids.append(instance)
+
+    def delete(self, instance):
+        if instance not in self.ids:
+            raise lwm2mc.NotFound()
+        self.ids.remove(instance)
 
     def read(self, instance, resource):
         if instance != 0:
@@ -54,7 +66,7 @@ def main() -> int:
                 break
         events.extend(client.stop())
     kinds = [e.kind for e in events]
-    print("events:", kinds, "reraised:", reraised, "app_type:", temp.app_type, flush=True)
+    print("events:", kinds, "reraised:", reraised, "app_type:", temp.app_type, "ids:", temp.ids, flush=True)
     ok = (
         kinds[:2] == ["bootstrapped", "registered"]
         and "deregistered" in kinds
@@ -62,6 +74,9 @@ def main() -> int:
         and temp.app_type == "office"
         and any(e.kind == "executed" and e.path == "/3/0/4" and e.data == b"1='now'" for e in events)
         and any(e.kind == "written" and e.path == "/3/0/14" for e in events)
+        and temp.ids == [1]
+        and any(e.kind == "created" and e.path == "/3303/1" for e in events)
+        and any(e.kind == "deleted" and e.path == "/3303/0" for e in events)
     )
     return 0 if ok else 1
 
