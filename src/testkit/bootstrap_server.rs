@@ -45,12 +45,15 @@ fn single(v: Value) -> ResourceValue {
     ResourceValue::Single(v)
 }
 
+/// One instance as a TLV payload for `PUT /oid/iid`, wrapped in an Object Instance TLV. The
+/// wrapper is optional when the path has an instance ID (Core 1.1 §7.4.3); sending it matches
+/// VECTORS §5 byte for byte and makes the client check that its ID equals the path's.
 fn instance_tlv(oid: u16, iid: u16, resources: Resources) -> Vec<u8> {
     let mut inst = Instances::new();
     inst.insert(iid, resources);
     // Encoding a fixed, well-typed instance cannot fail; an empty payload would show up as a
     // 4.00 in the session record if it ever did.
-    tlv::encode(&Path::instance(oid, iid), &inst).unwrap_or_default()
+    tlv::encode(&Path::object(oid), &inst).unwrap_or_default()
 }
 
 /// The resources every NoSec Security instance carries (Core 1.1 §E.1: 0-5 are mandatory).
