@@ -281,6 +281,32 @@ fn read(store: &Store, path: &Path, accept: Option<u16>, version: Version) -> Re
     }
 }
 
+/// Reports every Mandatory resource of the object model (executables aside: they hold no value)
+/// that instance `/o/iid` lacks. For Security that includes the keys, which NoSec accounts
+/// carry as empty opaque values (as Leshan and Wakaama Bootstrap-Servers write them).
+fn missing_mandatory(
+    store: &Store,
+    o: u16,
+    iid: u16,
+    res: &crate::value::Resources,
+    problems: &mut Vec<String>,
+) {
+    let Some(def) = store.def(o) else { return };
+    for r in def
+        .resources
+        .iter()
+        .filter(|r| r.mandatory && !r.operations.executable())
+    {
+        if !res.contains_key(&r.id) {
+            problems.push(format!(
+                "{} ({}, mandatory) is missing",
+                Path::resource(o, iid, r.id),
+                r.name
+            ));
+        }
+    }
+}
+
 /// The consistency check of Bootstrap-Finish (Core 1.1 §5.2.6): returns every problem found;
 /// empty means consistent.
 pub fn validate(store: &Store) -> Vec<String> {
@@ -296,11 +322,7 @@ pub fn validate(store: &Store) -> Vec<String> {
     let mut seen_ssids = BTreeSet::new();
     for (iid, res) in store.instances(oid::SECURITY).into_iter().flatten() {
         let p = |r: u16| Path::resource(oid::SECURITY, *iid, r);
-        for r in [sec::URI, sec::BOOTSTRAP, sec::MODE] {
-            if !res.contains_key(&r) {
-                problems.push(format!("{} (mandatory) is missing", p(r)));
-            }
-        }
+        missing_mandatory(store, oid::SECURITY, *iid, res, &mut problems);
         let Some(acct) = securities.iter().find(|a| a.iid == *iid) else {
             continue;
         };
@@ -331,12 +353,7 @@ pub fn validate(store: &Store) -> Vec<String> {
     }
     let mut server_ssids = BTreeSet::new();
     for (iid, res) in store.instances(oid::SERVER).into_iter().flatten() {
-        let p = |r: u16| Path::resource(oid::SERVER, *iid, r);
-        for r in [srv::SSID, srv::LIFETIME] {
-            if !res.contains_key(&r) {
-                problems.push(format!("{} (mandatory) is missing", p(r)));
-            }
-        }
+        missing_mandatory(store, oid::SERVER, *iid, res, &mut problems);
         let ssid = res
             .get(&srv::SSID)
             .and_then(|r| r.single())

@@ -23,13 +23,23 @@ use crate::request::{Reply, Request};
 use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
-use crate::value::{Instances, ResourceValue, Resources};
+use crate::value::{Instances, ResourceValue};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub peer: PeerId,
     pub data: Vec<u8>,
+}
+
+/// What to read from an application-held object before answering a server.
+#[derive(Debug, Clone, Copy)]
+enum Refresh {
+    /// Only which instances exist.
+    Instances,
+    /// Also the readable values (only the target resource's, if given); with `tolerate`, a
+    /// resource whose read fails is left out instead of failing the request.
+    Values { only: Option<Path>, tolerate: bool },
 }
 
 /// Smartcard data last applied, and the (object, instance) pairs it created.
@@ -544,9 +554,21 @@ impl Client {
             .and_then(|p| p.object_id())
             .filter(|o| self.handlers.contains_key(o));
         if let Some(o) = handled {
-            // Read the application's current values into the store before answering.
-            let only = target.filter(|_| req.method == msg::GET && req.accept != Some(40));
-            if let Err(code) = self.refresh_handler(o, only.as_ref()) {
+            // Bring the application's state into the store before answering: values for a
+            // Read (only the target for a single resource), values where readable for a
+            // Discover, and only the instance list for anything else.
+            let refresh = match (req.method, req.accept) {
+                (msg::GET, Some(40)) => Refresh::Values {
+                    only: None,
+                    tolerate: true,
+                },
+                (msg::GET, _) => Refresh::Values {
+                    only: target,
+                    tolerate: false,
+                },
+                _ => Refresh::Instances,
+            };
+            if let Err(code) = self.refresh_handler(o, refresh) {
                 let reply = Reply::error(code, "the application could not read the object");
                 self.respond(now, peer, packet, reply);
                 return;
@@ -988,30 +1010,38 @@ impl Client {
 
     // ---- application-held objects ----
 
-    /// Reloads object `o` from its handler: every instance, and every readable resource (only
-    /// the target resource when a single resource is read).
-    fn refresh_handler(&mut self, o: u16, only: Option<&Path>) -> Result<(), u8> {
+    /// Reloads object `o` from its handler (see `Refresh`). Instances the handler no longer
+    /// lists disappear; values of instances it still lists are kept unless re-read.
+    fn refresh_handler(&mut self, o: u16, refresh: Refresh) -> Result<(), u8> {
         let Some(def) = self.store.def(o).cloned() else {
             return Ok(());
         };
         let Some(handler) = self.handlers.get_mut(&o) else {
             return Ok(());
         };
-        let target = only.and_then(|p| Some((p.instance_id()?, p.resource_id()?)));
+        let old = self.store.instances(o).cloned().unwrap_or_default();
         let mut instances = Instances::new();
         for iid in handler.instances()? {
-            let mut res = Resources::new();
-            for rdef in def.resources.iter().filter(|r| r.operations.readable()) {
-                if target.is_some_and(|t| t != (iid, rdef.id)) {
-                    continue;
-                }
-                match handler.read(iid, rdef.id) {
-                    Ok(v) if value_fits(&v, rdef) => {
-                        res.insert(rdef.id, v);
+            let mut res = old.get(&iid).cloned().unwrap_or_default();
+            if let Refresh::Values { only, tolerate } = refresh {
+                let target = only.and_then(|p| Some((p.instance_id()?, p.resource_id()?)));
+                for rdef in def.resources.iter().filter(|r| r.operations.readable()) {
+                    if target.is_some_and(|t| t != (iid, rdef.id)) {
+                        continue;
                     }
-                    Ok(_) => return Err(msg::INTERNAL_SERVER_ERROR),
-                    Err(msg::NOT_FOUND) => {}
-                    Err(code) => return Err(code),
+                    match handler.read(iid, rdef.id) {
+                        Ok(v) if value_fits(&v, rdef) => {
+                            res.insert(rdef.id, v);
+                        }
+                        Err(msg::NOT_FOUND) => {
+                            res.remove(&rdef.id);
+                        }
+                        _ if tolerate => {
+                            res.remove(&rdef.id);
+                        }
+                        Ok(_) => return Err(msg::INTERNAL_SERVER_ERROR),
+                        Err(code) => return Err(code),
+                    }
                 }
             }
             instances.insert(iid, res);
@@ -1062,16 +1092,9 @@ impl Client {
     /// object list is current). Values are not read here: a failing sensor must not change
     /// what the device announces.
     fn refresh_all_handlers(&mut self) {
-        for (o, handler) in self.handlers.iter_mut() {
-            let Ok(ids) = handler.instances() else {
-                continue;
-            };
-            let old = self.store.instances(*o).cloned().unwrap_or_default();
-            let fresh: Instances = ids
-                .into_iter()
-                .map(|i| (i, old.get(&i).cloned().unwrap_or_default()))
-                .collect();
-            let _ = self.store.set_instances(*o, fresh);
+        let objects: Vec<u16> = self.handlers.keys().copied().collect();
+        for o in objects {
+            let _ = self.refresh_handler(o, Refresh::Instances);
         }
     }
 

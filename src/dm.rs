@@ -200,13 +200,6 @@ fn discover(store: &Store, path: &Path) -> Reply {
         );
     }
     let mut links = Vec::new();
-    let resource_link = |links: &mut Vec<Link>, i: u16, r: u16, rv: &ResourceValue| {
-        let mut l = Link::new(format!("/{}/{i}/{r}", def.id));
-        if let ResourceValue::Multiple(m) = rv {
-            l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
-        }
-        links.push(l);
-    };
     match (path.instance_id(), path.resource_id()) {
         (None, _) => {
             let mut l = Link::new(format!("/{}", def.id));
@@ -216,26 +209,48 @@ fn discover(store: &Store, path: &Path) -> Reply {
             links.push(l);
             for (iid, res) in store.instances(def.id).into_iter().flatten() {
                 links.push(Link::new(format!("/{}/{iid}", def.id)));
-                for (rid, rv) in res {
-                    resource_link(&mut links, *iid, *rid, rv);
-                }
+                instance_resource_links(&mut links, def, *iid, res);
             }
         }
         (Some(i), None) => {
             links.push(Link::new(format!("/{}/{i}", def.id)));
-            for (rid, rv) in store.instance(def.id, i).into_iter().flatten() {
-                resource_link(&mut links, i, *rid, rv);
+            if let Some(res) = store.instance(def.id, i) {
+                instance_resource_links(&mut links, def, i, res);
             }
         }
-        (Some(i), Some(r)) => match store.resource(def.id, i, r) {
-            Some(rv) => resource_link(&mut links, i, r, rv),
-            None => links.push(Link::new(format!("{path}"))),
-        },
+        (Some(i), Some(r)) => {
+            let mut l = Link::new(format!("{path}"));
+            if let Some(ResourceValue::Multiple(m)) = store.resource(def.id, i, r) {
+                l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
+            }
+            links.push(l);
+        }
     }
     Reply::content(
         ContentFormat::LinkFormat.code(),
         format_links(&links).into_bytes(),
     )
+}
+
+/// The resources of one instance as Discover lists them: those holding a value, and the
+/// executable resources of the object, which hold none but are there to be executed (Core 1.1
+/// §5.4.3 example: `</3/0/4>` appears in Discover /3). Multiple resources carry `dim`.
+fn instance_resource_links(links: &mut Vec<Link>, def: &ObjectDef, iid: u16, res: &Resources) {
+    let executable = def
+        .resources
+        .iter()
+        .filter(|r| r.operations.executable())
+        .map(|r| r.id);
+    let mut ids: Vec<u16> = res.keys().copied().chain(executable).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for rid in ids {
+        let mut l = Link::new(format!("/{}/{iid}/{rid}", def.id));
+        if let Some(ResourceValue::Multiple(m)) = res.get(&rid) {
+            l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
+        }
+        links.push(l);
+    }
 }
 
 /// PUT (replace) or POST-with-payload (partial update) on `/O/I`, `/O/I/R` or `/O/I/R/RI`.

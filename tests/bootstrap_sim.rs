@@ -85,12 +85,29 @@ fn write_regardless_of_existence_creates_instances_and_resources() {
         put("/1/7/1", 0, b"60".to_vec()),
         // Written many times: the last value wins.
         put("/1/7/1", 0, b"120".to_vec()),
+        // The instance lacks its other mandatory resources: Finish says which (4.06).
+        finish(),
+        put("/1/7/6", 0, b"0".to_vec()),
+        put("/1/7/7", 0, b"U".to_vec()),
         finish(),
     ];
     let mut net = bootstrap_net(2, plan);
     net.client.start(net.now);
     let ok = net.run_until(10_000, registered);
     assert!(ok, "{:?}", answer_codes(&mut net));
+    let first_finish = net.bs().answers[4].clone();
+    assert_eq!(first_finish.code, msg::NOT_ACCEPTABLE);
+    let diag = String::from_utf8(first_finish.payload).unwrap();
+    assert!(
+        diag.contains(
+            "/1/7/6 (Notification Storing When Disabled or Offline, mandatory) is missing"
+        ),
+        "{diag}"
+    );
+    assert!(
+        diag.contains("/1/7/7 (Binding, mandatory) is missing"),
+        "{diag}"
+    );
     let s = net.client.store();
     assert_eq!(
         s.value(&Path::resource(0, 5, 0)),

@@ -180,12 +180,12 @@ fn discover_lists_instances_and_resources() {
     assert_eq!((code, cf), (msg::CONTENT, Some(40)));
     assert_eq!(
         String::from_utf8(payload).unwrap(),
-        "</3/0>,</3/0/0>,</3/0/1>,</3/0/2>,</3/0/11>;dim=1,</3/0/16>"
+        "</3/0>,</3/0/0>,</3/0/1>,</3/0/2>,</3/0/4>,</3/0/5>,</3/0/11>;dim=1,</3/0/12>,</3/0/16>"
     );
     let (_, _, payload) = ask(&mut net, get("/1", Some(40)));
     assert_eq!(
         String::from_utf8(payload).unwrap(),
-        "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/6>,</1/0/7>"
+        "</1>;ver=1.1,</1/0>,</1/0/0>,</1/0/1>,</1/0/4>,</1/0/6>,</1/0/7>,</1/0/8>,</1/0/9>"
     );
     assert_eq!(ask(&mut net, get("/0", Some(40))).0, msg::UNAUTHORIZED);
 }

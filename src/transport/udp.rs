@@ -121,7 +121,12 @@ impl UdpClient {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        // EINTR: a signal (SIGTERM asking us to de-register) interrupted the
+                        // wait; with a receive timeout set, Linux does not restart recvfrom
+                        // even under SA_RESTART.
+                        | io::ErrorKind::Interrupted
                 ) => {}
             // ICMP port unreachable shows up as ConnectionRefused on Linux; the CoAP layer's
             // retransmissions handle it.

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""An LwM2M device in Python on lwm2mc, with the same flags as the Rust CLI device:
+bootstraps (or registers directly), exposes a temperature sensor (IPSO 3303), runs until
+SIGINT/SIGTERM, then de-registers.
+
+    python3 bindings/python/examples/device.py --bootstrap coap://127.0.0.1:5783 --endpoint py-dev
+"""
+
+import argparse
+import math
+import signal
+import time
+
+import lwm2mc
+
+
+class Temperature(lwm2mc.Object):
+    object_id = 3303
+    resources = [
+        lwm2mc.Resource(5700, lwm2mc.Type.FLOAT, "R", mandatory=True),
+        lwm2mc.Resource(5701, lwm2mc.Type.STRING, "R"),
+    ]
+
+    def read(self, instance, resource):
+        if instance != 0:
+            raise lwm2mc.NotFound()
+        if resource == 5700:
+            return round(21.0 + 2.0 * math.sin(time.time() / 60.0), 2)
+        return "Cel" if resource == 5701 else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="An LwM2M 1.1 device (NoSec over UDP) on lwm2mc")
+    who = ap.add_mutually_exclusive_group(required=True)
+    who.add_argument("--bootstrap", metavar="URI", help="factory state: one Bootstrap-Server account")
+    who.add_argument("--server", metavar="URI", help="factory state: one LwM2M Server account (SSID 1)")
+    ap.add_argument("--endpoint", default="lwm2mc-py-device")
+    ap.add_argument("--port", type=int, default=0, help="local UDP port (0 = ephemeral)")
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--lifetime", type=int, default=300)
+    ap.add_argument("--state-file", metavar="DIR", help="keep the configuration in this directory")
+    ap.add_argument("--pct", type=int, choices=[110, 112, 11542], help="preferred bootstrap format")
+    args = ap.parse_args()
+
+    stop = False
+
+    def on_signal(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with lwm2mc.Client(
+        args.endpoint,
+        bootstrap=args.bootstrap,
+        server=args.server,
+        lifetime=args.lifetime,
+        pct=args.pct,
+        state_dir=args.state_file,
+        bind=f"{args.bind}:{args.port}",
+        objects=[Temperature()],
+        device={"model": "lwm2mc-py-device", "serial": "PY-0001"},
+    ) as client:
+        print(f"endpoint {args.endpoint} on udp port {client.port}", flush=True)
+        client.start()
+        while not stop:
+            client.set("/3/0/13", int(time.time()))
+            for event in client.poll(0.2):
+                print(f"event {event.kind} ssid={event.ssid} {event.path} {event.message}", flush=True)
+        print("stopping: de-registering", flush=True)
+        for event in client.stop():
+            print(f"event {event.kind} ssid={event.ssid} {event.message}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

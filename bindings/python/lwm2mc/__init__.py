@@ -1,0 +1,682 @@
+"""lwm2mc: an OMA LwM2M client (device side) for Python, over the lwm2mc C library.
+
+    import lwm2mc
+
+    with lwm2mc.Client("my-device", bootstrap="coap://127.0.0.1:5783") as client:
+        client.start()
+        client.run_until(lambda e: e.kind == "registered", timeout=10)
+        client.set("/3/0/9", 87)            # battery level
+        ...
+        client.stop()                        # de-register
+
+Transports, storage and application objects can be written in Python (see `Transport`,
+`Storage`, `Object`); the default is the library's own UDP socket.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import itertools
+import threading
+import time
+import weakref
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol, Sequence
+
+from . import _ffi
+
+__version__ = "0.1.0"
+__all__ = [
+    "Client", "Event", "Object", "Resource", "Type", "ServerInfo", "Transport", "Storage",
+    "Lwm2mcError", "ClientClosed", "NotFound", "BadRequest", "MethodNotAllowed", "library_version",
+]
+
+_lib = _ffi.declare(_ffi.load_library())
+
+# lwm2mc_result codes (stable numbering, include/lwm2mc.h)
+OK, NULL_PARAMETER, INVALID_ARGUMENT, INSUFFICIENT_SIZE, NOT_FOUND, PANIC, REENTRANT_CALL = range(7)
+INVALID_STATE, STORAGE_ERROR, TRANSPORT_ERROR, ALREADY_EXISTS, UNSUPPORTED, INTERNAL = range(7, 13)
+
+
+def library_version() -> str:
+    """Version of the loaded C library."""
+    return _lib.lwm2mc_version().decode()
+
+
+class Lwm2mcError(Exception):
+    """A library call failed; `result` is the lwm2mc_result code, the message the library's."""
+
+    def __init__(self, result: int, context: str = "") -> None:
+        self.result = result
+        message = _lib.lwm2mc_result_str(result).decode()
+        super().__init__(f"{context}: {message}" if context else message)
+
+
+class ClientClosed(Lwm2mcError):
+    """The client was closed."""
+
+    def __init__(self) -> None:
+        Exception.__init__(self, "the client is closed")
+        self.result = INVALID_STATE
+
+
+class ServerError(Exception):
+    """Raise from an `Object` method to answer the server with a specific error."""
+
+    result = INTERNAL
+
+
+class NotFound(ServerError):
+    """The instance or resource does not exist (the server gets 4.04)."""
+
+    result = NOT_FOUND
+
+
+class BadRequest(ServerError):
+    """The value or arguments are not acceptable (the server gets 4.00)."""
+
+    result = INVALID_ARGUMENT
+
+
+class MethodNotAllowed(ServerError):
+    """The operation is not allowed here (the server gets 4.05)."""
+
+    result = UNSUPPORTED
+
+
+class Type:
+    """Resource data types."""
+
+    NONE, STRING, INTEGER, UNSIGNED, FLOAT, BOOLEAN, OPAQUE, TIME, OBJLNK, CORELNK = range(10)
+
+
+class Resource(NamedTuple):
+    """One resource of an application object. `operations`: "R", "W", "RW" or "E"."""
+
+    id: int
+    type: int
+    operations: str = "R"
+    multiple: bool = False
+    mandatory: bool = False
+
+
+class Object:
+    """Base class of an application object whose values Python holds. Override `read` (and
+    `write`, `execute`, `instances` as needed). Raise `NotFound`, `BadRequest` or
+    `MethodNotAllowed` to answer with that error; any other exception answers 5.00 and is
+    re-raised from the client call that was running."""
+
+    object_id: int = 0
+    version: str = "1.0"
+    multiple: bool = True
+    resources: Sequence[Resource] = ()
+
+    def instances(self) -> list[int]:
+        return [0]
+
+    def read(self, instance: int, resource: int) -> Any:
+        raise NotFound()
+
+    def write(self, instance: int, resource: int, value: Any) -> None:
+        raise MethodNotAllowed()
+
+    def execute(self, instance: int, resource: int, args: bytes) -> None:
+        raise MethodNotAllowed()
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerInfo:
+    """What a transport needs to reach a server (from its Security instance)."""
+
+    uri: str
+    host: str
+    port: int
+    secure: bool
+    bootstrap: bool
+    security_mode: int
+    identity: bytes
+    server_public_key: bytes
+    secret_key: bytes
+
+
+class Transport(Protocol):
+    """A datagram transport written in Python. `open` returns a peer handle (a positive int)
+    that `send`/`close` get back; `receive(timeout)` returns the (peer, datagram) pairs that
+    arrived, waiting at most `timeout` seconds."""
+
+    def open(self, info: ServerInfo) -> int: ...
+    def send(self, peer: int, data: bytes) -> None: ...
+    def close(self, peer: int) -> None: ...
+    def receive(self, timeout: float) -> Iterable[tuple[int, bytes]]: ...
+
+
+class Storage(Protocol):
+    """Persistent storage written in Python: whole values by short ASCII keys."""
+
+    def load(self, key: str) -> Optional[bytes]: ...
+    def store(self, key: str, data: bytes) -> None: ...
+    def erase(self, key: str) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Something that happened: `kind` is one of "bootstrapped", "bootstrap_failed",
+    "registered", "registration_updated", "registration_failed", "deregistered", "executed",
+    "written", "storage_error", "smartcard_provisioned", "smartcard_removed",
+    "bootstrap_account_purged"."""
+
+    kind: str
+    ssid: int = 0
+    path: str = ""
+    data: bytes = b""
+    message: str = ""
+
+
+_EVENT_KINDS = [
+    "bootstrapped", "bootstrap_failed", "registered", "registration_updated", "registration_failed",
+    "deregistered", "executed", "written", "storage_error", "smartcard_provisioned",
+    "smartcard_removed", "bootstrap_account_purged",
+]
+
+# ---- callback plumbing: trampolines live at module level and are never collected; userdata
+# is an integer key into this registry, never a raw Python object pointer (DESIGN §5). ----
+
+
+class _Hooks:
+    def __init__(self) -> None:
+        self.transport: Optional[Transport] = None
+        self.storage: Optional[Storage] = None
+        self.objects: dict[int, Object] = {}
+        self.log: Optional[Callable[[int, str], None]] = None
+        self.error: Optional[BaseException] = None
+        self.keep: Any = None  # bytes handed to C during a callback
+
+    def fail(self, e: BaseException, code: int) -> int:
+        if isinstance(e, ServerError):
+            return e.result
+        if self.error is None:
+            self.error = e
+        return code
+
+
+# Weak: the client owns its hooks. A strong global entry would root any cycle in which a
+# transport or object refers back to its client, and that client could never be collected. A
+# callback that finds its hooks gone (the client is being collected) does nothing.
+_registry: dict[int, "weakref.ref[_Hooks]"] = {}
+_registry_lock = threading.Lock()
+_keys = itertools.count(1)
+
+
+def _hooks(ud: Optional[int]) -> Optional[_Hooks]:
+    ref = _registry.get(ud or 0)
+    return ref() if ref is not None else None
+
+
+def _bytes(ptr: Any, n: int) -> bytes:
+    return ctypes.string_at(ptr, n) if n else b""
+
+
+@_ffi.OPEN_CB
+def _t_open(ud, info_p, peer_out):
+    h = _hooks(ud)
+    if h is None or h.transport is None:
+        return TRANSPORT_ERROR
+    try:
+        i = info_p.contents
+        info = ServerInfo(
+            uri=i.uri.decode(), host=i.host.decode(), port=i.port, secure=bool(i.secure),
+            bootstrap=bool(i.bootstrap), security_mode=i.security_mode,
+            identity=_bytes(i.identity, i.identity_len),
+            server_public_key=_bytes(i.server_public_key, i.server_public_key_len),
+            secret_key=_bytes(i.secret_key, i.secret_key_len),
+        )
+        handle = int(h.transport.open(info))
+        if handle <= 0:
+            raise ValueError("Transport.open must return a positive int handle")
+        peer_out[0] = handle
+        return OK
+    except BaseException as e:  # noqa: BLE001 - stored and re-raised after the C call
+        return h.fail(e, TRANSPORT_ERROR)
+
+
+@_ffi.SEND_CB
+def _t_send(ud, peer, buf, n):
+    h = _hooks(ud)
+    if h is None or h.transport is None:
+        return TRANSPORT_ERROR
+    try:
+        h.transport.send(int(peer), _bytes(buf, n))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, TRANSPORT_ERROR)
+
+
+@_ffi.CLOSE_CB
+def _t_close(ud, peer):
+    h = _hooks(ud)
+    if h is None or h.transport is None:
+        return
+    try:
+        h.transport.close(int(peer))
+    except BaseException as e:  # noqa: BLE001
+        h.fail(e, TRANSPORT_ERROR)
+
+
+@_ffi.LOAD_CB
+def _s_load(ud, key, buf, cap, out_n):
+    h = _hooks(ud)
+    if h is None or h.storage is None:
+        return STORAGE_ERROR
+    try:
+        data = h.storage.load(key.decode())
+        if data is None:
+            return NOT_FOUND
+        out_n[0] = len(data)
+        if len(data) > cap:
+            return INSUFFICIENT_SIZE
+        ctypes.memmove(buf, data, len(data))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, STORAGE_ERROR)
+
+
+@_ffi.STORE_CB
+def _s_store(ud, key, buf, n):
+    h = _hooks(ud)
+    if h is None or h.storage is None:
+        return STORAGE_ERROR
+    try:
+        h.storage.store(key.decode(), _bytes(buf, n))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, STORAGE_ERROR)
+
+
+@_ffi.ERASE_CB
+def _s_erase(ud, key):
+    h = _hooks(ud)
+    if h is None or h.storage is None:
+        return STORAGE_ERROR
+    try:
+        h.storage.erase(key.decode())
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, STORAGE_ERROR)
+
+
+@_ffi.INSTANCES_CB
+def _o_instances(ud, oid, ids, cap, out_n):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        got = sorted(set(int(i) for i in obj.instances()))[:cap]
+        for k, i in enumerate(got):
+            ids[k] = i
+        out_n[0] = len(got)
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+def _to_c(value: Any, rtype: int, out: _ffi.Value, hooks: Optional[_Hooks]) -> None:
+    out.type = rtype
+    if rtype in (Type.STRING, Type.CORELNK, Type.OPAQUE):
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        buf = ctypes.create_string_buffer(raw, len(raw))
+        if hooks is not None:
+            hooks.keep = buf  # alive until C copied it
+        out.bytes = ctypes.cast(buf, _ffi.u8p)
+        out.len = len(raw)
+        return out.__setattr__("_keep", buf)
+    if rtype in (Type.INTEGER, Type.TIME):
+        out.integer = int(value)
+    elif rtype == Type.UNSIGNED:
+        out.unsigned_integer = int(value)
+    elif rtype == Type.FLOAT:
+        out.floating = float(value)
+    elif rtype == Type.BOOLEAN:
+        out.boolean = bool(value)
+    elif rtype == Type.OBJLNK:
+        out.objlnk_object, out.objlnk_instance = value
+    else:
+        raise ValueError(f"unsupported resource type {rtype}")
+
+
+def _from_c(v: _ffi.Value) -> Any:
+    t = v.type
+    if t in (Type.STRING, Type.CORELNK):
+        return _bytes(v.bytes, v.len).decode()
+    if t == Type.OPAQUE:
+        return _bytes(v.bytes, v.len)
+    if t in (Type.INTEGER, Type.TIME):
+        return v.integer
+    if t == Type.UNSIGNED:
+        return v.unsigned_integer
+    if t == Type.FLOAT:
+        return v.floating
+    if t == Type.BOOLEAN:
+        return bool(v.boolean)
+    if t == Type.OBJLNK:
+        return (v.objlnk_object, v.objlnk_instance)
+    raise ValueError(f"unknown value type {t}")
+
+
+@_ffi.READ_CB
+def _o_read(ud, oid, iid, rid, out):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        res = next((r for r in obj.resources if r.id == rid), None)
+        if res is None:
+            return NOT_FOUND
+        value = obj.read(int(iid), int(rid))
+        if value is None:
+            return NOT_FOUND
+        _to_c(value, res.type, out.contents, h)
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+@_ffi.WRITE_CB
+def _o_write(ud, oid, iid, rid, value):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        obj.write(int(iid), int(rid), _from_c(value.contents))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+@_ffi.EXECUTE_CB
+def _o_execute(ud, oid, iid, rid, args, n):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        obj.execute(int(iid), int(rid), _bytes(args, n))
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+@_ffi.LOG_CB
+def _log(ud, level, msg):
+    h = _hooks(ud)
+    if h is not None and h.log is not None:
+        try:
+            h.log(int(level), msg.decode(errors="replace"))
+        except BaseException as e:  # noqa: BLE001
+            h.fail(e, INTERNAL)
+
+
+def _ops_bits(ops: str) -> int:
+    bits = 0
+    for c in ops.upper():
+        bits |= {"R": 1, "W": 2, "E": 4}.get(c, 0)
+    return bits
+
+
+def _free_native(handle: int, key: int) -> None:
+    """Finalizer: frees the C client, then forgets its hooks (free may still call close)."""
+    _lib.lwm2mc_client_free(handle)
+    with _registry_lock:
+        _registry.pop(key, None)
+
+
+class Client:
+    """An LwM2M client (one device). Not thread-safe: drive it from one thread at a time.
+
+    Args:
+        endpoint: Endpoint Client Name.
+        bootstrap: Bootstrap-Server URI (factory state: one NoSec Bootstrap-Server account).
+        server: LwM2M Server URI (factory state: one NoSec server account, `short_server_id`).
+        lifetime: registration lifetime in seconds (with `server`).
+        version: "1.1" (default) or "1.0".
+        pct: preferred bootstrap Content-Format (110, 112 or 11542), sent as pct=.
+        device: Device values: manufacturer, model, serial.
+        objects: application objects (`Object` instances).
+        transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
+        storage: a Python `Storage`; or `state_dir` for the built-in file storage.
+        ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
+        log: called with (level, message) for state changes (2) and datagrams (3).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        bootstrap: Optional[str] = None,
+        server: Optional[str] = None,
+        short_server_id: int = 1,
+        lifetime: int = 300,
+        version: str = "1.1",
+        pct: Optional[int] = None,
+        device: Optional[dict[str, str]] = None,
+        objects: Sequence[Object] = (),
+        transport: Optional[Transport] = None,
+        storage: Optional[Storage] = None,
+        state_dir: Optional[str] = None,
+        bind: str = "127.0.0.1:0",
+        ack_timeout_ms: Optional[int] = None,
+        log: Optional[Callable[[int, str], None]] = None,
+    ) -> None:
+        self._handle: Optional[int] = None
+        self._hooks = _Hooks()
+        self._hooks.transport, self._hooks.storage, self._hooks.log = transport, storage, log
+        self._hooks.objects = {o.object_id: o for o in objects}
+        self._key = next(_keys)
+        with _registry_lock:
+            _registry[self._key] = weakref.ref(self._hooks)
+        self._transport = transport
+        cfg = ctypes.c_void_p()
+        try:
+            self._check(_lib.lwm2mc_config_new(endpoint.encode(), ctypes.byref(cfg)), "config")
+            self._configure(cfg, bootstrap, server, short_server_id, lifetime, version, pct, device,
+                            objects, transport, storage, state_dir, ack_timeout_ms, log)
+            handle = ctypes.c_void_p()
+            self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
+            self._handle = handle.value
+        except BaseException:
+            with _registry_lock:
+                _registry.pop(self._key, None)
+            raise
+        finally:
+            _lib.lwm2mc_config_free(cfg)
+        self._finalizer = weakref.finalize(self, _free_native, self._handle, self._key)
+        if transport is None:
+            self._check(_lib.lwm2mc_client_bind_udp(self._handle, bind.encode()), "bind")
+
+    def _configure(self, cfg, bootstrap, server, ssid, lifetime, version, pct, device, objects,
+                   transport, storage, state_dir, ack_timeout_ms, log) -> None:
+        ud = ctypes.c_void_p(self._key)
+        if version not in ("1.0", "1.1"):
+            raise ValueError("version must be '1.0' or '1.1'")
+        self._check(_lib.lwm2mc_config_set_lwm2m_version(cfg, 0 if version == "1.0" else 1), "version")
+        if bootstrap:
+            self._check(_lib.lwm2mc_config_add_bootstrap_server(cfg, bootstrap.encode(), 0), "bootstrap")
+        if server:
+            self._check(_lib.lwm2mc_config_add_server(cfg, ssid, server.encode(), lifetime), "server")
+        if pct:
+            self._check(_lib.lwm2mc_config_set_preferred_format(cfg, pct), "pct")
+        if ack_timeout_ms:
+            self._check(_lib.lwm2mc_config_set_ack_timeout_ms(cfg, ack_timeout_ms), "ack_timeout_ms")
+        d = {"manufacturer": "lwm2mc project", "model": "python", "serial": "PY-0001", **(device or {})}
+        self._check(_lib.lwm2mc_config_set_device(cfg, d["manufacturer"].encode(), d["model"].encode(),
+                                                  d["serial"].encode()), "device")
+        if transport is not None:
+            t = _ffi.Transport(ud, _t_open, _t_send, _t_close)
+            self._check(_lib.lwm2mc_config_set_transport(cfg, ctypes.byref(t)), "transport")
+        if storage is not None:
+            s = _ffi.Storage(ud, _s_load, _s_store, _s_erase)
+            self._check(_lib.lwm2mc_config_set_storage(cfg, ctypes.byref(s)), "storage")
+        elif state_dir is not None:
+            self._check(_lib.lwm2mc_config_use_file_storage(cfg, str(state_dir).encode()), "state_dir")
+        if log is not None:
+            self._check(_lib.lwm2mc_config_set_log(cfg, ud, _log), "log")
+        for obj in objects:
+            defs = (_ffi.ResourceDef * max(1, len(obj.resources)))()
+            for i, r in enumerate(obj.resources):
+                defs[i] = _ffi.ResourceDef(r.id, r.type, _ops_bits(r.operations), r.multiple, r.mandatory)
+            cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute)
+            self._check(_lib.lwm2mc_config_add_object(cfg, obj.object_id, obj.version.encode(), obj.multiple,
+                                                      defs, len(obj.resources), ctypes.byref(cb)),
+                        f"object {obj.object_id}")
+
+    # ---- plumbing ----
+
+    def _check(self, result: int, context: str = "") -> None:
+        """Re-raises an exception a Python callback raised during the call, else the error."""
+        err, self._hooks.error = self._hooks.error, None
+        if err is not None:
+            raise err
+        if result != OK:
+            raise Lwm2mcError(result, context)
+
+    def _h(self) -> int:
+        if self._handle is None:
+            raise ClientClosed()
+        return self._handle
+
+    @staticmethod
+    def _now() -> int:
+        return int(time.monotonic() * 1000)
+
+    # ---- life cycle ----
+
+    def start(self) -> None:
+        """Starts the bootstrap sequence (register, or bootstrap when there is no server)."""
+        self._check(_lib.lwm2mc_client_start(self._h(), self._now()), "start")
+
+    def stop(self, timeout: float = 10.0) -> list[Event]:
+        """De-registers from every server, driving the client until done or `timeout`."""
+        self._check(_lib.lwm2mc_client_stop(self._h(), self._now()), "stop")
+        events: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while not self.is_stopped():
+            if time.monotonic() > deadline:
+                raise TimeoutError("de-register not answered")
+            events.extend(self.poll(0.05))
+        return events + self._drain()
+
+    def is_stopped(self) -> bool:
+        out = ctypes.c_bool()
+        self._check(_lib.lwm2mc_client_is_stopped(self._h(), ctypes.byref(out)), "is_stopped")
+        return out.value
+
+    def close(self) -> None:
+        """Releases the client (without de-registering: call `stop` first). Idempotent."""
+        if self._handle is not None:
+            self._handle = None
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- driving ----
+
+    def poll(self, timeout: float = 0.1) -> list[Event]:
+        """One turn: waits at most `timeout` seconds for datagrams, runs due timers, sends, and
+        returns the new events."""
+        h = self._h()
+        if self._transport is None:
+            self._check(_lib.lwm2mc_client_poll_udp(h, int(max(0.0, timeout) * 1000)), "poll")
+        else:
+            receive = getattr(self._transport, "receive", None)
+            if receive is not None:
+                for peer, data in receive(timeout):
+                    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
+                    r = _lib.lwm2mc_client_handle_datagram(h, peer, buf, len(data), self._now())
+                    if r != NOT_FOUND:
+                        self._check(r, "datagram")
+            nxt = ctypes.c_uint64()
+            self._check(_lib.lwm2mc_client_step(h, self._now(), ctypes.byref(nxt)), "step")
+        return self._drain()
+
+    def _drain(self) -> list[Event]:
+        out: list[Event] = []
+        ev = _ffi.Event()
+        while _lib.lwm2mc_client_next_event(self._h(), ctypes.byref(ev)) == OK:
+            kind = _EVENT_KINDS[ev.kind] if ev.kind < len(_EVENT_KINDS) else f"unknown_{ev.kind}"
+            out.append(Event(kind, ev.ssid, ev.path.decode(errors="replace"), _bytes(ev.data, ev.data_len),
+                             (ev.message or b"").decode(errors="replace")))
+        return out
+
+    def run_until(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+        """Drives the client until an event satisfies `predicate`; raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching event")
+            for e in self.poll(min(0.05, left)):
+                if predicate(e):
+                    return e
+
+    @property
+    def port(self) -> int:
+        """Local UDP port (built-in transport only)."""
+        out = ctypes.c_uint16()
+        self._check(_lib.lwm2mc_client_udp_port(self._h(), ctypes.byref(out)), "port")
+        return out.value
+
+    # ---- values ----
+
+    def set(self, path: str, value: Any, type: Optional[int] = None) -> None:
+        """Sets a value by path ("/3/0/9"). The type follows the Python value (bool, int, float,
+        str, bytes, (object, instance)); ints also fit Time/Unsigned and Float resources."""
+        if type is not None:
+            candidates = [type]
+        elif isinstance(value, bool):
+            candidates = [Type.BOOLEAN]
+        elif isinstance(value, int):
+            candidates = [Type.INTEGER, Type.TIME, Type.FLOAT] + ([Type.UNSIGNED] if value >= 0 else [])
+        elif isinstance(value, float):
+            candidates = [Type.FLOAT]
+        elif isinstance(value, str):
+            candidates = [Type.STRING, Type.CORELNK]
+        elif isinstance(value, (bytes, bytearray)):
+            candidates = [Type.OPAQUE]
+        elif isinstance(value, tuple) and len(value) == 2:
+            candidates = [Type.OBJLNK]
+        else:
+            raise TypeError(f"cannot store a {value.__class__.__name__}")
+        h = self._h()
+        r = INVALID_ARGUMENT
+        for t in candidates:
+            v = _ffi.Value()
+            _to_c(float(value) if t == Type.FLOAT else value, t, v, None)
+            r = _lib.lwm2mc_client_set_value(h, path.encode(), ctypes.byref(v))
+            if r != INVALID_ARGUMENT:
+                break
+        self._check(r, f"set {path}")
+
+    def get(self, path: str) -> Any:
+        """The value at `path`, as a Python value."""
+        v = _ffi.Value()
+        self._check(_lib.lwm2mc_client_get_value(self._h(), path.encode(), ctypes.byref(v)), f"get {path}")
+        return _from_c(v)
+
+    def save(self) -> None:
+        """Saves the configuration to storage now."""
+        self._check(_lib.lwm2mc_client_save(self._h()), "save")
+
+    def is_registered(self, short_server_id: int = 1) -> bool:
+        out = ctypes.c_bool()
+        self._check(_lib.lwm2mc_client_is_registered(self._h(), short_server_id, ctypes.byref(out)), "is_registered")
+        return out.value

@@ -1,0 +1,70 @@
+"""The device side of the Python flow test (tests/python.rs): bootstraps from argv[1] with a
+temperature object held in Python; the driver's testkit LwM2M Server reads, writes and
+executes; the driver closes stdin to stop us. Exits 0 only if everything we saw was right."""
+
+import os
+import select
+import sys
+
+import lwm2mc
+
+
+class Temperature(lwm2mc.Object):
+    object_id = 3303
+    resources = [
+        lwm2mc.Resource(5700, lwm2mc.Type.FLOAT, "R", mandatory=True),
+        lwm2mc.Resource(5701, lwm2mc.Type.STRING, "R"),
+        lwm2mc.Resource(5750, lwm2mc.Type.STRING, "RW"),
+    ]
+
+    def __init__(self):
+        self.app_type = "lab"
+
+    def read(self, instance, resource):
+        if instance != 0:
+            raise lwm2mc.NotFound()
+        if resource == 5700:
+            return 21.5
+        if resource == 5701:
+            raise RuntimeError("sensor unplugged")  # the server gets 5.00, we see it re-raised
+        if resource == 5750:
+            return self.app_type
+        return None
+
+    def write(self, instance, resource, value):
+        if resource == 5750 and len(value) <= 8:
+            self.app_type = value
+            return
+        raise lwm2mc.BadRequest()
+
+
+def main() -> int:
+    temp = Temperature()
+    reraised = []
+    events = []
+    with lwm2mc.Client("py-flow", bootstrap=sys.argv[1], objects=[temp]) as client:
+        client.start()
+        while True:
+            try:
+                events.extend(client.poll(0.05))
+            except RuntimeError as e:  # raised in our read callback, handed back here
+                reraised.append(str(e))
+            ready, _, _ = select.select([sys.stdin], [], [], 0)
+            if ready and not os.read(sys.stdin.fileno(), 64):
+                break
+        events.extend(client.stop())
+    kinds = [e.kind for e in events]
+    print("events:", kinds, "reraised:", reraised, "app_type:", temp.app_type, flush=True)
+    ok = (
+        kinds[:2] == ["bootstrapped", "registered"]
+        and "deregistered" in kinds
+        and reraised == ["sensor unplugged"]
+        and temp.app_type == "office"
+        and any(e.kind == "executed" and e.path == "/3/0/4" and e.data == b"1='now'" for e in events)
+        and any(e.kind == "written" and e.path == "/3/0/14" for e in events)
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The Python API's promises that need no server."""
+
+import gc
+import weakref
+
+import pytest
+
+import lwm2mc
+from helpers import UdpTransport
+
+
+def test_versions():
+    assert lwm2mc.__version__ == "0.1.0"
+    assert lwm2mc.library_version() == "0.1.0"
+
+
+def test_values_by_path_follow_the_resource_types():
+    with lwm2mc.Client("py-values", bootstrap="coap://127.0.0.1:9") as c:
+        c.set("/3/0/9", 87)              # Integer
+        c.set("/3/0/13", 1_700_000_000)  # Time: an int fits
+        c.set("/3/0/14", "+01:00")       # String
+        assert (c.get("/3/0/9"), c.get("/3/0/13"), c.get("/3/0/14")) == (87, 1_700_000_000, "+01:00")
+        assert c.get("/3/0/0") == "lwm2mc project"
+        with pytest.raises(lwm2mc.Lwm2mcError) as e:
+            c.set("/3/0/99", 1)
+        assert e.value.result == lwm2mc.NOT_FOUND and "not found" in str(e.value)
+        with pytest.raises(lwm2mc.Lwm2mcError) as e:
+            c.set("/3/0/0", 3.5)
+        assert e.value.result == lwm2mc.INVALID_ARGUMENT
+        with pytest.raises(lwm2mc.Lwm2mcError):
+            c.get("/3/x")
+        with pytest.raises(TypeError):
+            c.set("/3/0/9", object())
+
+
+def test_bad_configuration_raises_with_the_library_message():
+    with pytest.raises(lwm2mc.Lwm2mcError) as e:
+        lwm2mc.Client("py-bad", bootstrap="http://nope")
+    assert e.value.result == lwm2mc.INVALID_ARGUMENT
+    assert "invalid argument" in str(e.value)
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-bad", version="2.0")
+
+
+def test_close_twice_is_harmless_and_a_closed_client_raises():
+    c = lwm2mc.Client("py-close", bootstrap="coap://127.0.0.1:9")
+    c.close()
+    c.close()
+    assert c.closed
+    for call in (c.start, lambda: c.poll(0), lambda: c.get("/3/0/0"), lambda: c.set("/3/0/9", 1), c.is_stopped):
+        with pytest.raises(lwm2mc.ClientClosed):
+            call()
+
+
+def test_exception_in_a_storage_callback_is_reraised():
+    class Burning:
+        def load(self, key):
+            raise RuntimeError("disk on fire")
+
+        def store(self, key, data):
+            pass
+
+        def erase(self, key):
+            pass
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        lwm2mc.Client("py-burn", bootstrap="coap://127.0.0.1:9", storage=Burning())
+
+
+def test_exception_in_a_transport_callback_is_reraised():
+    class Unplugged(UdpTransport):
+        def send(self, peer, data):
+            raise OSError("cable cut")
+
+    c = lwm2mc.Client("py-unplugged", bootstrap="coap://127.0.0.1:9", transport=Unplugged())
+    with pytest.raises(OSError, match="cable cut"):
+        c.start()
+    c.close()
+
+
+def test_dropping_every_reference_does_not_crash():
+    # Callbacks may still run while the client is freed (the transport's close); they must
+    # find their Python objects alive, and nothing may be left behind.
+    t = UdpTransport()
+    c = lwm2mc.Client("py-drop", bootstrap="coap://127.0.0.1:9", transport=t)
+    c.start()
+    c.poll(0)
+    probe = weakref.ref(c)
+    del c
+    gc.collect()
+    assert probe() is None
+    assert t.closed, "the transport's close callback ran during the free"
+    # And a client dropped without close, inside a reference cycle.
+    class Cycle(UdpTransport):
+        pass
+
+    t2 = Cycle()
+    c2 = lwm2mc.Client("py-cycle", bootstrap="coap://127.0.0.1:9", transport=t2)
+    t2.owner = c2
+    c2.start()
+    del c2, t2
+    gc.collect()
+    assert not lwm2mc._registry, "every client's hooks were released"

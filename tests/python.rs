@@ -1,0 +1,270 @@
+//! Runs the Python bindings' tests (bindings/python) against the library `cargo test` just
+//! built: the pytest suite (API contract, Python transport and storage, an aiocoap
+//! Bootstrap-Server), the whole device-management flow against the testkit servers, the
+//! example device, and `pip install ./bindings/python` into a fresh environment.
+//!
+//! Python packages (pytest, aiocoap; pinned) go into a virtual environment under the target
+//! directory, created on the first run (tests/support/python.rs).
+
+#[path = "support/python.rs"]
+mod python_env;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
+use python_env::Python;
+
+const PINS: &[&str] = &["pytest==8.3.4", "aiocoap==0.4.17"];
+const CHECK: &str = "import sys, pytest, aiocoap.meta; sys.exit(pytest.__version__ != '8.3.4' or aiocoap.meta.version != '0.4.17')";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// The library of this test run (deps/ holds the build with the dev-dependency's features).
+fn library() -> PathBuf {
+    let so = profile_dir().join("deps").join("liblwm2mc.so");
+    assert!(so.exists(), "{} missing", so.display());
+    so
+}
+
+fn python() -> &'static Python {
+    static PY: OnceLock<Python> = OnceLock::new();
+    PY.get_or_init(|| {
+        python_env::python_with(profile_dir().parent().unwrap(), "python", PINS, CHECK)
+    })
+}
+
+fn with_bindings(cmd: &mut Command) -> &mut Command {
+    cmd.env("LWM2MC_LIBRARY", library())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+}
+
+fn assert_ok(what: &str, o: &Output) {
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A Bootstrap-Server that provisions every device with an account on `dm`.
+fn servers() -> (Lwm2mServer, BootstrapServer) {
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    (dm, bs)
+}
+
+#[test]
+fn pytest_suite() {
+    let (_dm, bs) = servers();
+    let bindings = root().join("bindings/python");
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .env("LWM2MC_TEST_BS_URI", bs.uri())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs"])
+        .arg(bindings.join("tests"))
+        .current_dir(&bindings);
+    let out = cmd.output().unwrap();
+    assert_ok("pytest bindings/python/tests", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("skipped"), "no test may be skipped:\n{text}");
+    println!("{text}");
+}
+
+#[test]
+fn flow_against_the_testkit() {
+    let (dm, bs) = servers();
+    let bindings = root().join("bindings/python");
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .arg(bindings.join("tests/flow_device.py"))
+        .arg(bs.uri())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let t = Duration::from_secs(15);
+    let ep = "py-flow";
+    let result = (|| -> Result<(), String> {
+        let reg = dm.wait_registration(ep, t).map_err(|e| e.to_string())?;
+        if !reg.links.contains("</3303/0>") {
+            return Err(format!("Python object not announced: {}", reg.links));
+        }
+        let r = dm
+            .read(ep, "/3303/0/5700", None)
+            .map_err(|e| e.to_string())?;
+        if (r.code, r.payload.as_slice()) != (0x45, &b"21.5"[..]) {
+            return Err(format!("read 5700: {} {:?}", r.code_string(), r.payload));
+        }
+        let r = dm
+            .read(ep, "/3303/0/5701", None)
+            .map_err(|e| e.to_string())?;
+        if r.code != 0xA0 {
+            return Err(format!(
+                "a raising read must answer 5.00, got {}",
+                r.code_string()
+            ));
+        }
+        let r = dm
+            .write(ep, "/3303/0/5750", 0, b"far too long".to_vec())
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x80 {
+            return Err(format!(
+                "BadRequest from Python must answer 4.00, got {}",
+                r.code_string()
+            ));
+        }
+        for (path, value) in [
+            ("/3303/0/5750", &b"office"[..]),
+            ("/3/0/14", &b"+03:00"[..]),
+        ] {
+            let r = dm
+                .write(ep, path, 0, value.to_vec())
+                .map_err(|e| e.to_string())?;
+            if r.code != 0x44 {
+                return Err(format!("write {path}: {}", r.code_string()));
+            }
+        }
+        let r = dm
+            .execute(ep, "/3/0/4", Some("1='now'"))
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x44 {
+            return Err(format!("execute: {}", r.code_string()));
+        }
+        drop(child.stdin.take());
+        dm.wait_deregistration(ep, t).map_err(|e| e.to_string())?;
+        Ok(())
+    })();
+    let out = child.wait_with_output().unwrap();
+    assert_ok("flow_device.py", &out);
+    result.unwrap();
+}
+
+#[test]
+fn example_device_bootstraps_and_deregisters_on_sigterm() {
+    let (dm, bs) = servers();
+    let bindings = root().join("bindings/python");
+    let state = profile_dir().join("python-example-state");
+    let _ = std::fs::remove_dir_all(&state);
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .arg(bindings.join("examples/device.py"))
+        .args([
+            "--bootstrap",
+            &bs.uri(),
+            "--endpoint",
+            "py-example",
+            "--pct",
+            "110",
+            "--state-file",
+        ])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let t = Duration::from_secs(15);
+    let checks = (|| -> Result<(), String> {
+        let session = bs.wait_session(t).map_err(|e| e.to_string())?;
+        if !session.queries.contains(&"pct=110".to_string()) {
+            return Err(format!("no pct=110 in {:?}", session.queries));
+        }
+        dm.wait_registration("py-example", t)
+            .map_err(|e| e.to_string())?;
+        let r = dm
+            .read("py-example", "/3303/0/5701", None)
+            .map_err(|e| e.to_string())?;
+        if r.payload != b"Cel" {
+            return Err(format!("{r:?}"));
+        }
+        Ok(())
+    })();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let dereg = dm.wait_deregistration("py-example", t);
+    let out = child.wait_with_output().unwrap();
+    assert_ok("examples/device.py", &out);
+    checks.unwrap();
+    dereg.unwrap();
+    assert!(
+        std::fs::read_dir(&state)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false),
+        "state saved"
+    );
+}
+
+#[test]
+fn pip_install_into_a_fresh_environment() {
+    // A fresh environment every time: `pip install ./bindings/python` (whose build compiles
+    // the library with `cargo build --release --lib` into this target directory), then
+    // `import lwm2mc` from elsewhere with no LWM2MC_LIBRARY and no PYTHONPATH: the library
+    // must be bundled in the installed package.
+    let dir = profile_dir().join("pip-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = dir.join("venv");
+    let created = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    let (py, pythonpath): (PathBuf, Option<PathBuf>) = if created.status.success() {
+        (venv.join("bin/python"), None)
+    } else {
+        (PathBuf::from("python3"), Some(dir.join("site")))
+    };
+    let mut install = Command::new(&py);
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+    ]);
+    if let Some(site) = &pythonpath {
+        install.arg("--target").arg(site);
+    }
+    install
+        .arg(root().join("bindings/python"))
+        .env("LWM2MC_BUNDLE_LIBRARY", library())
+        .env_remove("LWM2MC_LIBRARY");
+    assert_ok("pip install ./bindings/python", &install.output().unwrap());
+    let mut check = Command::new(&py);
+    check
+        .args([
+            "-c",
+            "import pathlib, lwm2mc; \
+             here = pathlib.Path(lwm2mc.__file__).parent; \
+             assert (here / 'liblwm2mc.so').exists(), 'library not bundled'; \
+             c = lwm2mc.Client('pip-check', bootstrap='coap://127.0.0.1:9'); \
+             assert c.get('/3/0/0') == 'lwm2mc project'; c.close(); \
+             print(lwm2mc.__version__, lwm2mc.library_version())",
+        ])
+        .current_dir(&dir)
+        .env_remove("LWM2MC_LIBRARY")
+        .env_remove("PYTHONPATH");
+    if let Some(site) = &pythonpath {
+        check.env("PYTHONPATH", site);
+    }
+    let out = check.output().unwrap();
+    assert_ok("import lwm2mc after pip install", &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0.1.0 0.1.0");
+}
