@@ -28,10 +28,7 @@ pub struct DeviceThread {
 impl DeviceThread {
     /// Binds 127.0.0.1 on an ephemeral port and starts `client` there.
     pub fn start(client: Client, tap: Option<Tap>) -> Result<DeviceThread, TestkitError> {
-        let mut udp = UdpClient::bind(
-            client,
-            "127.0.0.1:0".parse().map_err(|_| TestkitError::Poisoned)?,
-        )?;
+        let mut udp = UdpClient::bind(client, SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = udp.local_addr()?;
         if let Some(tap) = tap {
             udp.set_tap(tap);

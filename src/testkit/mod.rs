@@ -1,7 +1,30 @@
 //! Embedded LwM2M servers for tests, the demo, and trying a device without installing a
-//! server (feature `testkit`): a Bootstrap-Server and an LwM2M Server over UDP on 127.0.0.1
-//! with ephemeral ports. They use this crate's CoAP layer; the interop tests check the device
-//! against an independent CoAP implementation as well.
+//! server (feature `testkit`): a [`BootstrapServer`] and an [`Lwm2mServer`] over UDP on
+//! 127.0.0.1 with ephemeral ports, plus [`DeviceThread`] to run a client next to them.
+//!
+//! Each server runs this crate's CoAP endpoint on its own thread; every method takes `&self`,
+//! every wait and every request is bounded by a timeout, and dropping a server stops its thread.
+//! Because they share the client's CoAP layer, the interop tests also check the device against
+//! an independent CoAP implementation.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
+//!
+//! let dm = Lwm2mServer::start().unwrap();
+//! let bs = BootstrapServer::start(
+//!     BootstrapConfig::new().delete("/").server_account(1, &dm.uri(), 60),
+//! )
+//! .unwrap();
+//! println!("point the device at {}", bs.uri());
+//! let session = bs.wait_session(Duration::from_secs(60)).unwrap();
+//! assert!(session.finished());
+//! let reg = dm.wait_registration("my-device", Duration::from_secs(10)).unwrap();
+//! let manufacturer = dm.read(&reg.endpoint, "/3/0/0", None).unwrap();
+//! println!("{} {:?}", manufacturer.code_string(), manufacturer.payload);
+//! ```
+
+#![warn(missing_docs)]
 
 mod bootstrap_server;
 mod device;
@@ -12,15 +35,25 @@ pub use bootstrap_server::{BootstrapConfig, BootstrapServer, Session};
 pub use device::DeviceThread;
 pub use lwm2m_server::{request, Lwm2mServer, Registration, Update};
 
+use std::time::Duration;
+
 use coap_lite::Packet;
 
-use crate::coap::msg;
+use crate::coap::{msg, Failure};
+
+/// How long a request sent by a testkit server may take by default: long enough for the CoAP
+/// retransmissions of a lost datagram (RFC 7252 §4.8: 2-3 s, 4-6 s, ...), short enough not to
+/// hang a test.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A device's answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The CoAP response code, e.g. `0x45` for 2.05 (see [`crate::coap::msg`]).
     pub code: u8,
+    /// The Content-Format option, if any.
     pub content_format: Option<u16>,
+    /// The payload (empty if none).
     pub payload: Vec<u8>,
 }
 
@@ -33,7 +66,7 @@ impl Response {
         }
     }
 
-    /// "2.05" etc.
+    /// The code in dotted form: "2.05" etc.
     pub fn code_string(&self) -> String {
         msg::code_string(self.code)
     }
@@ -42,12 +75,36 @@ impl Response {
 /// Why a testkit call did not give an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum TestkitError {
+    /// Nothing (or not the awaited thing) arrived in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The peer refused the request with a CoAP Reset (RFC 7252 §4.2).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The endpoint name is not registered with this server.
     #[error("endpoint {0:?} is not registered")]
     UnknownEndpoint(String),
+    /// A testkit thread panicked or went away.
     #[error("a testkit thread panicked")]
     Poisoned,
+    /// A socket operation failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl TestkitError {
+    /// The error for a request of ours that failed in the CoAP layer.
+    fn from_failure(what: &str, f: Failure) -> TestkitError {
+        match f {
+            Failure::Timeout => {
+                TestkitError::Timeout(format!("{what}: no answer (MAX_RETRANSMIT)"))
+            }
+            Failure::Reset => TestkitError::Rejected(format!("{what}: the peer sent RST")),
+        }
+    }
+}
+
+/// A duration as whole milliseconds, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

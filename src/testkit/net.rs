@@ -1,6 +1,8 @@
 //! The socket thread shared by the testkit servers: one UDP socket on 127.0.0.1, the sans-I/O
-//! CoAP endpoint, and a handler that owns the server's logic. Other threads talk to the handler
-//! by sending it closures; the loop wakes every few milliseconds, so nothing blocks forever.
+//! CoAP endpoint, and a handler that owns the server's logic. Other threads reach the handler by
+//! sending it closures, followed by an empty wake-up datagram to the socket itself; the read
+//! timeout never exceeds [`MAX_WAIT`], so the thread notices the stop flag quickly even if a
+//! wake-up datagram were lost.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -14,15 +16,20 @@ use coap_lite::Packet;
 
 use crate::coap::{Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 
+/// Longest socket read timeout: bounds how late a handler deadline or the stop flag is seen.
+const MAX_WAIT: Duration = Duration::from_millis(20);
+
 /// What a handler can do while it runs on the socket thread.
 pub(crate) struct Ctx<'a> {
     pub ep: &'a mut Endpoint<SocketAddr>,
+    /// Milliseconds since the loop started (the endpoint's clock).
     pub now: u64,
-    /// Raw datagrams to send as they are, after the endpoint's own (used to duplicate one).
+    /// Raw datagrams sent as they are, after the endpoint's own (used to duplicate one).
     pub raw: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 impl Ctx<'_> {
+    /// Sends a confirmable request.
     pub fn request(&mut self, peer: SocketAddr, packet: Packet) -> ExchangeId {
         self.ep.request(self.now, peer, packet, true)
     }
@@ -30,7 +37,8 @@ impl Ctx<'_> {
 
 /// A server's logic.
 pub(crate) trait Handler: Send + 'static {
-    /// A request from a client: the answer, or `None` to stay silent.
+    /// A request from a client: the answer, or `None` to stay silent (or to answer through
+    /// `ctx.ep` itself).
     fn on_request(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -39,13 +47,19 @@ pub(crate) trait Handler: Send + 'static {
     ) -> Option<Packet>;
     /// The outcome of a request this server sent.
     fn on_outcome(&mut self, ctx: &mut Ctx<'_>, id: ExchangeId, outcome: Result<Packet, Failure>);
+    /// Called on every turn of the loop (at least every [`MAX_WAIT`]), for the handler's own
+    /// deadlines.
+    fn on_tick(&mut self, _ctx: &mut Ctx<'_>) {}
 }
 
 type Job<H> = Box<dyn FnOnce(&mut H, &mut Ctx<'_>) + Send>;
 
-/// A running server: its address, its transcript and a way to reach its handler.
+/// A running server: its address, its transcript and a way to reach its handler. Dropping it
+/// stops and joins the thread.
 pub(crate) struct ServerLoop<H: Handler> {
     addr: SocketAddr,
+    /// A clone of the server's socket, used only to send wake-up datagrams to itself.
+    waker: UdpSocket,
     jobs: Sender<Job<H>>,
     stop: Arc<AtomicBool>,
     drop_next: Arc<AtomicUsize>,
@@ -54,17 +68,22 @@ pub(crate) struct ServerLoop<H: Handler> {
 }
 
 impl<H: Handler> ServerLoop<H> {
-    pub fn start(handler: H, seed: u64) -> io::Result<ServerLoop<H>> {
+    /// Binds 127.0.0.1 on an ephemeral port and starts the thread.
+    pub fn start(handler: H, seed: u64, params: TransmissionParams) -> io::Result<ServerLoop<H>> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
-        socket.set_read_timeout(Some(Duration::from_millis(5)))?;
         let addr = socket.local_addr()?;
+        let waker = socket.try_clone()?;
         let (jobs, rx) = channel::<Job<H>>();
         let stop = Arc::new(AtomicBool::new(false));
         let drop_next = Arc::new(AtomicUsize::new(0));
         let transcript = Arc::new(Mutex::new(Vec::new()));
         let state = LoopState {
             socket,
+            addr,
             handler,
+            ep: Endpoint::new(seed, params),
+            start: Instant::now(),
+            raw: Vec::new(),
             rx,
             stop: stop.clone(),
             drop_next: drop_next.clone(),
@@ -72,9 +91,10 @@ impl<H: Handler> ServerLoop<H> {
         };
         let thread = std::thread::Builder::new()
             .name(format!("testkit-{}", addr.port()))
-            .spawn(move || state.run(seed))?;
+            .spawn(move || state.run())?;
         Ok(ServerLoop {
             addr,
+            waker,
             jobs,
             stop,
             drop_next,
@@ -87,11 +107,18 @@ impl<H: Handler> ServerLoop<H> {
         self.addr
     }
 
-    /// Runs `job` on the socket thread.
+    /// Runs `job` on the socket thread (soon: the thread is woken up).
     pub fn post(&self, job: impl FnOnce(&mut H, &mut Ctx<'_>) + Send + 'static) {
         let _ = self.jobs.send(Box::new(job));
+        self.wake();
     }
 
+    fn wake(&self) {
+        // Best effort: if it is lost, the read timeout (MAX_WAIT) wakes the thread anyway.
+        let _ = self.waker.send_to(&[], self.addr);
+    }
+
+    /// Silently drops the next `n` datagrams received (replacing any count still pending).
     pub fn drop_next(&self, n: usize) {
         self.drop_next.store(n, Ordering::SeqCst);
     }
@@ -107,6 +134,7 @@ impl<H: Handler> ServerLoop<H> {
 impl<H: Handler> Drop for ServerLoop<H> {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -115,7 +143,12 @@ impl<H: Handler> Drop for ServerLoop<H> {
 
 struct LoopState<H: Handler> {
     socket: UdpSocket,
+    addr: SocketAddr,
     handler: H,
+    ep: Endpoint<SocketAddr>,
+    start: Instant,
+    /// Raw datagrams handlers asked for, sent after the endpoint's own.
+    raw: Vec<(SocketAddr, Vec<u8>)>,
     rx: Receiver<Job<H>>,
     stop: Arc<AtomicBool>,
     drop_next: Arc<AtomicUsize>,
@@ -129,93 +162,98 @@ impl<H: Handler> LoopState<H> {
         }
     }
 
-    fn run(mut self, seed: u64) {
-        let start = Instant::now();
-        let mut ep = Endpoint::new(seed, TransmissionParams::default());
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `f` with a fresh context and keeps the raw datagrams it asked for.
+    fn call<R>(&mut self, now: u64, f: impl FnOnce(&mut H, &mut Ctx<'_>) -> R) -> R {
+        let mut ctx = Ctx {
+            ep: &mut self.ep,
+            now,
+            raw: Vec::new(),
+        };
+        let r = f(&mut self.handler, &mut ctx);
+        let raw = ctx.raw;
+        self.raw.extend(raw);
+        r
+    }
+
+    fn run(mut self) {
         let mut buf = vec![0u8; 65_536];
         while !self.stop.load(Ordering::SeqCst) {
-            let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let now = self.now();
             while let Ok(job) = self.rx.try_recv() {
-                let mut ctx = Ctx {
-                    ep: &mut ep,
-                    now,
-                    raw: Vec::new(),
-                };
-                job(&mut self.handler, &mut ctx);
-                let raw = ctx.raw;
-                for (to, data) in raw {
-                    self.log(format!("-> {to} {}", crate::trace::describe(&data)));
-                    let _ = self.socket.send_to(&data, to);
+                self.call(now, job);
+            }
+            self.call(now, |h, ctx| h.on_tick(ctx));
+            for inc in self.ep.handle_timeout(now) {
+                self.dispatch(now, inc);
+            }
+            self.flush();
+
+            let wait = self
+                .ep
+                .poll_timeout()
+                .map(|t| Duration::from_millis(t.saturating_sub(self.now())))
+                .unwrap_or(MAX_WAIT)
+                .clamp(Duration::from_millis(1), MAX_WAIT);
+            if self.socket.set_read_timeout(Some(wait)).is_err() {
+                break;
+            }
+            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                continue; // timeout, or an error worth no more than a retry
+            };
+            if n == 0 && from == self.addr {
+                continue; // our own wake-up call
+            }
+            let data = buf.get(..n).unwrap_or(&[]).to_vec();
+            let dropped = self
+                .drop_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1))
+                .is_ok();
+            self.log(format!(
+                "<- {from} {}{}",
+                if dropped { "(dropped) " } else { "" },
+                crate::trace::describe(&data)
+            ));
+            if dropped {
+                continue;
+            }
+            let now = self.now();
+            if let Some(inc) = self.ep.handle_datagram(now, from, &data) {
+                self.dispatch(now, inc);
+            }
+            self.flush();
+        }
+    }
+
+    fn dispatch(&mut self, now: u64, inc: Incoming<SocketAddr>) {
+        match inc {
+            Incoming::Request { peer, request } => {
+                if let Some(resp) = self.call(now, |h, ctx| h.on_request(ctx, peer, &request)) {
+                    self.ep.respond(now, peer, &request, resp);
                 }
             }
-            if let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-                let data = buf.get(..n).unwrap_or(&[]).to_vec();
-                let dropped = self
-                    .drop_next
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1))
-                    .is_ok();
-                self.log(format!(
-                    "<- {from} {}{}",
-                    if dropped { "(dropped) " } else { "" },
-                    crate::trace::describe(&data)
-                ));
-                if !dropped {
-                    let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    match ep.handle_datagram(now, from, &data) {
-                        Some(Incoming::Request { peer, request }) => {
-                            let mut ctx = Ctx {
-                                ep: &mut ep,
-                                now,
-                                raw: Vec::new(),
-                            };
-                            if let Some(resp) = self.handler.on_request(&mut ctx, peer, &request) {
-                                ep.respond(now, peer, &request, resp);
-                            }
-                        }
-                        Some(Incoming::Response { id, response, .. }) => {
-                            self.handler.on_outcome(
-                                &mut Ctx {
-                                    ep: &mut ep,
-                                    now,
-                                    raw: Vec::new(),
-                                },
-                                id,
-                                Ok(response),
-                            );
-                        }
-                        Some(Incoming::Failed { id, reason, .. }) => {
-                            self.handler.on_outcome(
-                                &mut Ctx {
-                                    ep: &mut ep,
-                                    now,
-                                    raw: Vec::new(),
-                                },
-                                id,
-                                Err(reason),
-                            );
-                        }
-                        None => {}
-                    }
-                }
+            Incoming::Response { id, response, .. } => {
+                self.call(now, |h, ctx| h.on_outcome(ctx, id, Ok(response)));
             }
-            let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-            for inc in ep.handle_timeout(now) {
-                if let Incoming::Failed { id, reason, .. } = inc {
-                    self.handler.on_outcome(
-                        &mut Ctx {
-                            ep: &mut ep,
-                            now,
-                            raw: Vec::new(),
-                        },
-                        id,
-                        Err(reason),
-                    );
-                }
+            Incoming::Failed { id, reason, .. } => {
+                self.call(now, |h, ctx| h.on_outcome(ctx, id, Err(reason)));
             }
-            while let Some((to, data)) = ep.poll_transmit() {
-                self.log(format!("-> {to} {}", crate::trace::describe(&data)));
-                let _ = self.socket.send_to(&data, to);
-            }
+        }
+    }
+
+    /// Sends what the endpoint queued, then the raw datagrams.
+    fn flush(&mut self) {
+        let mut out = Vec::new();
+        while let Some(t) = self.ep.poll_transmit() {
+            out.push(t);
+        }
+        out.append(&mut self.raw);
+        for (to, data) in out {
+            self.log(format!("-> {to} {}", crate::trace::describe(&data)));
+            let _ = self.socket.send_to(&data, to);
         }
     }
 }
