@@ -4,22 +4,17 @@
 //! `-std=c99 -Wall -Wextra -Wpedantic -Werror`. Also compiles the header as C++ and checks the
 //! export list and the sample device.
 
+#[path = "support/paths.rs"]
+mod paths;
+
+use paths::{assert_ok, profile_dir, root};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>, where cargo put the library for this test run.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
 
 /// A private copy of the library with its soname link, so programs link and run against
 /// exactly this build (and cargo rewriting target/ meanwhile does not matter).
@@ -97,16 +92,6 @@ fn sanitized(cmd: &mut Command) -> &mut Command {
     // Without use_stacks/use_registers=0, LSan treats stale pointers left on the stack or in
     // registers as references and can miss a leaked Rust allocation (seen with a leaked Box).
     .env("LSAN_OPTIONS", "exitcode=88:use_stacks=0:use_registers=0")
-}
-
-fn assert_ok(name: &str, o: &Output) {
-    assert!(
-        o.status.success(),
-        "{name} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]

@@ -14,25 +14,6 @@ fn registered_net(seed: u64) -> Net {
     net
 }
 
-/// Sends one request from the DM server and returns (code, content format, payload).
-fn ask(net: &mut Net, p: coap_lite::Packet) -> (u8, Option<u16>, Vec<u8>) {
-    let before = net.dm(DM_PORT).answers.len();
-    let now = net.now;
-    net.dm(DM_PORT).send(now, p);
-    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).answers.len() > before));
-    let a = net.dm(DM_PORT).answers.last().unwrap().clone();
-    (a.code, a.content_format, a.payload)
-}
-
-fn post(path: &str, cf: Option<u16>, payload: &[u8]) -> coap_lite::Packet {
-    let mut p = req(msg::POST, path);
-    if let Some(cf) = cf {
-        msg::set_content_format(&mut p, cf);
-    }
-    p.payload = payload.to_vec();
-    p
-}
-
 #[test]
 fn read_device_in_tlv_and_single_values_in_text() {
     let mut net = registered_net(20);

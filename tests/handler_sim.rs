@@ -109,15 +109,6 @@ impl ObjectHandler for Handler {
     }
 }
 
-fn ask(net: &mut Net, p: coap_lite::Packet) -> (u8, Option<u16>, Vec<u8>) {
-    let before = net.dm(DM_PORT).answers.len();
-    let now = net.now;
-    net.dm(DM_PORT).send(now, p);
-    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).answers.len() > before));
-    let a = net.dm(DM_PORT).answers.last().unwrap().clone();
-    (a.code, a.content_format, a.payload)
-}
-
 #[test]
 fn reads_writes_and_executes_go_through_the_handler() {
     let sensor = Arc::new(Mutex::new(Sensor {

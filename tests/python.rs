@@ -6,11 +6,16 @@
 //! Python packages (pytest, aiocoap; pinned) go into a virtual environment under the target
 //! directory, created on the first run (tests/support/python.rs).
 
+#[path = "support/paths.rs"]
+mod paths;
+
+use paths::{assert_ok, library, profile_dir, root};
+
 #[path = "support/python.rs"]
 mod python_env;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -19,22 +24,6 @@ use python_env::Python;
 
 const PINS: &[&str] = &["pytest==8.3.4", "aiocoap==0.4.17"];
 const CHECK: &str = "import sys, pytest, aiocoap.meta; sys.exit(pytest.__version__ != '8.3.4' or aiocoap.meta.version != '0.4.17')";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// The library of this test run (deps/ holds the build with the dev-dependency's features).
-fn library() -> PathBuf {
-    let so = profile_dir().join("deps").join("liblwm2mc.so");
-    assert!(so.exists(), "{} missing", so.display());
-    so
-}
 
 fn python() -> &'static Python {
     static PY: OnceLock<Python> = OnceLock::new();
@@ -46,16 +35,6 @@ fn python() -> &'static Python {
 fn with_bindings(cmd: &mut Command) -> &mut Command {
     cmd.env("LWM2MC_LIBRARY", library())
         .env("PYTHONDONTWRITEBYTECODE", "1")
-}
-
-fn assert_ok(what: &str, o: &Output) {
-    assert!(
-        o.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// A Bootstrap-Server that provisions every device with an account on `dm`.

@@ -592,3 +592,23 @@ impl lwm2mc::persist::Storage for FaultyStorage {
         self.inner.lock().unwrap().erase(key)
     }
 }
+
+/// Sends one request from the LwM2M Server on DM_PORT and returns (code, format, payload).
+pub fn ask(net: &mut Net, p: coap_lite::Packet) -> (u8, Option<u16>, Vec<u8>) {
+    let before = net.dm(DM_PORT).answers.len();
+    let now = net.now;
+    net.dm(DM_PORT).send(now, p);
+    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).answers.len() > before));
+    let a = net.dm(DM_PORT).answers.last().unwrap().clone();
+    (a.code, a.content_format, a.payload)
+}
+
+/// A POST with an optional Content-Format.
+pub fn post(path: &str, cf: Option<u16>, payload: &[u8]) -> Packet {
+    let mut p = req(msg::POST, path);
+    if let Some(cf) = cf {
+        msg::set_content_format(&mut p, cf);
+    }
+    p.payload = payload.to_vec();
+    p
+}
