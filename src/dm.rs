@@ -69,8 +69,8 @@ pub fn handle(store: &mut Store, ctx: &DmContext, req: &Request) -> (Reply, Vec<
             Reply::error(msg::METHOD_NOT_ALLOWED, "Write-Attributes is not supported"),
             Vec::new(),
         ),
-        msg::PUT => write(store, ctx, &path, req, false),
-        msg::POST => post(store, ctx, &path, req),
+        msg::PUT => write(store, &path, req, false),
+        msg::POST => post(store, &path, req),
         msg::DELETE => delete(store, &path),
         _ => (Reply::code(msg::METHOD_NOT_ALLOWED), Vec::new()),
     }
@@ -255,13 +255,7 @@ fn instance_resource_links(links: &mut Vec<Link>, def: &ObjectDef, iid: u16, res
 }
 
 /// PUT (replace) or POST-with-payload (partial update) on `/O/I`, `/O/I/R` or `/O/I/R/RI`.
-fn write(
-    store: &mut Store,
-    ctx: &DmContext,
-    path: &Path,
-    req: &Request,
-    partial: bool,
-) -> (Reply, Vec<Effect>) {
+fn write(store: &mut Store, path: &Path, req: &Request, partial: bool) -> (Reply, Vec<Effect>) {
     let none = Vec::new;
     let (def, rdef) = match target(store, path) {
         Ok(t) => t,
@@ -403,19 +397,18 @@ fn write(
             effects.push(Effect::RegistrationParamsChanged { ssid });
         }
     }
-    let _ = ctx;
     (Reply::code(msg::CHANGED), effects)
 }
 
-fn post(store: &mut Store, ctx: &DmContext, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
+fn post(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
     match (path.instance_id(), path.resource_id()) {
         (None, _) => create(store, path, req),
-        (Some(_), None) => write(store, ctx, path, req, true),
+        (Some(_), None) => write(store, path, req, true),
         // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is Execute.
         (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
             execute(store, path, &req.payload)
         }
-        (Some(_), Some(_)) => write(store, ctx, path, req, true),
+        (Some(_), Some(_)) => write(store, path, req, true),
     }
 }
 

@@ -375,20 +375,10 @@ pub unsafe extern "C" fn lwm2mc_config_add_object(
         let mut defs = Vec::with_capacity(list.len());
         for r in list {
             let kind = type_from_code(r.r#type).ok_or(lwm2mc_result::InvalidArgument)?;
-            if r.id == crate::path::MAX_ID
-                || defs.iter().any(|d: &ResourceDef| d.id == r.id)
-                || r.operations > 7
-            {
+            if r.id == crate::path::MAX_ID || defs.iter().any(|d: &ResourceDef| d.id == r.id) {
                 return Err(lwm2mc_result::InvalidArgument);
             }
-            let ops = Operations::from_letters(match r.operations {
-                1 => "R",
-                2 => "W",
-                3 => "RW",
-                4 => "E",
-                0 => "",
-                _ => return Err(lwm2mc_result::InvalidArgument),
-            });
+            let ops = Operations::from_bits(r.operations).ok_or(lwm2mc_result::InvalidArgument)?;
             defs.push(ResourceDef {
                 id: r.id,
                 name: Cow::Owned(format!("Resource {}", r.id)),

@@ -59,6 +59,15 @@ impl Operations {
         }
         Operations(bits)
     }
+    /// From the bits READ=1, WRITE=2, EXECUTE=4 (as the C API passes them); `None` for
+    /// other bits or for execute combined with read/write, which no resource has.
+    pub const fn from_bits(bits: u8) -> Option<Operations> {
+        match bits {
+            0..=4 => Some(Operations(bits)),
+            _ => None,
+        }
+    }
+
     pub const fn bits(self) -> u8 {
         self.0
     }
@@ -202,5 +211,15 @@ mod tests {
         assert_eq!(SERVER.announced_version(), Some("1.1"));
         assert_eq!(ACCESS_CONTROL.announced_version(), None);
         assert!(DEVICE.resource(4).unwrap().operations.executable());
+    }
+
+    #[test]
+    fn operations_from_c_bits() {
+        assert_eq!(Operations::from_bits(3), Some(Operations::RW));
+        assert_eq!(Operations::from_bits(4), Some(Operations::E));
+        assert_eq!(Operations::from_bits(0), Some(Operations::NONE));
+        for bad in [5, 6, 7, 8, 255] {
+            assert_eq!(Operations::from_bits(bad), None, "{bad}");
+        }
     }
 }
