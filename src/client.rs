@@ -572,8 +572,13 @@ impl Client {
                 return;
             }
         }
-        let before = (self.storage.is_some() && matches!(req.method, msg::PUT | msg::POST))
-            .then(|| self.store.clone());
+        // What a failed save must restore: a DM request changes at most its target object.
+        let before = target
+            .and_then(|p| p.object_id())
+            .filter(|o| {
+                self.storage.is_some() && req.method != msg::GET && self.store.is_persistent(*o)
+            })
+            .map(|o| (o, self.store.instances(o).cloned().unwrap_or_default()));
         let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
         if let Some(o) = handled {
             if let Err(code) = self.apply_to_handler(o, &mut effects) {
@@ -588,10 +593,13 @@ impl Client {
             _ => false,
         });
         if wrote_persistent {
-            let candidate = self.store.clone();
-            if !self.save_candidate(&candidate) {
-                if let Some(before) = before {
-                    self.store = before;
+            // Save the store as it now is, without copying it.
+            let current = std::mem::take(&mut self.store);
+            let saved = self.save_candidate(&current);
+            self.store = current;
+            if !saved {
+                if let Some((o, instances)) = before {
+                    let _ = self.store.set_instances(o, instances);
                 }
                 reply = Reply::error(
                     msg::INTERNAL_SERVER_ERROR,

@@ -383,3 +383,41 @@ fn smartcard_provisions_first_and_its_removal_unprovisions() {
     assert_eq!(net.bs().requests_seen.len(), 1);
     assert!(net.client.store().value(&Path::resource(0, 1, 10)) != Some(&Value::Integer(77)));
 }
+
+#[test]
+fn a_dm_change_that_cannot_be_saved_is_refused_and_undone() {
+    // The first save (the bootstrap commit) succeeds; storage dies after that.
+    let storage = FaultyStorage::new(1, false);
+    let mut net = Net::new(Client::with_storage(
+        config(53),
+        factory_bs_only(0),
+        Box::new(storage),
+    ));
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(1, standard_plan(5, 60))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(2)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    // A Write to the (persistent) Server object: 5.00, and the lifetime stays 60.
+    assert_eq!(
+        ask(&mut net, put("/1/0/1", 0, b"120".to_vec())).0,
+        msg::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(1, 0, 1)),
+        Some(&Value::Integer(60))
+    );
+    // A Delete of it: 5.00, and the instance is back.
+    assert_eq!(
+        ask(&mut net, req(msg::DELETE, "/1/0")).0,
+        msg::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(net.client.store().instance_ids(1), [0]);
+    assert!(!net.has_event(|e| matches!(e, Event::Deleted { .. } | Event::Written { .. })));
+    assert!(net.has_event(|e| matches!(e, Event::StorageError { .. })));
+    // A change to a non-persistent object needs no save and goes through.
+    assert_eq!(
+        ask(&mut net, put("/3/0/14", 0, b"+01:00".to_vec())).0,
+        msg::CHANGED
+    );
+}
