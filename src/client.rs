@@ -459,6 +459,9 @@ impl Client {
     }
 
     fn open_session(&mut self, now: u64, peer: PeerId) {
+        // The staged copy must list the application's instances too, or Bootstrap-Discover
+        // would show its objects empty (Core 1.1 §5.2.7.3 lists every instance).
+        self.refresh_all_handlers();
         let session = Session {
             staged: self.store.clone(),
             touched: BTreeSet::new(),

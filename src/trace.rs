@@ -67,7 +67,8 @@ pub fn method_name(code: u8) -> &'static str {
     }
 }
 
-fn format_name(cf: u16) -> String {
+/// A short name for a Content-Format number ("tlv", "senml+json", ...; others as digits).
+pub fn format_name(cf: u16) -> String {
     match cf {
         0 => "text".to_string(),
         40 => "link".to_string(),
@@ -94,7 +95,9 @@ fn clip(mut s: String) -> String {
     s
 }
 
-fn payload_summary(cf: Option<u16>, payload: &[u8]) -> String {
+/// A one-line, clipped rendering of a payload in Content-Format `cf` (TLV decoded, text as is,
+/// binary as a size).
+pub fn payload_summary(cf: Option<u16>, payload: &[u8]) -> String {
     match cf {
         Some(11542) => clip(tlv_summary(payload)),
         Some(42) => format!("({} B)", payload.len()),

@@ -172,3 +172,28 @@ fn reads_writes_and_executes_go_through_the_handler() {
     // An instance the application does not have is 4.04 without asking for values.
     assert_eq!(ask(&mut net, get("/3303/1/5700", None)).0, msg::NOT_FOUND);
 }
+
+#[test]
+fn bootstrap_discover_lists_the_instances_of_application_objects() {
+    // Found against Wakaama's bootstrap_server: Discover `/` answered `</3303>` while Register
+    // announced `</3303/0>`, because the session's copy of the store was taken before the
+    // application was asked for its instances.
+    let mut store = factory_bs_only(0);
+    store.define(temperature_def(), false);
+    let mut client = lwm2mc::Client::new(config(61), store);
+    client
+        .set_handler(3303, Box::new(Handler(Arc::default())))
+        .unwrap();
+    let mut plan = standard_plan(1, 300);
+    plan.insert(0, get("/", Some(40)));
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(3, plan)));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(4)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    let discover = net.bs().answers[0].clone();
+    assert_eq!(discover.code, msg::CONTENT);
+    let links = String::from_utf8(discover.payload).unwrap();
+    assert!(links.ends_with(",</3/0>,</3303/0>"), "{links}");
+}

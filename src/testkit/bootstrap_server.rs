@@ -369,6 +369,15 @@ impl BootstrapServer {
         config: BootstrapConfig,
         params: TransmissionParams,
     ) -> io::Result<BootstrapServer> {
+        BootstrapServer::bind(super::LOOPBACK_EPHEMERAL, config, params)
+    }
+
+    /// Like [`start_with`](Self::start_with), on `addr` (port 0: an ephemeral one).
+    pub fn bind(
+        addr: SocketAddr,
+        config: BootstrapConfig,
+        params: TransmissionParams,
+    ) -> io::Result<BootstrapServer> {
         let done: Done = Arc::default();
         let timeout_ms = Arc::new(AtomicU64::new(millis(DEFAULT_REQUEST_TIMEOUT)));
         let handler = BsHandler {
@@ -380,7 +389,7 @@ impl BootstrapServer {
         };
         let seed = crate::transport::udp::os_seed();
         Ok(BootstrapServer {
-            lp: ServerLoop::start(handler, seed, params)?,
+            lp: ServerLoop::start(addr, handler, seed, params)?,
             done,
             timeout_ms,
         })

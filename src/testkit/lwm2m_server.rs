@@ -52,12 +52,18 @@ pub struct Update {
     pub links: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-enum Record {
+/// What a device did at the server, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activity {
+    /// A Register was accepted.
     Registered(Registration),
+    /// An Update was accepted.
     Updated(Update),
+    /// The endpoint de-registered.
     Deregistered(String),
 }
+
+use Activity as Record;
 
 /// What a waiter waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +71,7 @@ enum Kind {
     Register,
     Update,
     Deregister,
+    Any,
 }
 
 #[derive(Default)]
@@ -268,6 +275,11 @@ impl Lwm2mServer {
     /// Like [`start`](Self::start), with other CoAP transmission parameters (e.g. a short
     /// ACK_TIMEOUT so that loss tests run fast).
     pub fn start_with(params: TransmissionParams) -> io::Result<Lwm2mServer> {
+        Lwm2mServer::bind(super::LOOPBACK_EPHEMERAL, params)
+    }
+
+    /// Like [`start_with`](Self::start_with), on `addr` (port 0: an ephemeral one).
+    pub fn bind(addr: SocketAddr, params: TransmissionParams) -> io::Result<Lwm2mServer> {
         let log: Log = Arc::default();
         let timeout_ms = Arc::new(AtomicU64::new(millis(DEFAULT_REQUEST_TIMEOUT)));
         let handler = DmHandler {
@@ -279,7 +291,7 @@ impl Lwm2mServer {
         };
         let seed = crate::transport::udp::os_seed();
         Ok(Lwm2mServer {
-            lp: ServerLoop::start(handler, seed, params)?,
+            lp: ServerLoop::start(addr, handler, seed, params)?,
             log,
             timeout_ms,
         })
@@ -358,6 +370,11 @@ impl Lwm2mServer {
             Record::Registered(reg) if reg.endpoint == endpoint => Some(reg.clone()),
             _ => None,
         })
+    }
+
+    /// The next activity of any endpoint that no earlier call of this method returned.
+    pub fn wait_activity(&self, timeout: Duration) -> Result<Activity, TestkitError> {
+        self.wait_record(Kind::Any, "", timeout, |r| Some(r.clone()))
     }
 
     /// The next Update from `endpoint` that no earlier call returned.

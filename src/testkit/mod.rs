@@ -33,9 +33,13 @@ mod net;
 
 pub use bootstrap_server::{BootstrapConfig, BootstrapServer, Session};
 pub use device::DeviceThread;
-pub use lwm2m_server::{request, Lwm2mServer, Registration, Update};
+pub use lwm2m_server::{request, Activity, Lwm2mServer, Registration, Update};
 
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
+
+/// 127.0.0.1 on an ephemeral port: where the servers bind unless told otherwise.
+const LOOPBACK_EPHEMERAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
 
 use coap_lite::Packet;
 

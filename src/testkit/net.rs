@@ -68,9 +68,14 @@ pub(crate) struct ServerLoop<H: Handler> {
 }
 
 impl<H: Handler> ServerLoop<H> {
-    /// Binds 127.0.0.1 on an ephemeral port and starts the thread.
-    pub fn start(handler: H, seed: u64, params: TransmissionParams) -> io::Result<ServerLoop<H>> {
-        let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// Binds `addr` (port 0: an ephemeral one) and starts the thread.
+    pub fn start(
+        addr: SocketAddr,
+        handler: H,
+        seed: u64,
+        params: TransmissionParams,
+    ) -> io::Result<ServerLoop<H>> {
+        let socket = UdpSocket::bind(addr)?;
         let addr = socket.local_addr()?;
         let waker = socket.try_clone()?;
         let (jobs, rx) = channel::<Job<H>>();
