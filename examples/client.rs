@@ -12,12 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::{ArgGroup, Parser};
+use clap::{ArgGroup, Parser, ValueEnum};
 use lwm2mc::accounts::factory;
 use lwm2mc::codec::ContentFormat;
 use lwm2mc::storage_file::FileStorage;
 use lwm2mc::transport::udp::{os_seed, Direction, UdpClient};
-use lwm2mc::{Client, Config, Event, Path, Store, Value};
+use lwm2mc::{Client, Config, Event, Path, RootFormats, Store, Value};
+
+/// `--root-ct` values (see `lwm2mc::RootFormats`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RootCt {
+    Preferred,
+    All,
+    None,
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "An LwM2M 1.1 device (NoSec over UDP) built on lwm2mc")]
@@ -47,6 +55,10 @@ struct Args {
     /// Preferred bootstrap Content-Format sent as pct= (110, 112 or 11542).
     #[arg(long, value_name = "N")]
     pct: Option<u16>,
+    /// What Register announces as ct= on the root link: one SenML value (the default, accepted
+    /// by every server tried), the full quoted list, or nothing.
+    #[arg(long, value_enum, default_value_t = RootCt::Preferred)]
+    root_ct: RootCt,
     /// Print every datagram sent and received.
     #[arg(long)]
     verbose: bool,
@@ -142,6 +154,11 @@ fn run(args: Args) -> Result<(), String> {
     let store = device_store(&args)?;
     let mut config = Config::new(args.endpoint.clone());
     config.seed = os_seed();
+    config.root_formats = match args.root_ct {
+        RootCt::Preferred => RootFormats::Preferred,
+        RootCt::All => RootFormats::All,
+        RootCt::None => RootFormats::Omit,
+    };
     if let Some(pct) = args.pct {
         config.preferred_format = match ContentFormat::from_code(pct) {
             Some(
@@ -209,6 +226,9 @@ fn report(event: &Event) {
         Event::Bootstrapped => println!("state: bootstrapped"),
         Event::BootstrapFailed { reason, retry_at } => {
             println!("state: bootstrap failed: {reason} (retry at {retry_at:?} ms)")
+        }
+        Event::BootstrapFinishRefused { reason } => {
+            println!("state: bootstrap configuration refused (4.06 to Finish): {reason}")
         }
         Event::Registered { ssid, location } => {
             println!("state: registered with server {ssid} at {location}")

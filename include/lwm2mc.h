@@ -75,6 +75,7 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_BOOTSTRAP_ACCOUNT_PURGED = 11,
   LWM2MC_EVENT_KIND_CREATED = 12,
   LWM2MC_EVENT_KIND_DELETED = 13,
+  LWM2MC_EVENT_KIND_BOOTSTRAP_FINISH_REFUSED = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -143,6 +144,28 @@ enum lwm2mc_log_level
 typedef enum lwm2mc_log_level lwm2mc_log_level;
 #else
 typedef uint32_t lwm2mc_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What the root link of Register and Update announces as supported Content-Formats
+// (`lwm2mc_config_set_root_formats`).
+enum lwm2mc_root_formats
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // One SenML value (`ct=110`, or 112 when that is the preferred format): the default.
+  LWM2MC_ROOT_FORMATS_PREFERRED = 0,
+  // Every format the library encodes as a list (`ct="110 112 11542"`); some servers refuse it.
+  LWM2MC_ROOT_FORMATS_ALL = 1,
+  // No `ct` attribute.
+  LWM2MC_ROOT_FORMATS_OMIT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lwm2mc_root_formats lwm2mc_root_formats;
+#else
+typedef uint32_t lwm2mc_root_formats;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -454,6 +477,14 @@ lwm2mc_result lwm2mc_config_set_lwm2m_version(struct lwm2mc_config *config, uint
 // `config` must be NULL or a valid config.
 lwm2mc_result lwm2mc_config_set_preferred_format(struct lwm2mc_config *config, uint16_t content_format);
 
+// Chooses what the root link of Register and Update announces as `ct=`: one of
+// `lwm2mc_root_formats` (default LWM2MC_ROOT_FORMATS_PREFERRED: one SenML value, which every
+// server tried accepts). Any other value is LWM2MC_RESULT_INVALID_ARGUMENT.
+//
+// # Safety
+// `config` must be NULL or a valid config.
+lwm2mc_result lwm2mc_config_set_root_formats(struct lwm2mc_config *config, uint32_t formats);
+
 // Sets CoAP's ACK_TIMEOUT in milliseconds (default 2000, RFC 7252 §4.8).
 //
 // # Safety
@@ -534,6 +565,11 @@ const char *lwm2mc_result_str(uint32_t result);
 
 // The library version, a static NUL-terminated string such as "0.1.0". Never NULL.
 const char *lwm2mc_version(void);
+
+// The name of an event kind ("registered", "bootstrap_failed", ...), a static NUL-terminated
+// string; "unknown" for a value this version does not know. Never NULL; do not free it.
+// Takes a plain integer so that any value a caller passes is defined behaviour.
+const char *lwm2mc_event_kind_str(uint32_t kind);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,6 +14,7 @@ use crate::codec::{self, CodecError, ContentFormat};
 use crate::config::Version;
 use crate::model::oid;
 use crate::path::Path;
+use crate::peer::SecurityMode;
 use crate::request::{Reply, Request};
 use crate::store::Store;
 use crate::uri::ServerUri;
@@ -282,26 +283,74 @@ fn read(store: &Store, path: &Path, accept: Option<u16>, version: Version) -> Re
 }
 
 /// Reports every Mandatory resource of the object model (executables aside: they hold no value)
-/// that instance `/o/iid` lacks. For Security that includes the keys, which NoSec accounts
-/// carry as empty opaque values (as Leshan and Wakaama Bootstrap-Servers write them).
+/// that instance `/o/iid` lacks, except those `exempt` names.
 fn missing_mandatory(
     store: &Store,
     o: u16,
     iid: u16,
-    res: &crate::value::Resources,
+    res: &Resources,
+    exempt: &[u16],
     problems: &mut Vec<String>,
 ) {
     let Some(def) = store.def(o) else { return };
     for r in def
         .resources
         .iter()
-        .filter(|r| r.mandatory && !r.operations.executable())
+        .filter(|r| r.mandatory && !r.operations.executable() && !exempt.contains(&r.id))
     {
         if !res.contains_key(&r.id) {
             problems.push(format!(
                 "{} ({}, mandatory) is missing",
                 Path::resource(o, iid, r.id),
                 r.name
+            ));
+        }
+    }
+}
+
+/// The key resources a Security instance may lack, by Security Mode.
+///
+/// The object model marks 3, 4 and 5 Mandatory, but their descriptions (Core 1.1 §E.1) give
+/// them a meaning only in the modes that use them: "Public Key or Identity" is the PSK identity,
+/// the RPK or the certificate, "Secret Key" the PSK or the private key, "Server Public Key" the
+/// server's RPK, certificate or trust anchor. The peers agree:
+/// - Wakaama's `bootstrap_server` writes a NoSec instance with 0, 1, 2 and 10 only, and its
+///   client accepts it (FACTS §1.9);
+/// - Anjay (`anjay_mod_security` transaction.c, `validate_instance`) requires the identity and
+///   the secret key only for modes other than NoSec and EST, and never the server key;
+/// - Leshan's Bootstrap-Server (`ConfigurationChecker`) requires the three *empty* for NoSec,
+///   identity and secret key non-empty for PSK.
+///
+/// So: NoSec and Certificate-with-EST (whose keys come from the EST enrolment) need none; PSK,
+/// RPK and Certificate need a non-empty identity and secret key; the server key is never
+/// required (with Certificate Usage 2 or 3 the trust anchor may come from elsewhere, §E.1 /0/x/15).
+fn exempt_keys(mode: Option<SecurityMode>) -> &'static [u16] {
+    match mode {
+        Some(
+            SecurityMode::PreSharedKey | SecurityMode::RawPublicKey | SecurityMode::Certificate,
+        ) => &[sec::SERVER_KEY],
+        // An absent or unknown mode is reported as such; its keys mean nothing yet.
+        Some(SecurityMode::NoSec | SecurityMode::CertificateWithEst) | None => {
+            &[sec::IDENTITY, sec::SERVER_KEY, sec::SECRET_KEY]
+        }
+    }
+}
+
+/// An empty identity or secret key in a mode that authenticates with them (see `exempt_keys`).
+fn empty_keys(iid: u16, mode: Option<SecurityMode>, res: &Resources, problems: &mut Vec<String>) {
+    if exempt_keys(mode).contains(&sec::IDENTITY) {
+        return;
+    }
+    for rid in [sec::IDENTITY, sec::SECRET_KEY] {
+        let empty = res
+            .get(&rid)
+            .and_then(|r| r.single())
+            .is_some_and(|v| v.as_bytes().is_some_and(<[u8]>::is_empty));
+        if empty {
+            problems.push(format!(
+                "{} is empty, but Security Mode {} needs it",
+                Path::resource(oid::SECURITY, iid, rid),
+                mode.map_or(-1, SecurityMode::as_i64)
             ));
         }
     }
@@ -322,10 +371,19 @@ pub fn validate(store: &Store) -> Vec<String> {
     let mut seen_ssids = BTreeSet::new();
     for (iid, res) in store.instances(oid::SECURITY).into_iter().flatten() {
         let p = |r: u16| Path::resource(oid::SECURITY, *iid, r);
-        missing_mandatory(store, oid::SECURITY, *iid, res, &mut problems);
         let Some(acct) = securities.iter().find(|a| a.iid == *iid) else {
             continue;
         };
+        let mode = SecurityMode::from_i64(acct.mode);
+        missing_mandatory(
+            store,
+            oid::SECURITY,
+            *iid,
+            res,
+            exempt_keys(mode),
+            &mut problems,
+        );
+        empty_keys(*iid, mode, res, &mut problems);
         if res.contains_key(&sec::URI) && ServerUri::parse(&acct.uri).is_err() {
             problems.push(format!(
                 "{} is not a valid server URI: {:?}",
@@ -333,8 +391,7 @@ pub fn validate(store: &Store) -> Vec<String> {
                 acct.uri
             ));
         }
-        if res.contains_key(&sec::MODE) && crate::peer::SecurityMode::from_i64(acct.mode).is_none()
-        {
+        if res.contains_key(&sec::MODE) && mode.is_none() {
             problems.push(format!("{} is not a security mode (0..4)", p(sec::MODE)));
         }
         if !acct.bootstrap {
@@ -353,7 +410,7 @@ pub fn validate(store: &Store) -> Vec<String> {
     }
     let mut server_ssids = BTreeSet::new();
     for (iid, res) in store.instances(oid::SERVER).into_iter().flatten() {
-        missing_mandatory(store, oid::SERVER, *iid, res, &mut problems);
+        missing_mandatory(store, oid::SERVER, *iid, res, &[], &mut problems);
         let ssid = res
             .get(&srv::SSID)
             .and_then(|r| r.single())

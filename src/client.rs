@@ -490,8 +490,11 @@ impl Client {
         if !problems.is_empty() {
             // 4.06 "Inconsistent loaded configuration"; the session stays open so the
             // Bootstrap-Server can correct it and finish again.
-            let reply = Reply::error(msg::NOT_ACCEPTABLE, problems.join("; "));
-            self.respond(now, peer, packet, reply);
+            let reason = problems.join("; ");
+            self.events.push_back(Event::BootstrapFinishRefused {
+                reason: reason.clone(),
+            });
+            self.respond(now, peer, packet, Reply::error(msg::NOT_ACCEPTABLE, reason));
             return;
         }
         let mut committed = self.store.clone();
@@ -712,7 +715,7 @@ impl Client {
             self.lifetime_of(ssid),
             self.params.max_transmit_wait_ms(),
         );
-        let links = registration::object_links(&self.store, self.config.version);
+        let links = registration::object_links(&self.store, &self.config);
         let Some(reg) = self.servers.get_mut(&ssid) else {
             return;
         };
@@ -755,7 +758,7 @@ impl Client {
             self.lifetime_of(ssid),
             self.params.max_transmit_wait_ms(),
         );
-        let links = registration::object_links(&self.store, self.config.version);
+        let links = registration::object_links(&self.store, &self.config);
         let Some(reg) = self.servers.get_mut(&ssid) else {
             return;
         };
@@ -836,7 +839,7 @@ impl Client {
             return;
         }
         self.refresh_all_handlers();
-        let links = registration::object_links(&self.store, self.config.version);
+        let links = registration::object_links(&self.store, &self.config);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
         };
@@ -858,7 +861,7 @@ impl Client {
             return;
         }
         self.refresh_all_handlers();
-        let links = registration::object_links(&self.store, self.config.version);
+        let links = registration::object_links(&self.store, &self.config);
         let Some(reg) = self.servers.get(&ssid) else {
             return;
         };

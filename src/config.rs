@@ -21,6 +21,26 @@ impl Version {
     }
 }
 
+/// What the root link of Register and Update announces as supported Content-Formats (`ct=`).
+///
+/// The spec allows a space-separated list (Core 1.1 §5.3.1 shows `</>;ct=110` and
+/// `</>;ct="110 112 60"`), but servers in the field do not all parse it: Wakaama's server takes
+/// one value, and only 110, 112 or 11543, and answers anything else with 4.00 (FACTS §3.1).
+/// Wakaama's and Zephyr's clients send one SenML value; Leshan accepts both forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RootFormats {
+    /// One value: the preferred format if it is a SenML one, else SenML JSON (110), else SenML
+    /// CBOR (112), whichever this build encodes; no `ct` if it encodes neither. The most
+    /// interoperable choice, and the default.
+    #[default]
+    Preferred,
+    /// Every format this build encodes besides plain text and opaque (TLV, SenML JSON, SenML
+    /// CBOR), quoted as a list when there are several. Spec-valid; some servers refuse it.
+    All,
+    /// No `ct` attribute: servers assume TLV (1.0 behaviour).
+    Omit,
+}
+
 /// Retry policy for one kind of exchange: the n-th retry waits `base_ms * 2^(n-1)` plus up to
 /// 50% random jitter, never more than `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +70,8 @@ pub struct Config {
     /// Preferred bootstrap Content-Format, sent as `pct=` on Bootstrap-Request (1.1 only,
     /// Core 1.1 §5.2.7.1). `None` sends no `pct`.
     pub preferred_format: Option<ContentFormat>,
+    /// The `ct=` of the root link in Register and Update (1.1 only; see `RootFormats`).
+    pub root_formats: RootFormats,
     /// Format of Read answers carrying several values when the server sends no Accept.
     pub default_format: ContentFormat,
     /// Seed for tokens, message IDs and jitter. Adapters seed it from the OS.
@@ -71,6 +93,7 @@ impl Config {
             endpoint: endpoint.into(),
             version: Version::V1_1,
             preferred_format: None,
+            root_formats: RootFormats::Preferred,
             default_format: ContentFormat::Tlv,
             seed: 0x6c77_6d32_6d63,
             bootstrap_retry: Backoff {

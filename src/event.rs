@@ -16,6 +16,11 @@ pub enum Event {
         reason: String,
         retry_at: Option<u64>,
     },
+    /// The Bootstrap-Server's Finish was answered 4.06 because the configuration it wrote is
+    /// inconsistent (`reason` is the diagnostic sent back). The session stays open for
+    /// corrections until EXCHANGE_LIFETIME after the last command (Core 1.1 §5.2.6, §5.2.3.3);
+    /// nothing has been committed.
+    BootstrapFinishRefused { reason: String },
     /// Registered with the server whose Short Server ID is `ssid`.
     Registered { ssid: u16, location: String },
     /// A registration Update was accepted.

@@ -55,7 +55,7 @@ pub mod uri;
 pub mod value;
 
 pub use client::{Client, Transmit};
-pub use config::{Config, Version};
+pub use config::{Config, RootFormats, Version};
 pub use event::Event;
 pub use path::Path;
 pub use peer::{PeerId, PeerInfo};

@@ -11,7 +11,7 @@ use crate::accounts::ServerAccount;
 use crate::coap::{msg, ExchangeId};
 use crate::codec::link::{format_links, Link};
 use crate::codec::ContentFormat;
-use crate::config::Version;
+use crate::config::{Config, RootFormats, Version};
 use crate::model::oid;
 use crate::peer::PeerId;
 use crate::store::Store;
@@ -84,7 +84,7 @@ impl Registration {
     }
 }
 
-/// The Content-Formats this build decodes and encodes, announced on the root link.
+/// The Content-Formats this build decodes and encodes, besides plain text and opaque.
 pub fn supported_formats() -> Vec<u16> {
     let mut v = alloc::vec![ContentFormat::Tlv.code()];
     if ContentFormat::SenmlJson.can_encode() {
@@ -97,20 +97,44 @@ pub fn supported_formats() -> Vec<u16> {
     v
 }
 
+/// The value of the root link's `ct` attribute, if any (see `RootFormats`).
+pub fn root_ct(config: &Config) -> Option<String> {
+    if config.version == Version::V1_0 {
+        // 1.0 servers know TLV and LwM2M JSON (11543) only; we announce nothing, as TLV is
+        // assumed (Core 1.0 §6.4).
+        return None;
+    }
+    match config.root_formats {
+        RootFormats::Omit => None,
+        RootFormats::Preferred => {
+            let senml = [ContentFormat::SenmlJson, ContentFormat::SenmlCbor];
+            config
+                .preferred_format
+                .filter(|f| senml.contains(f))
+                .into_iter()
+                .chain(senml)
+                .find(|f| f.can_encode())
+                .map(|f| f.code().to_string())
+        }
+        RootFormats::All => Some(
+            supported_formats()
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
+}
+
 /// The object list of Register and Update (Core 1.1 §5.3.1): every object except Security (and
 /// OSCORE), instances as `</O/I>`, `</O>;ver=x.y` when the version is not 1.0, and `</O>` for
 /// objects without instances.
-pub fn object_links(store: &Store, version: Version) -> String {
+pub fn object_links(store: &Store, config: &Config) -> String {
+    let version = config.version;
     let mut links = Vec::new();
     let mut root = Link::new("/".to_string());
     root.attrs.push(("rt".into(), Some("oma.lwm2m".into())));
-    if version != Version::V1_0 {
-        let cts = supported_formats();
-        let ct = cts
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
+    if let Some(ct) = root_ct(config) {
         root.attrs.push(("ct".into(), Some(ct)));
     }
     links.push(root);
@@ -210,29 +234,50 @@ mod tests {
         s
     }
 
+    fn config(version: Version, root_formats: RootFormats) -> Config {
+        let mut c = Config::new("dev-1");
+        c.version = version;
+        c.root_formats = root_formats;
+        c
+    }
+
+    // The expected strings name the SenML formats of the default build.
+    #[cfg(all(feature = "json", feature = "cbor"))]
     #[test]
     fn object_list_never_contains_security() {
         let s = store();
-        let ct = supported_formats()
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let want_ct = if ct.contains(' ') {
-            format!("\"{ct}\"")
-        } else {
-            ct
-        };
         assert_eq!(
-            object_links(&s, Version::V1_1),
-            format!(
-                "</>;rt=\"oma.lwm2m\";ct={want_ct},</1>;ver=1.1,</1/0>,</2>,</3>;ver=1.1,</3/0>"
-            )
+            object_links(&s, &config(Version::V1_1, RootFormats::Preferred)),
+            "</>;rt=\"oma.lwm2m\";ct=110,</1>;ver=1.1,</1/0>,</2>,</3>;ver=1.1,</3/0>"
         );
         assert_eq!(
-            object_links(&s, Version::V1_0),
+            object_links(&s, &config(Version::V1_0, RootFormats::Preferred)),
             "</>;rt=\"oma.lwm2m\",</1/0>,</2>,</3/0>"
         );
+    }
+
+    // The expected strings name the SenML formats of the default build.
+    #[cfg(all(feature = "json", feature = "cbor"))]
+    #[test]
+    fn root_link_announces_one_senml_format_by_default() {
+        // Wakaama's server refuses `ct="110 112 11542"` with 4.00 (FACTS §3.1); one value passes.
+        let mut c = config(Version::V1_1, RootFormats::Preferred);
+        assert_eq!(root_ct(&c).as_deref(), Some("110"));
+        c.preferred_format = Some(ContentFormat::SenmlCbor);
+        assert_eq!(root_ct(&c).as_deref(), Some("112"));
+        // A TLV preference still announces SenML: TLV needs no announcement.
+        c.preferred_format = Some(ContentFormat::Tlv);
+        assert_eq!(root_ct(&c).as_deref(), Some("110"));
+        c.root_formats = RootFormats::All;
+        assert_eq!(root_ct(&c).as_deref(), Some("110 112 11542"));
+        assert!(
+            object_links(&store(), &c).starts_with("</>;rt=\"oma.lwm2m\";ct=\"110 112 11542\",")
+        );
+        c.root_formats = RootFormats::Omit;
+        assert_eq!(root_ct(&c), None);
+        assert!(object_links(&store(), &c).starts_with("</>;rt=\"oma.lwm2m\",</1>"));
+        let c = config(Version::V1_0, RootFormats::All);
+        assert_eq!(root_ct(&c), None);
     }
 
     #[test]

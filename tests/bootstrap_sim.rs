@@ -47,15 +47,11 @@ fn bootstrap_then_register_with_exact_messages() {
         dm.registers,
         [vec!["ep=sim-device", "lt=300", "lwm2m=1.1", "b=U"]]
     );
-    let links = dm.register_payloads[0].clone();
-    assert!(links.starts_with("</>;rt=\"oma.lwm2m\""), "{links}");
-    assert!(
-        links.contains("</1/0>") && links.contains("</3/0>"),
-        "{links}"
-    );
-    assert!(
-        !links.contains("</0"),
-        "Security must never be announced: {links}"
+    // One ct value on the root link: Wakaama's server answers a quoted list with 4.00
+    // (RootFormats). Security is never announced (Core 1.1 §5.3.1).
+    assert_eq!(
+        dm.register_payloads[0],
+        "</>;rt=\"oma.lwm2m\";ct=110,</1>;ver=1.1,</1/0>,</2>,</3>;ver=1.1,</3/0>"
     );
     assert_eq!(
         net.client.registration_location(123).as_deref(),
@@ -393,4 +389,96 @@ fn pct_is_sent_when_configured() {
         lwm2mc::trace::describe(&net.wire[0].bytes),
         "CON POST /bs?ep=sim-device&pct=112"
     );
+}
+
+/// The Security and Server instances exactly as Wakaama's `bootstrap_server` writes them for a
+/// NoSec `[Server]` section of its ini (`bootstrap_info.c prv_add_server`): resources in the
+/// order 0 (URI), 1 (Bootstrap-Server), 10 (Short Server ID), 2 (Security Mode 3), and no keys.
+fn wakaama_nosec_plan(ssid: u8) -> Vec<coap_lite::Packet> {
+    let uri = uri(DM_PORT).into_bytes();
+    let mut security = vec![0xC8, 0x00, u8::try_from(uri.len()).unwrap()];
+    security.extend_from_slice(&uri);
+    security.extend_from_slice(&[0xC1, 0x01, 0x00, 0xC1, 0x0A, ssid, 0xC1, 0x02, 0x03]);
+    // Server: 0 = ssid, 1 = lifetime 300 (0x012C), 6 = false, 7 = "U".
+    let server = vec![
+        0xC1, 0x00, ssid, 0xC2, 0x01, 0x01, 0x2C, 0xC1, 0x06, 0x00, 0xC1, 0x07, b'U',
+    ];
+    vec![
+        req(msg::DELETE, "/0"),
+        req(msg::DELETE, "/1"),
+        put("/0/1", 11542, security),
+        put("/1/1", 11542, server),
+        finish(),
+    ]
+}
+
+#[test]
+fn nosec_account_without_keys_is_accepted() {
+    // Core 1.1 §E.1: the keys mean something only in the modes that use them (Anjay, Wakaama
+    // and Leshan agree; see bootstrap.rs exempt_keys). Before the fix Finish got 4.06
+    // "/0/1/3 (Public Key or Identity, mandatory) is missing; …".
+    let mut net = bootstrap_net(7, wakaama_nosec_plan(1));
+    net.client.start(net.now);
+    assert!(
+        net.run_until(10_000, registered),
+        "{:?}",
+        answer_codes(&mut net)
+    );
+    assert_eq!(
+        answer_codes(&mut net),
+        [
+            ("CON DELETE /0".to_string(), msg::DELETED),
+            ("CON DELETE /1".to_string(), msg::DELETED),
+            (
+                "CON PUT /0/1 ct=tlv {R0=\"coap://127.0.0.1:5683\" R1=0 R10=1 R2=3}".to_string(),
+                msg::CHANGED
+            ),
+            (
+                "CON PUT /1/1 ct=tlv {R0=1 R1=300 R6=0 R7=85}".to_string(),
+                msg::CHANGED
+            ),
+            ("CON POST /bs".to_string(), msg::CHANGED),
+        ]
+    );
+    let s = net.client.store();
+    assert_eq!(s.value(&Path::resource(0, 1, 2)), Some(&Value::Integer(3)));
+    assert_eq!(s.value(&Path::resource(0, 1, 3)), None);
+    assert_eq!(net.dm(DM_PORT).registers[0][1], "lt=300");
+}
+
+#[test]
+fn psk_account_needs_identity_and_secret_key_but_not_the_server_key() {
+    // The same instance in PSK mode (0): identity and secret key are what the handshake uses.
+    let mut plan = wakaama_nosec_plan(1);
+    let security = &mut plan[2].payload;
+    let last = security.len() - 1;
+    security[last] = 0x00;
+    // An empty identity is as useless as none.
+    plan.insert(3, put("/0/1/3", 42, Vec::new()));
+    plan.push(put("/0/1/3", 42, b"id".to_vec()));
+    plan.push(put("/0/1/5", 42, vec![0x5A; 16]));
+    plan.push(finish());
+    let mut net = bootstrap_net(8, plan);
+    net.client.start(net.now);
+    assert!(
+        net.run_until(10_000, registered),
+        "{:?}",
+        answer_codes(&mut net)
+    );
+    let refused = net.bs().answers[5].clone();
+    assert_eq!(
+        (refused.request.as_str(), refused.code),
+        ("CON POST /bs", msg::NOT_ACCEPTABLE)
+    );
+    assert_eq!(
+        String::from_utf8(refused.payload).unwrap(),
+        "/0/1/5 (Secret Key, mandatory) is missing; \
+         /0/1/3 is empty, but Security Mode 0 needs it"
+    );
+    let s = net.client.store();
+    assert_eq!(
+        s.value(&Path::resource(0, 1, 3)),
+        Some(&Value::Opaque(b"id".to_vec()))
+    );
+    assert_eq!(s.value(&Path::resource(0, 1, 4)), None);
 }

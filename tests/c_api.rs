@@ -255,6 +255,12 @@ fn sample_device_runs_against_the_testkit() {
     assert_ok("sample device", &out);
     checks.unwrap();
     dereg.unwrap();
+    // Events are printed by name (lwm2mc_event_kind_str), with the registration location.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines.contains(&"bootstrapped ssid=0"), "{printed}");
+    assert!(lines.contains(&"registered ssid=1 /rd/1"), "{printed}");
+    assert!(lines.contains(&"deregistered ssid=1"), "{printed}");
     assert!(
         state.join("lwm2mc.a").exists() || state.join("lwm2mc.b").exists(),
         "configuration saved to --state-file"

@@ -97,7 +97,14 @@ int main(int argc, char **argv) {
         }
         TRY(lwm2mc_client_poll_udp(client, 200));
         while (lwm2mc_client_next_event(client, &ev) == LWM2MC_RESULT_OK) {
-            printf("event %u ssid %u %s %s\n", (unsigned)ev.kind, (unsigned)ev.ssid, ev.path, ev.message);
+            /* One line per event, e.g. "registered ssid=1 /rd/1" or
+               "bootstrap_finish_refused ssid=0 /0/1/5 (Secret Key, mandatory) is missing". */
+            printf("%s ssid=%u", lwm2mc_event_kind_str(ev.kind), (unsigned)ev.ssid);
+            if (ev.path[0] != '\0')
+                printf(" %s", ev.path);
+            if (ev.message[0] != '\0')
+                printf(" %s", ev.message);
+            printf("\n");
             fflush(stdout);
         }
         TRY(lwm2mc_client_is_stopped(client, &stopped));

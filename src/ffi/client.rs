@@ -490,6 +490,7 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::BootstrapAccountPurged => lwm2mc_event_kind::BootstrapAccountPurged,
         Event::Created { .. } => lwm2mc_event_kind::Created,
         Event::Deleted { .. } => lwm2mc_event_kind::Deleted,
+        Event::BootstrapFinishRefused { .. } => lwm2mc_event_kind::BootstrapFinishRefused,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -516,9 +517,9 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
         };
         let kind = event_kind(&ev).ok_or(lwm2mc_result::Internal)?;
         let (ssid, path, data, message) = match &ev {
-            Event::BootstrapFailed { reason, .. } | Event::StorageError { reason } => {
-                (0, None, Vec::new(), reason.clone())
-            }
+            Event::BootstrapFailed { reason, .. }
+            | Event::BootstrapFinishRefused { reason }
+            | Event::StorageError { reason } => (0, None, Vec::new(), reason.clone()),
             Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
             Event::RegistrationFailed { ssid, reason, .. } => {
                 (*ssid, None, Vec::new(), reason.clone())

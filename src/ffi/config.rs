@@ -14,7 +14,7 @@ use super::result::lwm2mc_result;
 use super::types::*;
 use crate::accounts::factory;
 use crate::codec::ContentFormat;
-use crate::config::{Config, Version};
+use crate::config::{Config, RootFormats, Version};
 use crate::model::{ObjectDef, Operations, ResourceDef};
 use crate::path::Path;
 use crate::store::{Store, StoreError};
@@ -154,6 +154,28 @@ pub unsafe extern "C" fn lwm2mc_config_set_preferred_format(
                     f @ (ContentFormat::SenmlJson | ContentFormat::SenmlCbor | ContentFormat::Tlv),
                 ),
             ) => Some(f),
+            _ => return Err(lwm2mc_result::InvalidArgument),
+        };
+        Ok(())
+    })
+}
+
+/// Chooses what the root link of Register and Update announces as `ct=`: one of
+/// `lwm2mc_root_formats` (default LWM2MC_ROOT_FORMATS_PREFERRED: one SenML value, which every
+/// server tried accepts). Any other value is LWM2MC_RESULT_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `config` must be NULL or a valid config.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_config_set_root_formats(
+    config: *mut lwm2mc_config,
+    formats: u32,
+) -> lwm2mc_result {
+    with_config(config, |c| {
+        c.config.root_formats = match formats {
+            f if f == lwm2mc_root_formats::Preferred as u32 => RootFormats::Preferred,
+            f if f == lwm2mc_root_formats::All as u32 => RootFormats::All,
+            f if f == lwm2mc_root_formats::Omit as u32 => RootFormats::Omit,
             _ => return Err(lwm2mc_result::InvalidArgument),
         };
         Ok(())

@@ -238,6 +238,19 @@ pub struct lwm2mc_storage {
 pub type lwm2mc_log_cb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;
 
+/// What the root link of Register and Update announces as supported Content-Formats
+/// (`lwm2mc_config_set_root_formats`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_root_formats {
+    /// One SenML value (`ct=110`, or 112 when that is the preferred format): the default.
+    Preferred = 0,
+    /// Every format the library encodes as a list (`ct="110 112 11542"`); some servers refuse it.
+    All = 1,
+    /// No `ct` attribute.
+    Omit = 2,
+}
+
 /// Kinds of `lwm2mc_event`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +269,61 @@ pub enum lwm2mc_event_kind {
     BootstrapAccountPurged = 11,
     Created = 12,
     Deleted = 13,
+    BootstrapFinishRefused = 14,
+}
+
+impl lwm2mc_event_kind {
+    /// Every kind, in numbering order.
+    pub const ALL: [lwm2mc_event_kind; 15] = [
+        Self::Bootstrapped,
+        Self::BootstrapFailed,
+        Self::Registered,
+        Self::RegistrationUpdated,
+        Self::RegistrationFailed,
+        Self::Deregistered,
+        Self::Executed,
+        Self::Written,
+        Self::StorageError,
+        Self::SmartcardProvisioned,
+        Self::SmartcardRemoved,
+        Self::BootstrapAccountPurged,
+        Self::Created,
+        Self::Deleted,
+        Self::BootstrapFinishRefused,
+    ];
+
+    /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
+    pub const fn name(self) -> &'static [u8] {
+        match self {
+            Self::Bootstrapped => b"bootstrapped\0",
+            Self::BootstrapFailed => b"bootstrap_failed\0",
+            Self::Registered => b"registered\0",
+            Self::RegistrationUpdated => b"registration_updated\0",
+            Self::RegistrationFailed => b"registration_failed\0",
+            Self::Deregistered => b"deregistered\0",
+            Self::Executed => b"executed\0",
+            Self::Written => b"written\0",
+            Self::StorageError => b"storage_error\0",
+            Self::SmartcardProvisioned => b"smartcard_provisioned\0",
+            Self::SmartcardRemoved => b"smartcard_removed\0",
+            Self::BootstrapAccountPurged => b"bootstrap_account_purged\0",
+            Self::Created => b"created\0",
+            Self::Deleted => b"deleted\0",
+            Self::BootstrapFinishRefused => b"bootstrap_finish_refused\0",
+        }
+    }
+}
+
+/// The name of an event kind ("registered", "bootstrap_failed", ...), a static NUL-terminated
+/// string; "unknown" for a value this version does not know. Never NULL; do not free it.
+/// Takes a plain integer so that any value a caller passes is defined behaviour.
+#[no_mangle]
+pub extern "C" fn lwm2mc_event_kind_str(kind: u32) -> *const c_char {
+    let name: &'static [u8] = lwm2mc_event_kind::ALL
+        .iter()
+        .find(|k| **k as u32 == kind)
+        .map_or(b"unknown\0", |k| k.name());
+    name.as_ptr().cast()
 }
 
 /// Something that happened in the client. `path` is NUL-terminated ("" when not relevant);

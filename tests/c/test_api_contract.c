@@ -11,6 +11,10 @@ static void results_have_messages(void) {
         CHECK(m != NULL && strlen(m) > 0);
     }
     CHECK(strcmp(lwm2mc_result_str(9999), "unknown result") == 0);
+    CHECK(strcmp(lwm2mc_event_kind_str(LWM2MC_EVENT_KIND_REGISTERED), "registered") == 0);
+    CHECK(strcmp(lwm2mc_event_kind_str(LWM2MC_EVENT_KIND_BOOTSTRAP_FINISH_REFUSED),
+                 "bootstrap_finish_refused") == 0);
+    CHECK(strcmp(lwm2mc_event_kind_str(4000000000u), "unknown") == 0);
     CHECK(strlen(lwm2mc_version()) > 0);
 }
 
@@ -29,6 +33,7 @@ static void null_pointers_are_refused(void) {
     CHECK_RESULT(lwm2mc_config_new("ep", NULL), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_lwm2m_version(NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_preferred_format(NULL, 112), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_config_set_root_formats(NULL, LWM2MC_ROOT_FORMATS_ALL), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_ack_timeout_ms(NULL, 100), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_seed(NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_add_bootstrap_server(NULL, "coap://h", 0), LWM2MC_RESULT_NULL_PARAMETER);
@@ -115,6 +120,8 @@ static void bad_arguments_are_refused(void) {
     CHECK_OK(lwm2mc_config_new("args", &cfg));
     CHECK_RESULT(lwm2mc_config_set_lwm2m_version(cfg, 7), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_set_preferred_format(cfg, 40), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_root_formats(cfg, 3), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_root_formats(cfg, LWM2MC_ROOT_FORMATS_OMIT), LWM2MC_RESULT_OK);
     CHECK_RESULT(lwm2mc_config_set_ack_timeout_ms(cfg, 0), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_add_bootstrap_server(cfg, "http://x", 0), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_add_server(cfg, 0, "coap://127.0.0.1:5683", 60), LWM2MC_RESULT_INVALID_ARGUMENT);

@@ -170,7 +170,8 @@ class Event:
     """Something that happened: `kind` is one of "bootstrapped", "bootstrap_failed",
     "registered", "registration_updated", "registration_failed", "deregistered", "executed",
     "written", "storage_error", "smartcard_provisioned", "smartcard_removed",
-    "bootstrap_account_purged", "created", "deleted"."""
+    "bootstrap_account_purged", "created", "deleted", "bootstrap_finish_refused" (the names of
+    `lwm2mc_event_kind_str`)."""
 
     kind: str
     ssid: int = 0
@@ -179,11 +180,9 @@ class Event:
     message: str = ""
 
 
-_EVENT_KINDS = [
-    "bootstrapped", "bootstrap_failed", "registered", "registration_updated", "registration_failed",
-    "deregistered", "executed", "written", "storage_error", "smartcard_provisioned",
-    "smartcard_removed", "bootstrap_account_purged", "created", "deleted",
-]
+
+# lwm2mc_root_formats, in numbering order.
+_ROOT_FORMATS = ("preferred", "all", "none")
 
 # ---- callback plumbing: trampolines live at module level and are never collected; userdata
 # is an integer key into this registry, never a raw Python object pointer (DESIGN §5). ----
@@ -471,6 +470,8 @@ class Client:
         lifetime: registration lifetime in seconds (with `server`).
         version: "1.1" (default) or "1.0".
         pct: preferred bootstrap Content-Format (110, 112 or 11542), sent as pct=.
+        root_ct: what Register announces as ct= on the root link: "preferred" (one SenML value,
+            the default), "all" (the quoted list; some servers refuse it) or "none".
         device: Device values: manufacturer, model, serial.
         objects: application objects (`Object` instances).
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
@@ -489,6 +490,7 @@ class Client:
         lifetime: int = 300,
         version: str = "1.1",
         pct: Optional[int] = None,
+        root_ct: str = "preferred",
         device: Optional[dict[str, str]] = None,
         objects: Sequence[Object] = (),
         transport: Optional[Transport] = None,
@@ -509,7 +511,7 @@ class Client:
         cfg = ctypes.c_void_p()
         try:
             self._check(_lib.lwm2mc_config_new(endpoint.encode(), ctypes.byref(cfg)), "config")
-            self._configure(cfg, bootstrap, server, short_server_id, lifetime, version, pct, device,
+            self._configure(cfg, bootstrap, server, short_server_id, lifetime, version, pct, root_ct, device,
                             objects, transport, storage, state_dir, ack_timeout_ms, log)
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
@@ -524,7 +526,7 @@ class Client:
         if transport is None:
             self._check(_lib.lwm2mc_client_bind_udp(self._handle, bind.encode()), "bind")
 
-    def _configure(self, cfg, bootstrap, server, ssid, lifetime, version, pct, device, objects,
+    def _configure(self, cfg, bootstrap, server, ssid, lifetime, version, pct, root_ct, device, objects,
                    transport, storage, state_dir, ack_timeout_ms, log) -> None:
         ud = ctypes.c_void_p(self._key)
         if version not in ("1.0", "1.1"):
@@ -536,6 +538,9 @@ class Client:
             self._check(_lib.lwm2mc_config_add_server(cfg, ssid, server.encode(), lifetime), "server")
         if pct:
             self._check(_lib.lwm2mc_config_set_preferred_format(cfg, pct), "pct")
+        if root_ct not in _ROOT_FORMATS:
+            raise ValueError(f"root_ct must be one of {', '.join(_ROOT_FORMATS)}")
+        self._check(_lib.lwm2mc_config_set_root_formats(cfg, _ROOT_FORMATS.index(root_ct)), "root_ct")
         if ack_timeout_ms:
             self._check(_lib.lwm2mc_config_set_ack_timeout_ms(cfg, ack_timeout_ms), "ack_timeout_ms")
         d = {"manufacturer": "lwm2mc project", "model": "python", "serial": "PY-0001", **(device or {})}
@@ -641,7 +646,7 @@ class Client:
         out: list[Event] = []
         ev = _ffi.Event()
         while _lib.lwm2mc_client_next_event(self._h(), ctypes.byref(ev)) == OK:
-            kind = _EVENT_KINDS[ev.kind] if ev.kind < len(_EVENT_KINDS) else f"unknown_{ev.kind}"
+            kind = _lib.lwm2mc_event_kind_str(ev.kind).decode()
             out.append(Event(kind, ev.ssid, ev.path.decode(errors="replace"), _bytes(ev.data, ev.data_len),
                              (ev.message or b"").decode(errors="replace")))
         return out

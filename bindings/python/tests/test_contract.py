@@ -40,6 +40,8 @@ def test_bad_configuration_raises_with_the_library_message():
     assert "invalid argument" in str(e.value)
     with pytest.raises(ValueError):
         lwm2mc.Client("py-bad", version="2.0")
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-bad", bootstrap="coap://127.0.0.1:9", root_ct="110 112")
 
 
 def test_close_twice_is_harmless_and_a_closed_client_raises():
