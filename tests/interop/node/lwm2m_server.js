@@ -271,6 +271,7 @@ function withAccept(format, fn) {
 
 let device = null;
 let deviceExit = null;
+let terminating = false; // set when the script sends SIGTERM
 
 function startDevice(uri) {
     const [cmd, ...rest] = opts.device.map((a) => a.split('{server}').join(uri));
@@ -279,6 +280,15 @@ function startDevice(uri) {
     deviceExit = new Promise((resolve) => {
         device.on('exit', (code, signal) => resolve({code, signal}));
         device.on('error', (error) => resolve({code: null, signal: null, error}));
+    });
+    // A device that ends before it is told to fails the run at once, rather than every step
+    // after it timing out.
+    deviceExit.then((exit) => {
+        if (!terminating) {
+            fail('device', exit.error ? `cannot start: ${exit.error.message}`
+                : `exited (${exit.code === null ? `signal ${exit.signal}` : `status ${exit.code}`}) before SIGTERM`);
+            finish();
+        }
     });
     for (const stream of [device.stdout, device.stderr]) {
         let partial = '';
@@ -317,7 +327,12 @@ function waitExit(ms) {
 // SenML JSON (RFC 8428) records resolved to {name: value}: the base name carries over to the
 // records after it until another `bn`.
 function senmlValues(text) {
-    const records = JSON.parse(text);
+    let records;
+    try {
+        records = JSON.parse(text);
+    } catch (e) {
+        throw new StepError(`not SenML JSON (${e.message}): ${text}`);
+    }
     check(Array.isArray(records), `SenML JSON is not an array: ${text}`);
     let base = '';
     const out = {};
@@ -343,6 +358,10 @@ function linkTargets(text) {
 let deviceId = null; // the library's registration id
 let lastRefresh = null; // when the device last registered or updated
 
+// The library answers Register 2.01 with a single Location-Path option "rd/N" (a '/' inside
+// one segment, where RFC 7252 §5.10.7 has one option per segment: "rd", "N"). A conforming
+// device echoes the segment as one Uri-Path option "rd/N", which node-coap joins back into
+// the path /rd/N that the library routes, so Update and De-register work all the same.
 async function stepRegister() {
     const reg = await nextEvent('register', 10000, 'Register');
     lastRefresh = reg.at;
@@ -419,24 +438,31 @@ async function stepDiscover() {
 async function stepObserve() {
     const [o, i, r] = opts.observe.split('/').slice(1);
     const seen = {first: null, notifications: []};
-    // The library calls back once an answer carries Observe (or was an error); then `handler`
-    // for every notification after it.
-    lwm2m.server.observe(deviceId, o, i, r,
-        (value) => seen.notifications.push(value),
-        (error, value) => {
-            seen.first = error ? `error ${error.name}` : value;
-        });
-    await new Promise((resolve) => setTimeout(resolve, OBSERVE_WINDOW_MS));
+    // Waits OBSERVE_WINDOW_MS for a notification, less if one comes. The library calls back
+    // once an answer carries Observe (or was an error); then `handler` for every notification
+    // after it.
+    await new Promise((resolve) => {
+        const timer = setTimeout(resolve, OBSERVE_WINDOW_MS);
+        lwm2m.server.observe(deviceId, o, i, r,
+            (value) => {
+                seen.notifications.push(value);
+                clearTimeout(timer);
+                resolve();
+            },
+            (error, value) => {
+                seen.first = error ? `error ${error.name}` : value;
+            });
+    });
     if (seen.first !== null && !String(seen.first).startsWith('error') && seen.notifications.length > 0) {
         console.log('XPASS observe');
         throw new StepError(`XPASS: ${opts.observe} answered with Observe and notified ` +
-            `${seen.notifications.length} times; make this a normal step`);
+            `"${seen.notifications[0]}"; make this a normal step`);
     }
     // Only the expected failure counts as one: the resource must be there and readable.
     const value = await call(`Read ${opts.observe}`, lwm2m.server.read, deviceId, o, i, r);
     console.log(`XFAIL observe (${opts.observe} reads "${value}" but gave ` +
         `${seen.first === null ? 'no answer carrying Observe' : `the answer "${seen.first}"`} and ` +
-        `${seen.notifications.length} notifications in ${OBSERVE_WINDOW_MS / 1000} s)`);
+        `no notification in ${OBSERVE_WINDOW_MS / 1000} s)`);
 }
 
 async function stepUpdate() {
@@ -452,6 +478,7 @@ async function stepUpdate() {
 }
 
 async function stepDeregister() {
+    terminating = true;
     device.kill('SIGTERM');
     const ev = await nextEvent('deregister', STEP_TIMEOUT_MS, 'De-register after SIGTERM');
     check(String(ev.device.id) === String(deviceId), `De-register of registration ${ev.device.id}, expected ${deviceId}`);
@@ -516,6 +543,7 @@ function finish() {
         return;
     }
     finished = true;
+    terminating = true;
     killDevice();
     // Give the device's pipes a moment to deliver what it printed last.
     setTimeout(() => {
