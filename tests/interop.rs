@@ -9,15 +9,19 @@
 //! `pip install --target` and the script runs with PYTHONPATH. Needs python3 (3.8+) and, the
 //! first time, network access to PyPI.
 
+#[path = "support/paths.rs"]
+mod paths;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/python.rs"]
 mod python_env;
 
+use paths::{profile_dir, root};
+use process::{build_cli_device, run_with_deadline};
 use python_env::Python;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
-use std::thread;
 use std::time::{Duration, Instant};
 
 const AIOCOAP: &str = "0.4.17";
@@ -28,63 +32,6 @@ const SCRIPT_DEADLINE: Duration = Duration::from_secs(45);
 struct Setup {
     python: Python,
     device: PathBuf,
-}
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `<target>/<profile>` of this very test binary (`<target>/<profile>/deps/interop-…`), so a
-/// custom CARGO_TARGET_DIR or profile is honoured without guessing.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"))
-}
-
-fn ok_or_panic(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The device binary, built with the profile this test runs under. `cargo test` builds
-/// examples already; building again is a no-op then, and covers `cargo test --test interop`.
-fn build_device() -> PathBuf {
-    let profile_dir = profile_dir();
-    let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("profile directory name")
-        .to_string();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", "client", "--manifest-path"])
-        .arg(manifest_dir().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // The dev profile's directory is "debug"; every other profile's is its own name.
-    if profile != "debug" {
-        cmd.args(["--profile", &profile]);
-    }
-    ok_or_panic(&run(&mut cmd), "cargo build --example client");
-    let device = profile_dir.join("examples").join("client");
-    assert!(device.is_file(), "{} missing after build", device.display());
-    device
 }
 
 /// A Python that imports the pinned aiocoap (tests/support/python.rs).
@@ -104,7 +51,7 @@ fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let t = Instant::now();
-        let device = build_device();
+        let device = build_cli_device();
         let python = python_with_aiocoap();
         eprintln!(
             "interop setup: {:.1} s ({}{})",
@@ -124,10 +71,7 @@ fn setup() -> &'static Setup {
 /// printed PASS and exited 0. The script bounds itself to 30 s.
 fn scenario(name: &str) {
     let setup = setup();
-    let script = manifest_dir()
-        .join("tests")
-        .join("interop")
-        .join("lwm2m_peers.py");
+    let script = root().join("tests").join("interop").join("lwm2m_peers.py");
     let t = Instant::now();
     let mut cmd = Command::new(&setup.python.exe);
     cmd.arg(&script)
@@ -146,59 +90,6 @@ fn scenario(name: &str) {
         t.elapsed().as_secs_f64()
     );
     println!("{transcript}");
-}
-
-/// Runs `cmd`, killing it at `deadline`; returns its exit status (None if killed) and its
-/// stdout followed by its stderr.
-fn run_with_deadline(
-    cmd: &mut Command,
-    deadline: Duration,
-) -> (Option<std::process::ExitStatus>, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait().expect("wait for the peers script") {
-            Some(status) => break Some(status),
-            None if start.elapsed() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let transcript = format!(
-        "{}{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    (status, transcript)
 }
 
 #[test]

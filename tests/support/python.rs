@@ -35,7 +35,8 @@ fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"))
 }
 
-fn system_python() -> PathBuf {
+/// `$PYTHON`, or `python3` from PATH.
+pub fn system_python() -> PathBuf {
     std::env::var_os("PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("python3"))
