@@ -11,37 +11,10 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::paths::{assert_ok, profile_dir, root};
 
 /// The CLI device (`examples/client.rs`), built with the profile this test runs under.
-/// `cargo test` builds examples already; building again is a no-op then, and covers
-/// `cargo test --test <name>`.
 pub fn build_cli_device() -> PathBuf {
-    let profile_dir = profile_dir();
-    let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("profile directory name")
-        .to_string();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", "client", "--manifest-path"])
-        .arg(root().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .stdin(Stdio::null());
-    // The dev profile's directory is "debug"; every other profile's is its own name.
-    if profile != "debug" {
-        cmd.args(["--profile", &profile]);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    assert_ok("cargo build --example client", &out);
-    let device = profile_dir.join("examples").join("client");
-    assert!(device.is_file(), "{} missing after build", device.display());
-    device
+    crate::paths::example("client")
 }
 
 /// Runs `cmd` in a process group of its own, killing the whole group (the program and any
