@@ -27,9 +27,6 @@ pub struct Session {
     /// Objects the session wrote or deleted; only these are copied back on commit, so values the
     /// application changed meanwhile in other objects (battery level, ...) are not rolled back.
     pub touched: BTreeSet<u16>,
-    /// When the session fails if no further Bootstrap-Server message arrives (EXCHANGE_LIFETIME
-    /// after the last one, Core 1.1 §5.2.3.3 step 2).
-    pub deadline: u64,
 }
 
 /// What a Bootstrap-Server request asks for.

@@ -23,6 +23,7 @@ use crate::request::{Reply, Request};
 use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
+use crate::timers::{Timer, Timers};
 use crate::value::{Instances, ResourceValue};
 
 /// A datagram to send.
@@ -62,10 +63,9 @@ enum Purpose {
 #[derive(Debug, Clone)]
 enum BsState {
     Idle,
-    /// Waiting before sending Bootstrap-Request (ClientHoldOffTime, or back-off after a failure).
-    Waiting {
-        until: u64,
-    },
+    /// Waiting before sending Bootstrap-Request (ClientHoldOffTime, or back-off after a
+    /// failure) until `Timer::BootstrapRequest` fires.
+    Waiting,
     Requesting {
         peer: PeerId,
         exchange: ExchangeId,
@@ -97,8 +97,8 @@ pub struct Client {
     smartcard: Option<Box<dyn Smartcard + Send>>,
     /// The card data last applied and the instances it created.
     smartcard_applied: Option<AppliedCard>,
-    /// When the Bootstrap-Server account is purged (`/0/x/12`).
-    bs_purge_at: Option<u64>,
+    /// Every deadline: bootstrap wait and session, account purge, Register retries, Updates.
+    timers: Timers,
     /// Objects whose values the application holds.
     handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
 }
@@ -128,7 +128,7 @@ impl Client {
             persister: Persister::new(),
             smartcard: None,
             smartcard_applied: None,
-            bs_purge_at: None,
+            timers: Timers::default(),
             handlers: BTreeMap::new(),
         }
     }
@@ -281,7 +281,8 @@ impl Client {
             if reg.is_registered() {
                 self.send_deregister(now, ssid);
             } else {
-                reg.state = RegState::Idle { retry_at: None };
+                reg.state = RegState::Idle;
+                self.timers.clear_server(ssid);
             }
         }
     }
@@ -371,26 +372,10 @@ impl Client {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let mut t = self.endpoint.poll_timeout();
-        let mut consider = |x: Option<u64>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t| t.min(x)));
-            }
-        };
-        match &self.bs {
-            BsState::Waiting { until } => consider(Some(*until)),
-            BsState::InSession { session, .. } => consider(Some(session.deadline)),
-            _ => {}
+        match (self.endpoint.poll_timeout(), self.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        consider(self.bs_purge_at);
-        for reg in self.servers.values() {
-            match reg.state {
-                RegState::Idle { retry_at } => consider(retry_at),
-                RegState::Registered => consider(reg.update_at),
-                _ => {}
-            }
-        }
-        t
     }
 
     // ---- incoming requests ----
@@ -465,19 +450,27 @@ impl Client {
         let session = Session {
             staged: self.store.clone(),
             touched: BTreeSet::new(),
-            deadline: now + self.params.exchange_lifetime_ms(),
         };
+        self.timers.clear(Timer::BootstrapRequest);
+        self.timers.set_after(
+            Timer::BootstrapSession,
+            now,
+            self.params.exchange_lifetime_ms(),
+        );
         self.bs = BsState::InSession { peer, session };
     }
 
     fn on_bootstrap_request(&mut self, now: u64, peer: PeerId, packet: &Packet, req: &Request) {
-        let exchange_lifetime = self.params.exchange_lifetime_ms();
         let version = self.config.version;
         let BsState::InSession { session, .. } = &mut self.bs else {
             return;
         };
         // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
-        session.deadline = now + exchange_lifetime;
+        self.timers.set_after(
+            Timer::BootstrapSession,
+            now,
+            self.params.exchange_lifetime_ms(),
+        );
         match bootstrap::handle(session, req, version) {
             Action::Reply(reply) => self.respond(now, peer, packet, reply),
             Action::Finish => self.finish_bootstrap(now, peer, packet),
@@ -522,18 +515,20 @@ impl Client {
         }
         self.store = committed;
         self.bs = BsState::Idle;
+        self.timers.clear(Timer::BootstrapSession);
         self.bs_failures = 0;
         self.respond(now, peer, packet, Reply::code(msg::CHANGED));
         self.events.push_back(Event::Bootstrapped);
         // Core 1.1 §E.1 /0/x/12: purge the Bootstrap-Server account after its timeout, counted
         // from this successful bootstrap (FACTS §1.3); 0 or absent means never.
-        self.bs_purge_at = accounts::bootstrap_account(&self.store)
-            .filter(|a| a.account_timeout_s > 0)
-            .map(|a| {
-                now + u64::try_from(a.account_timeout_s)
-                    .unwrap_or(0)
-                    .saturating_mul(1000)
-            });
+        match accounts::bootstrap_account(&self.store).filter(|a| a.account_timeout_s > 0) {
+            Some(a) => self.timers.set_after(
+                Timer::BootstrapPurge,
+                now,
+                seconds_to_ms(a.account_timeout_s),
+            ),
+            None => self.timers.clear(Timer::BootstrapPurge),
+        }
         // Core 1.1 §5.3.1: after bootstrap, Register with every server that has an account.
         self.sync_servers(now, true);
     }
@@ -694,9 +689,9 @@ impl Client {
             // Update failed: the registration may be gone; register afresh (as Zephyr does).
             Purpose::Update(ssid) => {
                 if let Some(reg) = self.servers.get_mut(&ssid) {
-                    reg.state = RegState::Idle {
-                        retry_at: Some(now),
-                    };
+                    reg.state = RegState::Idle;
+                    self.timers.clear(Timer::Update(ssid));
+                    self.timers.set_now(Timer::Register(ssid), now);
                 }
             }
             Purpose::Deregister { ssid, forget } => self.on_deregistered(ssid, forget),
@@ -728,8 +723,8 @@ impl Client {
         reg.sent_lifetime_s = reg.account.lifetime_s;
         reg.sent_binding = reg.account.binding.clone();
         reg.sent_links = links;
-        reg.update_at = Some(now + delay);
         reg.update_wanted = false;
+        self.timers.set_after(Timer::Update(ssid), now, delay);
         let location = reg.location_path();
         self.events.push_back(Event::Registered { ssid, location });
         if self.stopping {
@@ -770,15 +765,15 @@ impl Client {
             reg.sent_lifetime_s = reg.account.lifetime_s;
             reg.sent_binding = reg.account.binding.clone();
             reg.sent_links = links;
-            reg.update_at = Some(now + delay);
+            self.timers.set_after(Timer::Update(ssid), now, delay);
             self.events.push_back(Event::RegistrationUpdated { ssid });
         } else {
             // Core 1.1 §5.3.2: on 4.04 "the LwM2M Client MUST re-register" ("Update is not
             // sufficient"); any other error means the same in practice.
-            reg.state = RegState::Idle {
-                retry_at: Some(now),
-            };
+            reg.state = RegState::Idle;
             reg.location.clear();
+            self.timers.clear(Timer::Update(ssid));
+            self.timers.set_now(Timer::Register(ssid), now);
         }
     }
 
@@ -789,8 +784,9 @@ impl Client {
             return;
         }
         if let Some(reg) = self.servers.get_mut(&ssid) {
-            reg.state = RegState::Idle { retry_at: None };
+            reg.state = RegState::Idle;
             reg.location.clear();
+            self.timers.clear_server(ssid);
             self.events.push_back(Event::Deregistered { ssid });
         }
     }
@@ -806,34 +802,49 @@ impl Client {
         if !self.started || self.stopping {
             return;
         }
-        if self.bs_purge_at.is_some_and(|t| t <= now) {
-            self.purge_bootstrap_account();
-        }
-        match &self.bs {
-            BsState::Waiting { until } if *until <= now => self.send_bootstrap_request(now),
-            BsState::InSession { session, .. } if session.deadline <= now => {
-                self.bs = BsState::Idle;
-                self.bootstrap_failed(
-                    now,
-                    "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
-                );
-            }
-            _ => {}
-        }
-        let ssids: Vec<u16> = self.servers.keys().copied().collect();
-        for ssid in ssids {
-            let Some(reg) = self.servers.get(&ssid) else {
-                continue;
-            };
-            match reg.state {
-                RegState::Idle { retry_at: Some(t) } if t <= now => self.send_register(now, ssid),
-                RegState::Registered
-                    if reg.update_wanted || reg.update_at.is_some_and(|t| t <= now) =>
+        for timer in self.timers.take_due(now) {
+            match timer {
+                Timer::BootstrapPurge => self.purge_bootstrap_account(),
+                Timer::BootstrapRequest if matches!(self.bs, BsState::Waiting) => {
+                    self.send_bootstrap_request(now)
+                }
+                Timer::BootstrapSession if matches!(self.bs, BsState::InSession { .. }) => {
+                    self.bs = BsState::Idle;
+                    self.bootstrap_failed(
+                        now,
+                        "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
+                    );
+                }
+                Timer::Register(ssid)
+                    if self
+                        .servers
+                        .get(&ssid)
+                        .is_some_and(|r| r.state == RegState::Idle) =>
+                {
+                    self.send_register(now, ssid)
+                }
+                // While an Update is in flight its answer re-arms the timer.
+                Timer::Update(ssid)
+                    if self
+                        .servers
+                        .get(&ssid)
+                        .is_some_and(|r| r.state == RegState::Registered) =>
                 {
                     self.send_update(now, ssid)
                 }
+                // A timer whose state moved on meanwhile: nothing to do.
                 _ => {}
             }
+        }
+        // Updates asked for by events (parameter or object-list changes, `/1/x/8`).
+        let wanted: Vec<u16> = self
+            .servers
+            .values()
+            .filter(|r| r.update_wanted && r.state == RegState::Registered)
+            .map(|r| r.account.ssid)
+            .collect();
+        for ssid in wanted {
+            self.send_update(now, ssid);
         }
     }
 
@@ -886,13 +897,19 @@ impl Client {
         let retry_at = if self.stopping {
             None
         } else if policy.attempts == 0 || reg.failures < policy.attempts {
-            Some(now + policy.delay(reg.failures, &mut self.rng))
+            Some(now.saturating_add(policy.delay(reg.failures, &mut self.rng)))
         } else {
             None
         };
         reg.state = match retry_at {
-            Some(t) => RegState::Idle { retry_at: Some(t) },
-            None => RegState::Failed,
+            Some(at) => {
+                self.timers.set_after(Timer::Register(ssid), at, 0);
+                RegState::Idle
+            }
+            None => {
+                self.timers.clear_server(ssid);
+                RegState::Failed
+            }
         };
         self.events.push_back(Event::RegistrationFailed {
             ssid,
@@ -920,13 +937,12 @@ impl Client {
             return;
         };
         let delay = if hold_off {
-            u64::try_from(acct.hold_off_s)
-                .unwrap_or(0)
-                .saturating_mul(1000)
+            seconds_to_ms(acct.hold_off_s)
         } else {
             0
         };
-        self.bs = BsState::Waiting { until: now + delay };
+        self.bs = BsState::Waiting;
+        self.timers.set_after(Timer::BootstrapRequest, now, delay);
     }
 
     fn send_bootstrap_request(&mut self, now: u64) {
@@ -963,11 +979,18 @@ impl Client {
         let retry_at = if give_up || !self.registered_servers().is_empty() {
             None
         } else {
-            Some(now + policy.delay(self.bs_failures, &mut self.rng))
+            Some(now.saturating_add(policy.delay(self.bs_failures, &mut self.rng)))
         };
+        self.timers.clear(Timer::BootstrapSession);
         self.bs = match retry_at {
-            Some(until) => BsState::Waiting { until },
-            None => BsState::Idle,
+            Some(at) => {
+                self.timers.set_after(Timer::BootstrapRequest, at, 0);
+                BsState::Waiting
+            }
+            None => {
+                self.timers.clear(Timer::BootstrapRequest);
+                BsState::Idle
+            }
         };
         self.events
             .push_back(Event::BootstrapFailed { reason, retry_at });
@@ -979,6 +1002,8 @@ impl Client {
             self.endpoint.cancel(exchange);
             self.exchanges.remove(&exchange);
         }
+        self.timers.clear(Timer::BootstrapRequest);
+        self.timers.clear(Timer::BootstrapSession);
         self.bs = BsState::Idle;
     }
 
@@ -1012,6 +1037,7 @@ impl Client {
                 continue;
             }
             self.cancel_server_exchange(ssid);
+            self.timers.clear_server(ssid);
             let Some(reg) = self.servers.remove(&ssid) else {
                 continue;
             };
@@ -1031,9 +1057,9 @@ impl Client {
                     if register_all && !matches!(reg.state, RegState::Registering { .. }) {
                         reg.failures = 0;
                         if !matches!(reg.state, RegState::Updating { .. }) {
-                            reg.state = RegState::Idle {
-                                retry_at: Some(now),
-                            };
+                            reg.state = RegState::Idle;
+                            self.timers.clear(Timer::Update(ssid));
+                            self.timers.set_now(Timer::Register(ssid), now);
                         }
                     } else if changed && reg.is_registered() {
                         reg.update_wanted = true;
@@ -1049,11 +1075,8 @@ impl Client {
                         continue;
                     };
                     let peer = self.peer_for(info);
-                    let mut reg = Registration::new(acct, peer);
-                    reg.state = RegState::Idle {
-                        retry_at: Some(now),
-                    };
-                    self.servers.insert(ssid, reg);
+                    self.servers.insert(ssid, Registration::new(acct, peer));
+                    self.timers.set_now(Timer::Register(ssid), now);
                 }
             }
         }
@@ -1216,7 +1239,7 @@ impl Client {
 
     /// Removes the Bootstrap-Server account (its Security instance) and saves the result.
     fn purge_bootstrap_account(&mut self) {
-        self.bs_purge_at = None;
+        self.timers.clear(Timer::BootstrapPurge);
         let Some(acct) = accounts::bootstrap_account(&self.store) else {
             return;
         };
@@ -1280,6 +1303,12 @@ impl Client {
             self.events.push_back(Event::PeerClosed { peer });
         }
     }
+}
+
+/// A duration in seconds that a peer wrote (hold-off, account timeout) as milliseconds;
+/// negative is 0, and an absurd value saturates instead of wrapping.
+fn seconds_to_ms(s: i64) -> u64 {
+    u64::try_from(s).unwrap_or(0).saturating_mul(1000)
 }
 
 /// Whether a value handed over by the application has the shape and type its resource declares.

@@ -49,6 +49,7 @@ pub mod storage_file;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod timers;
 pub mod trace;
 pub mod transport;
 pub mod uri;

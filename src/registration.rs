@@ -19,10 +19,9 @@ use crate::store::Store;
 /// Where one server's registration stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegState {
-    /// Not registered; the next Register is due at `retry_at` (None: not scheduled).
-    Idle {
-        retry_at: Option<u64>,
-    },
+    /// Not registered; the next Register is due when the client's `Timer::Register` fires
+    /// (none armed: not scheduled).
+    Idle,
     Registering {
         exchange: ExchangeId,
     },
@@ -51,7 +50,6 @@ pub struct Registration {
     pub sent_lifetime_s: i64,
     pub sent_binding: String,
     pub sent_links: String,
-    pub update_at: Option<u64>,
     /// Failed attempts in the current sequence.
     pub failures: u32,
     /// An Update is wanted as soon as no other exchange is running.
@@ -63,12 +61,11 @@ impl Registration {
         Registration {
             account,
             peer,
-            state: RegState::Idle { retry_at: None },
+            state: RegState::Idle,
             location: Vec::new(),
             sent_lifetime_s: 0,
             sent_binding: String::new(),
             sent_links: String::new(),
-            update_at: None,
             failures: 0,
             update_wanted: false,
         }

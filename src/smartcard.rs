@@ -50,7 +50,6 @@ pub fn apply(
     let mut session = Session {
         staged: store.clone(),
         touched: BTreeSet::new(),
-        deadline: u64::MAX,
     };
     let before: BTreeSet<(u16, u16)> = instances_of(store);
     for w in writes {
