@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use coap_lite::Packet;
 
-use crate::accounts::{self, ServerAccount};
+use crate::accounts;
 use crate::bootstrap::{self, Action, Session};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
@@ -18,7 +18,8 @@ use crate::object::ObjectHandler;
 use crate::path::Path;
 use crate::peer::{PeerId, PeerInfo};
 use crate::persist::{self, LoadOutcome, Persister, Storage};
-use crate::registration::{self, RegState, Registration};
+use crate::registration::{self, RegState};
+use crate::registrations::{RegExchange, RegOutput, Registrations};
 use crate::request::{Reply, Request};
 use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
@@ -50,13 +51,7 @@ type AppliedCard = (Vec<SmartcardWrite>, BTreeSet<(u16, u16)>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     BootstrapRequest,
-    Register(u16),
-    Update(u16),
-    /// `forget`: the account is gone, drop the registration once answered.
-    Deregister {
-        ssid: u16,
-        forget: bool,
-    },
+    Registration(RegExchange),
 }
 
 /// Where client-initiated bootstrap stands.
@@ -89,7 +84,8 @@ pub struct Client {
     exchanges: BTreeMap<ExchangeId, Purpose>,
     bs: BsState,
     bs_failures: u32,
-    servers: BTreeMap<u16, Registration>,
+    /// One registration per LwM2M Server account (the registration state machine).
+    regs: Registrations,
     started: bool,
     stopping: bool,
     storage: Option<Box<dyn Storage + Send>>,
@@ -121,7 +117,7 @@ impl Client {
             exchanges: BTreeMap::new(),
             bs: BsState::Idle,
             bs_failures: 0,
-            servers: BTreeMap::new(),
+            regs: Registrations::default(),
             started: false,
             stopping: false,
             storage: None,
@@ -247,6 +243,7 @@ impl Client {
         }
         self.started = true;
         self.stopping = false;
+        self.regs.resume();
         self.check_smartcard();
         self.ensure_bootstrap_peer();
         if accounts::server_accounts(&self.store).is_empty() {
@@ -264,55 +261,23 @@ impl Client {
         }
         self.stopping = true;
         self.abandon_bootstrap();
-        let ssids: Vec<u16> = self.servers.keys().copied().collect();
-        for ssid in ssids {
-            // A Register in flight may already be accepted: let it finish, then De-register
-            // (on_register_response), rather than leave the server a stale registration.
-            if matches!(
-                self.servers.get(&ssid).map(|r| &r.state),
-                Some(RegState::Registering { .. })
-            ) {
-                continue;
-            }
-            self.cancel_server_exchange(ssid);
-            let Some(reg) = self.servers.get_mut(&ssid) else {
-                continue;
-            };
-            if reg.is_registered() {
-                self.send_deregister(now, ssid);
-            } else {
-                reg.state = RegState::Idle;
-                self.timers.clear_server(ssid);
-            }
-        }
+        self.regs.stop();
+        self.apply_registration_outputs(now);
     }
 
     /// True after `stop` once every De-register was answered or gave up.
     pub fn is_stopped(&self) -> bool {
-        self.stopping
-            && !self.servers.values().any(|r| {
-                matches!(
-                    r.state,
-                    RegState::Deregistering { .. } | RegState::Registering { .. }
-                )
-            })
+        self.stopping && self.regs.is_stopped()
     }
 
     /// Short Server IDs of the servers the client is registered with.
     pub fn registered_servers(&self) -> Vec<u16> {
-        self.servers
-            .values()
-            .filter(|r| r.is_registered())
-            .map(|r| r.account.ssid)
-            .collect()
+        self.regs.registered()
     }
 
     /// The location (`/rd/...`) of the registration with `ssid`.
     pub fn registration_location(&self, ssid: u16) -> Option<String> {
-        self.servers
-            .get(&ssid)
-            .filter(|r| r.is_registered())
-            .map(Registration::location_path)
+        self.regs.location(ssid)
     }
 
     /// Whether a bootstrap session is open.
@@ -394,11 +359,7 @@ impl Client {
             self.on_bootstrap_request(now, peer, packet, &req);
             return;
         }
-        let ssid = self
-            .servers
-            .values()
-            .find(|r| r.peer == peer && r.is_registered())
-            .map(|r| r.account.ssid);
+        let ssid = self.regs.registered_ssid_of(peer);
         // Core 1.1 §6: DM requests before registration completes MUST be ignored; a peer that
         // is neither our Bootstrap-Server nor a registered server gets nothing either.
         if let Some(ssid) = ssid {
@@ -625,15 +586,9 @@ impl Client {
                         });
                     // Core 1.1 §5.3.2: the object list changed, so every registration gets an
                     // Update carrying the new list.
-                    for reg in self.servers.values_mut().filter(|r| r.is_registered()) {
-                        reg.update_wanted = true;
-                    }
+                    self.regs.want_update_all();
                 }
-                Effect::UpdateTrigger { ssid } => {
-                    if let Some(reg) = self.servers.get_mut(&ssid) {
-                        reg.update_wanted = true;
-                    }
-                }
+                Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
                 Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
             }
@@ -665,10 +620,27 @@ impl Client {
                     );
                 }
             }
-            Purpose::Register(ssid) => self.on_register_response(now, ssid, code, response),
-            Purpose::Update(ssid) => self.on_update_response(now, ssid, code),
-            Purpose::Deregister { ssid, forget } => self.on_deregistered(ssid, forget),
+            Purpose::Registration(RegExchange::Register(ssid)) => {
+                let links = registration::object_links(&self.store, &self.config);
+                let delay = self.update_delay_ms(ssid);
+                let retry = (&self.config.registration_retry, &mut self.rng);
+                self.regs
+                    .on_register_response(now, ssid, response, links, delay, retry);
+            }
+            Purpose::Registration(RegExchange::Update(ssid)) => {
+                let links = registration::object_links(&self.store, &self.config);
+                let delay = self.update_delay_ms(ssid);
+                self.regs.on_update_response(now, ssid, code, links, delay);
+            }
+            Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
+                self.regs.on_deregistered(ssid, forget);
+                self.apply_registration_outputs(now);
+                if forget {
+                    self.collect_peers();
+                }
+            }
         }
+        self.apply_registration_outputs(now);
     }
 
     fn on_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
@@ -683,116 +655,65 @@ impl Client {
             Purpose::BootstrapRequest => {
                 self.bootstrap_failed(now, format!("Bootstrap-Request: {why}"))
             }
-            Purpose::Register(ssid) => {
-                self.registration_failed(now, ssid, format!("Register: {why}"))
+            Purpose::Registration(RegExchange::Register(ssid)) => {
+                let retry = (&self.config.registration_retry, &mut self.rng);
+                self.regs
+                    .failed(now, ssid, format!("Register: {why}"), retry);
             }
-            // Update failed: the registration may be gone; register afresh (as Zephyr does).
-            Purpose::Update(ssid) => {
-                if let Some(reg) = self.servers.get_mut(&ssid) {
-                    reg.state = RegState::Idle;
-                    self.timers.clear(Timer::Update(ssid));
-                    self.timers.set_now(Timer::Register(ssid), now);
+            Purpose::Registration(RegExchange::Update(ssid)) => self.regs.on_update_lost(now, ssid),
+            Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
+                self.regs.on_deregistered(ssid, forget);
+                self.apply_registration_outputs(now);
+                if forget {
+                    self.collect_peers();
                 }
             }
-            Purpose::Deregister { ssid, forget } => self.on_deregistered(ssid, forget),
         }
+        self.apply_registration_outputs(now);
     }
 
-    fn on_register_response(&mut self, now: u64, ssid: u16, code: u8, response: &Packet) {
-        let location = msg::location_path(response).unwrap_or_default();
-        if code != msg::CREATED || location.is_empty() {
-            let why = if code == msg::CREATED {
-                "2.01 without Location-Path".to_string()
-            } else {
-                msg::code_string(code)
-            };
-            self.registration_failed(now, ssid, format!("Register answered {why}"));
-            return;
-        }
-        let delay = registration::update_delay_ms(
-            self.lifetime_of(ssid),
-            self.params.max_transmit_wait_ms(),
-        );
-        let links = registration::object_links(&self.store, &self.config);
-        let Some(reg) = self.servers.get_mut(&ssid) else {
-            return;
-        };
-        reg.location = location;
-        reg.state = RegState::Registered;
-        reg.failures = 0;
-        reg.sent_lifetime_s = reg.account.lifetime_s;
-        reg.sent_binding = reg.account.binding.clone();
-        reg.sent_links = links;
-        reg.update_wanted = false;
-        self.timers.set_after(Timer::Update(ssid), now, delay);
-        let location = reg.location_path();
-        self.events.push_back(Event::Registered { ssid, location });
-        if self.stopping {
-            self.send_deregister(now, ssid);
-        }
+    /// When the next Update to `ssid` is due after a successful Register or Update.
+    fn update_delay_ms(&self, ssid: u16) -> u64 {
+        let lifetime = self.regs.lifetime_s(ssid).unwrap_or(0);
+        registration::update_delay_ms(lifetime, self.params.max_transmit_wait_ms())
     }
 
-    /// Sends De-register to a registered server.
-    fn send_deregister(&mut self, now: u64, ssid: u16) {
-        let Some(reg) = self.servers.get(&ssid) else {
-            return;
-        };
-        let packet = registration::deregister_packet(reg);
-        let exchange = self.endpoint.request(now, reg.peer, packet, true);
-        self.exchanges.insert(
-            exchange,
-            Purpose::Deregister {
-                ssid,
-                forget: false,
-            },
-        );
-        if let Some(reg) = self.servers.get_mut(&ssid) {
-            reg.state = RegState::Deregistering { exchange };
+    /// Applies what the registration machine asked for.
+    fn apply_registration_outputs(&mut self, now: u64) {
+        for output in self.regs.take_outputs() {
+            match output {
+                RegOutput::Send {
+                    peer,
+                    packet,
+                    exchange,
+                } => {
+                    let id = self.endpoint.request(now, peer, packet, true);
+                    self.exchanges.insert(id, Purpose::Registration(exchange));
+                }
+                RegOutput::Cancel { ssid } => {
+                    let cancelled: Vec<ExchangeId> = self
+                        .exchanges
+                        .iter()
+                        .filter(|(_, p)| {
+                            matches!(p, Purpose::Registration(x) if x.is_cancelled_by(ssid))
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in cancelled {
+                        self.endpoint.cancel(id);
+                        self.exchanges.remove(&id);
+                    }
+                }
+                RegOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
+                RegOutput::Disarm(timer) => self.timers.clear(timer),
+                RegOutput::Event(event) => self.events.push_back(event),
+                RegOutput::Bootstrap => {
+                    if accounts::bootstrap_account(&self.store).is_some() {
+                        self.schedule_bootstrap(now, true);
+                    }
+                }
+            }
         }
-    }
-
-    fn on_update_response(&mut self, now: u64, ssid: u16, code: u8) {
-        let delay = registration::update_delay_ms(
-            self.lifetime_of(ssid),
-            self.params.max_transmit_wait_ms(),
-        );
-        let links = registration::object_links(&self.store, &self.config);
-        let Some(reg) = self.servers.get_mut(&ssid) else {
-            return;
-        };
-        if code == msg::CHANGED {
-            reg.state = RegState::Registered;
-            reg.sent_lifetime_s = reg.account.lifetime_s;
-            reg.sent_binding = reg.account.binding.clone();
-            reg.sent_links = links;
-            self.timers.set_after(Timer::Update(ssid), now, delay);
-            self.events.push_back(Event::RegistrationUpdated { ssid });
-        } else {
-            // Core 1.1 §5.3.2: on 4.04 "the LwM2M Client MUST re-register" ("Update is not
-            // sufficient"); any other error means the same in practice.
-            reg.state = RegState::Idle;
-            reg.location.clear();
-            self.timers.clear(Timer::Update(ssid));
-            self.timers.set_now(Timer::Register(ssid), now);
-        }
-    }
-
-    fn on_deregistered(&mut self, ssid: u16, forget: bool) {
-        if forget {
-            self.events.push_back(Event::Deregistered { ssid });
-            self.collect_peers();
-            return;
-        }
-        if let Some(reg) = self.servers.get_mut(&ssid) {
-            reg.state = RegState::Idle;
-            reg.location.clear();
-            self.timers.clear_server(ssid);
-            self.events.push_back(Event::Deregistered { ssid });
-        }
-    }
-
-    fn lifetime_of(&self, ssid: u16) -> i64 {
-        self.servers.get(&ssid).map_or(0, |r| r.account.lifetime_s)
     }
 
     // ---- scheduling ----
@@ -815,21 +736,11 @@ impl Client {
                         "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
                     );
                 }
-                Timer::Register(ssid)
-                    if self
-                        .servers
-                        .get(&ssid)
-                        .is_some_and(|r| r.state == RegState::Idle) =>
-                {
+                Timer::Register(ssid) if self.regs.state(ssid) == Some(&RegState::Idle) => {
                     self.send_register(now, ssid)
                 }
                 // While an Update is in flight its answer re-arms the timer.
-                Timer::Update(ssid)
-                    if self
-                        .servers
-                        .get(&ssid)
-                        .is_some_and(|r| r.state == RegState::Registered) =>
-                {
+                Timer::Update(ssid) if self.regs.state(ssid) == Some(&RegState::Registered) => {
                     self.send_update(now, ssid)
                 }
                 // A timer whose state moved on meanwhile: nothing to do.
@@ -837,90 +748,34 @@ impl Client {
             }
         }
         // Updates asked for by events (parameter or object-list changes, `/1/x/8`).
-        let wanted: Vec<u16> = self
-            .servers
-            .values()
-            .filter(|r| r.update_wanted && r.state == RegState::Registered)
-            .map(|r| r.account.ssid)
-            .collect();
-        for ssid in wanted {
+        for ssid in self.regs.updates_wanted() {
             self.send_update(now, ssid);
         }
     }
 
-    fn send_register(&mut self, now: u64, ssid: u16) {
+    /// What Register and Update need from the rest of the client, gathered before the
+    /// registration machine sends: a smartcard change applied (and the accounts re-read), the
+    /// application's instance lists, the object list. None if server `ssid` went away.
+    fn prepare_registration(&mut self, now: u64, ssid: u16) -> Option<String> {
         if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
-            return;
+            return None;
         }
         self.refresh_all_handlers();
-        let links = registration::object_links(&self.store, &self.config);
-        let Some(reg) = self.servers.get(&ssid) else {
-            return;
-        };
-        let packet = registration::register_packet(
-            &self.config.endpoint,
-            self.config.version,
-            &reg.account,
-            &links,
-        );
-        let exchange = self.endpoint.request(now, reg.peer, packet, true);
-        self.exchanges.insert(exchange, Purpose::Register(ssid));
-        if let Some(reg) = self.servers.get_mut(&ssid) {
-            reg.state = RegState::Registering { exchange };
+        Some(registration::object_links(&self.store, &self.config))
+    }
+
+    fn send_register(&mut self, now: u64, ssid: u16) {
+        if let Some(links) = self.prepare_registration(now, ssid) {
+            self.regs
+                .register(ssid, &self.config.endpoint, self.config.version, &links);
+            self.apply_registration_outputs(now);
         }
     }
 
     fn send_update(&mut self, now: u64, ssid: u16) {
-        if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
-            return;
-        }
-        self.refresh_all_handlers();
-        let links = registration::object_links(&self.store, &self.config);
-        let Some(reg) = self.servers.get(&ssid) else {
-            return;
-        };
-        let packet = registration::update_packet(reg, &links);
-        let exchange = self.endpoint.request(now, reg.peer, packet, true);
-        self.exchanges.insert(exchange, Purpose::Update(ssid));
-        if let Some(reg) = self.servers.get_mut(&ssid) {
-            reg.state = RegState::Updating { exchange };
-            reg.update_wanted = false;
-        }
-    }
-
-    fn registration_failed(&mut self, now: u64, ssid: u16, reason: String) {
-        let policy = self.config.registration_retry;
-        let Some(reg) = self.servers.get_mut(&ssid) else {
-            return;
-        };
-        reg.failures += 1;
-        let retry_at = if self.stopping {
-            None
-        } else if policy.attempts == 0 || reg.failures < policy.attempts {
-            Some(now.saturating_add(policy.delay(reg.failures, &mut self.rng)))
-        } else {
-            None
-        };
-        reg.state = match retry_at {
-            Some(at) => {
-                self.timers.set_after(Timer::Register(ssid), at, 0);
-                RegState::Idle
-            }
-            None => {
-                self.timers.clear_server(ssid);
-                RegState::Failed
-            }
-        };
-        self.events.push_back(Event::RegistrationFailed {
-            ssid,
-            reason,
-            retry_at,
-        });
-        // Core 1.1 §5.2.4 step 4: if registration failed with every server, client-initiated
-        // bootstrap (1.1 `/1/x/16` Bootstrap on Registration Failure defaults to true).
-        let all_failed = self.servers.values().all(|r| r.state == RegState::Failed);
-        if all_failed && accounts::bootstrap_account(&self.store).is_some() {
-            self.schedule_bootstrap(now, true);
+        if let Some(links) = self.prepare_registration(now, ssid) {
+            self.regs.update(ssid, &links);
+            self.apply_registration_outputs(now);
         }
     }
 
@@ -1007,79 +862,16 @@ impl Client {
         self.bs = BsState::Idle;
     }
 
-    fn cancel_server_exchange(&mut self, ssid: u16) {
-        let Some(reg) = self.servers.get(&ssid) else {
-            return;
-        };
-        if let RegState::Registering { exchange }
-        | RegState::Updating { exchange }
-        | RegState::Deregistering { exchange } = reg.state
-        {
-            self.endpoint.cancel(exchange);
-            self.exchanges.remove(&exchange);
-        }
-    }
-
     /// Brings the registrations in line with the server accounts in the store. Removed or
     /// changed accounts are de-registered; new ones (all, with `register_all`) register now.
     fn sync_servers(&mut self, now: u64, register_all: bool) {
-        let accounts: BTreeMap<u16, ServerAccount> = accounts::server_accounts(&self.store)
-            .into_iter()
-            .map(|a| (a.ssid, a))
-            .collect();
-        let existing: Vec<u16> = self.servers.keys().copied().collect();
-        for ssid in existing {
-            let same_endpoint = match (self.servers.get(&ssid), accounts.get(&ssid)) {
-                (Some(reg), Some(acct)) => reg.account.security == acct.security,
-                _ => false,
-            };
-            if same_endpoint {
-                continue;
-            }
-            self.cancel_server_exchange(ssid);
-            self.timers.clear_server(ssid);
-            let Some(reg) = self.servers.remove(&ssid) else {
-                continue;
-            };
-            if reg.is_registered() {
-                let packet = registration::deregister_packet(&reg);
-                let exchange = self.endpoint.request(now, reg.peer, packet, true);
-                self.exchanges
-                    .insert(exchange, Purpose::Deregister { ssid, forget: true });
-            }
-        }
-        for (ssid, acct) in accounts {
-            match self.servers.get_mut(&ssid) {
-                Some(reg) => {
-                    let changed = reg.account.lifetime_s != acct.lifetime_s
-                        || reg.account.binding != acct.binding;
-                    reg.account = acct;
-                    if register_all && !matches!(reg.state, RegState::Registering { .. }) {
-                        reg.failures = 0;
-                        if !matches!(reg.state, RegState::Updating { .. }) {
-                            reg.state = RegState::Idle;
-                            self.timers.clear(Timer::Update(ssid));
-                            self.timers.set_now(Timer::Register(ssid), now);
-                        }
-                    } else if changed && reg.is_registered() {
-                        reg.update_wanted = true;
-                    }
-                }
-                None => {
-                    let Some(info) = acct.security.peer_info() else {
-                        self.events.push_back(Event::RegistrationFailed {
-                            ssid,
-                            reason: format!("server URI {:?} is not usable", acct.security.uri),
-                            retry_at: None,
-                        });
-                        continue;
-                    };
-                    let peer = self.peer_for(info);
-                    self.servers.insert(ssid, Registration::new(acct, peer));
-                    self.timers.set_now(Timer::Register(ssid), now);
-                }
-            }
-        }
+        let accounts = accounts::server_accounts(&self.store);
+        let peers = &mut self.peers;
+        let next_peer = &mut self.next_peer;
+        self.regs.sync(now, accounts, register_all, |info| {
+            peer_for(peers, next_peer, info)
+        });
+        self.apply_registration_outputs(now);
         self.collect_peers();
     }
 
@@ -1231,10 +1023,10 @@ impl Client {
     /// returns whether server `ssid` still exists. With no server left, bootstrap takes over.
     fn after_reconfiguration(&mut self, now: u64, ssid: u16) -> bool {
         self.sync_servers(now, false);
-        if self.servers.is_empty() {
+        if self.regs.is_empty() {
             self.schedule_bootstrap(now, true);
         }
-        self.servers.contains_key(&ssid)
+        self.regs.contains(ssid)
     }
 
     /// Removes the Bootstrap-Server account (its Security instance) and saves the result.
@@ -1257,13 +1049,7 @@ impl Client {
     /// The peer for a transport description, allocating an id the first time. A changed
     /// description (new URI or keys) is a new peer: Core 1.1 §5.2.5 wants a new session then.
     fn peer_for(&mut self, info: PeerInfo) -> PeerId {
-        if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
-            return *id;
-        }
-        let id = PeerId(self.next_peer);
-        self.next_peer += 1;
-        self.peers.insert(id, info);
-        id
+        peer_for(&mut self.peers, &mut self.next_peer, info)
     }
 
     /// Gives the Bootstrap-Server account a peer id even before we send to it, so that an
@@ -1276,7 +1062,7 @@ impl Client {
 
     /// Forgets peers nothing refers to any more and tells the transport.
     fn collect_peers(&mut self) {
-        let mut used: BTreeSet<PeerId> = self.servers.values().map(|r| r.peer).collect();
+        let mut used: BTreeSet<PeerId> = self.regs.peers().collect();
         match &self.bs {
             BsState::Requesting { peer, .. } | BsState::InSession { peer, .. } => {
                 used.insert(*peer);
@@ -1303,6 +1089,17 @@ impl Client {
             self.events.push_back(Event::PeerClosed { peer });
         }
     }
+}
+
+/// The peer id for a transport description in `peers`, allocating one the first time.
+fn peer_for(peers: &mut BTreeMap<PeerId, PeerInfo>, next: &mut u64, info: PeerInfo) -> PeerId {
+    if let Some((id, _)) = peers.iter().find(|(_, i)| **i == info) {
+        return *id;
+    }
+    let id = PeerId(*next);
+    *next += 1;
+    peers.insert(id, info);
+    id
 }
 
 /// A duration in seconds that a peer wrote (hold-off, account timeout) as milliseconds;

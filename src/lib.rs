@@ -41,6 +41,7 @@ pub mod path;
 pub mod peer;
 pub mod persist;
 pub mod registration;
+mod registrations;
 pub mod request;
 pub mod rng;
 pub mod smartcard;

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use coap_lite::Packet;
 
 use crate::accounts::ServerAccount;
-use crate::coap::{msg, ExchangeId};
+use crate::coap::msg;
 use crate::codec::link::{format_links, Link};
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
@@ -22,16 +22,10 @@ pub enum RegState {
     /// Not registered; the next Register is due when the client's `Timer::Register` fires
     /// (none armed: not scheduled).
     Idle,
-    Registering {
-        exchange: ExchangeId,
-    },
+    Registering,
     Registered,
-    Updating {
-        exchange: ExchangeId,
-    },
-    Deregistering {
-        exchange: ExchangeId,
-    },
+    Updating,
+    Deregistering,
     /// Every retry failed; waiting for the sequence to restart or for bootstrap.
     Failed,
 }
@@ -73,7 +67,7 @@ impl Registration {
 
     /// True once the server accepted a Register and until De-register or expiry.
     pub fn is_registered(&self) -> bool {
-        matches!(self.state, RegState::Registered | RegState::Updating { .. })
+        matches!(self.state, RegState::Registered | RegState::Updating)
     }
 
     pub fn location_path(&self) -> String {

@@ -37,19 +37,8 @@ impl Timers {
         self.table.insert(timer, now.saturating_add(delay_ms));
     }
 
-    /// Arms `timer` to fire at the next drive (now).
-    pub(crate) fn set_now(&mut self, timer: Timer, now: u64) {
-        self.set_after(timer, now, 0);
-    }
-
     pub(crate) fn clear(&mut self, timer: Timer) {
         self.table.remove(&timer);
-    }
-
-    /// Disarms every timer of the server `ssid`.
-    pub(crate) fn clear_server(&mut self, ssid: u16) {
-        self.clear(Timer::Register(ssid));
-        self.clear(Timer::Update(ssid));
     }
 
     /// The earliest deadline, if any.
@@ -82,12 +71,12 @@ mod tests {
         t.set_after(Timer::Update(1), 10, u64::MAX);
         assert_eq!(t.next(), Some(u64::MAX));
         t.set_after(Timer::Register(2), 10, 5);
-        t.set_now(Timer::BootstrapPurge, 12);
+        t.set_after(Timer::BootstrapPurge, 12, 0);
         assert_eq!(t.next(), Some(12));
         assert!(t.take_due(11).is_empty());
         assert_eq!(t.take_due(15), [Timer::BootstrapPurge, Timer::Register(2)]);
         assert_eq!(t.next(), Some(u64::MAX));
-        t.clear_server(1);
+        t.clear(Timer::Update(1));
         assert_eq!(t.next(), None);
     }
 }

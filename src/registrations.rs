@@ -1,0 +1,633 @@
+//! The Client Registration interface as a state machine (Core 1.1 §5.3): one registration per
+//! LwM2M Server account, each Idle → Registering → Registered ⇄ Updating → Deregistering.
+//!
+//! The machine owns the registrations and never does I/O, reads the clock or calls another part
+//! of the client: every method records what must happen next as [`RegOutput`]s (send this, arm
+//! that timer, report this event, fall back to bootstrap), which the client's router takes with
+//! [`Registrations::take_outputs`] and applies. What a Register needs from elsewhere (the object
+//! list, the smartcard check) the router gathers before it calls [`Registrations::register`].
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use coap_lite::Packet;
+
+use crate::accounts::ServerAccount;
+use crate::coap::msg;
+use crate::config::{Backoff, Version};
+use crate::event::Event;
+use crate::peer::{PeerId, PeerInfo};
+use crate::registration::{self, RegState, Registration};
+use crate::rng::Rng;
+use crate::timers::Timer;
+
+/// Which registration exchange an outgoing request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RegExchange {
+    Register(u16),
+    Update(u16),
+    /// `forget`: the account is gone; drop the registration once answered.
+    Deregister {
+        ssid: u16,
+        forget: bool,
+    },
+}
+
+impl RegExchange {
+    /// The server, for an exchange that a later state change of that server may abandon (a
+    /// De-register of a removed account is never abandoned).
+    fn cancellable_for(self) -> Option<u16> {
+        match self {
+            RegExchange::Register(s)
+            | RegExchange::Update(s)
+            | RegExchange::Deregister {
+                ssid: s,
+                forget: false,
+            } => Some(s),
+            RegExchange::Deregister { forget: true, .. } => None,
+        }
+    }
+
+    /// Whether this exchange is one of server `ssid`'s that `RegOutput::Cancel` abandons.
+    pub(crate) fn is_cancelled_by(self, ssid: u16) -> bool {
+        self.cancellable_for() == Some(ssid)
+    }
+}
+
+/// What the registration machine asks the client to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RegOutput {
+    /// Send `packet` (confirmable) to `peer` and report its answer back as `exchange`.
+    Send {
+        peer: PeerId,
+        packet: Packet,
+        exchange: RegExchange,
+    },
+    /// Abandon server `ssid`'s exchanges in flight (see `RegExchange::is_cancelled_by`).
+    Cancel {
+        ssid: u16,
+    },
+    /// Arm `timer` at the absolute time `at`.
+    Arm {
+        timer: Timer,
+        at: u64,
+    },
+    /// Disarm `timer`.
+    Disarm(Timer),
+    Event(Event),
+    /// Registration failed with every server: client-initiated bootstrap (Core 1.1 §5.2.4 step
+    /// 4; 1.1 `/1/x/16` Bootstrap on Registration Failure defaults to true).
+    Bootstrap,
+}
+
+/// Every registration, by Short Server ID.
+#[derive(Debug, Default)]
+pub(crate) struct Registrations {
+    servers: BTreeMap<u16, Registration>,
+    stopping: bool,
+    out: Vec<RegOutput>,
+}
+
+impl Registrations {
+    /// What the machine asked for since the last call, in order.
+    pub(crate) fn take_outputs(&mut self) -> Vec<RegOutput> {
+        core::mem::take(&mut self.out)
+    }
+
+    fn arm(&mut self, timer: Timer, at: u64) {
+        self.out.push(RegOutput::Arm { timer, at });
+    }
+
+    fn disarm_server(&mut self, ssid: u16) {
+        self.out.push(RegOutput::Disarm(Timer::Register(ssid)));
+        self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
+    }
+
+    /// Server `ssid` should register as soon as the router can (`Timer::Register` now).
+    fn register_soon(&mut self, now: u64, ssid: u16) {
+        self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
+        self.arm(Timer::Register(ssid), now);
+    }
+
+    // ---- queries ----
+
+    /// Short Server IDs of the servers the client is registered with.
+    pub(crate) fn registered(&self) -> Vec<u16> {
+        self.servers
+            .values()
+            .filter(|r| r.is_registered())
+            .map(|r| r.account.ssid)
+            .collect()
+    }
+
+    /// The location (`/rd/...`) of the registration with `ssid`.
+    pub(crate) fn location(&self, ssid: u16) -> Option<String> {
+        self.servers
+            .get(&ssid)
+            .filter(|r| r.is_registered())
+            .map(Registration::location_path)
+    }
+
+    /// The server registered through `peer`: only those may manage the device (Core 1.1 §6).
+    pub(crate) fn registered_ssid_of(&self, peer: PeerId) -> Option<u16> {
+        self.servers
+            .values()
+            .find(|r| r.peer == peer && r.is_registered())
+            .map(|r| r.account.ssid)
+    }
+
+    pub(crate) fn state(&self, ssid: u16) -> Option<&RegState> {
+        self.servers.get(&ssid).map(|r| &r.state)
+    }
+
+    /// The lifetime (s) of server `ssid`'s account.
+    pub(crate) fn lifetime_s(&self, ssid: u16) -> Option<i64> {
+        self.servers.get(&ssid).map(|r| r.account.lifetime_s)
+    }
+
+    pub(crate) fn contains(&self, ssid: u16) -> bool {
+        self.servers.contains_key(&ssid)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// The peers the registrations use.
+    pub(crate) fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.servers.values().map(|r| r.peer)
+    }
+
+    /// True after `stop` once every De-register was answered or gave up.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopping
+            && !self
+                .servers
+                .values()
+                .any(|r| matches!(r.state, RegState::Deregistering | RegState::Registering))
+    }
+
+    /// Registered servers that want an Update now (parameters or object list changed,
+    /// `/1/x/8` executed) and have no exchange running.
+    pub(crate) fn updates_wanted(&self) -> Vec<u16> {
+        self.servers
+            .values()
+            .filter(|r| r.update_wanted && r.state == RegState::Registered)
+            .map(|r| r.account.ssid)
+            .collect()
+    }
+
+    // ---- inputs ----
+
+    /// Server `ssid` wants an Update (e.g. Registration Update Trigger `/1/x/8`).
+    pub(crate) fn want_update(&mut self, ssid: u16) {
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.update_wanted = true;
+        }
+    }
+
+    /// Every registered server wants an Update carrying the new object list (Core 1.1 §5.3.2).
+    pub(crate) fn want_update_all(&mut self) {
+        for reg in self.servers.values_mut().filter(|r| r.is_registered()) {
+            reg.update_wanted = true;
+        }
+    }
+
+    /// Brings the registrations in line with `accounts` (the store's server accounts). Removed
+    /// or changed accounts are de-registered; new ones (all of them, with `register_all`)
+    /// register now; a changed lifetime or binding of a registered one wants an Update.
+    pub(crate) fn sync(
+        &mut self,
+        now: u64,
+        accounts: Vec<ServerAccount>,
+        register_all: bool,
+        mut peer_for: impl FnMut(PeerInfo) -> PeerId,
+    ) {
+        let accounts: BTreeMap<u16, ServerAccount> =
+            accounts.into_iter().map(|a| (a.ssid, a)).collect();
+        let existing: Vec<u16> = self.servers.keys().copied().collect();
+        for ssid in existing {
+            let same_endpoint = match (self.servers.get(&ssid), accounts.get(&ssid)) {
+                (Some(reg), Some(acct)) => reg.account.security == acct.security,
+                _ => false,
+            };
+            if same_endpoint {
+                continue;
+            }
+            self.out.push(RegOutput::Cancel { ssid });
+            self.disarm_server(ssid);
+            let Some(reg) = self.servers.remove(&ssid) else {
+                continue;
+            };
+            if reg.is_registered() {
+                self.out.push(RegOutput::Send {
+                    peer: reg.peer,
+                    packet: registration::deregister_packet(&reg),
+                    exchange: RegExchange::Deregister { ssid, forget: true },
+                });
+            }
+        }
+        for (ssid, acct) in accounts {
+            let Some(reg) = self.servers.get_mut(&ssid) else {
+                let Some(info) = acct.security.peer_info() else {
+                    self.out.push(RegOutput::Event(Event::RegistrationFailed {
+                        ssid,
+                        reason: format!("server URI {:?} is not usable", acct.security.uri),
+                        retry_at: None,
+                    }));
+                    continue;
+                };
+                let peer = peer_for(info);
+                self.servers.insert(ssid, Registration::new(acct, peer));
+                self.register_soon(now, ssid);
+                continue;
+            };
+            let changed =
+                reg.account.lifetime_s != acct.lifetime_s || reg.account.binding != acct.binding;
+            reg.account = acct;
+            if register_all && reg.state != RegState::Registering {
+                reg.failures = 0;
+                if reg.state != RegState::Updating {
+                    reg.state = RegState::Idle;
+                    self.register_soon(now, ssid);
+                }
+            } else if changed && reg.is_registered() {
+                reg.update_wanted = true;
+            }
+        }
+    }
+
+    /// Sends Register to server `ssid` if it is waiting to register.
+    pub(crate) fn register(&mut self, ssid: u16, endpoint: &str, version: Version, links: &str) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        if reg.state != RegState::Idle {
+            return;
+        }
+        let packet = registration::register_packet(endpoint, version, &reg.account, links);
+        reg.state = RegState::Registering;
+        let peer = reg.peer;
+        self.out.push(RegOutput::Send {
+            peer,
+            packet,
+            exchange: RegExchange::Register(ssid),
+        });
+    }
+
+    /// Sends an Update (with only what changed, Core 1.1 §5.3.2) to a registered server that has
+    /// no exchange running.
+    pub(crate) fn update(&mut self, ssid: u16, links: &str) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        if reg.state != RegState::Registered {
+            return;
+        }
+        let packet = registration::update_packet(reg, links);
+        reg.state = RegState::Updating;
+        reg.update_wanted = false;
+        let peer = reg.peer;
+        self.out.push(RegOutput::Send {
+            peer,
+            packet,
+            exchange: RegExchange::Update(ssid),
+        });
+    }
+
+    fn deregister(&mut self, ssid: u16) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        let packet = registration::deregister_packet(reg);
+        reg.state = RegState::Deregistering;
+        let peer = reg.peer;
+        self.out.push(RegOutput::Send {
+            peer,
+            packet,
+            exchange: RegExchange::Deregister {
+                ssid,
+                forget: false,
+            },
+        });
+    }
+
+    /// De-registers from every registered server. A Register in flight may already be accepted:
+    /// it finishes first, then De-register follows (`on_register_response`), rather than leave
+    /// the server a stale registration.
+    pub(crate) fn stop(&mut self) {
+        self.stopping = true;
+        let ssids: Vec<u16> = self.servers.keys().copied().collect();
+        for ssid in ssids {
+            let Some(reg) = self.servers.get_mut(&ssid) else {
+                continue;
+            };
+            if reg.state == RegState::Registering {
+                continue;
+            }
+            let registered = reg.is_registered();
+            if !registered {
+                reg.state = RegState::Idle;
+            }
+            self.out.push(RegOutput::Cancel { ssid });
+            self.disarm_server(ssid);
+            if registered {
+                self.deregister(ssid);
+            }
+        }
+    }
+
+    /// A new start after `stop`.
+    pub(crate) fn resume(&mut self) {
+        self.stopping = false;
+    }
+
+    /// The answer to a Register. `update_delay_ms`: when the next Update is due after success.
+    pub(crate) fn on_register_response(
+        &mut self,
+        now: u64,
+        ssid: u16,
+        response: &Packet,
+        links: String,
+        update_delay_ms: u64,
+        retry: (&Backoff, &mut Rng),
+    ) {
+        let code = msg::code_of(response);
+        let location = msg::location_path(response).unwrap_or_default();
+        if code != msg::CREATED || location.is_empty() {
+            let why = if code == msg::CREATED {
+                "2.01 without Location-Path".to_string()
+            } else {
+                msg::code_string(code)
+            };
+            self.failed(now, ssid, format!("Register answered {why}"), retry);
+            return;
+        }
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        reg.location = location;
+        reg.state = RegState::Registered;
+        reg.failures = 0;
+        reg.sent_lifetime_s = reg.account.lifetime_s;
+        reg.sent_binding = reg.account.binding.clone();
+        reg.sent_links = links;
+        reg.update_wanted = false;
+        let location = reg.location_path();
+        self.arm(Timer::Update(ssid), now.saturating_add(update_delay_ms));
+        self.out
+            .push(RegOutput::Event(Event::Registered { ssid, location }));
+        if self.stopping {
+            self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
+            self.deregister(ssid);
+        }
+    }
+
+    /// The answer to an Update.
+    pub(crate) fn on_update_response(
+        &mut self,
+        now: u64,
+        ssid: u16,
+        code: u8,
+        links: String,
+        update_delay_ms: u64,
+    ) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        if code == msg::CHANGED {
+            reg.state = RegState::Registered;
+            reg.sent_lifetime_s = reg.account.lifetime_s;
+            reg.sent_binding = reg.account.binding.clone();
+            reg.sent_links = links;
+            self.arm(Timer::Update(ssid), now.saturating_add(update_delay_ms));
+            self.out
+                .push(RegOutput::Event(Event::RegistrationUpdated { ssid }));
+        } else {
+            // Core 1.1 §5.3.2: on 4.04 "the LwM2M Client MUST re-register" ("Update is not
+            // sufficient"); any other error means the same in practice.
+            reg.state = RegState::Idle;
+            reg.location.clear();
+            self.register_soon(now, ssid);
+        }
+    }
+
+    /// An Update got no answer: the registration may be gone; register afresh (as Zephyr does).
+    pub(crate) fn on_update_lost(&mut self, now: u64, ssid: u16) {
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Idle;
+            self.register_soon(now, ssid);
+        }
+    }
+
+    /// A De-register was answered or gave up.
+    pub(crate) fn on_deregistered(&mut self, ssid: u16, forget: bool) {
+        if forget {
+            self.out
+                .push(RegOutput::Event(Event::Deregistered { ssid }));
+            return;
+        }
+        if let Some(reg) = self.servers.get_mut(&ssid) {
+            reg.state = RegState::Idle;
+            reg.location.clear();
+            self.disarm_server(ssid);
+            self.out
+                .push(RegOutput::Event(Event::Deregistered { ssid }));
+        }
+    }
+
+    /// Register failed (refused or unanswered): retry per `retry`'s policy, or give up; when
+    /// every server gave up, fall back to bootstrap.
+    pub(crate) fn failed(
+        &mut self,
+        now: u64,
+        ssid: u16,
+        reason: String,
+        (policy, rng): (&Backoff, &mut Rng),
+    ) {
+        let stopping = self.stopping;
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        reg.failures += 1;
+        let retry_at = if !stopping && (policy.attempts == 0 || reg.failures < policy.attempts) {
+            Some(now.saturating_add(policy.delay(reg.failures, rng)))
+        } else {
+            None
+        };
+        match retry_at {
+            Some(at) => {
+                reg.state = RegState::Idle;
+                self.arm(Timer::Register(ssid), at);
+            }
+            None => {
+                reg.state = RegState::Failed;
+                self.disarm_server(ssid);
+            }
+        }
+        self.out.push(RegOutput::Event(Event::RegistrationFailed {
+            ssid,
+            reason,
+            retry_at,
+        }));
+        if self.servers.values().all(|r| r.state == RegState::Failed) {
+            self.out.push(RegOutput::Bootstrap);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{factory, server_accounts};
+    use crate::store::Store;
+
+    fn accounts() -> Vec<ServerAccount> {
+        let mut s = Store::with_standard_objects();
+        factory::add_server_account(&mut s, 7, "coap://127.0.0.1:5683", 300).unwrap();
+        server_accounts(&s)
+    }
+
+    fn registered(now: u64) -> Registrations {
+        let mut r = Registrations::default();
+        r.sync(now, accounts(), true, |_| PeerId(3));
+        r.register(7, "dev", Version::V1_1, "</1/0>");
+        let mut created = msg::new_response(msg::CREATED);
+        msg::add_location_path(&mut created, &["rd", "9"]);
+        let policy = Backoff {
+            base_ms: 1000,
+            max_ms: 1000,
+            attempts: 2,
+        };
+        r.on_register_response(
+            now,
+            7,
+            &created,
+            "</1/0>".into(),
+            207_000,
+            (&policy, &mut Rng::new(1)),
+        );
+        r.take_outputs();
+        r
+    }
+
+    #[test]
+    fn a_new_account_registers_and_arms_its_update() {
+        let mut r = Registrations::default();
+        r.sync(100, accounts(), true, |_| PeerId(3));
+        assert_eq!(
+            r.take_outputs(),
+            [
+                RegOutput::Disarm(Timer::Update(7)),
+                RegOutput::Arm {
+                    timer: Timer::Register(7),
+                    at: 100
+                }
+            ]
+        );
+        r.register(7, "dev", Version::V1_1, "</1/0>");
+        let out = r.take_outputs();
+        let [RegOutput::Send {
+            peer,
+            packet,
+            exchange,
+        }] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((*peer, *exchange), (PeerId(3), RegExchange::Register(7)));
+        assert_eq!(
+            msg::uri_query(packet).unwrap(),
+            ["ep=dev", "lt=300", "lwm2m=1.1", "b=U"]
+        );
+        // Not Idle any more: a second Register is not sent.
+        r.register(7, "dev", Version::V1_1, "</1/0>");
+        assert!(r.take_outputs().is_empty());
+
+        let r = registered(1_000);
+        assert_eq!(r.location(7).as_deref(), Some("/rd/9"));
+        assert_eq!(r.registered_ssid_of(PeerId(3)), Some(7));
+    }
+
+    #[test]
+    fn an_update_refused_with_4_04_registers_again() {
+        let mut r = registered(0);
+        r.update(7, "</1/0>");
+        assert!(matches!(
+            r.take_outputs().as_slice(),
+            [RegOutput::Send {
+                exchange: RegExchange::Update(7),
+                ..
+            }]
+        ));
+        r.on_update_response(5_000, 7, msg::NOT_FOUND, String::new(), 1);
+        assert_eq!(r.state(7), Some(&RegState::Idle));
+        assert_eq!(
+            r.take_outputs(),
+            [
+                RegOutput::Disarm(Timer::Update(7)),
+                RegOutput::Arm {
+                    timer: Timer::Register(7),
+                    at: 5_000
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn giving_up_on_every_server_asks_for_bootstrap() {
+        let mut r = Registrations::default();
+        r.sync(0, accounts(), true, |_| PeerId(3));
+        let policy = Backoff {
+            base_ms: 1000,
+            max_ms: 1000,
+            attempts: 2,
+        };
+        let mut rng = Rng::new(1);
+        r.take_outputs();
+        r.failed(10, 7, "Register answered 4.03".into(), (&policy, &mut rng));
+        let out = r.take_outputs();
+        assert!(
+            matches!(out.as_slice(), [RegOutput::Arm { timer: Timer::Register(7), at }, RegOutput::Event(_)] if (1_010..=1_510).contains(at)),
+            "{out:?}"
+        );
+        r.failed(
+            2_000,
+            7,
+            "Register answered 4.03".into(),
+            (&policy, &mut rng),
+        );
+        let out = r.take_outputs();
+        assert_eq!(out.last(), Some(&RegOutput::Bootstrap), "{out:?}");
+        assert_eq!(r.state(7), Some(&RegState::Failed));
+    }
+
+    #[test]
+    fn stop_deregisters_the_registered_and_waits_for_the_answer() {
+        let mut r = registered(0);
+        r.stop();
+        let out = r.take_outputs();
+        assert!(
+            matches!(
+                out.last(),
+                Some(RegOutput::Send {
+                    exchange: RegExchange::Deregister {
+                        ssid: 7,
+                        forget: false
+                    },
+                    ..
+                })
+            ),
+            "{out:?}"
+        );
+        assert!(!r.is_stopped());
+        r.on_deregistered(7, false);
+        assert!(r.is_stopped());
+        assert_eq!(
+            r.take_outputs().last(),
+            Some(&RegOutput::Event(Event::Deregistered { ssid: 7 }))
+        );
+    }
+}
