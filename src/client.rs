@@ -9,7 +9,8 @@ use alloc::vec::Vec;
 use coap_lite::Packet;
 
 use crate::accounts;
-use crate::bootstrap::{self, Action, Session};
+use crate::bootstrap::{self, Action};
+use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
@@ -54,23 +55,6 @@ enum Purpose {
     Registration(RegExchange),
 }
 
-/// Where client-initiated bootstrap stands.
-#[derive(Debug, Clone)]
-enum BsState {
-    Idle,
-    /// Waiting before sending Bootstrap-Request (ClientHoldOffTime, or back-off after a
-    /// failure) until `Timer::BootstrapRequest` fires.
-    Waiting,
-    Requesting {
-        peer: PeerId,
-        exchange: ExchangeId,
-    },
-    InSession {
-        peer: PeerId,
-        session: Session,
-    },
-}
-
 /// One LwM2M client: its objects, its servers, its exchanges.
 pub struct Client {
     config: Config,
@@ -82,8 +66,8 @@ pub struct Client {
     next_peer: u64,
     events: VecDeque<Event>,
     exchanges: BTreeMap<ExchangeId, Purpose>,
-    bs: BsState,
-    bs_failures: u32,
+    /// The bootstrap state machine (requests, sessions, retries).
+    bs: Bootstrapping,
     /// One registration per LwM2M Server account (the registration state machine).
     regs: Registrations,
     started: bool,
@@ -115,8 +99,7 @@ impl Client {
             next_peer: 1,
             events: VecDeque::new(),
             exchanges: BTreeMap::new(),
-            bs: BsState::Idle,
-            bs_failures: 0,
+            bs: Bootstrapping::default(),
             regs: Registrations::default(),
             started: false,
             stopping: false,
@@ -260,7 +243,7 @@ impl Client {
             return;
         }
         self.stopping = true;
-        self.abandon_bootstrap();
+        self.abandon_bootstrap(now);
         self.regs.stop();
         self.apply_registration_outputs(now);
     }
@@ -282,10 +265,7 @@ impl Client {
 
     /// Whether a bootstrap session is open.
     pub fn is_bootstrapping(&self) -> bool {
-        matches!(
-            self.bs,
-            BsState::Requesting { .. } | BsState::InSession { .. }
-        )
+        self.bs.is_active()
     }
 
     /// Where and how to reach a peer the client sends to.
@@ -369,19 +349,11 @@ impl Client {
 
     /// True if `peer` is the Bootstrap-Server of an open session or of the committed account.
     fn is_bootstrap_peer(&self, peer: PeerId) -> bool {
-        match &self.bs {
-            BsState::Requesting { peer: p, .. } | BsState::InSession { peer: p, .. }
-                if *p == peer =>
-            {
-                true
-            }
-            _ => {
-                self.peers.get(&peer).is_some_and(|i| i.bootstrap)
-                    && accounts::bootstrap_account(&self.store)
-                        .and_then(|a| a.peer_info())
-                        .is_some_and(|info| self.peers.get(&peer) == Some(&info))
-            }
-        }
+        self.bs.peer() == Some(peer)
+            || self.peers.get(&peer).is_some_and(|i| i.bootstrap)
+                && accounts::bootstrap_account(&self.store)
+                    .and_then(|a| a.peer_info())
+                    .is_some_and(|info| self.peers.get(&peer) == Some(&info))
     }
 
     /// Opens a session for a Bootstrap-Server request if none is open. Server-initiated
@@ -391,47 +363,34 @@ impl Client {
         if !self.started || self.stopping {
             return false;
         }
-        if let BsState::InSession { peer: p, .. } = &self.bs {
-            return *p == peer;
+        match self.bs.arrival(peer) {
+            Arrival::InSession => true,
+            Arrival::Refused => false,
+            Arrival::Opens => {
+                let staged = self.staged_store();
+                let lifetime = self.params.exchange_lifetime_ms();
+                self.bs.open(now, peer, staged, lifetime);
+                self.apply_bootstrap_outputs(now);
+                true
+            }
         }
-        if let BsState::Requesting { exchange, .. } = &self.bs {
-            // The Bootstrap-Server's first command overtook its 2.04 (lost or late ACK).
-            let exchange = *exchange;
-            self.endpoint.cancel(exchange);
-            self.exchanges.remove(&exchange);
-        }
-        self.open_session(now, peer);
-        true
     }
 
-    fn open_session(&mut self, now: u64, peer: PeerId) {
-        // The staged copy must list the application's instances too, or Bootstrap-Discover
-        // would show its objects empty (Core 1.1 §5.2.7.3 lists every instance).
+    /// The copy of the store a bootstrap session works on. It must list the application's
+    /// instances too, or Bootstrap-Discover would show its objects empty (Core 1.1 §5.2.7.3).
+    fn staged_store(&mut self) -> Store {
         self.refresh_all_handlers();
-        let session = Session {
-            staged: self.store.clone(),
-            touched: BTreeSet::new(),
-        };
-        self.timers.clear(Timer::BootstrapRequest);
-        self.timers.set_after(
-            Timer::BootstrapSession,
-            now,
-            self.params.exchange_lifetime_ms(),
-        );
-        self.bs = BsState::InSession { peer, session };
+        self.store.clone()
     }
 
     fn on_bootstrap_request(&mut self, now: u64, peer: PeerId, packet: &Packet, req: &Request) {
         let version = self.config.version;
-        let BsState::InSession { session, .. } = &mut self.bs else {
+        // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
+        self.bs.command(now, self.params.exchange_lifetime_ms());
+        self.apply_bootstrap_outputs(now);
+        let Some(session) = self.bs.session_mut() else {
             return;
         };
-        // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
-        self.timers.set_after(
-            Timer::BootstrapSession,
-            now,
-            self.params.exchange_lifetime_ms(),
-        );
         match bootstrap::handle(session, req, version) {
             Action::Reply(reply) => self.respond(now, peer, packet, reply),
             Action::Finish => self.finish_bootstrap(now, peer, packet),
@@ -440,7 +399,7 @@ impl Client {
 
     /// Bootstrap-Finish: validate, commit, answer, then register (Core 1.1 §5.2.6, §5.2.7.6).
     fn finish_bootstrap(&mut self, now: u64, peer: PeerId, packet: &Packet) {
-        let BsState::InSession { session, .. } = &self.bs else {
+        let Some(session) = self.bs.session() else {
             return;
         };
         let problems = bootstrap::validate(&session.staged);
@@ -475,11 +434,9 @@ impl Client {
             return;
         }
         self.store = committed;
-        self.bs = BsState::Idle;
-        self.timers.clear(Timer::BootstrapSession);
-        self.bs_failures = 0;
         self.respond(now, peer, packet, Reply::code(msg::CHANGED));
-        self.events.push_back(Event::Bootstrapped);
+        self.bs.finished();
+        self.apply_bootstrap_outputs(now);
         // Core 1.1 §E.1 /0/x/12: purge the Bootstrap-Server account after its timeout, counted
         // from this successful bootstrap (FACTS §1.3); 0 or absent means never.
         match accounts::bootstrap_account(&self.store).filter(|a| a.account_timeout_s > 0) {
@@ -609,16 +566,15 @@ impl Client {
         let code = msg::code_of(response);
         match purpose {
             Purpose::BootstrapRequest => {
-                if code == msg::CHANGED {
-                    if let BsState::Requesting { peer, .. } = self.bs {
-                        self.open_session(now, peer);
-                    }
-                } else {
+                let staged = self.staged_store();
+                let lifetime = self.params.exchange_lifetime_ms();
+                if !self.bs.request_answered(now, code, staged, lifetime) {
                     self.bootstrap_failed(
                         now,
                         format!("Bootstrap-Request answered {}", msg::code_string(code)),
                     );
                 }
+                self.apply_bootstrap_outputs(now);
             }
             Purpose::Registration(RegExchange::Register(ssid)) => {
                 let links = registration::object_links(&self.store, &self.config);
@@ -726,11 +682,8 @@ impl Client {
         for timer in self.timers.take_due(now) {
             match timer {
                 Timer::BootstrapPurge => self.purge_bootstrap_account(),
-                Timer::BootstrapRequest if matches!(self.bs, BsState::Waiting) => {
-                    self.send_bootstrap_request(now)
-                }
-                Timer::BootstrapSession if matches!(self.bs, BsState::InSession { .. }) => {
-                    self.bs = BsState::Idle;
+                Timer::BootstrapRequest if self.bs.is_waiting() => self.send_bootstrap_request(now),
+                Timer::BootstrapSession if self.bs.is_in_session() => {
                     self.bootstrap_failed(
                         now,
                         "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
@@ -781,7 +734,7 @@ impl Client {
 
     /// Plans a client-initiated bootstrap, after the ClientHoldOffTime (`/0/x/11`) if asked.
     fn schedule_bootstrap(&mut self, now: u64, hold_off: bool) {
-        if self.is_bootstrapping() {
+        if self.bs.is_active() {
             return;
         }
         let Some(acct) = accounts::bootstrap_account(&self.store) else {
@@ -796,14 +749,13 @@ impl Client {
         } else {
             0
         };
-        self.bs = BsState::Waiting;
-        self.timers.set_after(Timer::BootstrapRequest, now, delay);
+        self.bs.schedule(now, delay);
+        self.apply_bootstrap_outputs(now);
     }
 
     fn send_bootstrap_request(&mut self, now: u64) {
         let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info())
         else {
-            self.bs = BsState::Idle;
             self.bootstrap_failed(
                 now,
                 "the Bootstrap-Server account has no usable URI".to_string(),
@@ -811,55 +763,54 @@ impl Client {
             return;
         };
         let peer = self.peer_for(info);
-        let mut queries = alloc::vec![format!("ep={}", self.config.endpoint)];
-        if let (crate::config::Version::V1_1, Some(f)) =
-            (self.config.version, self.config.preferred_format)
-        {
-            // Core 1.1 §5.2.7.1: pct names the preferred Content-Format for bootstrap writes.
-            queries.push(format!("pct={}", f.code()));
-        }
-        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
-        let packet = msg::new_request(msg::POST, &["bs"], &queries);
-        let exchange = self.endpoint.request(now, peer, packet, true);
-        self.exchanges.insert(exchange, Purpose::BootstrapRequest);
-        self.bs = BsState::Requesting { peer, exchange };
+        self.bs.request(
+            peer,
+            &self.config.endpoint,
+            self.config.version,
+            self.config.preferred_format,
+        );
+        self.apply_bootstrap_outputs(now);
     }
 
     fn bootstrap_failed(&mut self, now: u64, reason: String) {
-        self.bs_failures += 1;
-        let policy = self.config.bootstrap_retry;
-        let give_up = policy.attempts != 0 && self.bs_failures >= policy.attempts;
-        // A failed session leaves the committed configuration as it was; with registered servers
-        // the device keeps working and does not retry on its own.
-        let retry_at = if give_up || !self.registered_servers().is_empty() {
-            None
-        } else {
-            Some(now.saturating_add(policy.delay(self.bs_failures, &mut self.rng)))
-        };
-        self.timers.clear(Timer::BootstrapSession);
-        self.bs = match retry_at {
-            Some(at) => {
-                self.timers.set_after(Timer::BootstrapRequest, at, 0);
-                BsState::Waiting
-            }
-            None => {
-                self.timers.clear(Timer::BootstrapRequest);
-                BsState::Idle
-            }
-        };
-        self.events
-            .push_back(Event::BootstrapFailed { reason, retry_at });
-        self.collect_peers();
+        // With registered servers the device keeps working and does not retry on its own.
+        let registered = !self.regs.registered().is_empty();
+        let retry = (&self.config.bootstrap_retry, &mut self.rng);
+        self.bs.failed(now, reason, registered, retry);
+        self.apply_bootstrap_outputs(now);
     }
 
-    fn abandon_bootstrap(&mut self) {
-        if let BsState::Requesting { exchange, .. } = self.bs {
-            self.endpoint.cancel(exchange);
-            self.exchanges.remove(&exchange);
+    fn abandon_bootstrap(&mut self, now: u64) {
+        self.bs.abandon();
+        self.apply_bootstrap_outputs(now);
+    }
+
+    /// Applies what the bootstrap machine asked for.
+    fn apply_bootstrap_outputs(&mut self, now: u64) {
+        for output in self.bs.take_outputs() {
+            match output {
+                BsOutput::Send { peer, packet } => {
+                    let id = self.endpoint.request(now, peer, packet, true);
+                    self.exchanges.insert(id, Purpose::BootstrapRequest);
+                }
+                BsOutput::CancelRequest => {
+                    let requests: Vec<ExchangeId> = self
+                        .exchanges
+                        .iter()
+                        .filter(|(_, p)| **p == Purpose::BootstrapRequest)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in requests {
+                        self.endpoint.cancel(id);
+                        self.exchanges.remove(&id);
+                    }
+                }
+                BsOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
+                BsOutput::Disarm(timer) => self.timers.clear(timer),
+                BsOutput::Event(event) => self.events.push_back(event),
+                BsOutput::PeersChanged => self.collect_peers(),
+            }
         }
-        self.timers.clear(Timer::BootstrapRequest);
-        self.timers.clear(Timer::BootstrapSession);
-        self.bs = BsState::Idle;
     }
 
     /// Brings the registrations in line with the server accounts in the store. Removed or
@@ -1063,12 +1014,7 @@ impl Client {
     /// Forgets peers nothing refers to any more and tells the transport.
     fn collect_peers(&mut self) {
         let mut used: BTreeSet<PeerId> = self.regs.peers().collect();
-        match &self.bs {
-            BsState::Requesting { peer, .. } | BsState::InSession { peer, .. } => {
-                used.insert(*peer);
-            }
-            _ => {}
-        }
+        used.extend(self.bs.peer());
         if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
             if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
                 used.insert(*id);

@@ -27,6 +27,7 @@ extern crate alloc;
 
 pub mod accounts;
 pub mod bootstrap;
+mod bootstrapping;
 pub mod client;
 pub mod coap;
 pub mod codec;
