@@ -1,6 +1,6 @@
 //! Builds and runs the C test programs against the shared library `cargo test` just built
-//! (target/<profile>/liblwm2mc.so, with the `ffi-test-hooks` feature through the
-//! dev-dependency), under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, with
+//! (target/<profile>/deps/liblwm2mc.so, with the `ffi-test-hooks` feature: this target requires
+//! it), under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, with
 //! `-std=c99 -Wall -Wextra -Wpedantic -Werror`. Also compiles the header as C++ and checks the
 //! export list and the sample device.
 
@@ -21,8 +21,8 @@ use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
 fn lib_dir(name: &str) -> PathBuf {
     let dir = profile_dir().join("c-tests").join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    // deps/ holds the build made for this test run (with the dev-dependency's features,
-    // including ffi-test-hooks); the copy uplifted to target/<profile> may be another build's.
+    // deps/ holds the build made for this test run (with this run's features, including
+    // ffi-test-hooks); the copy uplifted to target/<profile> may be another build's.
     let so = profile_dir().join("deps").join("liblwm2mc.so");
     assert!(
         so.exists(),

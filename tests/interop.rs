@@ -9,6 +9,8 @@
 //! `pip install --target` and the script runs with PYTHONPATH. Needs python3 (3.8+) and, the
 //! first time, network access to PyPI.
 
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/python.rs"]
 mod python_env;
 
@@ -76,7 +78,9 @@ fn build_device() -> PathBuf {
     cmd.args(["build", "--quiet", "--example", "client", "--manifest-path"])
         .arg(manifest_dir().join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(&target_dir)
+        // This run's features: the library is not rebuilt (and deps/liblwm2mc.so not replaced).
+        .args(features::cargo_args());
     // The dev profile's directory is "debug"; every other profile's is its own name.
     if profile != "debug" {
         cmd.args(["--profile", &profile]);

@@ -19,8 +19,8 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The shared library of this test run: deps/ holds the build with the dev-dependency's
-/// features (ffi-test-hooks); the copy uplifted to target/<profile> may be another build's.
+/// The shared library of this test run: deps/ holds the build with this run's features
+/// (ffi-test-hooks with `cargo test --all-features`); the copy uplifted to target/<profile> may be another build's.
 pub fn library() -> PathBuf {
     let so = profile_dir().join("deps").join("liblwm2mc.so");
     assert!(
