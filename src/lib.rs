@@ -22,6 +22,8 @@
 //! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+// docs.rs (nightly, `--cfg docsrs`) marks feature-gated items; stable builds never see this.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 
@@ -50,6 +52,7 @@ pub mod smartcard;
 pub mod storage_file;
 pub mod store;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod timers;
 pub mod trace;

@@ -1,6 +1,6 @@
 //! Builds and runs the C test programs against the shared library `cargo test` just built
-//! (target/<profile>/liblwm2mc.so, with the `ffi-test-hooks` feature through the
-//! dev-dependency), under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, with
+//! (target/<profile>/deps/liblwm2mc.so, with the `ffi-test-hooks` feature: this target requires
+//! it), under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, with
 //! `-std=c99 -Wall -Wextra -Wpedantic -Werror`. Also compiles the header as C++ and checks the
 //! export list and the sample device.
 
@@ -16,7 +16,7 @@ use c_build::{compile, compile_with, lib_dir, sanitized};
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
 
@@ -267,72 +267,164 @@ fn sample_device_runs_against_the_testkit() {
     );
 }
 
+/// The shell block of README.md's "Using it from C" section, line by line.
+fn readme_c_lines() -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Using it from C\n")
+        .nth(1)
+        .expect("README.md has a \"Using it from C\" section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a ```sh block in \"Using it from C\"");
+    block.lines().map(String::from).collect()
+}
+
 #[test]
 fn install_script_and_pkg_config() {
-    // Stage this run's library as a "release" build, install it under a temporary prefix, and
-    // build the sample device the way the README tells C users to.
-    let stage = profile_dir().join("c-tests").join("install-stage");
-    let prefix = profile_dir().join("c-tests").join("install-prefix");
-    let _ = std::fs::remove_dir_all(&stage);
-    let _ = std::fs::remove_dir_all(&prefix);
+    // README.md's C lines, run as written by sh, with HOME a fresh directory (so
+    // "$HOME/.local" is a prefix that neither pkg-config nor the loader searches) and with
+    // neither PKG_CONFIG_PATH nor LD_LIBRARY_PATH inherited: only what the README sets. Two
+    // stand-ins: this run's library is staged as the release build instead of running
+    // `cargo build --release` (CARGO_TARGET_DIR, which install.sh honours), and the device
+    // bootstraps from a testkit server instead of 127.0.0.1:5783.
+    let lines = readme_c_lines();
+    let (first, rest) = lines.split_first().expect("README C block is empty");
+    let (run, middle) = rest.split_last().expect("README C block has a run line");
+    assert!(first.starts_with("cargo build --release"), "{first}");
+    assert!(run.starts_with("./device "), "{run}");
+    const README_BOOTSTRAP: &str = "coap://127.0.0.1:5783";
+    assert!(run.contains(README_BOOTSTRAP), "{run}");
+
+    let base = profile_dir().join("c-tests").join("readme");
+    let _ = std::fs::remove_dir_all(&base);
+    let stage = base.join("target");
     std::fs::create_dir_all(stage.join("release")).unwrap();
-    std::fs::copy(
-        profile_dir().join("deps/liblwm2mc.so"),
-        stage.join("release/liblwm2mc.so"),
-    )
-    .unwrap();
-    std::fs::copy(
-        profile_dir().join("deps/liblwm2mc.a"),
-        stage.join("release/liblwm2mc.a"),
-    )
-    .unwrap();
-    let o = Command::new("sh")
-        .arg(root().join("scripts/install.sh"))
-        .arg(&prefix)
-        .env("CARGO_TARGET_DIR", &stage)
-        .output()
+    for lib in ["liblwm2mc.so", "liblwm2mc.a"] {
+        std::fs::copy(
+            profile_dir().join("deps").join(lib),
+            stage.join("release").join(lib),
+        )
         .unwrap();
-    assert_ok("install.sh", &o);
-    for f in [
-        "lib/liblwm2mc.so.0",
-        "lib/liblwm2mc.so",
-        "lib/liblwm2mc.a",
-        "include/lwm2mc.h",
-        "lib/pkgconfig/lwm2mc.pc",
-    ] {
-        assert!(prefix.join(f).exists(), "{f} not installed");
     }
-    let pc = Command::new("pkg-config")
-        .args(["--cflags", "--libs", "lwm2mc"])
-        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
-        .output()
-        .expect("pkg-config (.ci/run installs it)");
-    assert_ok("pkg-config", &pc);
-    let flags = String::from_utf8(pc.stdout).unwrap();
-    assert!(flags.contains("-llwm2mc"), "{flags}");
-    let exe = prefix.join("device");
-    let mut cc = Command::new("cc");
-    cc.args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .arg(root().join("examples/c/device.c"));
-    cc.args(flags.split_whitespace())
-        .arg("-lm")
-        .arg("-o")
-        .arg(&exe);
-    assert_ok(
-        "cc $(pkg-config --cflags --libs lwm2mc)",
-        &cc.output().unwrap(),
+    // The README's relative paths (scripts/, examples/) are the repository's; `device` and
+    // `./state` land here, not in the source tree.
+    let work = base.join("work");
+    let home = base.join("home");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    for entry in [
+        "Cargo.toml",
+        "lwm2mc.pc.in",
+        "scripts",
+        "include",
+        "examples",
+    ] {
+        std::os::unix::fs::symlink(root().join(entry), work.join(entry)).unwrap();
+    }
+
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    // `exec`, so that the device is this child and gets the SIGTERM itself.
+    let script = format!(
+        "set -e\n{}\nexec {}\n",
+        middle.join("\n"),
+        run.replace(README_BOOTSTRAP, &bs.uri())
     );
-    // The program loads the installed library through its soname and answers a bad command
-    // line with its usage (exit 2).
-    let run = Command::new(&exe)
-        .env("LD_LIBRARY_PATH", prefix.join("lib"))
-        .output()
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&work)
+        .env("HOME", &home)
+        .env("CARGO_TARGET_DIR", &stage)
+        .env_remove("PKG_CONFIG_PATH")
+        .env_remove("PKG_CONFIG_LIBDIR")
+        .env_remove("LD_LIBRARY_PATH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let pid = child.id() as libc::pid_t;
+    let prefix_lib = home.join(".local/lib");
+    let mut checks = (|| -> Result<(), String> {
+        // Installing and compiling come first: a longer wait for the bootstrap, given up as
+        // soon as the script stops (a README line failed).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while bs.wait_session(Duration::from_millis(200)).is_err() {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("the script ended ({status}) before a bootstrap"));
+            }
+            if Instant::now() > deadline {
+                return Err("no bootstrap within 60 s".into());
+            }
+        }
+        let t = Duration::from_secs(15);
+        dm.wait_registration("my-dev", t)
+            .map_err(|e| e.to_string())?;
+        // The loader took the installed copy (through LD_LIBRARY_PATH), not another one.
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let installed = std::fs::canonicalize(prefix_lib.join("liblwm2mc.so.0"))
+            .map_err(|e| format!("lib/liblwm2mc.so.0: {e}"))?;
+        let installed = installed.to_string_lossy();
+        if !maps.lines().any(|l| l.ends_with(&*installed)) {
+            return Err(format!("{installed} is not mapped by the device:\n{maps}"));
+        }
+        let r = dm
+            .read("my-dev", "/3303/0/5700", None)
+            .map_err(|e| e.to_string())?;
+        let celsius: f64 = String::from_utf8_lossy(&r.payload)
+            .parse()
+            .map_err(|_| format!("{r:?}"))?;
+        if r.code != 0x45 || !(19.0..=23.0).contains(&celsius) {
+            return Err(format!("temperature read: {} {celsius}", r.code_string()));
+        }
+        Ok(())
+    })();
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    if checks.is_ok() {
+        checks = dm
+            .wait_deregistration("my-dev", Duration::from_secs(15))
+            .map(|_| ())
+            .map_err(|e| format!("no de-registration after SIGTERM: {e}"));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if let Err(e) = checks {
+        panic!(
+            "{e}\n--- script\n{script}--- stdout\n{stdout}--- stderr\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_ok("the README's C lines", &out);
+    for f in [
+        "liblwm2mc.so.0",
+        "liblwm2mc.so",
+        "liblwm2mc.a",
+        "pkgconfig/lwm2mc.pc",
+    ] {
+        assert!(prefix_lib.join(f).exists(), "lib/{f} not installed");
+    }
+    assert!(home.join(".local/include/lwm2mc.h").exists());
+    // install.sh told the user exactly the README's export lines.
+    let home = home.to_str().unwrap();
+    for export in middle.iter().filter(|l| l.starts_with("export ")) {
+        let expected = export.replace("$HOME", home);
+        assert!(
+            stdout.lines().any(|l| l == expected),
+            "install.sh did not print {expected:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        work.join("state").is_dir(),
+        "the device kept its configuration in ./state"
     );
-    assert!(String::from_utf8_lossy(&run.stderr).contains("usage: device"));
 }

@@ -1,6 +1,9 @@
 //! The main job stays green: runs the demo example (built by `cargo test` with the tests) and
 //! requires exit status 0 and the success line.
 
+#[path = "support/features.rs"]
+mod features;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -17,6 +20,7 @@ fn demo_succeeds() {
     if !demo.exists() {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--example", "demo"])
+            .args(features::cargo_args())
             .status()
             .unwrap();
         assert!(status.success());

@@ -9,6 +9,8 @@
 //! `pip install --target` and the script runs with PYTHONPATH. Needs python3 (3.8+) and, the
 //! first time, network access to PyPI.
 
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/paths.rs"]
 mod paths;
 #[path = "support/process.rs"]

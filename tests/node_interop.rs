@@ -14,6 +14,8 @@
 
 #[path = "support/c_build.rs"]
 mod c_build;
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/node.rs"]
 mod node;
 #[path = "support/paths.rs"]

@@ -2,8 +2,12 @@
 //! it over UDP on 127.0.0.1, the operations given on its command line run, and it reports the
 //! de-registration and exits by itself.
 
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/paths.rs"]
 mod paths;
+#[path = "support/process.rs"]
+mod process;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -53,8 +57,8 @@ fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, want: impl Fn(&str) 
 
 #[test]
 fn servers_example_bootstraps_registers_and_manages_the_cli_device() {
-    let servers = paths::example("servers");
-    let client = paths::example("client");
+    let servers = process::example("servers");
+    let client = process::example("client");
     let srv = Command::new(&servers)
         .args(["--bs-port", "0", "--dm-port", "0", "--lifetime", "30"])
         .args(["--exit-after-deregister", "--max-seconds", "40"])

@@ -1,7 +1,8 @@
 //! Running the external peers and devices of the interop tests: the CLI device built for this
 //! test run, and a program run to completion with a deadline.
 //!
-//! Uses `crate::paths`: the including test declares `#[path = "support/paths.rs"] mod paths;`.
+//! Uses `crate::paths` and `crate::features`: the including test declares
+//! `#[path = "support/paths.rs"] mod paths;` and `#[path = "support/features.rs"] mod features;`.
 #![allow(dead_code)]
 
 use std::io::Read;
@@ -13,7 +14,39 @@ use std::time::{Duration, Instant};
 
 /// The CLI device (`examples/client.rs`), built with the profile this test runs under.
 pub fn build_cli_device() -> PathBuf {
-    crate::paths::example("client")
+    example("client")
+}
+
+/// The example binary `name`, built with this test's profile and target directory. `cargo test`
+/// builds examples already, so this is a no-op then; it covers `cargo test --test <one>`.
+pub fn example(name: &str) -> PathBuf {
+    use crate::paths::{assert_ok, profile_dir, root};
+    let profile_dir = profile_dir();
+    let target_dir = profile_dir.parent().expect("<target>").to_path_buf();
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("profile directory name")
+        .to_string();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--quiet", "--example", name, "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // This run's features: the library is not rebuilt (and deps/liblwm2mc.so, which the C
+        // and Python suites load, not replaced).
+        .args(crate::features::cargo_args())
+        .stdin(std::process::Stdio::null());
+    // The dev profile's directory is "debug"; every other profile's is its own name.
+    if profile != "debug" {
+        cmd.args(["--profile", &profile]);
+    }
+    let out = cmd.output().expect("run cargo build");
+    assert_ok(&format!("cargo build --example {name}"), &out);
+    let exe = profile_dir.join("examples").join(name);
+    assert!(exe.is_file(), "{} missing after build", exe.display());
+    exe
 }
 
 /// Runs `cmd` in a process group of its own, killing the whole group (the program and any
