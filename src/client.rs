@@ -491,16 +491,24 @@ impl Client {
                 return;
             }
         }
-        // What a failed save must restore: a DM request changes at most its target object.
+        // What a refused or unsaved change must restore: a DM request changes at most its
+        // target object.
         let before = target
             .and_then(|p| p.object_id())
             .filter(|o| {
-                self.storage.is_some() && req.method != msg::GET && self.store.is_persistent(*o)
+                req.method != msg::GET
+                    && (handled == Some(*o)
+                        || self.storage.is_some() && self.store.is_persistent(*o))
             })
             .map(|o| (o, self.store.instances(o).cloned().unwrap_or_default()));
         let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
         if let Some(o) = handled {
             if let Err(code) = self.apply_to_handler(o, &mut effects) {
+                // The application refused: the server hears its code and nothing changed,
+                // in the library's copy either.
+                if let Some((o, instances)) = &before {
+                    let _ = self.store.set_instances(*o, instances.clone());
+                }
                 reply = Reply::error(code, "the application refused the operation");
                 effects.clear();
             }

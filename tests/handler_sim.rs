@@ -153,6 +153,13 @@ fn reads_writes_and_executes_go_through_the_handler() {
         msg::BAD_REQUEST
     );
     assert_eq!(sensor.lock().unwrap().app_type, "room");
+    // ... and nothing changed: the library's copy of the object keeps the old value too.
+    assert_eq!(
+        net.client
+            .store()
+            .value(&lwm2mc::Path::resource(3303, 0, 5750)),
+        Some(&Value::String("room".into()))
+    );
 
     assert_eq!(
         ask(&mut net, req(msg::POST, "/3303/0/5605")).0,
