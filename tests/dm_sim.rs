@@ -91,6 +91,21 @@ fn write_changes_values_and_lifetime_triggers_update() {
         ask(&mut net, put("/1/0/1", 0, b"ten".to_vec())).0,
         msg::BAD_REQUEST
     );
+    assert_eq!(
+        net.client.store().value(&Path::resource(1, 0, 1)),
+        Some(&Value::Integer(300))
+    );
+    // A partial update of /3/0 with one good value and one for a read-only resource is
+    // refused whole (4.05): the good one is not applied either.
+    let mixed = [&[0xC6, 0x0E][..], b"+05:00", &[0xC4, 0x00], b"EVIL"].concat();
+    assert_eq!(
+        ask(&mut net, post("/3/0", Some(11542), &mixed)).0,
+        msg::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        net.client.store().value(&Path::resource(3, 0, 14)),
+        Some(&Value::String("+01:00".into()))
+    );
     assert_eq!(ask(&mut net, req(msg::PUT, "/1/0/1")).0, msg::BAD_REQUEST);
     assert_eq!(
         ask(&mut net, put("/1/0/1", 1234, b"1".to_vec())).0,
