@@ -63,7 +63,7 @@ pub fn handle(session: &mut Session, req: &Request, version: Version) -> Action 
         msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
             discover(&session.staged, &path, version)
         }
-        msg::GET => read(&session.staged, &path, req.accept, version),
+        msg::GET => read(&session.staged, &path, req, version),
         _ => Reply::error(msg::METHOD_NOT_ALLOWED, "not a bootstrap operation"),
     })
 }
@@ -83,19 +83,16 @@ fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
     let Some(def) = session.staged.def(o).cloned() else {
         return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
     };
-    let Some(cf) = req.content_format else {
-        return Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory");
-    };
-    let format = match ContentFormat::from_code(cf) {
-        Some(f) if f.can_decode() => f,
-        _ => return Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+    let format = match req.payload_format() {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
     let decoded = match codec::decode(format, path, &req.payload, &session.staged) {
         Ok(d) => d,
         Err(CodecError::Unsupported) => {
             return Reply::error(
                 msg::UNSUPPORTED_CONTENT_FORMAT,
-                format!("format {cf} for {path}"),
+                format!("format {} for {path}", format.code()),
             )
         }
         Err(e) => return Reply::error(msg::BAD_REQUEST, e),
@@ -235,7 +232,7 @@ pub fn discover(store: &Store, path: &Path, version: Version) -> Reply {
 
 /// Bootstrap-Read (1.1, Core 1.1 §5.2.7.2): only `/1`, `/1/I`, `/2`, `/2/I`; other targets get
 /// 4.05 (Transport 1.1 table: "Target is not allowed for Read operation").
-fn read(store: &Store, path: &Path, accept: Option<u16>, version: Version) -> Reply {
+fn read(store: &Store, path: &Path, req: &Request, version: Version) -> Reply {
     if version == Version::V1_0 {
         return Reply::error(
             msg::BAD_REQUEST,
@@ -261,17 +258,16 @@ fn read(store: &Store, path: &Path, accept: Option<u16>, version: Version) -> Re
             None => return Reply::error(msg::NOT_FOUND, format!("{path} not found")),
         },
     };
-    let format = match accept.map(ContentFormat::from_code) {
-        None => ContentFormat::Tlv,
-        Some(Some(
-            f @ (ContentFormat::Tlv | ContentFormat::SenmlJson | ContentFormat::SenmlCbor),
-        )) if f.can_encode() => f,
-        Some(_) => {
-            return Reply::error(
-                msg::NOT_ACCEPTABLE,
-                "Bootstrap-Read answers in TLV or SenML",
-            )
-        }
+    // Bootstrap-Read answers in TLV (the default) or SenML.
+    let senml_or_tlv = |f| {
+        matches!(
+            f,
+            ContentFormat::Tlv | ContentFormat::SenmlJson | ContentFormat::SenmlCbor
+        )
+    };
+    let format = match req.answer_format(senml_or_tlv, ContentFormat::Tlv) {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
     match codec::encode(format, path, &content) {
         Ok(bytes) => Reply::content(format.code(), bytes),

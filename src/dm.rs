@@ -63,7 +63,7 @@ pub fn handle(store: &mut Store, ctx: &DmContext, req: &Request) -> (Reply, Vec<
         msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
             (discover(store, &path), Vec::new())
         }
-        msg::GET => (read(store, ctx, &path, req.accept), Vec::new()),
+        msg::GET => (read(store, ctx, &path, req), Vec::new()),
         msg::PUT if !req.queries.is_empty() => (
             // Write-Attributes comes with Information Reporting; until then say so clearly.
             Reply::error(msg::METHOD_NOT_ALLOWED, "Write-Attributes is not supported"),
@@ -107,7 +107,7 @@ fn target<'s>(
     }
 }
 
-fn read(store: &Store, ctx: &DmContext, path: &Path, accept: Option<u16>) -> Reply {
+fn read(store: &Store, ctx: &DmContext, path: &Path, req: &Request) -> Reply {
     let (def, rdef) = match target(store, path) {
         Ok(t) => t,
         Err(r) => return r,
@@ -122,23 +122,18 @@ fn read(store: &Store, ctx: &DmContext, path: &Path, accept: Option<u16>) -> Rep
         None => return Reply::error(msg::NOT_FOUND, format!("{path} has no value")),
     };
     let single_value = rdef.is_some_and(|rd| !rd.multiple) || path.resource_instance_id().is_some();
-    let format = match accept {
-        Some(code) => match ContentFormat::from_code(code) {
-            Some(f) if f.can_encode() => f,
-            _ => {
-                return Reply::error(
-                    msg::NOT_ACCEPTABLE,
-                    format!("cannot answer in format {code}"),
-                )
-            }
-        },
-        // Core 1.1 §7.1: without Accept the client picks; plain text (opaque for Opaque) for a
-        // single value, the configured multi-value format otherwise.
-        None if single_value && rdef.is_some_and(|rd| rd.kind == ResourceType::Opaque) => {
-            ContentFormat::Opaque
-        }
-        None if single_value => ContentFormat::Text,
-        None => ctx.default_format,
+    // Core 1.1 §7.1: without Accept the client picks; plain text (opaque for Opaque) for a
+    // single value, the configured multi-value format otherwise.
+    let default = if single_value && rdef.is_some_and(|rd| rd.kind == ResourceType::Opaque) {
+        ContentFormat::Opaque
+    } else if single_value {
+        ContentFormat::Text
+    } else {
+        ctx.default_format
+    };
+    let format = match req.answer_format(|_| true, default) {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
     match codec::encode(format, path, &content) {
         Ok(bytes) => Reply::content(format.code(), bytes),
@@ -282,20 +277,9 @@ fn write(store: &mut Store, path: &Path, req: &Request, partial: bool) -> (Reply
             );
         }
     }
-    let Some(cf) = req.content_format else {
-        return (
-            Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory"),
-            none(),
-        );
-    };
-    let format = match ContentFormat::from_code(cf) {
-        Some(f) if f.can_decode() => f,
-        _ => {
-            return (
-                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
-                none(),
-            )
-        }
+    let format = match req.payload_format() {
+        Ok(f) => f,
+        Err(reply) => return (reply, none()),
     };
     let decoded = match codec::decode(format, path, &req.payload, store) {
         Ok(d) => d,
@@ -303,7 +287,7 @@ fn write(store: &mut Store, path: &Path, req: &Request, partial: bool) -> (Reply
             return (
                 Reply::error(
                     msg::UNSUPPORTED_CONTENT_FORMAT,
-                    format!("format {cf} for {path}"),
+                    format!("format {} for {path}", format.code()),
                 ),
                 none(),
             )
@@ -423,20 +407,9 @@ fn create(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>)
         Ok(d) => d.clone(),
         Err(r) => return (r, none()),
     };
-    let Some(cf) = req.content_format else {
-        return (
-            Reply::error(msg::BAD_REQUEST, "Content-Format is mandatory"),
-            none(),
-        );
-    };
-    let format = match ContentFormat::from_code(cf) {
-        Some(f) if f.can_decode() => f,
-        _ => {
-            return (
-                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
-                none(),
-            )
-        }
+    let format = match req.payload_format() {
+        Ok(f) => f,
+        Err(reply) => return (reply, none()),
     };
     // With an Object Instance TLV (or SenML names) the server chose the ID; otherwise the
     // payload holds only resources and the client picks one.
@@ -456,7 +429,10 @@ fn create(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>)
         Ok(d) => d,
         Err(CodecError::Unsupported) => {
             return (
-                Reply::error(msg::UNSUPPORTED_CONTENT_FORMAT, format!("format {cf}")),
+                Reply::error(
+                    msg::UNSUPPORTED_CONTENT_FORMAT,
+                    format!("format {}", format.code()),
+                ),
                 none(),
             )
         }

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use coap_lite::Packet;
 
 use crate::coap::msg;
+use crate::codec::ContentFormat;
 use crate::path::{Path, PathError};
 
 /// A server's request, parsed once.
@@ -37,6 +38,45 @@ impl Request {
     /// The LwM2M path the request targets.
     pub fn path(&self) -> Result<Path, PathError> {
         Path::from_segments(self.segments.iter().map(String::as_str))
+    }
+
+    /// The format of the payload (Content-Format negotiation, incoming side, in one place):
+    /// Core 1.1 §5.2.7.4 and §5.4.3 make Content-Format mandatory on a write (4.00 without
+    /// it); one this build cannot decode is 4.15 Unsupported Content-Format.
+    pub fn payload_format(&self) -> Result<ContentFormat, Reply> {
+        let Some(cf) = self.content_format else {
+            return Err(Reply::error(
+                msg::BAD_REQUEST,
+                "Content-Format is mandatory",
+            ));
+        };
+        match ContentFormat::from_code(cf) {
+            Some(f) if f.can_decode() => Ok(f),
+            _ => Err(Reply::error(
+                msg::UNSUPPORTED_CONTENT_FORMAT,
+                alloc::format!("format {cf}"),
+            )),
+        }
+    }
+
+    /// The format to answer in (outgoing side): the Accept if this build encodes it and
+    /// `allowed` admits it, else 4.06 Not Acceptable; without Accept, `default` (the client's
+    /// choice, Core 1.1 §7.1).
+    pub fn answer_format(
+        &self,
+        allowed: impl Fn(ContentFormat) -> bool,
+        default: ContentFormat,
+    ) -> Result<ContentFormat, Reply> {
+        let Some(code) = self.accept else {
+            return Ok(default);
+        };
+        match ContentFormat::from_code(code) {
+            Some(f) if f.can_encode() && allowed(f) => Ok(f),
+            _ => Err(Reply::error(
+                msg::NOT_ACCEPTABLE,
+                alloc::format!("cannot answer in format {code}"),
+            )),
+        }
     }
 
     /// True for `/bs` (Bootstrap-Finish target).
@@ -118,5 +158,57 @@ impl Reply {
 
     pub fn is_success(&self) -> bool {
         self.code >> 5 == 2
+    }
+}
+
+#[cfg(test)]
+mod negotiation_tests {
+    use super::*;
+
+    fn request(content_format: Option<u16>, accept: Option<u16>) -> Request {
+        Request {
+            method: msg::PUT,
+            segments: Vec::new(),
+            queries: Vec::new(),
+            content_format,
+            accept,
+            observe: None,
+            payload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn payload_format_needs_a_decodable_content_format() {
+        assert_eq!(
+            request(Some(11542), None).payload_format(),
+            Ok(ContentFormat::Tlv)
+        );
+        assert_eq!(
+            request(None, None).payload_format().unwrap_err().code,
+            msg::BAD_REQUEST
+        );
+        for cf in [40, 1234] {
+            assert_eq!(
+                request(Some(cf), None).payload_format().unwrap_err().code,
+                msg::UNSUPPORTED_CONTENT_FORMAT,
+                "{cf}"
+            );
+        }
+    }
+
+    #[test]
+    fn answer_format_honours_accept_or_answers_4_06() {
+        let any = |_| true;
+        let tlv_only = |f| f == ContentFormat::Tlv;
+        let text = ContentFormat::Text;
+        assert_eq!(request(None, None).answer_format(any, text), Ok(text));
+        assert_eq!(
+            request(None, Some(11542)).answer_format(tlv_only, text),
+            Ok(ContentFormat::Tlv)
+        );
+        let refused = request(None, Some(0)).answer_format(tlv_only, text);
+        assert_eq!(refused.unwrap_err().code, msg::NOT_ACCEPTABLE);
+        let unknown = request(None, Some(65000)).answer_format(any, text);
+        assert_eq!(unknown.unwrap_err().code, msg::NOT_ACCEPTABLE);
     }
 }
