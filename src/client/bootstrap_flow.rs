@@ -1,0 +1,269 @@
+//! The router's side of the Bootstrap interface: which peer may bootstrap, the session's
+//! commands and Bootstrap-Finish (validate, commit, persist), applying the bootstrap machine's
+//! outputs, Bootstrap from Smartcard and the Bootstrap-Server account purge.
+
+use super::*;
+
+impl Client {
+    /// True if `peer` is the Bootstrap-Server of an open session or of the committed account.
+    pub(super) fn is_bootstrap_peer(&self, peer: PeerId) -> bool {
+        self.bs.peer() == Some(peer)
+            || self.peers.get(&peer).is_some_and(|i| i.bootstrap)
+                && accounts::bootstrap_account(&self.store)
+                    .and_then(|a| a.peer_info())
+                    .is_some_and(|info| self.peers.get(&peer) == Some(&info))
+    }
+
+    /// Opens a session for a Bootstrap-Server request if none is open. Server-initiated
+    /// bootstrap (Core 1.0 §5.2.3.4) is possible only while the device retains the
+    /// Bootstrap-Server account, after factory/smartcard provisioning (i.e. after `start`).
+    pub(super) fn accept_bootstrap_request(&mut self, now: u64, peer: PeerId) -> bool {
+        if !self.started || self.stopping {
+            return false;
+        }
+        match self.bs.arrival(peer) {
+            Arrival::InSession => true,
+            Arrival::Refused => false,
+            Arrival::Opens => {
+                let staged = self.staged_store();
+                let lifetime = self.params.exchange_lifetime_ms();
+                self.bs.open(now, peer, staged, lifetime);
+                self.apply_bootstrap_outputs(now);
+                true
+            }
+        }
+    }
+
+    /// The copy of the store a bootstrap session works on. It must list the application's
+    /// instances too, or Bootstrap-Discover would show its objects empty (Core 1.1 §5.2.7.3).
+    pub(super) fn staged_store(&mut self) -> Store {
+        self.refresh_all_handlers();
+        self.store.clone()
+    }
+
+    pub(super) fn on_bootstrap_request(
+        &mut self,
+        now: u64,
+        peer: PeerId,
+        packet: &Packet,
+        req: &Request,
+    ) {
+        let version = self.config.version;
+        // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
+        self.bs.command(now, self.params.exchange_lifetime_ms());
+        self.apply_bootstrap_outputs(now);
+        let Some(session) = self.bs.session_mut() else {
+            return;
+        };
+        match bootstrap::handle(session, req, version) {
+            Action::Reply(reply) => self.respond(now, peer, packet, reply),
+            Action::Finish => self.finish_bootstrap(now, peer, packet),
+        }
+    }
+
+    /// Bootstrap-Finish: validate, commit, answer, then register (Core 1.1 §5.2.6, §5.2.7.6).
+    pub(super) fn finish_bootstrap(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+        let Some(session) = self.bs.session() else {
+            return;
+        };
+        let problems = bootstrap::validate(&session.staged);
+        if !problems.is_empty() {
+            // 4.06 "Inconsistent loaded configuration"; the session stays open so the
+            // Bootstrap-Server can correct it and finish again.
+            let reason = problems.join("; ");
+            self.events.push_back(Event::BootstrapFinishRefused {
+                reason: reason.clone(),
+            });
+            self.respond(now, peer, packet, Reply::error(msg::NOT_ACCEPTABLE, reason));
+            return;
+        }
+        let mut committed = self.store.clone();
+        for o in &session.touched {
+            let instances = session.staged.instances(*o).cloned().unwrap_or_default();
+            if committed.set_instances(*o, instances).is_err() {
+                let reply =
+                    Reply::error(msg::INTERNAL_SERVER_ERROR, format!("object {o} vanished"));
+                self.respond(now, peer, packet, reply);
+                return;
+            }
+        }
+        // Commit and persist in one step (DESIGN §3): if the snapshot cannot be written the
+        // Bootstrap-Server hears 5.00 and the device keeps its previous configuration.
+        if !self.save_candidate(&committed) {
+            let reply = Reply::error(
+                msg::INTERNAL_SERVER_ERROR,
+                "could not persist the configuration",
+            );
+            self.respond(now, peer, packet, reply);
+            return;
+        }
+        self.store = committed;
+        self.respond(now, peer, packet, Reply::code(msg::CHANGED));
+        self.bs.finished();
+        self.apply_bootstrap_outputs(now);
+        // Core 1.1 §E.1 /0/x/12: purge the Bootstrap-Server account after its timeout, counted
+        // from this successful bootstrap (FACTS §1.3); 0 or absent means never.
+        match accounts::bootstrap_account(&self.store).filter(|a| a.account_timeout_s > 0) {
+            Some(a) => self.timers.set_after(
+                Timer::BootstrapPurge,
+                now,
+                seconds_to_ms(a.account_timeout_s),
+            ),
+            None => self.timers.clear(Timer::BootstrapPurge),
+        }
+        // Core 1.1 §5.3.1: after bootstrap, Register with every server that has an account.
+        self.sync_servers(now, true);
+    }
+
+    /// Plans a client-initiated bootstrap, after the ClientHoldOffTime (`/0/x/11`) if asked.
+    pub(super) fn schedule_bootstrap(&mut self, now: u64, hold_off: bool) {
+        if self.bs.is_active() {
+            return;
+        }
+        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+            self.events.push_back(Event::BootstrapFailed {
+                reason: "no Bootstrap-Server account and no usable server account".to_string(),
+                retry_at: None,
+            });
+            return;
+        };
+        let delay = if hold_off {
+            seconds_to_ms(acct.hold_off_s)
+        } else {
+            0
+        };
+        self.bs.schedule(now, delay);
+        self.apply_bootstrap_outputs(now);
+    }
+
+    pub(super) fn send_bootstrap_request(&mut self, now: u64) {
+        let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info())
+        else {
+            self.bootstrap_failed(
+                now,
+                "the Bootstrap-Server account has no usable URI".to_string(),
+            );
+            return;
+        };
+        let peer = self.peer_for(info);
+        self.bs.request(
+            peer,
+            &self.config.endpoint,
+            self.config.version,
+            self.config.preferred_format,
+        );
+        self.apply_bootstrap_outputs(now);
+    }
+
+    pub(super) fn bootstrap_failed(&mut self, now: u64, reason: String) {
+        // With registered servers the device keeps working and does not retry on its own.
+        let registered = !self.regs.registered().is_empty();
+        let retry = (&self.config.bootstrap_retry, &mut self.rng);
+        self.bs.failed(now, reason, registered, retry);
+        self.apply_bootstrap_outputs(now);
+    }
+
+    pub(super) fn abandon_bootstrap(&mut self, now: u64) {
+        self.bs.abandon();
+        self.apply_bootstrap_outputs(now);
+    }
+
+    /// Applies what the bootstrap machine asked for.
+    pub(super) fn apply_bootstrap_outputs(&mut self, now: u64) {
+        for output in self.bs.take_outputs() {
+            match output {
+                BsOutput::Send { peer, packet } => {
+                    let id = self.endpoint.request(now, peer, packet, true);
+                    self.exchanges.insert(id, Purpose::BootstrapRequest);
+                }
+                BsOutput::CancelRequest => {
+                    let requests: Vec<ExchangeId> = self
+                        .exchanges
+                        .iter()
+                        .filter(|(_, p)| **p == Purpose::BootstrapRequest)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in requests {
+                        self.endpoint.cancel(id);
+                        self.exchanges.remove(&id);
+                    }
+                }
+                BsOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
+                BsOutput::Disarm(timer) => self.timers.clear(timer),
+                BsOutput::Event(event) => self.events.push_back(event),
+                BsOutput::PeersChanged => self.collect_peers(),
+            }
+        }
+    }
+
+    /// Applies new or changed smartcard data, or removes what vanished data provisioned
+    /// (Core 1.1 §5.2.3.2). Returns whether the configuration changed.
+    pub(super) fn check_smartcard(&mut self) -> bool {
+        let Some(card) = self.smartcard.as_mut() else {
+            return false;
+        };
+        let data = card.bootstrap_data();
+        let current = self.smartcard_applied.as_ref().map(|(w, _)| w);
+        if data.as_ref() == current {
+            return false;
+        }
+        // Remove what the previous data provisioned before applying anything new.
+        let mut changed = false;
+        if let Some((_, instances)) = self.smartcard_applied.take() {
+            for (o, i) in instances {
+                self.store.remove_instance(o, i);
+            }
+            self.events.push_back(Event::SmartcardRemoved);
+            changed = true;
+        }
+        let Some(writes) = data else { return changed };
+        match smartcard::apply(&self.store, &writes, self.config.version) {
+            Ok(p) => {
+                self.store = p.store;
+                self.smartcard_applied = Some((writes, p.instances));
+                self.events.push_back(Event::SmartcardProvisioned);
+                true
+            }
+            Err(reason) => {
+                // Remember the data so a bad card is reported once, not before every Update.
+                self.smartcard_applied = Some((writes, BTreeSet::new()));
+                self.events.push_back(Event::BootstrapFailed {
+                    reason,
+                    retry_at: None,
+                });
+                changed
+            }
+        }
+    }
+
+    /// Re-reads the accounts after the configuration changed under a pending Register/Update;
+    /// returns whether server `ssid` still exists. With no server left, bootstrap takes over.
+    pub(super) fn after_reconfiguration(&mut self, now: u64, ssid: u16) -> bool {
+        self.sync_servers(now, false);
+        if self.regs.is_empty() {
+            self.schedule_bootstrap(now, true);
+        }
+        self.regs.contains(ssid)
+    }
+
+    /// Removes the Bootstrap-Server account (its Security instance) and saves the result.
+    pub(super) fn purge_bootstrap_account(&mut self) {
+        self.timers.clear(Timer::BootstrapPurge);
+        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+            return;
+        };
+        let mut candidate = self.store.clone();
+        candidate.remove_instance(crate::model::oid::SECURITY, acct.iid);
+        if self.save_candidate(&candidate) {
+            self.store = candidate;
+            self.events.push_back(Event::BootstrapAccountPurged);
+            self.collect_peers();
+        }
+    }
+}
+
+/// A duration in seconds that a peer wrote (hold-off, account timeout) as milliseconds;
+/// negative is 0, and an absurd value saturates instead of wrapping.
+pub(super) fn seconds_to_ms(s: i64) -> u64 {
+    u64::try_from(s).unwrap_or(0).saturating_mul(1000)
+}

@@ -1,0 +1,242 @@
+//! Device Management requests from a registered server (Core 1.1 §5.4), and the bridge to the
+//! objects whose values the application holds (`ObjectHandler`).
+
+use super::*;
+
+impl Client {
+    pub(super) fn on_dm_request(
+        &mut self,
+        now: u64,
+        peer: PeerId,
+        ssid: u16,
+        packet: &Packet,
+        req: &Request,
+    ) {
+        if req.is_bs() {
+            // Bootstrap-Finish from a server that is not the Bootstrap-Server (Leshan: 4.00).
+            self.respond(
+                now,
+                peer,
+                packet,
+                Reply::error(msg::BAD_REQUEST, "not a Bootstrap-Server"),
+            );
+            return;
+        }
+        let ctx = DmContext {
+            ssid,
+            default_format: self.config.default_format,
+        };
+        let target = req.path().ok();
+        let handled = target
+            .and_then(|p| p.object_id())
+            .filter(|o| self.handlers.contains_key(o));
+        if let Some(o) = handled {
+            // Bring the application's state into the store before answering: values for a
+            // Read (only the target for a single resource), values where readable for a
+            // Discover, and only the instance list for anything else.
+            let refresh = match (req.method, req.accept) {
+                (msg::GET, Some(40)) => Refresh::Values {
+                    only: None,
+                    tolerate: true,
+                },
+                (msg::GET, _) => Refresh::Values {
+                    only: target,
+                    tolerate: false,
+                },
+                _ => Refresh::Instances,
+            };
+            if let Err(code) = self.refresh_handler(o, refresh) {
+                let reply = Reply::error(code, "the application could not read the object");
+                self.respond(now, peer, packet, reply);
+                return;
+            }
+        }
+        // What a refused or unsaved change must restore: a DM request changes at most its
+        // target object.
+        let before = target
+            .and_then(|p| p.object_id())
+            .filter(|o| {
+                req.method != msg::GET
+                    && (handled == Some(*o)
+                        || self.storage.is_some() && self.store.is_persistent(*o))
+            })
+            .map(|o| (o, self.store.instances(o).cloned().unwrap_or_default()));
+        let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
+        if let Some(o) = handled {
+            if let Err(code) = self.apply_to_handler(o, &mut effects) {
+                // The application refused: the server hears its code and nothing changed,
+                // in the library's copy either.
+                if let Some((o, instances)) = &before {
+                    let _ = self.store.set_instances(*o, instances.clone());
+                }
+                reply = Reply::error(code, "the application refused the operation");
+                effects.clear();
+            }
+        }
+        let wrote_persistent = effects.iter().any(|e| match e {
+            Effect::Written { path } | Effect::Created { path } | Effect::Deleted { path } => path
+                .object_id()
+                .is_some_and(|o| self.store.is_persistent(o)),
+            _ => false,
+        });
+        if wrote_persistent {
+            // Save the store as it now is, without copying it.
+            let current = std::mem::take(&mut self.store);
+            let saved = self.save_candidate(&current);
+            self.store = current;
+            if !saved {
+                if let Some((o, instances)) = before {
+                    let _ = self.store.set_instances(o, instances);
+                }
+                reply = Reply::error(
+                    msg::INTERNAL_SERVER_ERROR,
+                    "could not persist the configuration",
+                );
+                effects.clear();
+            }
+        }
+        self.respond(now, peer, packet, reply);
+        for effect in effects {
+            match effect {
+                Effect::Executed { path, args } => {
+                    self.events.push_back(Event::Executed { ssid, path, args })
+                }
+                Effect::Written { path } => self.events.push_back(Event::Written { ssid, path }),
+                Effect::Created { path } | Effect::Deleted { path } => {
+                    self.events
+                        .push_back(if matches!(effect, Effect::Created { .. }) {
+                            Event::Created { ssid, path }
+                        } else {
+                            Event::Deleted { ssid, path }
+                        });
+                    // Core 1.1 §5.3.2: the object list changed, so every registration gets an
+                    // Update carrying the new list.
+                    self.regs.want_update_all();
+                }
+                Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
+                Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
+                Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
+            }
+        }
+    }
+
+    /// Reloads object `o` from its handler (see `Refresh`). Instances the handler no longer
+    /// lists disappear; values of instances it still lists are kept unless re-read.
+    pub(super) fn refresh_handler(&mut self, o: u16, refresh: Refresh) -> Result<(), u8> {
+        let Some(def) = self.store.def(o).cloned() else {
+            return Ok(());
+        };
+        let Some(handler) = self.handlers.get_mut(&o) else {
+            return Ok(());
+        };
+        let old = self.store.instances(o).cloned().unwrap_or_default();
+        let mut instances = Instances::new();
+        for iid in handler.instances()? {
+            let mut res = old.get(&iid).cloned().unwrap_or_default();
+            if let Refresh::Values { only, tolerate } = refresh {
+                let target = only.and_then(|p| Some((p.instance_id()?, p.resource_id()?)));
+                for rdef in def.resources.iter().filter(|r| r.operations.readable()) {
+                    if target.is_some_and(|t| t != (iid, rdef.id)) {
+                        continue;
+                    }
+                    match handler.read(iid, rdef.id) {
+                        Ok(v) if value_fits(&v, rdef) => {
+                            res.insert(rdef.id, v);
+                        }
+                        Err(msg::NOT_FOUND) => {
+                            res.remove(&rdef.id);
+                        }
+                        _ if tolerate => {
+                            res.remove(&rdef.id);
+                        }
+                        Ok(_) => return Err(msg::INTERNAL_SERVER_ERROR),
+                        Err(code) => return Err(code),
+                    }
+                }
+            }
+            instances.insert(iid, res);
+        }
+        self.store
+            .set_instances(o, instances)
+            .map_err(|_| msg::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Passes writes and executes on a handled object to the application. Executes it handles
+    /// are not reported as events.
+    pub(super) fn apply_to_handler(&mut self, o: u16, effects: &mut Vec<Effect>) -> Result<(), u8> {
+        let Some(def) = self.store.def(o).cloned() else {
+            return Ok(());
+        };
+        let Some(handler) = self.handlers.get_mut(&o) else {
+            return Ok(());
+        };
+        for effect in effects.iter() {
+            match effect {
+                Effect::Written { path } => {
+                    let Some(iid) = path.instance_id() else {
+                        continue;
+                    };
+                    let Some(inst) = self.store.instance(o, iid) else {
+                        continue;
+                    };
+                    for (rid, value) in inst {
+                        let named = path.resource_id().is_none_or(|r| r == *rid);
+                        if named && def.resource(*rid).is_some_and(|r| r.operations.writable()) {
+                            handler.write(iid, *rid, value)?;
+                        }
+                    }
+                }
+                Effect::Executed { path, args } => {
+                    if let (Some(iid), Some(rid)) = (path.instance_id(), path.resource_id()) {
+                        handler.execute(iid, rid, args)?;
+                    }
+                }
+                Effect::Created { path } => {
+                    let Some(iid) = path.instance_id() else {
+                        continue;
+                    };
+                    let values = self.store.instance(o, iid).cloned().unwrap_or_default();
+                    handler.create(iid, &values)?;
+                }
+                Effect::Deleted { path } => {
+                    if let Some(iid) = path.instance_id() {
+                        handler.delete(iid)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        effects.retain(|e| !matches!(e, Effect::Executed { .. }));
+        Ok(())
+    }
+
+    /// Refreshes the instance list of every handled object (before Register/Update, so the
+    /// object list is current). Values are not read here: a failing sensor must not change
+    /// what the device announces.
+    pub(super) fn refresh_all_handlers(&mut self) {
+        let objects: Vec<u16> = self.handlers.keys().copied().collect();
+        for o in objects {
+            let _ = self.refresh_handler(o, Refresh::Instances);
+        }
+    }
+}
+
+/// What to read from an application-held object before answering a server.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Refresh {
+    /// Only which instances exist.
+    Instances,
+    /// Also the readable values (only the target resource's, if given); with `tolerate`, a
+    /// resource whose read fails is left out instead of failing the request.
+    Values { only: Option<Path>, tolerate: bool },
+}
+
+/// Whether a value handed over by the application has the shape and type its resource declares.
+pub(super) fn value_fits(v: &ResourceValue, rdef: &crate::model::ResourceDef) -> bool {
+    match v {
+        ResourceValue::Single(x) => !rdef.multiple && x.resource_type() == rdef.kind,
+        ResourceValue::Multiple(m) => {
+            rdef.multiple && m.values().all(|x| x.resource_type() == rdef.kind)
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The sans-I/O client (DESIGN §1): fed datagrams and the time, asked for datagrams, the next
+//! timer and events. Bootstrap sessions, registrations and DM requests meet here.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use coap_lite::Packet;
+
+use crate::accounts;
+use crate::bootstrap::{self, Action};
+use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
+use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
+use crate::config::Config;
+use crate::dm::{self, DmContext, Effect};
+use crate::event::Event;
+use crate::object::ObjectHandler;
+use crate::path::Path;
+use crate::peer::{PeerId, PeerInfo};
+use crate::persist::{self, LoadOutcome, Persister, Storage};
+use crate::registration::{self, RegState};
+use crate::registrations::{RegExchange, RegOutput, Registrations};
+use crate::request::{Reply, Request};
+use crate::rng::Rng;
+use crate::smartcard::{self, Smartcard, SmartcardWrite};
+use crate::store::Store;
+use crate::timers::{Timer, Timers};
+use crate::value::{Instances, ResourceValue};
+
+mod bootstrap_flow;
+mod dm_flow;
+mod peers;
+mod persistence;
+mod registration_flow;
+
+use peers::peer_for;
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub peer: PeerId,
+    pub data: Vec<u8>,
+}
+
+/// Smartcard data last applied, and the (object, instance) pairs it created.
+type AppliedCard = (Vec<SmartcardWrite>, BTreeSet<(u16, u16)>);
+
+/// Why the client is waiting on an outgoing exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    BootstrapRequest,
+    Registration(RegExchange),
+}
+
+/// One LwM2M client: its objects, its servers, its exchanges.
+pub struct Client {
+    config: Config,
+    store: Store,
+    params: TransmissionParams,
+    endpoint: Endpoint<PeerId>,
+    rng: Rng,
+    peers: BTreeMap<PeerId, PeerInfo>,
+    next_peer: u64,
+    events: VecDeque<Event>,
+    exchanges: BTreeMap<ExchangeId, Purpose>,
+    /// The bootstrap state machine (requests, sessions, retries).
+    bs: Bootstrapping,
+    /// One registration per LwM2M Server account (the registration state machine).
+    regs: Registrations,
+    started: bool,
+    stopping: bool,
+    storage: Option<Box<dyn Storage + Send>>,
+    persister: Persister,
+    smartcard: Option<Box<dyn Smartcard + Send>>,
+    /// The card data last applied and the instances it created.
+    smartcard_applied: Option<AppliedCard>,
+    /// Every deadline: bootstrap wait and session, account purge, Register retries, Updates.
+    timers: Timers,
+    /// Objects whose values the application holds.
+    handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
+}
+
+impl Client {
+    /// A client over `store` (factory state: the objects the device ships with).
+    pub fn new(config: Config, store: Store) -> Client {
+        let params = config.transmission;
+        let mut rng = Rng::new(config.seed);
+        let endpoint = Endpoint::new(rng.next_u64(), params);
+        Client {
+            config,
+            store,
+            params,
+            endpoint,
+            rng,
+            peers: BTreeMap::new(),
+            next_peer: 1,
+            events: VecDeque::new(),
+            exchanges: BTreeMap::new(),
+            bs: Bootstrapping::default(),
+            regs: Registrations::default(),
+            started: false,
+            stopping: false,
+            storage: None,
+            persister: Persister::new(),
+            smartcard: None,
+            smartcard_applied: None,
+            timers: Timers::default(),
+            handlers: BTreeMap::new(),
+        }
+    }
+
+    /// A client whose configuration lives in `storage`: the last committed snapshot is loaded
+    /// over the factory `store` now, and every commit is saved there. A corrupt or unknown
+    /// snapshot is reported as `Event::StorageError` and the factory state is used.
+    pub fn with_storage(config: Config, store: Store, storage: Box<dyn Storage + Send>) -> Client {
+        let mut client = Client::new(config, store);
+        client.storage = Some(storage);
+        client.load_snapshot();
+        client
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The committed objects.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The application's access to its objects (Device values, sensor readings). Changing the
+    /// Security or Server objects here is factory provisioning: call it before `start`.
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Lets the application hold the values of object `oid` (defined in the store): Reads,
+    /// Writes and Executes on it go through `handler`.
+    pub fn set_handler(
+        &mut self,
+        oid: u16,
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<(), crate::store::StoreError> {
+        if self.store.def(oid).is_none() {
+            return Err(crate::store::StoreError::UnknownObject(oid));
+        }
+        self.handlers.insert(oid, handler);
+        Ok(())
+    }
+
+    /// Plugs in a smartcard; it is consulted at `start` and before every Register and Update.
+    pub fn set_smartcard(&mut self, card: Box<dyn Smartcard + Send>) {
+        self.smartcard = Some(card);
+    }
+
+    /// Starts the bootstrap sequence in the order of Core 1.1 §5.2.4: Bootstrap from Smartcard,
+    /// then the factory configuration (what `store` and storage hold), then Register with the
+    /// configured servers, else client-initiated bootstrap after the ClientHoldOffTime.
+    pub fn start(&mut self, now: u64) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.stopping = false;
+        self.regs.resume();
+        self.check_smartcard();
+        self.ensure_bootstrap_peer();
+        if accounts::server_accounts(&self.store).is_empty() {
+            self.schedule_bootstrap(now, true);
+        } else {
+            self.sync_servers(now, true);
+        }
+        self.drive(now);
+    }
+
+    /// De-registers from every registered server. The client is done when `is_stopped`.
+    pub fn stop(&mut self, now: u64) {
+        if !self.started {
+            return;
+        }
+        self.stopping = true;
+        self.abandon_bootstrap(now);
+        self.regs.stop();
+        self.apply_registration_outputs(now);
+    }
+
+    /// True after `stop` once every De-register was answered or gave up.
+    pub fn is_stopped(&self) -> bool {
+        self.stopping && self.regs.is_stopped()
+    }
+
+    /// Short Server IDs of the servers the client is registered with.
+    pub fn registered_servers(&self) -> Vec<u16> {
+        self.regs.registered()
+    }
+
+    /// The location (`/rd/...`) of the registration with `ssid`.
+    pub fn registration_location(&self, ssid: u16) -> Option<String> {
+        self.regs.location(ssid)
+    }
+
+    /// Whether a bootstrap session is open.
+    pub fn is_bootstrapping(&self) -> bool {
+        self.bs.is_active()
+    }
+
+    /// Where and how to reach a peer the client sends to.
+    pub fn peer_info(&self, peer: PeerId) -> Option<&PeerInfo> {
+        self.peers.get(&peer)
+    }
+
+    /// Every peer currently in use.
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
+        self.peers.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Starts a client-initiated bootstrap now (e.g. the application's own trigger).
+    pub fn request_bootstrap(&mut self, now: u64) {
+        self.schedule_bootstrap(now, false);
+        self.drive(now);
+    }
+
+    /// Feeds one datagram received from `peer`.
+    pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
+        match self.endpoint.handle_datagram(now, peer, bytes) {
+            Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
+            Some(Incoming::Response { id, response, .. }) => self.on_response(now, id, &response),
+            Some(Incoming::Failed { id, reason, .. }) => self.on_failure(now, id, reason),
+            None => {}
+        }
+        self.drive(now);
+    }
+
+    /// Runs whatever is due at `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        for incoming in self.endpoint.handle_timeout(now) {
+            if let Incoming::Failed { id, reason, .. } = incoming {
+                self.on_failure(now, id, reason);
+            }
+        }
+        self.drive(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.endpoint
+            .poll_transmit()
+            .map(|(peer, data)| Transmit { peer, data })
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match (self.endpoint.poll_timeout(), self.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ---- incoming requests ----
+
+    fn on_request(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+        let Some(req) = Request::parse(packet) else {
+            self.respond(
+                now,
+                peer,
+                packet,
+                Reply::error(msg::BAD_REQUEST, "options are not valid UTF-8"),
+            );
+            return;
+        };
+        if self.is_bootstrap_peer(peer) && self.accept_bootstrap_request(now, peer) {
+            self.on_bootstrap_request(now, peer, packet, &req);
+            return;
+        }
+        let ssid = self.regs.registered_ssid_of(peer);
+        // Core 1.1 §6: DM requests before registration completes MUST be ignored; a peer that
+        // is neither our Bootstrap-Server nor a registered server gets nothing either.
+        if let Some(ssid) = ssid {
+            self.on_dm_request(now, peer, ssid, packet, &req);
+        }
+    }
+
+    fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
+        self.endpoint
+            .respond(now, peer, request, reply.into_packet());
+    }
+
+    // ---- responses to our requests ----
+
+    fn on_response(&mut self, now: u64, id: ExchangeId, response: &Packet) {
+        let Some(purpose) = self.exchanges.remove(&id) else {
+            return;
+        };
+        let code = msg::code_of(response);
+        match purpose {
+            Purpose::BootstrapRequest => {
+                let staged = self.staged_store();
+                let lifetime = self.params.exchange_lifetime_ms();
+                if !self.bs.request_answered(now, code, staged, lifetime) {
+                    self.bootstrap_failed(
+                        now,
+                        format!("Bootstrap-Request answered {}", msg::code_string(code)),
+                    );
+                }
+                self.apply_bootstrap_outputs(now);
+            }
+            Purpose::Registration(RegExchange::Register(ssid)) => {
+                let links = registration::object_links(&self.store, &self.config);
+                let delay = self.update_delay_ms(ssid);
+                let retry = (&self.config.registration_retry, &mut self.rng);
+                self.regs
+                    .on_register_response(now, ssid, response, links, delay, retry);
+            }
+            Purpose::Registration(RegExchange::Update(ssid)) => {
+                let links = registration::object_links(&self.store, &self.config);
+                let delay = self.update_delay_ms(ssid);
+                self.regs.on_update_response(now, ssid, code, links, delay);
+            }
+            Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
+                self.regs.on_deregistered(ssid, forget);
+                self.apply_registration_outputs(now);
+                if forget {
+                    self.collect_peers();
+                }
+            }
+        }
+        self.apply_registration_outputs(now);
+    }
+
+    fn on_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
+        let Some(purpose) = self.exchanges.remove(&id) else {
+            return;
+        };
+        let why = match reason {
+            Failure::Timeout => "no answer after MAX_RETRANSMIT retransmissions",
+            Failure::Reset => "reset by peer",
+        };
+        match purpose {
+            Purpose::BootstrapRequest => {
+                self.bootstrap_failed(now, format!("Bootstrap-Request: {why}"))
+            }
+            Purpose::Registration(RegExchange::Register(ssid)) => {
+                let retry = (&self.config.registration_retry, &mut self.rng);
+                self.regs
+                    .failed(now, ssid, format!("Register: {why}"), retry);
+            }
+            Purpose::Registration(RegExchange::Update(ssid)) => self.regs.on_update_lost(now, ssid),
+            Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
+                self.regs.on_deregistered(ssid, forget);
+                self.apply_registration_outputs(now);
+                if forget {
+                    self.collect_peers();
+                }
+            }
+        }
+        self.apply_registration_outputs(now);
+    }
+
+    // ---- scheduling ----
+
+    /// Sends whatever is due: Bootstrap-Request, Register, Update; fails an expired session.
+    fn drive(&mut self, now: u64) {
+        if !self.started || self.stopping {
+            return;
+        }
+        for timer in self.timers.take_due(now) {
+            match timer {
+                Timer::BootstrapPurge => self.purge_bootstrap_account(),
+                Timer::BootstrapRequest if self.bs.is_waiting() => self.send_bootstrap_request(now),
+                Timer::BootstrapSession if self.bs.is_in_session() => {
+                    self.bootstrap_failed(
+                        now,
+                        "no Bootstrap-Finish within EXCHANGE_LIFETIME".to_string(),
+                    );
+                }
+                Timer::Register(ssid) if self.regs.state(ssid) == Some(&RegState::Idle) => {
+                    self.send_register(now, ssid)
+                }
+                // While an Update is in flight its answer re-arms the timer.
+                Timer::Update(ssid) if self.regs.state(ssid) == Some(&RegState::Registered) => {
+                    self.send_update(now, ssid)
+                }
+                // A timer whose state moved on meanwhile: nothing to do.
+                _ => {}
+            }
+        }
+        // Updates asked for by events (parameter or object-list changes, `/1/x/8`).
+        for ssid in self.regs.updates_wanted() {
+            self.send_update(now, ssid);
+        }
+    }
+
+    // ---- application-held objects ----
+
+    // ---- smartcard and account purge ----
+
+    // ---- peers ----
+}

@@ -1,0 +1,89 @@
+//! The router's side of the Registration interface: what Register and Update need from the rest
+//! of the client, and applying the registration machine's outputs.
+
+use super::*;
+
+impl Client {
+    /// When the next Update to `ssid` is due after a successful Register or Update.
+    pub(super) fn update_delay_ms(&self, ssid: u16) -> u64 {
+        let lifetime = self.regs.lifetime_s(ssid).unwrap_or(0);
+        registration::update_delay_ms(lifetime, self.params.max_transmit_wait_ms())
+    }
+
+    /// Applies what the registration machine asked for.
+    pub(super) fn apply_registration_outputs(&mut self, now: u64) {
+        for output in self.regs.take_outputs() {
+            match output {
+                RegOutput::Send {
+                    peer,
+                    packet,
+                    exchange,
+                } => {
+                    let id = self.endpoint.request(now, peer, packet, true);
+                    self.exchanges.insert(id, Purpose::Registration(exchange));
+                }
+                RegOutput::Cancel { ssid } => {
+                    let cancelled: Vec<ExchangeId> = self
+                        .exchanges
+                        .iter()
+                        .filter(|(_, p)| {
+                            matches!(p, Purpose::Registration(x) if x.is_cancelled_by(ssid))
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in cancelled {
+                        self.endpoint.cancel(id);
+                        self.exchanges.remove(&id);
+                    }
+                }
+                RegOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
+                RegOutput::Disarm(timer) => self.timers.clear(timer),
+                RegOutput::Event(event) => self.events.push_back(event),
+                RegOutput::Bootstrap => {
+                    if accounts::bootstrap_account(&self.store).is_some() {
+                        self.schedule_bootstrap(now, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What Register and Update need from the rest of the client, gathered before the
+    /// registration machine sends: a smartcard change applied (and the accounts re-read), the
+    /// application's instance lists, the object list. None if server `ssid` went away.
+    pub(super) fn prepare_registration(&mut self, now: u64, ssid: u16) -> Option<String> {
+        if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
+            return None;
+        }
+        self.refresh_all_handlers();
+        Some(registration::object_links(&self.store, &self.config))
+    }
+
+    pub(super) fn send_register(&mut self, now: u64, ssid: u16) {
+        if let Some(links) = self.prepare_registration(now, ssid) {
+            self.regs
+                .register(ssid, &self.config.endpoint, self.config.version, &links);
+            self.apply_registration_outputs(now);
+        }
+    }
+
+    pub(super) fn send_update(&mut self, now: u64, ssid: u16) {
+        if let Some(links) = self.prepare_registration(now, ssid) {
+            self.regs.update(ssid, &links);
+            self.apply_registration_outputs(now);
+        }
+    }
+
+    /// Brings the registrations in line with the server accounts in the store. Removed or
+    /// changed accounts are de-registered; new ones (all, with `register_all`) register now.
+    pub(super) fn sync_servers(&mut self, now: u64, register_all: bool) {
+        let accounts = accounts::server_accounts(&self.store);
+        let peers = &mut self.peers;
+        let next_peer = &mut self.next_peer;
+        self.regs.sync(now, accounts, register_all, |info| {
+            peer_for(peers, next_peer, info)
+        });
+        self.apply_registration_outputs(now);
+        self.collect_peers();
+    }
+}
