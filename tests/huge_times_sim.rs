@@ -64,3 +64,18 @@ fn a_hold_off_of_i64_max_sends_no_bootstrap_request() {
         .poll_timeout()
         .is_some_and(|t| t > net.now + HOUR_MS));
 }
+
+#[test]
+fn a_clock_that_goes_backwards_moves_no_deadline() {
+    let mut net = bootstrap_net(73, standard_plan(1, 300));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    let next = net.client.poll_timeout();
+    // The owner's clock jumps back to 0 (a careless caller, a reset counter).
+    net.client.handle_timeout(0);
+    assert!(net.client.poll_transmit().is_none());
+    assert_eq!(net.client.poll_timeout(), next);
+    // The Update comes when it was due, once.
+    assert!(net.run_until(300_000, |n| !n.dm(DM_PORT).updates.is_empty()));
+    assert_eq!(net.dm(DM_PORT).updates.len(), 1);
+}

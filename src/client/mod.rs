@@ -1,5 +1,10 @@
 //! The sans-I/O client (DESIGN §1): fed datagrams and the time, asked for datagrams, the next
 //! timer and events. Bootstrap sessions, registrations and DM requests meet here.
+//!
+//! This module is the router: it turns a datagram into a typed request and hands it to the
+//! interface it belongs to (`bootstrap_flow`, `dm_flow`), feeds answers and timer expiries to
+//! the state machines (`crate::bootstrapping`, `crate::registrations`), and applies what they
+//! return. The machines never call each other or the router.
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
@@ -54,6 +59,28 @@ enum Purpose {
 }
 
 /// One LwM2M client: its objects, its servers, its exchanges.
+///
+/// # How to drive it
+///
+/// The client does no I/O and reads no clock. Its owner (an adapter such as
+/// `transport::udp::UdpClient`, the C ABI, or a test) calls, in any order and from one thread
+/// at a time:
+///
+/// - [`start`](Self::start) once, to begin (smartcard, factory configuration, Register or
+///   client-initiated bootstrap);
+/// - [`handle_datagram`](Self::handle_datagram) for every datagram from a peer it knows
+///   ([`peers`](Self::peers), [`peer_info`](Self::peer_info));
+/// - [`handle_timeout`](Self::handle_timeout) when the time [`poll_timeout`](Self::poll_timeout)
+///   returned has come (calling it early is harmless);
+/// - then, after each of these calls, [`poll_transmit`](Self::poll_transmit) until it returns
+///   `None` (send each datagram to its peer), [`poll_event`](Self::poll_event) until `None`, and
+///   `poll_timeout` again: a call may change all three;
+/// - [`stop`](Self::stop) to de-register, then keep driving until
+///   [`is_stopped`](Self::is_stopped).
+///
+/// `now` is milliseconds on a monotonic clock of the owner's choosing. It must not go
+/// backwards; if it does, the client keeps using the latest time it was given, so timers never
+/// fire early or twice.
 pub struct Client {
     config: Config,
     store: Store,
@@ -77,6 +104,8 @@ pub struct Client {
     smartcard_applied: Option<AppliedCard>,
     /// Every deadline: bootstrap wait and session, account purge, Register retries, Updates.
     timers: Timers,
+    /// The latest `now` the owner handed in (see "How to drive it").
+    now: u64,
     /// Objects whose values the application holds.
     handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
 }
@@ -106,6 +135,7 @@ impl Client {
             smartcard: None,
             smartcard_applied: None,
             timers: Timers::default(),
+            now: 0,
             handlers: BTreeMap::new(),
         }
     }
@@ -158,6 +188,7 @@ impl Client {
     /// then the factory configuration (what `store` and storage hold), then Register with the
     /// configured servers, else client-initiated bootstrap after the ClientHoldOffTime.
     pub fn start(&mut self, now: u64) {
+        let now = self.clock(now);
         if self.started {
             return;
         }
@@ -176,6 +207,7 @@ impl Client {
 
     /// De-registers from every registered server. The client is done when `is_stopped`.
     pub fn stop(&mut self, now: u64) {
+        let now = self.clock(now);
         if !self.started {
             return;
         }
@@ -217,12 +249,14 @@ impl Client {
 
     /// Starts a client-initiated bootstrap now (e.g. the application's own trigger).
     pub fn request_bootstrap(&mut self, now: u64) {
+        let now = self.clock(now);
         self.schedule_bootstrap(now, false);
         self.drive(now);
     }
 
     /// Feeds one datagram received from `peer`.
     pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
+        let now = self.clock(now);
         match self.endpoint.handle_datagram(now, peer, bytes) {
             Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
             Some(Incoming::Response { id, response, .. }) => self.on_response(now, id, &response),
@@ -234,12 +268,19 @@ impl Client {
 
     /// Runs whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: u64) {
+        let now = self.clock(now);
         for incoming in self.endpoint.handle_timeout(now) {
             if let Incoming::Failed { id, reason, .. } = incoming {
                 self.on_failure(now, id, reason);
             }
         }
         self.drive(now);
+    }
+
+    /// `now`, or the latest time seen if `now` went backwards.
+    fn clock(&mut self, now: u64) -> u64 {
+        self.now = self.now.max(now);
+        self.now
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
