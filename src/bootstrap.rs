@@ -17,17 +17,14 @@ use crate::path::Path;
 use crate::peer::SecurityMode;
 use crate::request::{Reply, Request};
 use crate::store::Store;
+use crate::transaction::Transaction;
 use crate::uri::ServerUri;
 use crate::value::Resources;
 
-/// A bootstrap session in progress: the Bootstrap-Server's changes, not yet committed.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub staged: Store,
-    /// Objects the session wrote or deleted; only these are copied back on commit, so values the
-    /// application changed meanwhile in other objects (battery level, ...) are not rolled back.
-    pub touched: BTreeSet<u16>,
-}
+/// A bootstrap session in progress: the Bootstrap-Server's changes, staged in a transaction
+/// until Finish. Only the objects it changed are committed, so values the application changed
+/// meanwhile in other objects (battery level, ...) are not rolled back.
+pub type Session = Transaction;
 
 /// What a Bootstrap-Server request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,23 +51,33 @@ pub fn handle(session: &mut Session, req: &Request, version: Version) -> Action 
         Err(e) => return Action::Reply(Reply::error(msg::BAD_REQUEST, e)),
     };
     Action::Reply(match req.method {
-        msg::PUT if req.queries.is_empty() => write(session, &path, req),
+        msg::PUT if req.queries.is_empty() => {
+            write(session, &path, req.payload_format(), &req.payload)
+        }
         msg::PUT => Reply::error(
             msg::BAD_REQUEST,
             "Write-Attributes is not a bootstrap operation",
         ),
         msg::DELETE => delete(session, &path),
         msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
-            discover(&session.staged, &path, version)
+            discover(session.staged(), &path, version)
         }
-        msg::GET => read(&session.staged, &path, req, version),
+        msg::GET => read(session.staged(), &path, req, version),
         _ => Reply::error(msg::METHOD_NOT_ALLOWED, "not a bootstrap operation"),
     })
 }
 
 /// Bootstrap-Write, Core 1.1 §5.2.7.4: "write the value included in the payload regardless of an
 /// existence of the targeted Object Instance(s) or Resource(s)" (and of access rights).
-fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
+/// `format` is the payload's Content-Format, or the reply its absence or rejection earns (given
+/// only once the path is known to be writable, so a bad path is reported first). Smartcard
+/// provisioning writes through here too.
+pub fn write(
+    session: &mut Session,
+    path: &Path,
+    format: Result<ContentFormat, Reply>,
+    payload: &[u8],
+) -> Reply {
     let Some(o) = path.object_id() else {
         return Reply::error(msg::BAD_REQUEST, "Bootstrap-Write needs /O, /O/I or /O/I/R");
     };
@@ -80,14 +87,14 @@ fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
             "Bootstrap-Write targets /O, /O/I or /O/I/R",
         );
     }
-    let Some(def) = session.staged.def(o).cloned() else {
+    let Some(def) = session.staged().def(o).cloned() else {
         return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
     };
-    let format = match req.payload_format() {
+    let format = match format {
         Ok(f) => f,
         Err(reply) => return reply,
     };
-    let decoded = match codec::decode(format, path, &req.payload, &session.staged) {
+    let decoded = match codec::decode(format, path, payload, session.staged()) {
         Ok(d) => d,
         Err(CodecError::Unsupported) => {
             return Reply::error(
@@ -98,7 +105,7 @@ fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
         Err(e) => return Reply::error(msg::BAD_REQUEST, e),
     };
     // Build the object's new instance set first, then swap it in: a failure leaves it unchanged.
-    let mut instances = session.staged.instances(o).cloned().unwrap_or_default();
+    let mut instances = session.staged().instances(o).cloned().unwrap_or_default();
     for (iid, resources) in decoded {
         if !def.multiple && !instances.is_empty() && !instances.contains_key(&iid) {
             return Reply::error(msg::BAD_REQUEST, format!("object {o} is single-instance"));
@@ -115,10 +122,9 @@ fn write(session: &mut Session, path: &Path, req: &Request) -> Reply {
             }
         }
     }
-    if let Err(e) = session.staged.set_instances(o, instances) {
+    if let Err(e) = session.staged_mut().set_instances(o, instances) {
         return Reply::error(msg::INTERNAL_SERVER_ERROR, e);
     }
-    session.touched.insert(o);
     Reply::code(msg::CHANGED)
 }
 
@@ -142,18 +148,18 @@ fn delete(session: &mut Session, path: &Path) -> Reply {
         return Reply::error(msg::BAD_REQUEST, "Bootstrap-Delete targets /, /O or /O/I");
     }
     let objects: Vec<u16> = match path.object_id() {
-        None => session.staged.object_ids().collect(),
-        Some(o) if session.staged.def(o).is_some() => alloc::vec![o],
+        None => session.staged().object_ids().collect(),
+        Some(o) if session.staged().def(o).is_some() => alloc::vec![o],
         Some(o) => return Reply::error(msg::BAD_REQUEST, format!("object {o} not supported")),
     };
     for o in objects {
         let targets: Vec<u16> = match path.instance_id() {
             Some(i) => alloc::vec![i],
-            None => session.staged.instance_ids(o),
+            None => session.staged().instance_ids(o),
         };
         for i in targets {
-            if !is_protected(&session.staged, o, i) && session.staged.remove_instance(o, i) {
-                session.touched.insert(o);
+            if !is_protected(session.staged(), o, i) {
+                session.staged_mut().remove_instance(o, i);
             }
         }
     }

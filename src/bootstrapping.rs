@@ -186,10 +186,7 @@ impl Bootstrapping {
         }
         self.state = State::InSession {
             peer,
-            session: Session {
-                staged,
-                touched: Default::default(),
-            },
+            session: Session::begin(&staged),
         };
         self.out.push(BsOutput::Disarm(Timer::BootstrapRequest));
         self.command(now, exchange_lifetime_ms);

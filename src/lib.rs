@@ -56,6 +56,7 @@ pub mod store;
 pub mod testkit;
 mod timers;
 pub mod trace;
+pub mod transaction;
 pub mod transport;
 pub mod uri;
 pub mod value;

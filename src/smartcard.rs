@@ -8,12 +8,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::bootstrap::{self, Action, Session};
+use crate::bootstrap::{self, Session};
 use crate::coap::msg;
 use crate::codec::ContentFormat;
-use crate::config::Version;
 use crate::path::Path;
-use crate::request::Request;
 use crate::store::Store;
 
 /// One write of the smartcard's bootstrap information: like a Bootstrap-Write on `path`
@@ -42,15 +40,8 @@ pub struct Provisioned {
 }
 
 /// Applies the card's writes to a copy of `store` and runs the Bootstrap-Finish check.
-pub fn apply(
-    store: &Store,
-    writes: &[SmartcardWrite],
-    version: Version,
-) -> Result<Provisioned, String> {
-    let mut session = Session {
-        staged: store.clone(),
-        touched: BTreeSet::new(),
-    };
+pub fn apply(store: &Store, writes: &[SmartcardWrite]) -> Result<Provisioned, String> {
+    let mut session = Session::begin(store);
     let before: BTreeSet<(u16, u16)> = instances_of(store);
     for w in writes {
         if !matches!(
@@ -62,41 +53,27 @@ pub fn apply(
                 w.path
             ));
         }
-        let req = Request {
-            method: msg::PUT,
-            segments: w.path.ids().iter().map(|id| format!("{id}")).collect(),
-            queries: Vec::new(),
-            content_format: Some(w.format.code()),
-            accept: None,
-            observe: None,
-            payload: w.payload.clone(),
-        };
-        match bootstrap::handle(&mut session, &req, version) {
-            Action::Reply(r) if r.is_success() => {}
-            Action::Reply(r) => {
-                let why = String::from_utf8_lossy(&r.payload).into_owned();
-                return Err(format!(
-                    "smartcard write to {} refused ({}): {why}",
-                    w.path,
-                    msg::code_string(r.code)
-                ));
-            }
-            Action::Finish => return Err(String::from("unexpected Finish")),
+        let r = bootstrap::write(&mut session, &w.path, Ok(w.format), &w.payload);
+        if !r.is_success() {
+            let why = String::from_utf8_lossy(&r.payload).into_owned();
+            return Err(format!(
+                "smartcard write to {} refused ({}): {why}",
+                w.path,
+                msg::code_string(r.code)
+            ));
         }
     }
-    let problems = bootstrap::validate(&session.staged);
+    let problems = bootstrap::validate(session.staged());
     if !problems.is_empty() {
         return Err(format!(
             "smartcard configuration inconsistent: {}",
             problems.join("; ")
         ));
     }
-    let after = instances_of(&session.staged);
+    let after = instances_of(session.staged());
     let instances = after.difference(&before).copied().collect();
-    Ok(Provisioned {
-        store: session.staged,
-        instances,
-    })
+    let (store, _) = session.result_over(store);
+    Ok(Provisioned { store, instances })
 }
 
 fn instances_of(store: &Store) -> BTreeSet<(u16, u16)> {

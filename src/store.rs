@@ -1,10 +1,15 @@
 //! The object store: which objects exist, their instances and resource values.
 //!
 //! The store knows nothing about who is asking: permission rules (DM vs Bootstrap, the Security
-//! object's invisibility, read-only resources) live in `dm.rs` and `bootstrap.rs`. It is `Clone` so
-//! that a bootstrap session can work on a staged copy and commit it in one step (DESIGN §3).
+//! object's invisibility, read-only resources) live in `dm.rs` and `bootstrap.rs`.
+//!
+//! Cloning is cheap and copy-on-write: each object's definition and instances sit behind an
+//! `Arc`, so a clone shares them until one side changes an object, and only that object is
+//! copied. A transaction (`crate::transaction`) is therefore a clone, and what it changed is
+//! the objects whose `Arc` no longer points where the original's does.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::model::{ObjectDef, ResourceShape, Schema};
@@ -30,8 +35,8 @@ pub enum StoreError {
 
 #[derive(Debug, Clone, PartialEq)]
 struct ObjectSlot {
-    def: ObjectDef,
-    instances: Instances,
+    def: Arc<ObjectDef>,
+    instances: Arc<Instances>,
     /// Saved in the persistent snapshot (Security, Server, Access Control always; others when the
     /// application asks).
     persistent: bool,
@@ -64,15 +69,15 @@ impl Store {
         let id = def.id;
         match self.objects.get_mut(&id) {
             Some(slot) => {
-                slot.def = def;
+                slot.def = Arc::new(def);
                 slot.persistent = persistent;
             }
             None => {
                 self.objects.insert(
                     id,
                     ObjectSlot {
-                        def,
-                        instances: Instances::new(),
+                        def: Arc::new(def),
+                        instances: Arc::default(),
                         persistent,
                     },
                 );
@@ -81,7 +86,7 @@ impl Store {
     }
 
     pub fn def(&self, oid: u16) -> Option<&ObjectDef> {
-        self.objects.get(&oid).map(|s| &s.def)
+        self.objects.get(&oid).map(|s| &*s.def)
     }
 
     /// IDs of every defined object, ascending.
@@ -103,7 +108,7 @@ impl Store {
     }
 
     pub fn instances(&self, oid: u16) -> Option<&Instances> {
-        self.objects.get(&oid).map(|s| &s.instances)
+        self.objects.get(&oid).map(|s| &*s.instances)
     }
 
     pub fn instance_ids(&self, oid: u16) -> Vec<u16> {
@@ -141,7 +146,7 @@ impl Store {
             .objects
             .get_mut(&oid)
             .ok_or(StoreError::UnknownObject(oid))?;
-        slot.instances = instances;
+        slot.instances = Arc::new(instances);
         Ok(())
     }
 
@@ -163,7 +168,7 @@ impl Store {
             return Err(StoreError::SingleInstance(oid));
         }
         check_types(&slot.def, oid, iid, &resources)?;
-        slot.instances.insert(iid, resources);
+        Arc::make_mut(&mut slot.instances).insert(iid, resources);
         Ok(())
     }
 
@@ -182,7 +187,7 @@ impl Store {
         if !slot.instances.contains_key(&iid) && !slot.def.multiple && !slot.instances.is_empty() {
             return Err(StoreError::SingleInstance(oid));
         }
-        let inst = slot.instances.entry(iid).or_default();
+        let inst = Arc::make_mut(&mut slot.instances).entry(iid).or_default();
         for (rid, value) in resources {
             inst.insert(rid, value);
         }
@@ -220,19 +225,47 @@ impl Store {
 
     /// Removes one instance; returns whether it existed.
     pub fn remove_instance(&mut self, oid: u16, iid: u16) -> bool {
-        self.objects
-            .get_mut(&oid)
-            .and_then(|s| s.instances.remove(&iid))
-            .is_some()
+        let Some(slot) = self.objects.get_mut(&oid) else {
+            return false;
+        };
+        // Only copy the object if the instance is there to remove.
+        slot.instances.contains_key(&iid)
+            && Arc::make_mut(&mut slot.instances).remove(&iid).is_some()
     }
 
     /// Removes one resource from an instance; returns whether it existed.
     pub fn remove_resource(&mut self, oid: u16, iid: u16, rid: u16) -> bool {
-        self.objects
-            .get_mut(&oid)
-            .and_then(|s| s.instances.get_mut(&iid))
+        let Some(slot) = self.objects.get_mut(&oid) else {
+            return false;
+        };
+        if !slot
+            .instances
+            .get(&iid)
+            .is_some_and(|i| i.contains_key(&rid))
+        {
+            return false;
+        }
+        Arc::make_mut(&mut slot.instances)
+            .get_mut(&iid)
             .and_then(|inst| inst.remove(&rid))
             .is_some()
+    }
+
+    /// Whether object `oid` is the same, unmodified data in both stores (one is a clone of the
+    /// other and neither changed the object since). An object only one of them defines is not
+    /// shared.
+    pub fn shares_object(&self, other: &Store, oid: u16) -> bool {
+        match (self.objects.get(&oid), other.objects.get(&oid)) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.instances, &b.instances),
+            _ => false,
+        }
+    }
+
+    /// Takes object `oid`'s instances from `from` (sharing them), if both stores define it.
+    pub fn adopt_object(&mut self, from: &Store, oid: u16) {
+        if let (Some(slot), Some(src)) = (self.objects.get_mut(&oid), from.objects.get(&oid)) {
+            slot.instances = src.instances.clone();
+        }
     }
 
     /// The smallest instance ID not in use (for creation without an explicit ID).

@@ -66,7 +66,7 @@ impl Client {
         let Some(session) = self.bs.session() else {
             return;
         };
-        let problems = bootstrap::validate(&session.staged);
+        let problems = bootstrap::validate(session.staged());
         if !problems.is_empty() {
             // 4.06 "Inconsistent loaded configuration"; the session stays open so the
             // Bootstrap-Server can correct it and finish again.
@@ -77,16 +77,7 @@ impl Client {
             self.respond(now, peer, packet, Reply::error(msg::NOT_ACCEPTABLE, reason));
             return;
         }
-        let mut committed = self.store.clone();
-        for o in &session.touched {
-            let instances = session.staged.instances(*o).cloned().unwrap_or_default();
-            if committed.set_instances(*o, instances).is_err() {
-                let reply =
-                    Reply::error(msg::INTERNAL_SERVER_ERROR, format!("object {o} vanished"));
-                self.respond(now, peer, packet, reply);
-                return;
-            }
-        }
+        let (committed, _changes) = session.result_over(&self.store);
         // Commit and persist in one step (DESIGN §3): if the snapshot cannot be written the
         // Bootstrap-Server hears 5.00 and the device keeps its previous configuration.
         if !self.save_candidate(&committed) {
@@ -217,7 +208,7 @@ impl Client {
             changed = true;
         }
         let Some(writes) = data else { return changed };
-        match smartcard::apply(&self.store, &writes, self.config.version) {
+        match smartcard::apply(&self.store, &writes) {
             Ok(p) => {
                 self.store = p.store;
                 self.smartcard_applied = Some((writes, p.instances));

@@ -1,0 +1,196 @@
+//! One transaction type for every change to the data model (DESIGN §7): a Bootstrap session
+//! (staged until Finish), a DM write, create or delete, smartcard provisioning and the account
+//! purge all begin a [`Transaction`] on the committed store, change its staged copy, and then
+//! either commit (the router persists the result once, then installs it) or drop it (rollback:
+//! the committed store was never touched).
+//!
+//! The store is copy-on-write (`store.rs`), so beginning costs one shallow clone and the
+//! objects a transaction changed are exactly those whose data it copied. Committing yields
+//! [`Changes`], the paths that changed, which registration (an Update when the object list
+//! changed) and, later, observations consume.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use crate::path::Path;
+use crate::store::Store;
+use crate::value::{Instances, Resources};
+
+/// What a committed transaction changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Instances created or deleted (`/O/I`): the object list changed (Core 1.1 §5.3.2).
+    pub instances: BTreeSet<Path>,
+    /// Resources whose value changed, appeared or disappeared in instances that exist before
+    /// and after (`/O/I/R`).
+    pub resources: BTreeSet<Path>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty() && self.resources.is_empty()
+    }
+
+    /// Whether Register/Update's object list is different now.
+    pub fn object_list_changed(&self) -> bool {
+        !self.instances.is_empty()
+    }
+
+    /// Every object with a change.
+    pub fn objects(&self) -> BTreeSet<u16> {
+        self.instances
+            .iter()
+            .chain(&self.resources)
+            .filter_map(Path::object_id)
+            .collect()
+    }
+
+    /// The changes between two versions of one object's instances.
+    fn of_object(&mut self, o: u16, before: Option<&Instances>, after: Option<&Instances>) {
+        let empty = Instances::new();
+        let (before, after) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+        for (iid, res) in after {
+            match before.get(iid) {
+                None => {
+                    self.instances.insert(Path::instance(o, *iid));
+                }
+                Some(old) => self.of_instance(o, *iid, old, res),
+            }
+        }
+        for iid in before.keys().filter(|i| !after.contains_key(i)) {
+            self.instances.insert(Path::instance(o, *iid));
+        }
+    }
+
+    fn of_instance(&mut self, o: u16, iid: u16, before: &Resources, after: &Resources) {
+        let rids: BTreeSet<u16> = before.keys().chain(after.keys()).copied().collect();
+        for rid in rids {
+            if before.get(&rid) != after.get(&rid) {
+                self.resources.insert(Path::resource(o, iid, rid));
+            }
+        }
+    }
+}
+
+/// A change in progress over a snapshot of the committed store.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    /// The committed store as it was when the transaction began.
+    base: Store,
+    staged: Store,
+}
+
+impl Transaction {
+    pub fn begin(store: &Store) -> Transaction {
+        Transaction {
+            base: store.clone(),
+            staged: store.clone(),
+        }
+    }
+
+    /// The store as the transaction sees it.
+    pub fn staged(&self) -> &Store {
+        &self.staged
+    }
+
+    pub fn staged_mut(&mut self) -> &mut Store {
+        &mut self.staged
+    }
+
+    /// The objects this transaction changed, ascending.
+    pub fn touched(&self) -> Vec<u16> {
+        self.staged
+            .object_ids()
+            .filter(|o| !self.staged.shares_object(&self.base, *o))
+            .collect()
+    }
+
+    /// What committing would change.
+    pub fn changes(&self) -> Changes {
+        let mut changes = Changes::default();
+        for o in self.touched() {
+            changes.of_object(o, self.base.instances(o), self.staged.instances(o));
+        }
+        changes
+    }
+
+    /// The store to commit: `current` (the committed store now; the application may have
+    /// changed objects the transaction did not touch, such as a battery level, and those
+    /// changes stay) with the objects this transaction changed taken from the staged copy.
+    /// The caller persists it and then installs it; dropping it instead is a rollback.
+    pub fn result_over(&self, current: &Store) -> (Store, Changes) {
+        let mut result = current.clone();
+        for o in self.touched() {
+            result.adopt_object(&self.staged, o);
+        }
+        (result, self.changes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn store() -> Store {
+        let mut s = Store::with_standard_objects();
+        s.set(&Path::resource(3, 0, 0), Value::String("ACME".into()))
+            .unwrap();
+        s.set(&Path::resource(1, 0, 1), Value::Integer(300))
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn touched_objects_and_their_changes() {
+        let committed = store();
+        let mut t = Transaction::begin(&committed);
+        assert!(t.touched().is_empty() && t.changes().is_empty());
+        t.staged_mut()
+            .set(&Path::resource(1, 0, 1), Value::Integer(60))
+            .unwrap();
+        t.staged_mut()
+            .set(&Path::resource(1, 1, 1), Value::Integer(90))
+            .unwrap();
+        // Removing what is not there copies nothing.
+        assert!(!t.staged_mut().remove_instance(3, 7));
+        assert_eq!(t.touched(), [1]);
+        let changes = t.changes();
+        assert_eq!(
+            changes.resources.iter().copied().collect::<Vec<_>>(),
+            [Path::resource(1, 0, 1)]
+        );
+        assert_eq!(
+            changes.instances.iter().copied().collect::<Vec<_>>(),
+            [Path::instance(1, 1)]
+        );
+        assert!(changes.object_list_changed());
+        assert_eq!(changes.objects().into_iter().collect::<Vec<_>>(), [1]);
+        // The committed store never saw any of it.
+        assert_eq!(
+            committed.value(&Path::resource(1, 0, 1)),
+            Some(&Value::Integer(300))
+        );
+    }
+
+    #[test]
+    fn the_result_keeps_what_changed_meanwhile_in_untouched_objects() {
+        let mut committed = store();
+        let mut t = Transaction::begin(&committed);
+        t.staged_mut().remove_instance(1, 0);
+        // Meanwhile the application updates the Device object.
+        committed
+            .set(&Path::resource(3, 0, 0), Value::String("Other".into()))
+            .unwrap();
+        let (result, changes) = t.result_over(&committed);
+        assert!(result.instance_ids(1).is_empty());
+        assert_eq!(
+            result.value(&Path::resource(3, 0, 0)),
+            Some(&Value::String("Other".into()))
+        );
+        assert_eq!(
+            changes.instances.iter().copied().collect::<Vec<_>>(),
+            [Path::instance(1, 0)]
+        );
+    }
+}
