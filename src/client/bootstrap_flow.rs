@@ -243,8 +243,10 @@ impl Client {
         let Some(acct) = accounts::bootstrap_account(&self.store) else {
             return;
         };
-        let mut candidate = self.store.clone();
-        candidate.remove_instance(crate::model::oid::SECURITY, acct.iid);
+        let mut txn = Transaction::begin(&self.store);
+        txn.staged_mut()
+            .remove_instance(crate::model::oid::SECURITY, acct.iid);
+        let (candidate, _) = txn.result_over(&self.store);
         if self.save_candidate(&candidate) {
             self.store = candidate;
             self.events.push_back(Event::BootstrapAccountPurged);

@@ -51,48 +51,32 @@ impl Client {
                 return;
             }
         }
-        // What a refused or unsaved change must restore: a DM request changes at most its
-        // target object.
-        let before = target
-            .and_then(|p| p.object_id())
-            .filter(|o| {
-                req.method != msg::GET
-                    && (handled == Some(*o)
-                        || self.storage.is_some() && self.store.is_persistent(*o))
-            })
-            .map(|o| (o, self.store.instances(o).cloned().unwrap_or_default()));
-        let (mut reply, mut effects) = dm::handle(&mut self.store, &ctx, req);
-        if let Some(o) = handled {
-            if let Err(code) = self.apply_to_handler(o, &mut effects) {
-                // The application refused: the server hears its code and nothing changed,
-                // in the library's copy either.
-                if let Some((o, instances)) = &before {
-                    let _ = self.store.set_instances(*o, instances.clone());
-                }
-                reply = Reply::error(code, "the application refused the operation");
-                effects.clear();
-            }
-        }
-        let wrote_persistent = effects.iter().any(|e| match e {
-            Effect::Written { path } | Effect::Created { path } | Effect::Deleted { path } => path
-                .object_id()
-                .is_some_and(|o| self.store.is_persistent(o)),
-            _ => false,
-        });
-        if wrote_persistent {
-            // Save the store as it now is, without copying it.
-            let current = std::mem::take(&mut self.store);
-            let saved = self.save_candidate(&current);
-            self.store = current;
-            if !saved {
-                if let Some((o, instances)) = before {
-                    let _ = self.store.set_instances(o, instances);
-                }
-                reply = Reply::error(
-                    msg::INTERNAL_SERVER_ERROR,
-                    "could not persist the configuration",
-                );
-                effects.clear();
+        // The request works on a transaction: refused by the application or not saved, it
+        // is dropped and the committed store was never touched.
+        let mut txn = Transaction::begin(&self.store);
+        let (mut reply, mut effects) = dm::handle(txn.staged_mut(), &ctx, req);
+        let refused = match handled {
+            Some(o) => self.apply_to_handler(o, txn.staged(), &mut effects).err(),
+            None => None,
+        };
+        let (result, changes) = txn.result_over(&self.store);
+        if let Some(code) = refused {
+            reply = Reply::error(code, "the application refused the operation");
+            effects.clear();
+        } else if changes.objects().iter().any(|o| result.is_persistent(*o))
+            && !self.save_candidate(&result)
+        {
+            reply = Reply::error(
+                msg::INTERNAL_SERVER_ERROR,
+                "could not persist the configuration",
+            );
+            effects.clear();
+        } else {
+            self.store = result;
+            if changes.object_list_changed() {
+                // Core 1.1 §5.3.2: the object list changed, so every registration gets an
+                // Update carrying the new list.
+                self.regs.want_update_all();
             }
         }
         self.respond(now, peer, packet, reply);
@@ -102,17 +86,8 @@ impl Client {
                     self.events.push_back(Event::Executed { ssid, path, args })
                 }
                 Effect::Written { path } => self.events.push_back(Event::Written { ssid, path }),
-                Effect::Created { path } | Effect::Deleted { path } => {
-                    self.events
-                        .push_back(if matches!(effect, Effect::Created { .. }) {
-                            Event::Created { ssid, path }
-                        } else {
-                            Event::Deleted { ssid, path }
-                        });
-                    // Core 1.1 §5.3.2: the object list changed, so every registration gets an
-                    // Update carrying the new list.
-                    self.regs.want_update_all();
-                }
+                Effect::Created { path } => self.events.push_back(Event::Created { ssid, path }),
+                Effect::Deleted { path } => self.events.push_back(Event::Deleted { ssid, path }),
                 Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
                 Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
@@ -163,8 +138,13 @@ impl Client {
 
     /// Passes writes and executes on a handled object to the application. Executes it handles
     /// are not reported as events.
-    pub(super) fn apply_to_handler(&mut self, o: u16, effects: &mut Vec<Effect>) -> Result<(), u8> {
-        let Some(def) = self.store.def(o).cloned() else {
+    pub(super) fn apply_to_handler(
+        &mut self,
+        o: u16,
+        staged: &Store,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), u8> {
+        let Some(def) = staged.def(o).cloned() else {
             return Ok(());
         };
         let Some(handler) = self.handlers.get_mut(&o) else {
@@ -176,7 +156,7 @@ impl Client {
                     let Some(iid) = path.instance_id() else {
                         continue;
                     };
-                    let Some(inst) = self.store.instance(o, iid) else {
+                    let Some(inst) = staged.instance(o, iid) else {
                         continue;
                     };
                     for (rid, value) in inst {
@@ -195,7 +175,7 @@ impl Client {
                     let Some(iid) = path.instance_id() else {
                         continue;
                     };
-                    let values = self.store.instance(o, iid).cloned().unwrap_or_default();
+                    let values = staged.instance(o, iid).cloned().unwrap_or_default();
                     handler.create(iid, &values)?;
                 }
                 Effect::Deleted { path } => {

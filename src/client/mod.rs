@@ -31,6 +31,7 @@ use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
 use crate::timers::{Timer, Timers};
+use crate::transaction::Transaction;
 use crate::value::{Instances, ResourceValue};
 
 mod bootstrap_flow;
