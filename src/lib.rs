@@ -21,6 +21,37 @@
 //! }
 //! ```
 
+//!
+//! # Architecture
+//!
+//! One datagram's path, with the module that holds each rule:
+//!
+//! ```text
+//!  bytes ─► coap::endpoint   RFC 7252: parse, dedup (cached replies), CON retransmission, RST
+//!        ─► request          the typed request; Content-Format negotiation (4.00/4.06/4.15)
+//!        ─► client (router)  who sent it: the Bootstrap-Server, a registered server, nobody
+//!           ├─► bootstrap    Bootstrap-Write/-Delete/-Discover/-Read/-Finish on a Transaction,
+//!           │                Finish's consistency check (Core 1.1 §5.2, §E.1)
+//!           └─► dm           Read, Write, Execute, Create, Delete, Discover on a Transaction
+//!                            (Core 1.1 §5.4); Security invisible to servers
+//!        ─► store            objects, instances, values (copy-on-write)
+//!        ─► transaction      commit (persisted once, by persist) or drop; Changes
+//!        ─► codec            TLV, text, opaque, link format, SenML JSON/CBOR, LwM2M JSON
+//!        ─► reply ─► coap::endpoint ─► poll_transmit
+//! ```
+//!
+//! Time and answers drive two state machines that own their state and return outputs, which
+//! the router applies; neither calls the other:
+//! - `bootstrapping`: when to send Bootstrap-Request (hold-off, back-off), the session and its
+//!   EXCHANGE_LIFETIME (Core 1.1 §5.2.3, §5.2.4);
+//! - `registrations`: Register, Update, De-register per server, retries, the fall-back to
+//!   bootstrap (Core 1.1 §5.3); `registration` builds their messages and the object list.
+//!
+//! Every deadline is in one timer table (`timers`). Around the core: `accounts` (reading
+//! Security/Server instances as accounts), `model` (object definitions from the OMA registry),
+//! `persist` (the A/B snapshot with CRC), `smartcard`, `object` (application-held objects), and
+//! the adapters `transport::udp`, `storage_file`, `ffi` (the C ABI) and `testkit`.
+
 #![forbid(unsafe_op_in_unsafe_fn)]
 // docs.rs (nightly, `--cfg docsrs`) marks feature-gated items; stable builds never see this.
 #![cfg_attr(docsrs, feature(doc_cfg))]
