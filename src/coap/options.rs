@@ -25,8 +25,12 @@ const KNOWN_CRITICAL: &[(u16, bool, usize, usize)] = &[
     (39, false, 1, 255),  // Proxy-Scheme
 ];
 
+const BLOCK2: u16 = 23;
+const BLOCK1: u16 = 27;
+
 /// The number of the first critical option the message carries that we do not recognise.
 pub(crate) fn unrecognised_critical(packet: &Packet) -> Option<u16> {
+    let request = crate::coap::msg::is_request_code(crate::coap::msg::code_of(packet));
     packet.options().find_map(|(&number, values)| {
         if number & 1 == 0 || values.is_empty() {
             return None;
@@ -37,10 +41,26 @@ pub(crate) fn unrecognised_critical(packet: &Packet) -> Option<u16> {
             Some(&(_, repeatable, min, max)) => {
                 (repeatable || values.len() == 1)
                     && values.iter().all(|v| (min..=max).contains(&v.len()))
+                    && values.iter().all(|v| block_is_whole(number, v, request))
             }
         };
         (!ok).then_some(number)
     })
+}
+
+/// Block-wise transfer (RFC 7959) is not implemented yet, so a Block option is understood
+/// only where it describes the whole body: Block1 NUM=0 without M (a body sent in one block),
+/// Block2 NUM=0 in a request (the first block: the whole body comes back), Block2 NUM=0
+/// without M in a response. Anything else would make us apply a fragment as if it were the
+/// whole (a two-block write kept only its last block): it is refused as unrecognised, 4.02
+/// Bad Option for a CON request, and nothing is applied.
+fn block_is_whole(number: u16, value: &[u8], request: bool) -> bool {
+    if number != BLOCK1 && number != BLOCK2 {
+        return true;
+    }
+    let v = value.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    let (num, more) = (v >> 4, v & 0x08 != 0);
+    num == 0 && (!more || number == BLOCK2 && request)
 }
 
 #[cfg(test)]
@@ -66,6 +86,28 @@ mod tests {
         let mut q = p.clone();
         q.add_option(CoapOption::Oscore, vec![]);
         assert_eq!(unrecognised_critical(&q), Some(9));
+
+        // Block options only in their whole-body forms (no block-wise transfer yet).
+        let block = |option, value: Vec<u8>, request: bool| {
+            let mut b = Packet::new();
+            b.header.code = if request {
+                coap_lite::MessageClass::Request(coap_lite::RequestType::Put)
+            } else {
+                coap_lite::MessageClass::Response(coap_lite::ResponseType::Content)
+            };
+            b.add_option(option, value);
+            unrecognised_critical(&b)
+        };
+        assert_eq!(block(CoapOption::Block1, vec![0x06], true), None); // NUM 0, last, 1 KiB
+        assert_eq!(block(CoapOption::Block1, vec![], true), None); // NUM 0, last, 16 B
+        assert_eq!(block(CoapOption::Block1, vec![0x0E], true), Some(27)); // NUM 0, more
+        assert_eq!(block(CoapOption::Block1, vec![0x16], true), Some(27)); // NUM 1
+        assert_eq!(block(CoapOption::Block1, vec![0x01, 0x06], true), Some(27)); // NUM 16
+        assert_eq!(block(CoapOption::Block2, vec![0x06], true), None); // first block wanted
+        assert_eq!(block(CoapOption::Block2, vec![0x0E], true), None);
+        assert_eq!(block(CoapOption::Block2, vec![0x26], true), Some(23)); // NUM 2
+        assert_eq!(block(CoapOption::Block2, vec![0x0E], false), Some(23)); // more to come
+        assert_eq!(block(CoapOption::Block2, vec![0x06], false), None);
 
         let mut q = p.clone();
         q.add_option(CoapOption::Accept, vec![0]); // second Accept (§5.4.5)
