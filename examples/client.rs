@@ -257,6 +257,7 @@ fn report(event: &Event) {
         Event::BootstrapAccountPurged => {
             println!("state: Bootstrap-Server account purged (account timeout)")
         }
+        Event::EventsDropped { count } => println!("events: {count} dropped (queue full)"),
         Event::PeerClosed { .. } => {}
     }
 }

@@ -76,6 +76,8 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_CREATED = 12,
   LWM2MC_EVENT_KIND_DELETED = 13,
   LWM2MC_EVENT_KIND_BOOTSTRAP_FINISH_REFUSED = 14,
+  // Older events were dropped (queue full); `message` says how many.
+  LWM2MC_EVENT_KIND_EVENTS_DROPPED = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -35,7 +35,12 @@ pub enum Action {
 }
 
 /// Handles one request from the Bootstrap-Server within a session.
-pub fn handle(session: &mut Session, req: &Request, version: Version) -> Action {
+pub fn handle(
+    session: &mut Session,
+    req: &Request,
+    version: Version,
+    max_instances: usize,
+) -> Action {
     if req.is_bs() {
         return match req.method {
             msg::POST if req.payload.is_empty() => Action::Finish,
@@ -51,9 +56,13 @@ pub fn handle(session: &mut Session, req: &Request, version: Version) -> Action 
         Err(e) => return Action::Reply(Reply::error(msg::BAD_REQUEST, e)),
     };
     Action::Reply(match req.method {
-        msg::PUT if req.queries.is_empty() => {
-            write(session, &path, req.payload_format(), &req.payload)
-        }
+        msg::PUT if req.queries.is_empty() => write(
+            session,
+            &path,
+            req.payload_format(),
+            &req.payload,
+            max_instances,
+        ),
         msg::PUT => Reply::error(
             msg::BAD_REQUEST,
             "Write-Attributes is not a bootstrap operation",
@@ -77,6 +86,7 @@ pub fn write(
     path: &Path,
     format: Result<ContentFormat, Reply>,
     payload: &[u8],
+    max_instances: usize,
 ) -> Reply {
     let Some(o) = path.object_id() else {
         return Reply::error(msg::BAD_REQUEST, "Bootstrap-Write needs /O, /O/I or /O/I/R");
@@ -121,6 +131,13 @@ pub fn write(
                 inst.extend(resources);
             }
         }
+    }
+    // Write regardless of existence, but not without bound (`Limits::max_instances`).
+    if instances.len() > max_instances {
+        return Reply::error(
+            msg::BAD_REQUEST,
+            format!("object {o} would hold more than {max_instances} instances"),
+        );
     }
     if let Err(e) = session.staged_mut().set_instances(o, instances) {
         return Reply::error(msg::INTERNAL_SERVER_ERROR, e);

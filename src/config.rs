@@ -41,6 +41,36 @@ pub enum RootFormats {
     Omit,
 }
 
+/// Bounds on what a peer (or an absent application) can make the client hold. Exceeding one
+/// gets the CoAP code the spec names and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request payload accepted; a larger one is answered 4.13 Request Entity Too
+    /// Large with Size1 = this value (RFC 7959 §2.9.3, §4). 4096 by default.
+    pub max_request_payload: usize,
+    /// Largest response payload sent; a larger answer is replaced by 5.00 rather than a
+    /// datagram that would not arrive (block-wise transfer comes later). 1024 by default, the
+    /// payload bound RFC 7252 §4.6 gives when the path MTU is unknown.
+    pub max_response_payload: usize,
+    /// Most instances one object may hold; a Create or Bootstrap-Write beyond is refused
+    /// (5.00 for Create, 4.00 for Bootstrap-Write) and nothing is written. 32 by default.
+    pub max_instances: usize,
+    /// Most events kept for the application; when full the oldest is dropped and
+    /// `Event::EventsDropped` reports how many. 64 by default.
+    pub max_queued_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_payload: 4096,
+            max_response_payload: 1024,
+            max_instances: 32,
+            max_queued_events: 64,
+        }
+    }
+}
+
 /// Retry policy for one kind of exchange: the n-th retry waits `base_ms * 2^(n-1)` plus up to
 /// 50% random jitter, never more than `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +115,8 @@ pub struct Config {
     /// CoAP transmission parameters (RFC 7252 §4.8). The defaults are the RFC's; links with long
     /// round trips may need a larger ACK_TIMEOUT, tests a smaller one.
     pub transmission: TransmissionParams,
+    /// Resource bounds (see `Limits`).
+    pub limits: Limits,
 }
 
 impl Config {
@@ -107,6 +139,7 @@ impl Config {
                 attempts: 5,
             },
             transmission: TransmissionParams::default(),
+            limits: Limits::default(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct DmContext {
     pub ssid: u16,
     /// Format used when a Read of several values comes without Accept.
     pub default_format: ContentFormat,
+    /// Most instances an object may hold (`Limits::max_instances`).
+    pub max_instances: usize,
 }
 
 /// Handles one DM request from a registered server.
@@ -70,7 +72,7 @@ pub fn handle(store: &mut Store, ctx: &DmContext, req: &Request) -> (Reply, Vec<
             Vec::new(),
         ),
         msg::PUT => write(store, &path, req, false),
-        msg::POST => post(store, &path, req),
+        msg::POST => post(store, ctx, &path, req),
         msg::DELETE => delete(store, &path),
         _ => (Reply::code(msg::METHOD_NOT_ALLOWED), Vec::new()),
     }
@@ -384,9 +386,9 @@ fn write(store: &mut Store, path: &Path, req: &Request, partial: bool) -> (Reply
     (Reply::code(msg::CHANGED), effects)
 }
 
-fn post(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
+fn post(store: &mut Store, ctx: &DmContext, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
     match (path.instance_id(), path.resource_id()) {
-        (None, _) => create(store, path, req),
+        (None, _) => create(store, path, req, ctx.max_instances),
         (Some(_), None) => write(store, path, req, true),
         // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is Execute.
         (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
@@ -401,7 +403,12 @@ fn post(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
 /// answers its Location-Path. Read-only values in the payload are ignored; missing Mandatory
 /// resources, an existing ID, or a second instance of a single-instance object are 4.00, and
 /// nothing is created on any error.
-fn create(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>) {
+fn create(
+    store: &mut Store,
+    path: &Path,
+    req: &Request,
+    max_instances: usize,
+) -> (Reply, Vec<Effect>) {
     let none = Vec::new;
     let def = match object_def(store, path) {
         Ok(d) => d.clone(),
@@ -461,6 +468,19 @@ fn create(store: &mut Store, path: &Path, req: &Request) -> (Reply, Vec<Effect>)
             Reply::error(
                 msg::BAD_REQUEST,
                 format!("object {} is single-instance", def.id),
+            ),
+            none(),
+        );
+    }
+    // A bound on what a server can make the device hold (and rewrite to flash on every Create).
+    if store.instance_ids(def.id).len() >= max_instances {
+        return (
+            Reply::error(
+                msg::INTERNAL_SERVER_ERROR,
+                format!(
+                    "object {} holds its maximum of {max_instances} instances",
+                    def.id
+                ),
             ),
             none(),
         );

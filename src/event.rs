@@ -56,4 +56,7 @@ pub enum Event {
     BootstrapAccountPurged,
     /// The client no longer talks to this peer: transports may release it.
     PeerClosed { peer: PeerId },
+    /// `count` older events were dropped because nobody took them while the queue was full
+    /// (`Limits::max_queued_events`). Reported before the events that were kept.
+    EventsDropped { count: u64 },
 }

@@ -93,7 +93,7 @@ pub mod uri;
 pub mod value;
 
 pub use client::{Client, Transmit};
-pub use config::{Config, RootFormats, Version};
+pub use config::{Config, Limits, RootFormats, Version};
 pub use event::Event;
 pub use path::Path;
 pub use peer::{PeerId, PeerInfo};

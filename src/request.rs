@@ -112,6 +112,8 @@ pub struct Reply {
     pub payload: Vec<u8>,
     /// Location-Path segments (2.01 Created).
     pub location: Vec<String>,
+    /// Size1 (RFC 7959 §4): with 4.13, the largest request payload accepted.
+    pub size1: Option<u32>,
 }
 
 impl Reply {
@@ -121,6 +123,7 @@ impl Reply {
             content_format: None,
             payload: Vec::new(),
             location: Vec::new(),
+            size1: None,
         }
     }
 
@@ -130,6 +133,7 @@ impl Reply {
             content_format: Some(content_format),
             payload,
             location: Vec::new(),
+            size1: None,
         }
     }
 
@@ -140,6 +144,7 @@ impl Reply {
             content_format: None,
             payload: diagnostic.to_string().into_bytes(),
             location: Vec::new(),
+            size1: None,
         }
     }
 
@@ -152,8 +157,21 @@ impl Reply {
             let segs: Vec<&str> = self.location.iter().map(String::as_str).collect();
             msg::add_location_path(&mut p, &segs);
         }
+        if let Some(size) = self.size1 {
+            p.add_option(coap_lite::CoapOption::Size1, msg::encode_uint(size));
+        }
         p.payload = self.payload;
         p
+    }
+
+    /// 4.13 Request Entity Too Large, naming the limit in Size1 (RFC 7959 §2.9.3).
+    pub fn too_large(limit: usize) -> Reply {
+        let mut r = Reply::error(
+            msg::REQUEST_ENTITY_TOO_LARGE,
+            alloc::format!("payload over {limit} bytes"),
+        );
+        r.size1 = Some(u32::try_from(limit).unwrap_or(u32::MAX));
+        r
     }
 
     pub fn is_success(&self) -> bool {

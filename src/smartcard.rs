@@ -40,7 +40,11 @@ pub struct Provisioned {
 }
 
 /// Applies the card's writes to a copy of `store` and runs the Bootstrap-Finish check.
-pub fn apply(store: &Store, writes: &[SmartcardWrite]) -> Result<Provisioned, String> {
+pub fn apply(
+    store: &Store,
+    writes: &[SmartcardWrite],
+    max_instances: usize,
+) -> Result<Provisioned, String> {
     let mut session = Session::begin(store);
     let before: BTreeSet<(u16, u16)> = instances_of(store);
     for w in writes {
@@ -53,7 +57,13 @@ pub fn apply(store: &Store, writes: &[SmartcardWrite]) -> Result<Provisioned, St
                 w.path
             ));
         }
-        let r = bootstrap::write(&mut session, &w.path, Ok(w.format), &w.payload);
+        let r = bootstrap::write(
+            &mut session,
+            &w.path,
+            Ok(w.format),
+            &w.payload,
+            max_instances,
+        );
         if !r.is_success() {
             let why = String::from_utf8_lossy(&r.payload).into_owned();
             return Err(format!(

@@ -482,3 +482,34 @@ fn psk_account_needs_identity_and_secret_key_but_not_the_server_key() {
     );
     assert_eq!(s.value(&Path::resource(0, 1, 4)), None);
 }
+
+#[test]
+fn a_bootstrap_write_beyond_the_instance_limit_writes_nothing() {
+    // Write regardless of existence, but not without bound (Limits::max_instances = 32).
+    use lwm2mc::codec::tlv;
+    use lwm2mc::value::{Instances, ResourceValue, Resources};
+    let mut many = Instances::new();
+    for i in 0..33u16 {
+        let mut r = Resources::new();
+        r.insert(0, ResourceValue::Single(Value::Integer(i64::from(i) + 1)));
+        r.insert(1, ResourceValue::Single(Value::Integer(60)));
+        many.insert(i, r);
+    }
+    let payload = tlv::encode(&Path::object(1), &many).unwrap();
+    let mut plan = standard_plan(1, 300);
+    plan.insert(3, put("/1", 11542, payload));
+    let mut net = bootstrap_net(9, plan);
+    net.client.start(net.now);
+    assert!(
+        net.run_until(10_000, registered),
+        "{:?}",
+        answer_codes(&mut net)
+    );
+    let refused = net.bs().answers[3].clone();
+    assert_eq!(refused.code, msg::BAD_REQUEST);
+    assert_eq!(
+        String::from_utf8(refused.payload).unwrap(),
+        "object 1 would hold more than 32 instances"
+    );
+    assert_eq!(net.client.store().instance_ids(1), [0]);
+}

@@ -480,3 +480,92 @@ fn a_block_wise_write_is_refused_whole_never_applied_as_fragments() {
         Some(&Value::String("+01:00".into()))
     );
 }
+
+#[test]
+fn events_nobody_takes_are_bounded_and_the_drop_is_counted() {
+    let mut cfg = config(30);
+    cfg.limits.max_queued_events = 4;
+    let mut net = Net::new(lwm2mc::Client::new(cfg, factory_bs_only(0)));
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(1, standard_plan(123, 300))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(2)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    // The application stops polling; a server executes /3/0/4 (Reboot) ten times.
+    net.poll_events = false;
+    for _ in 0..10 {
+        assert_eq!(ask(&mut net, post("/3/0/4", None, b"")).0, msg::CHANGED);
+    }
+    let mut got = Vec::new();
+    while let Some(e) = net.client.poll_event() {
+        got.push(e);
+    }
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!(got[0], Event::EventsDropped { count: 6 });
+    assert!(got[1..]
+        .iter()
+        .all(|e| matches!(e, Event::Executed { path, .. } if *path == Path::resource(3, 0, 4))));
+    assert_eq!(net.client.poll_event(), None);
+}
+
+#[test]
+fn limits_bound_what_a_server_can_make_the_device_hold_or_send() {
+    // Creates beyond Limits::max_instances (32) are refused and write nothing: 7,000 Creates
+    // once rewrote the snapshot 7,000 times and grew the object list past a datagram.
+    let mut net = with_app_object(31);
+    for i in 0..32 {
+        let tlv = app_instance_tlv(Some(i), "room");
+        assert_eq!(
+            ask(&mut net, post("/3303", Some(11542), &tlv)).0,
+            msg::CREATED
+        );
+    }
+    let tlv = app_instance_tlv(Some(40), "room");
+    let (code, _, diag) = ask(&mut net, post("/3303", Some(11542), &tlv));
+    assert_eq!(code, msg::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        String::from_utf8(diag).unwrap(),
+        "object 3303 holds its maximum of 32 instances"
+    );
+    assert_eq!(net.client.store().instance_ids(3303).len(), 32);
+
+    // A request payload over max_request_payload (4096): 4.13 with Size1 = 4096, unchanged.
+    let before = net.client.store().value(&Path::resource(3, 0, 15)).cloned();
+    let huge = vec![b'x'; 4097];
+    assert_eq!(
+        ask(&mut net, put("/3/0/15", 0, huge)).0,
+        msg::REQUEST_ENTITY_TOO_LARGE
+    );
+    let size1: Vec<String> = net
+        .wire
+        .iter()
+        .filter(|w| !w.to_client)
+        .map(|w| coap_lite::Packet::from_bytes(&w.bytes).unwrap())
+        .filter(|p| msg::code_of(p) == msg::REQUEST_ENTITY_TOO_LARGE)
+        .map(|p| format!("{:?}", p.get_first_option(coap_lite::CoapOption::Size1)))
+        .collect();
+    assert_eq!(size1, ["Some([16, 0])"]);
+    assert_eq!(
+        net.client.store().value(&Path::resource(3, 0, 15)),
+        before.as_ref()
+    );
+
+    // An answer over max_response_payload (1024) is 5.00, not an oversized datagram.
+    let long = "E".repeat(1000);
+    assert_eq!(
+        ask(&mut net, put("/3/0/15", 0, long.clone().into_bytes())).0,
+        msg::CHANGED
+    );
+    assert_eq!(
+        ask(&mut net, get("/3/0/15", None)),
+        (msg::CONTENT, Some(0), long.into_bytes())
+    );
+    let (code, _, diag) = ask(&mut net, get("/3/0", None));
+    assert_eq!(code, msg::INTERNAL_SERVER_ERROR);
+    assert!(
+        String::from_utf8(diag)
+            .unwrap()
+            .ends_with("exceeds the 1024-byte limit"),
+        "diagnostic"
+    );
+}

@@ -49,13 +49,14 @@ impl Client {
         req: &Request,
     ) {
         let version = self.config.version;
+        let max_instances = self.config.limits.max_instances;
         // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
         self.bs.command(now, self.params.exchange_lifetime_ms());
         self.apply_bootstrap_outputs(now);
         let Some(session) = self.bs.session_mut() else {
             return;
         };
-        match bootstrap::handle(session, req, version) {
+        match bootstrap::handle(session, req, version, max_instances) {
             Action::Reply(reply) => self.respond(now, peer, packet, reply),
             Action::Finish => self.finish_bootstrap(now, peer, packet),
         }
@@ -71,7 +72,7 @@ impl Client {
             // 4.06 "Inconsistent loaded configuration"; the session stays open so the
             // Bootstrap-Server can correct it and finish again.
             let reason = problems.join("; ");
-            self.events.push_back(Event::BootstrapFinishRefused {
+            self.emit(Event::BootstrapFinishRefused {
                 reason: reason.clone(),
             });
             self.respond(now, peer, packet, Reply::error(msg::NOT_ACCEPTABLE, reason));
@@ -112,7 +113,7 @@ impl Client {
             return;
         }
         let Some(acct) = accounts::bootstrap_account(&self.store) else {
-            self.events.push_back(Event::BootstrapFailed {
+            self.emit(Event::BootstrapFailed {
                 reason: "no Bootstrap-Server account and no usable server account".to_string(),
                 retry_at: None,
             });
@@ -181,7 +182,7 @@ impl Client {
                 }
                 BsOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 BsOutput::Disarm(timer) => self.timers.clear(timer),
-                BsOutput::Event(event) => self.events.push_back(event),
+                BsOutput::Event(event) => self.emit(event),
                 BsOutput::PeersChanged => self.collect_peers(),
             }
         }
@@ -204,21 +205,21 @@ impl Client {
             for (o, i) in instances {
                 self.store.remove_instance(o, i);
             }
-            self.events.push_back(Event::SmartcardRemoved);
+            self.emit(Event::SmartcardRemoved);
             changed = true;
         }
         let Some(writes) = data else { return changed };
-        match smartcard::apply(&self.store, &writes) {
+        match smartcard::apply(&self.store, &writes, self.config.limits.max_instances) {
             Ok(p) => {
                 self.store = p.store;
                 self.smartcard_applied = Some((writes, p.instances));
-                self.events.push_back(Event::SmartcardProvisioned);
+                self.emit(Event::SmartcardProvisioned);
                 true
             }
             Err(reason) => {
                 // Remember the data so a bad card is reported once, not before every Update.
                 self.smartcard_applied = Some((writes, BTreeSet::new()));
-                self.events.push_back(Event::BootstrapFailed {
+                self.emit(Event::BootstrapFailed {
                     reason,
                     retry_at: None,
                 });
@@ -249,7 +250,7 @@ impl Client {
         let (candidate, _) = txn.result_over(&self.store);
         if self.save_candidate(&candidate) {
             self.store = candidate;
-            self.events.push_back(Event::BootstrapAccountPurged);
+            self.emit(Event::BootstrapAccountPurged);
             self.collect_peers();
         }
     }

@@ -25,6 +25,7 @@ impl Client {
         let ctx = DmContext {
             ssid,
             default_format: self.config.default_format,
+            max_instances: self.config.limits.max_instances,
         };
         let target = req.path().ok();
         let handled = target
@@ -82,12 +83,10 @@ impl Client {
         self.respond(now, peer, packet, reply);
         for effect in effects {
             match effect {
-                Effect::Executed { path, args } => {
-                    self.events.push_back(Event::Executed { ssid, path, args })
-                }
-                Effect::Written { path } => self.events.push_back(Event::Written { ssid, path }),
-                Effect::Created { path } => self.events.push_back(Event::Created { ssid, path }),
-                Effect::Deleted { path } => self.events.push_back(Event::Deleted { ssid, path }),
+                Effect::Executed { path, args } => self.emit(Event::Executed { ssid, path, args }),
+                Effect::Written { path } => self.emit(Event::Written { ssid, path }),
+                Effect::Created { path } => self.emit(Event::Created { ssid, path }),
+                Effect::Deleted { path } => self.emit(Event::Deleted { ssid, path }),
                 Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
                 Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),

@@ -39,7 +39,7 @@ impl Client {
             }
             self.peers.remove(&peer);
             self.endpoint.forget_peer(peer);
-            self.events.push_back(Event::PeerClosed { peer });
+            self.emit(Event::PeerClosed { peer });
         }
     }
 }

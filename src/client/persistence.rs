@@ -13,7 +13,7 @@ impl Client {
             Ok(LoadOutcome::Empty) => return,
             Ok(LoadOutcome::Loaded(s)) => s,
             Ok(LoadOutcome::Recovered { snapshot, ignored }) => {
-                self.events.push_back(Event::StorageError {
+                self.emit(Event::StorageError {
                     reason: format!(
                         "one snapshot copy was unreadable ({ignored}); loaded the other"
                     ),
@@ -21,7 +21,7 @@ impl Client {
                 snapshot
             }
             Err(e) => {
-                self.events.push_back(Event::StorageError {
+                self.emit(Event::StorageError {
                     reason: format!("stored configuration unusable ({e}); using factory state"),
                 });
                 return;
@@ -30,7 +30,7 @@ impl Client {
         let mut restored = self.store.clone();
         match persist::apply_snapshot(&snapshot, &mut restored) {
             Ok(()) => self.store = restored,
-            Err(e) => self.events.push_back(Event::StorageError {
+            Err(e) => self.emit(Event::StorageError {
                 reason: format!(
                     "stored configuration does not fit the objects ({e}); using factory state"
                 ),
@@ -57,7 +57,7 @@ impl Client {
         match self.persister.save(storage.as_mut(), candidate) {
             Ok(_) => true,
             Err(e) => {
-                self.events.push_back(Event::StorageError {
+                self.emit(Event::StorageError {
                     reason: format!("saving the configuration failed: {e}"),
                 });
                 false

@@ -38,7 +38,7 @@ impl Client {
                 }
                 RegOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 RegOutput::Disarm(timer) => self.timers.clear(timer),
-                RegOutput::Event(event) => self.events.push_back(event),
+                RegOutput::Event(event) => self.emit(event),
                 RegOutput::Bootstrap => {
                     if accounts::bootstrap_account(&self.store).is_some() {
                         self.schedule_bootstrap(now, true);

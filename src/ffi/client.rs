@@ -491,6 +491,7 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::Created { .. } => lwm2mc_event_kind::Created,
         Event::Deleted { .. } => lwm2mc_event_kind::Deleted,
         Event::BootstrapFinishRefused { .. } => lwm2mc_event_kind::BootstrapFinishRefused,
+        Event::EventsDropped { .. } => lwm2mc_event_kind::EventsDropped,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -521,6 +522,9 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             | Event::BootstrapFinishRefused { reason }
             | Event::StorageError { reason } => (0, None, Vec::new(), reason.clone()),
             Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
+            Event::EventsDropped { count } => {
+                (0, None, Vec::new(), format!("{count} events dropped"))
+            }
             Event::RegistrationFailed { ssid, reason, .. } => {
                 (*ssid, None, Vec::new(), reason.clone())
             }

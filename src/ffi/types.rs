@@ -270,11 +270,13 @@ pub enum lwm2mc_event_kind {
     Created = 12,
     Deleted = 13,
     BootstrapFinishRefused = 14,
+    /// Older events were dropped (queue full); `message` says how many.
+    EventsDropped = 15,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 15] = [
+    pub const ALL: [lwm2mc_event_kind; 16] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -290,6 +292,7 @@ impl lwm2mc_event_kind {
         Self::Created,
         Self::Deleted,
         Self::BootstrapFinishRefused,
+        Self::EventsDropped,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -310,6 +313,7 @@ impl lwm2mc_event_kind {
             Self::Created => b"created\0",
             Self::Deleted => b"deleted\0",
             Self::BootstrapFinishRefused => b"bootstrap_finish_refused\0",
+            Self::EventsDropped => b"events_dropped\0",
         }
     }
 }

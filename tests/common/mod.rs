@@ -87,6 +87,8 @@ pub struct Net {
     /// other and a retransmission can arrive after the next request.
     pub delay_max: u64,
     inflight: Vec<(u64, bool, u16, Vec<u8>)>,
+    /// Whether the net takes the client's events after each step (an application that polls).
+    pub poll_events: bool,
 }
 
 fn params() -> TransmissionParams {
@@ -267,6 +269,7 @@ impl Net {
             dead: vec![],
             delay_max: 0,
             inflight: vec![],
+            poll_events: true,
         }
     }
 
@@ -372,7 +375,7 @@ impl Net {
                 }
             }
         }
-        while let Some(e) = self.client.poll_event() {
+        while let Some(e) = self.poll_events.then(|| self.client.poll_event()).flatten() {
             self.events.push((self.now, e));
         }
         moved
