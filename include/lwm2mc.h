@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 // What a C function did. Values are stable: new codes are added at the end, never renumbered.
+// Callbacks return these too; the library reads a callback's return value as a plain
+// uint32_t, and any value that is none of these counts as that callback failing.
 enum lwm2mc_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -237,7 +239,9 @@ typedef struct lwm2mc_server_info {
 // returns the host's own peer handle; `send` carries one datagram; `close` is called when the
 // client stops talking to that server. Datagrams from a peer are given back with
 // `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
-// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL.
+// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL. An `open` that returns
+// anything but LWM2MC_RESULT_OK leaves the server unreachable (retried at the next call); a
+// `send` that does is one lost datagram (logged at WARN), never the end of the client.
 typedef struct lwm2mc_transport {
   void *userdata;
   lwm2mc_result (*open)(void *userdata, const struct lwm2mc_server_info *info, size_t *peer_out);
@@ -249,7 +253,8 @@ typedef struct lwm2mc_transport {
 // `buf` (`cap` bytes) and writes its length to `out_n`; it returns LWM2MC_RESULT_NOT_FOUND if
 // the key holds nothing, or LWM2MC_RESULT_INSUFFICIENT_SIZE with the needed length in `out_n`.
 // `store` must replace the value whole; `erase` removes it. Keys are short NUL-terminated
-// ASCII strings.
+// ASCII strings. Any other return value (an unknown one included) is a storage failure:
+// loading falls back to the factory state with a STORAGE_ERROR event, saving fails.
 typedef struct lwm2mc_storage {
   void *userdata;
   lwm2mc_result (*load)(void *userdata, const char *key, uint8_t *buf, size_t cap, size_t *out_n);
@@ -274,7 +279,8 @@ typedef struct lwm2mc_resource_def {
 
 // Callbacks through which the application holds an object's values. Each returns
 // LWM2MC_RESULT_OK or an error, which the requesting server receives as a CoAP code
-// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
+// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else, including
+// values that are no `lwm2mc_result` at all, → 5.00).
 // They run inside the client call that handles the server's request; calling that client from
 // them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
 // answered 4.05, or for `instances`, instance 0 is assumed). Only single-instance resources

@@ -34,6 +34,26 @@ fn api_contract() {
     assert_ok("test_api_contract", &o);
 }
 
+/// Builds `tests/c/<name>.c` (sanitized) against this run's library and runs it to success.
+fn run_c_program(name: &str, extra: &[&str]) {
+    let lib = lib_dir(name);
+    let exe = lib.join(name);
+    compile_with(
+        &root().join("tests/c").join(format!("{name}.c")),
+        &exe,
+        &lib,
+        true,
+        extra,
+    );
+    let o = sanitized(&mut Command::new(&exe)).output().unwrap();
+    assert_ok(name, &o);
+}
+
+#[test]
+fn callbacks_may_return_any_value() {
+    run_c_program("test_callback_codes", &[]);
+}
+
 #[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");

@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::adapters::{to_c, CObject, CStorage};
+use super::adapters::{describe_code, known, to_c, CObject, CStorage};
 use super::config::{lwm2mc_config, parse_path, read_value, store_error, LogHook, StorageChoice};
 use super::guard::{as_bytes, as_ref, as_str, copy_out, exclusive, guard, write_out, FfiResult};
 use super::result::lwm2mc_result;
@@ -121,15 +121,19 @@ impl lwm2mc_client {
                 let r = match t.open {
                     // SAFETY: c_info and the strings it points to live across the call.
                     Some(open) => unsafe { open(t.userdata, &c_info, &mut handle) },
-                    None => lwm2mc_result::InvalidState,
+                    None => lwm2mc_result::InvalidState as u32,
                 };
-                if r == lwm2mc_result::Ok {
+                if known(r) == Some(lwm2mc_result::Ok) {
                     self.opened.insert(id, handle);
                 } else {
                     log(
                         hook,
                         LWM2MC_LOG_WARN,
-                        &format!("transport open({}) failed: {r:?}", info.uri_text),
+                        &format!(
+                            "transport open({}) failed: {}",
+                            info.uri_text,
+                            describe_code(r)
+                        ),
                     );
                 }
             }
@@ -146,11 +150,15 @@ impl lwm2mc_client {
             if let Some(send) = t.send {
                 // SAFETY: tx.data is readable for its length during the call.
                 let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
-                if r != lwm2mc_result::Ok {
+                if known(r) != Some(lwm2mc_result::Ok) {
                     log(
                         hook,
                         LWM2MC_LOG_WARN,
-                        &format!("transport send failed: {r:?}"),
+                        &format!(
+                            "transport send failed ({} B): {}",
+                            tx.data.len(),
+                            describe_code(r)
+                        ),
                     );
                 }
             }

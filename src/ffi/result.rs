@@ -3,6 +3,8 @@
 use core::ffi::c_char;
 
 /// What a C function did. Values are stable: new codes are added at the end, never renumbered.
+/// Callbacks return these too; the library reads a callback's return value as a plain
+/// uint32_t, and any value that is none of these counts as that callback failing.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

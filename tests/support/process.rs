@@ -11,7 +11,6 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 /// The CLI device (`examples/client.rs`), built with the profile this test runs under.
 pub fn build_cli_device() -> PathBuf {
     crate::paths::example("client")
