@@ -4,7 +4,8 @@
  *
  * Conventions: every fallible function returns lwm2mc_result; outputs are written only on
  * success; NULL pointers give LWM2MC_RESULT_NULL_PARAMETER; borrowed buffers are valid only
- * during the call; a client must be used from one thread at a time.
+ * during the call; one call runs on a client at a time: a call from one of its callbacks gets
+ * LWM2MC_RESULT_REENTRANT_CALL, one from another thread meanwhile LWM2MC_RESULT_BUSY.
  */
 
 #ifndef LWM2MC_H
@@ -34,7 +35,7 @@ enum lwm2mc_result
   LWM2MC_RESULT_NOT_FOUND = 4,
   // A panic inside the library was caught; the call had no other effect it could promise.
   LWM2MC_RESULT_PANIC = 5,
-  // The function was called from inside one of this client's callbacks.
+  // The function was called from inside one of this client's callbacks; nothing was done.
   LWM2MC_RESULT_REENTRANT_CALL = 6,
   // The object is not in a state that allows this call.
   LWM2MC_RESULT_INVALID_STATE = 7,
@@ -48,6 +49,9 @@ enum lwm2mc_result
   LWM2MC_RESULT_UNSUPPORTED = 11,
   // An unexpected internal error.
   LWM2MC_RESULT_INTERNAL = 12,
+  // Another thread is inside a call on this client; nothing was done (nothing was consumed
+  // either: make the same call again later).
+  LWM2MC_RESULT_BUSY = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -174,7 +178,10 @@ typedef uint32_t lwm2mc_root_formats;
 // Which operations a DM server may perform on a resource (the `<Operations>` element).
 typedef struct Operations Operations;
 
-// A client (opaque to C). Not thread-safe: use each client from one thread at a time.
+// A client (opaque to C). It may be called from several threads, one call at a time: a call
+// made from one of its own callbacks returns LWM2MC_RESULT_REENTRANT_CALL, one made from
+// another thread while a call runs returns LWM2MC_RESULT_BUSY; neither does anything, so the
+// same call can be made again later. Callbacks run on the thread whose call runs them.
 typedef struct lwm2mc_client lwm2mc_client;
 
 // A client configuration under construction (opaque to C).
@@ -316,11 +323,20 @@ extern "C" {
 lwm2mc_result lwm2mc_client_new(const struct lwm2mc_config *config, struct lwm2mc_client **out);
 
 // Releases a client without de-registering (call `lwm2mc_client_stop` first for that). Peers
-// still open through the transport hook are closed. NULL is a no-op.
+// still open through the transport hook are closed (their `close` callbacks run inside this
+// function, or at the deferred free below). NULL is a no-op.
+//
+// Called from inside one of this client's callbacks, the free is deferred: the callback goes
+// on, the library calls no further callback of this client except the `close` of its open
+// peers, and the client is freed when the call that ran the callback returns (that call
+// returns its result as usual). Called from another thread while a call runs, it waits for
+// that call to return, then frees; calls that arrive meanwhile get LWM2MC_RESULT_BUSY. Either
+// way the pointer is invalid once this function has returned to code that is not inside the
+// running call, and the callbacks' userdata must stay valid until the free is done.
 //
 // # Safety
-// `client` must be NULL or a pointer from `lwm2mc_client_new`, not freed before, and not in
-// use by another call.
+// `client` must be NULL or a pointer from `lwm2mc_client_new`, freed once, and not used
+// again after the free (the deferred case: not after the running call returned).
 void lwm2mc_client_free(struct lwm2mc_client *client);
 
 // Starts the bootstrap sequence (smartcard, factory, Register, or client-initiated bootstrap).
@@ -345,7 +361,8 @@ lwm2mc_result lwm2mc_client_is_stopped(struct lwm2mc_client *client, bool *out);
 
 // Feeds one datagram received from the transport peer `peer` (a handle the transport's
 // `open` returned). LWM2MC_RESULT_NOT_FOUND if no open peer has that handle (the datagram is
-// dropped). The buffer is only read during the call.
+// dropped). LWM2MC_RESULT_BUSY (another thread's call runs) and REENTRANT_CALL did not take
+// the datagram: hand it in again. The buffer is only read during the call.
 //
 // # Safety
 // `client` must be NULL or a live client; `buf` readable for `len` bytes.
@@ -372,7 +389,8 @@ lwm2mc_result lwm2mc_client_bind_udp(struct lwm2mc_client *client, const char *b
 lwm2mc_result lwm2mc_client_udp_port(struct lwm2mc_client *client, uint16_t *out);
 
 // One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
-// timers and sends. Events are queued for `lwm2mc_client_next_event`.
+// timers and sends. Events are queued for `lwm2mc_client_next_event`. Refused with
+// LWM2MC_RESULT_BUSY while another thread's call runs, without reading the socket.
 //
 // # Safety
 // `client` must be NULL or a live client.

@@ -55,6 +55,11 @@ fn callbacks_may_return_any_value() {
 }
 
 #[test]
+fn free_from_callbacks_and_calls_from_other_threads() {
+    run_c_program("test_lifecycle", &["-pthread"]);
+}
+
+#[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");
     let exe = lib.join("test_flow");

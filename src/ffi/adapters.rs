@@ -132,8 +132,8 @@ pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), u8> {
 /// A C storage table as a `Storage`.
 pub(crate) struct CStorage(pub lwm2mc_storage);
 
-// SAFETY: the table's userdata is only used from the thread that drives the client; the C API
-// documents that a client is used from one thread at a time.
+// SAFETY: the table's userdata is only used inside a call on the client, and the client's gate
+// lets one call run at a time; the C API documents that callbacks run on the calling thread.
 unsafe impl Send for CStorage {}
 
 fn key_cstring(key: &str) -> Result<CString, StorageError> {

@@ -21,7 +21,7 @@ pub enum lwm2mc_result {
     NotFound = 4,
     /// A panic inside the library was caught; the call had no other effect it could promise.
     Panic = 5,
-    /// The function was called from inside one of this client's callbacks.
+    /// The function was called from inside one of this client's callbacks; nothing was done.
     ReentrantCall = 6,
     /// The object is not in a state that allows this call.
     InvalidState = 7,
@@ -35,6 +35,9 @@ pub enum lwm2mc_result {
     Unsupported = 11,
     /// An unexpected internal error.
     Internal = 12,
+    /// Another thread is inside a call on this client; nothing was done (nothing was consumed
+    /// either: make the same call again later).
+    Busy = 13,
 }
 
 impl lwm2mc_result {
@@ -53,6 +56,7 @@ impl lwm2mc_result {
             lwm2mc_result::AlreadyExists => b"already exists\0",
             lwm2mc_result::Unsupported => b"not supported\0",
             lwm2mc_result::Internal => b"internal error\0",
+            lwm2mc_result::Busy => b"another thread is using this client\0",
         }
     }
 
@@ -72,6 +76,7 @@ impl lwm2mc_result {
             AlreadyExists,
             Unsupported,
             Internal,
+            Busy,
         ]
         .into_iter()
         .find(|r| *r as u32 == v)

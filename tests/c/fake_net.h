@@ -26,7 +26,7 @@ typedef struct fake_net {
     void *user;
 } fake_net;
 
-static lwm2mc_result fake_open(void *ud, const lwm2mc_server_info *info, size_t *peer_out) {
+static inline lwm2mc_result fake_open(void *ud, const lwm2mc_server_info *info, size_t *peer_out) {
     fake_net *n = ud;
     (void)info;
     if (n->open_result != LWM2MC_RESULT_OK) {
@@ -37,7 +37,7 @@ static lwm2mc_result fake_open(void *ud, const lwm2mc_server_info *info, size_t 
     return LWM2MC_RESULT_OK;
 }
 
-static lwm2mc_result fake_send(void *ud, size_t peer, const uint8_t *buf, size_t len) {
+static inline lwm2mc_result fake_send(void *ud, size_t peer, const uint8_t *buf, size_t len) {
     fake_net *n = ud;
     CHECK(peer == FAKE_PEER);
     n->sends++;
@@ -56,13 +56,13 @@ static lwm2mc_result fake_send(void *ud, size_t peer, const uint8_t *buf, size_t
     return n->send_result;
 }
 
-static void fake_close(void *ud, size_t peer) {
+static inline void fake_close(void *ud, size_t peer) {
     fake_net *n = ud;
     CHECK(peer == FAKE_PEER);
     n->closes++;
 }
 
-static lwm2mc_transport fake_transport(fake_net *n) {
+static inline lwm2mc_transport fake_transport(fake_net *n) {
     lwm2mc_transport t;
     memset(&t, 0, sizeof t);
     t.userdata = n;
@@ -73,13 +73,13 @@ static lwm2mc_transport fake_transport(fake_net *n) {
 }
 
 /* CoAP code of the last datagram sent (0 if none). */
-static uint8_t fake_last_code(const fake_net *n) {
+static inline uint8_t fake_last_code(const fake_net *n) {
     return n->last_len >= 4 ? n->last[1] : 0;
 }
 
 /* A CON request with message ID `mid`, no token, Uri-Path from the '/'-separated `path`, and an
  * optional Content-Format (`cf` < 0: none) and payload. Returns the length written to `out`. */
-static size_t coap_request(uint8_t *out, uint8_t code, uint16_t mid, const char *path, int cf,
+static inline size_t coap_request(uint8_t *out, uint8_t code, uint16_t mid, const char *path, int cf,
                            const uint8_t *payload, size_t payload_len) {
     size_t n = 0;
     unsigned last_opt = 0;
@@ -124,7 +124,7 @@ static size_t coap_request(uint8_t *out, uint8_t code, uint16_t mid, const char 
 }
 
 /* Sends `req` to the client and returns the code of its piggybacked answer (0 if none). */
-static uint8_t fake_ask(lwm2mc_client *c, fake_net *n, const uint8_t *req, size_t len, uint64_t now) {
+static inline uint8_t fake_ask(lwm2mc_client *c, fake_net *n, const uint8_t *req, size_t len, uint64_t now) {
     int before = n->acks;
     CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, req, len, now));
     if (n->acks == before) {
@@ -135,7 +135,7 @@ static uint8_t fake_ask(lwm2mc_client *c, fake_net *n, const uint8_t *req, size_
 }
 
 /* Answers the Register the client just sent (the last datagram) with 2.01 Location /rd/1. */
-static void fake_accept_register(lwm2mc_client *c, fake_net *n, uint64_t now) {
+static inline void fake_accept_register(lwm2mc_client *c, fake_net *n, uint64_t now) {
     uint8_t ack[32];
     size_t tkl, len = 0;
     bool registered = false;

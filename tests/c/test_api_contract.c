@@ -6,7 +6,7 @@
 #include "check.h"
 
 static void results_have_messages(void) {
-    for (uint32_t r = 0; r <= LWM2MC_RESULT_INTERNAL; r++) {
+    for (uint32_t r = 0; r <= LWM2MC_RESULT_BUSY; r++) {
         const char *m = lwm2mc_result_str(r);
         CHECK(m != NULL && strlen(m) > 0);
     }
