@@ -1,6 +1,8 @@
 """The Python API's promises that need no server."""
 
 import gc
+import threading
+import time
 import weakref
 
 import pytest
@@ -103,3 +105,57 @@ def test_dropping_every_reference_does_not_crash():
     del c2, t2
     gc.collect()
     assert not lwm2mc._registry, "every client's hooks were released"
+
+
+def test_close_from_inside_a_callback_takes_effect_when_the_call_returns():
+    class ClosingTransport(UdpTransport):
+        """Closes its client from inside the first send (the Bootstrap-Request)."""
+
+        client = None
+        seen = None
+
+        def send(self, peer, data):
+            super().send(peer, data)
+            if self.seen is None:
+                self.client.close()
+                # Deferred: the peer is not closed under the running call, the client counts
+                # as closed, and calling it from here is refused.
+                self.seen = (list(self.closed), self.client.closed)
+                try:
+                    self.client.get("/3/0/0")
+                except lwm2mc.ClientClosed:
+                    self.seen += ("refused",)
+
+    t = ClosingTransport()
+    c = lwm2mc.Client("py-close-inside", bootstrap="coap://127.0.0.1:9", transport=t)
+    t.client = c
+    c.start()  # the call that ran the callback returns normally
+    assert t.seen == ([], True, "refused")
+    assert t.closed == [1], "the free after the call closed the open peer"
+    assert c.closed
+    with pytest.raises(lwm2mc.ClientClosed):
+        c.poll(0)
+    c.close()
+
+
+def test_close_from_another_thread_waits_for_the_running_poll():
+    c = lwm2mc.Client("py-close-thread", bootstrap="coap://127.0.0.1:9")
+    c.start()
+    polled = threading.Event()
+    outcome = []
+
+    def poll():
+        polled.set()
+        try:
+            outcome.append(c.poll(0.3))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            outcome.append(e)
+
+    worker = threading.Thread(target=poll)
+    worker.start()
+    polled.wait(5)
+    time.sleep(0.05)
+    c.close()  # waits for the poll, then frees
+    worker.join(5)
+    assert len(outcome) == 1 and isinstance(outcome[0], list), outcome
+    assert c.closed
