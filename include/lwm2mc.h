@@ -376,7 +376,10 @@ lwm2mc_result lwm2mc_client_handle_datagram(struct lwm2mc_client *client, size_t
 lwm2mc_result lwm2mc_client_step(struct lwm2mc_client *client, uint64_t now_ms, uint64_t *next_ms);
 
 // Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-// "127.0.0.1:5684", "[::]:0"). Then drive it with `lwm2mc_client_poll_udp`. NoSec only.
+// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+// `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
+// an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
+// not local), INVALID_STATE once bound; the client can be bound again after an error.
 //
 // # Safety
 // `client` must be NULL or a live client; `bind_addr` NUL-terminated.

@@ -60,6 +60,11 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
+fn failed_bind_udp_leaves_the_client_usable() {
+    run_c_program("test_bind_udp", &[]);
+}
+
+#[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");
     let exe = lib.join("test_flow");

@@ -473,7 +473,10 @@ pub unsafe extern "C" fn lwm2mc_client_step(
 }
 
 /// Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-/// "127.0.0.1:5684", "[::]:0"). Then drive it with `lwm2mc_client_poll_udp`. NoSec only.
+/// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+/// `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
+/// an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
+/// not local), INVALID_STATE once bound; the client can be bound again after an error.
 ///
 /// # Safety
 /// `client` must be NULL or a live client; `bind_addr` NUL-terminated.
@@ -490,10 +493,12 @@ pub unsafe extern "C" fn lwm2mc_client_bind_udp(
         let Mode::Hooked(_) = c.mode else {
             return Err(lwm2mc_result::InvalidState);
         };
+        // The socket first: a bind that fails leaves the client as it was.
+        let socket = std::net::UdpSocket::bind(addr).map_err(|_| lwm2mc_result::TransportError)?;
         let Mode::Hooked(core) = std::mem::replace(&mut c.mode, Mode::Switching) else {
             return Err(lwm2mc_result::Internal);
         };
-        let mut udp = UdpClient::bind(core, addr).map_err(|_| lwm2mc_result::TransportError)?;
+        let mut udp = UdpClient::with_socket(core, socket);
         if c.log.hook.is_some() {
             let logger = c.log.clone();
             udp.set_tap(Box::new(move |dir, peer, bytes| {

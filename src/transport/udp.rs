@@ -41,10 +41,17 @@ pub struct UdpClient {
 }
 
 impl UdpClient {
-    /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`.
+    /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`. On error
+    /// the client is dropped; to keep it, bind the socket first and use [`UdpClient::with_socket`].
     pub fn bind(client: Client, bind: SocketAddr) -> io::Result<UdpClient> {
         let socket = UdpSocket::bind(bind)?;
-        Ok(UdpClient {
+        Ok(UdpClient::with_socket(client, socket))
+    }
+
+    /// Drives `client` over `socket`, already bound (it is used in blocking mode with read
+    /// timeouts).
+    pub fn with_socket(client: Client, socket: UdpSocket) -> UdpClient {
+        UdpClient {
             client,
             socket,
             start: Instant::now(),
@@ -52,7 +59,7 @@ impl UdpClient {
             peers_by_addr: HashMap::new(),
             tap: None,
             buf: vec![0; 65_536],
-        })
+        }
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
