@@ -525,12 +525,17 @@ lwm2mc_result lwm2mc_config_set_ack_timeout_ms(struct lwm2mc_config *config, uin
 lwm2mc_result lwm2mc_config_set_seed(struct lwm2mc_config *config, uint64_t seed);
 
 // Factory state: adds a NoSec Bootstrap-Server account at `uri` with a ClientHoldOffTime.
+// A device has at most one: a second one is LWM2MC_RESULT_ALREADY_EXISTS. A refused call
+// leaves the config unchanged.
 //
 // # Safety
 // `config` must be NULL or a valid config; `uri` a NUL-terminated string.
 lwm2mc_result lwm2mc_config_add_bootstrap_server(struct lwm2mc_config *config, const char *uri, uint32_t hold_off_s);
 
-// Factory state: adds a NoSec LwM2M Server account (Security + Server instances).
+// Factory state: adds a NoSec LwM2M Server account (Security + Server instances) with Short
+// Server ID `short_server_id` (1..65534; else INVALID_ARGUMENT). An ID that an account of
+// the config has already is LWM2MC_RESULT_ALREADY_EXISTS. A refused call leaves the config
+// unchanged.
 //
 // # Safety
 // `config` must be NULL or a valid config; `uri` a NUL-terminated string.
@@ -543,14 +548,18 @@ lwm2mc_result lwm2mc_config_add_server(struct lwm2mc_config *config, uint16_t sh
 // `config` must be NULL or a valid config; the strings NUL-terminated.
 lwm2mc_result lwm2mc_config_set_device(struct lwm2mc_config *config, const char *manufacturer, const char *model, const char *serial);
 
-// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`.
+// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`. `transport`
+// NULL is LWM2MC_RESULT_NULL_PARAMETER; a table without `open` or `send` is
+// LWM2MC_RESULT_INVALID_ARGUMENT; both change nothing.
 //
 // # Safety
 // `config` must be NULL or a valid config; `transport` NULL or valid for reads.
 lwm2mc_result lwm2mc_config_set_transport(struct lwm2mc_config *config, const struct lwm2mc_transport *transport);
 
 // Keeps the configuration in the host's storage (copied): loaded by `lwm2mc_client_new`,
-// saved on every commit.
+// saved on every commit. `storage` NULL means no storage again (this replaces an earlier
+// `lwm2mc_config_set_storage` or `lwm2mc_config_use_file_storage`). A table without `load`
+// or `store` is LWM2MC_RESULT_INVALID_ARGUMENT and changes nothing.
 //
 // # Safety
 // `config` must be NULL or a valid config; `storage` NULL or valid for reads.

@@ -65,6 +65,11 @@ fn failed_bind_udp_leaves_the_client_usable() {
 }
 
 #[test]
+fn config_refuses_duplicate_accounts_and_null_storage_means_none() {
+    run_c_program("test_config_checks", &[]);
+}
+
+#[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");
     let exe = lib.join("test_flow");

@@ -476,6 +476,9 @@ class Client:
         bootstrap: Bootstrap-Server URI (factory state: one NoSec Bootstrap-Server account).
         server: LwM2M Server URI (factory state: one NoSec server account, `short_server_id`).
         lifetime: registration lifetime in seconds (with `server`).
+        servers: more NoSec server accounts, as (short_server_id, uri) or (short_server_id,
+            uri, lifetime) tuples. A Short Server ID used twice raises `Lwm2mcError`
+            (ALREADY_EXISTS).
         version: "1.1" (default) or "1.0".
         pct: preferred bootstrap Content-Format (110, 112 or 11542), sent as pct=.
         root_ct: what Register announces as ct= on the root link: "preferred" (one SenML value,
@@ -483,7 +486,7 @@ class Client:
         device: Device values: manufacturer, model, serial.
         objects: application objects (`Object` instances).
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
-        storage: a Python `Storage`; or `state_dir` for the built-in file storage.
+        storage: a Python `Storage`; or `state_dir` for the built-in file storage (not both).
         ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
         log: called with (level, message) for state changes (2) and datagrams (3).
     """
@@ -496,6 +499,7 @@ class Client:
         server: Optional[str] = None,
         short_server_id: int = 1,
         lifetime: int = 300,
+        servers: Sequence[tuple] = (),
         version: str = "1.1",
         pct: Optional[int] = None,
         root_ct: str = "preferred",
@@ -523,8 +527,8 @@ class Client:
         cfg = ctypes.c_void_p()
         try:
             self._check(_lib.lwm2mc_config_new(endpoint.encode(), ctypes.byref(cfg)), "config")
-            self._configure(cfg, bootstrap, server, short_server_id, lifetime, version, pct, root_ct, device,
-                            objects, transport, storage, state_dir, ack_timeout_ms, log)
+            self._configure(cfg, bootstrap, server, short_server_id, lifetime, servers, version, pct, root_ct,
+                            device, objects, transport, storage, state_dir, ack_timeout_ms, log)
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
             self._handle = handle.value
@@ -538,16 +542,27 @@ class Client:
         if transport is None:
             self._check(_lib.lwm2mc_client_bind_udp(self._handle, bind.encode()), "bind")
 
-    def _configure(self, cfg, bootstrap, server, ssid, lifetime, version, pct, root_ct, device, objects,
-                   transport, storage, state_dir, ack_timeout_ms, log) -> None:
+    def _configure(self, cfg, bootstrap, server, ssid, lifetime, servers, version, pct, root_ct, device,
+                   objects, transport, storage, state_dir, ack_timeout_ms, log) -> None:
         ud = ctypes.c_void_p(self._key)
         if version not in ("1.0", "1.1"):
             raise ValueError("version must be '1.0' or '1.1'")
+        if storage is not None and state_dir is not None:
+            raise ValueError("give storage or state_dir, not both")
         self._check(_lib.lwm2mc_config_set_lwm2m_version(cfg, 0 if version == "1.0" else 1), "version")
         if bootstrap:
             self._check(_lib.lwm2mc_config_add_bootstrap_server(cfg, bootstrap.encode(), 0), "bootstrap")
         if server:
             self._check(_lib.lwm2mc_config_add_server(cfg, ssid, server.encode(), lifetime), "server")
+        for account in servers:
+            if not isinstance(account, tuple) or len(account) not in (2, 3):
+                raise ValueError("servers: each account is (short_server_id, uri[, lifetime])")
+            more_ssid, more_uri = int(account[0]), str(account[1])
+            more_lifetime = int(account[2]) if len(account) == 3 else lifetime
+            if not 0 <= more_ssid <= 0xFFFF or not 0 <= more_lifetime <= 0xFFFFFFFF:
+                raise ValueError(f"servers: {account!r} out of range")
+            self._check(_lib.lwm2mc_config_add_server(cfg, more_ssid, more_uri.encode(), more_lifetime),
+                        f"server {more_ssid}")
         if pct:
             self._check(_lib.lwm2mc_config_set_preferred_format(cfg, pct), "pct")
         if root_ct not in _ROOT_FORMATS:

@@ -1,5 +1,6 @@
 """The Python API's promises that need no server."""
 
+import ctypes
 import gc
 import threading
 import time
@@ -159,3 +160,45 @@ def test_close_from_another_thread_waits_for_the_running_poll():
     worker.join(5)
     assert len(outcome) == 1 and isinstance(outcome[0], list), outcome
     assert c.closed
+
+
+def test_a_short_server_id_used_twice_is_refused():
+    with pytest.raises(lwm2mc.Lwm2mcError) as e:
+        lwm2mc.Client("py-dup", servers=[(1, "coap://127.0.0.1:5683"), (1, "coap://127.0.0.1:5685")])
+    assert e.value.result == lwm2mc.ALREADY_EXISTS and str(e.value) == "server 1: already exists"
+    with pytest.raises(lwm2mc.Lwm2mcError) as e:
+        lwm2mc.Client("py-dup", server="coap://127.0.0.1:5683", servers=[(1, "coap://127.0.0.1:5685", 60)])
+    assert e.value.result == lwm2mc.ALREADY_EXISTS
+    # Distinct IDs make distinct accounts.
+    with lwm2mc.Client("py-two", servers=[(1, "coap://127.0.0.1:5683"), (2, "coap://127.0.0.1:5685", 60)]) as c:
+        assert (c.get("/1/0/0"), c.get("/1/1/0"), c.get("/1/1/1")) == (1, 2, 60)
+        with pytest.raises(lwm2mc.Lwm2mcError) as e:  # no third account
+            c.get("/1/2/0")
+        assert e.value.result == lwm2mc.NOT_FOUND
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-bad", servers=[("coap://127.0.0.1:5683",)])
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-bad", bootstrap="coap://127.0.0.1:9", storage=object(), state_dir="/tmp")
+
+
+def test_config_refusals_through_the_ctypes_layer():
+    # What the Python API cannot express (a second Bootstrap-Server account, a NULL storage),
+    # through the declared C functions it uses.
+    lib = lwm2mc._lib
+    cfg = ctypes.c_void_p()
+    assert lib.lwm2mc_config_new(b"py-ctypes", ctypes.byref(cfg)) == lwm2mc.OK
+    try:
+        assert lib.lwm2mc_config_add_bootstrap_server(cfg, b"coap://127.0.0.1:5783", 0) == lwm2mc.OK
+        assert lib.lwm2mc_config_add_bootstrap_server(cfg, b"coap://127.0.0.1:5784", 0) == lwm2mc.ALREADY_EXISTS
+        assert lib.lwm2mc_config_add_server(cfg, 7, b"coap://127.0.0.1:5683", 60) == lwm2mc.OK
+        assert lib.lwm2mc_config_add_server(cfg, 7, b"coap://127.0.0.1:5685", 60) == lwm2mc.ALREADY_EXISTS
+        assert lib.lwm2mc_config_use_file_storage(cfg, b"/nonexistent/py-ctypes") == lwm2mc.OK
+        assert lib.lwm2mc_config_set_storage(cfg, None) == lwm2mc.OK  # NULL: no storage again
+        client = ctypes.c_void_p()
+        assert lib.lwm2mc_client_new(cfg, ctypes.byref(client)) == lwm2mc.OK
+        v = lwm2mc._ffi.Value()
+        assert lib.lwm2mc_client_get_value(client, b"/0/2/0", ctypes.byref(v)) == lwm2mc.NOT_FOUND
+        assert lib.lwm2mc_client_get_value(client, b"/1/1/0", ctypes.byref(v)) == lwm2mc.NOT_FOUND
+        lib.lwm2mc_client_free(client)
+    finally:
+        lib.lwm2mc_config_free(cfg)
