@@ -248,7 +248,8 @@ typedef struct lwm2mc_server_info {
 // `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
 // calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL. An `open` that returns
 // anything but LWM2MC_RESULT_OK leaves the server unreachable (retried at the next call); a
-// `send` that does is one lost datagram (logged at WARN), never the end of the client.
+// `send` that does is one lost datagram (logged at WARN and counted by
+// `lwm2mc_client_send_failures`), never the end of the client.
 typedef struct lwm2mc_transport {
   void *userdata;
   lwm2mc_result (*open)(void *userdata, const struct lwm2mc_server_info *info, size_t *peer_out);
@@ -392,12 +393,23 @@ lwm2mc_result lwm2mc_client_bind_udp(struct lwm2mc_client *client, const char *b
 lwm2mc_result lwm2mc_client_udp_port(struct lwm2mc_client *client, uint16_t *out);
 
 // One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
-// timers and sends. Events are queued for `lwm2mc_client_next_event`. Refused with
-// LWM2MC_RESULT_BUSY while another thread's call runs, without reading the socket.
+// timers and sends. Events are queued for `lwm2mc_client_next_event`. A datagram the socket
+// cannot send (one larger than UDP allows, no route) is lost like one lost on the way: logged
+// at WARN, counted (`lwm2mc_client_send_failures`), and not an error of this call;
+// TRANSPORT_ERROR means the socket itself failed. Refused with LWM2MC_RESULT_BUSY while
+// another thread's call runs, without reading the socket.
 //
 // # Safety
 // `client` must be NULL or a live client.
 lwm2mc_result lwm2mc_client_poll_udp(struct lwm2mc_client *client, uint32_t max_wait_ms);
+
+// Writes how many datagrams could not be sent since the client was made: `send` callbacks of
+// the transport hook that did not return LWM2MC_RESULT_OK, and in UDP mode datagrams the
+// socket refused. Each is also logged at WARN; none stops the client.
+//
+// # Safety
+// `client` must be NULL or a live client; `out` valid for a write.
+lwm2mc_result lwm2mc_client_send_failures(struct lwm2mc_client *client, uint64_t *out);
 
 // Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
 // The event's `data` and `message` stay valid until the next call on this client.

@@ -70,6 +70,11 @@ fn config_refuses_duplicate_accounts_and_null_storage_means_none() {
 }
 
 #[test]
+fn a_datagram_too_large_for_udp_does_not_stop_poll_udp() {
+    run_c_program("test_send_failures", &[]);
+}
+
+#[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");
     let exe = lib.join("test_flow");

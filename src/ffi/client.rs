@@ -57,6 +57,8 @@ struct ClientState {
     log: Logger,
     /// Set when a callback asked for this client to be freed: no more callbacks run.
     dying: Arc<AtomicBool>,
+    /// Datagrams the transport hook's `send` failed to send.
+    send_failures: u64,
     events: VecDeque<Event>,
     /// Storage behind the pointers of the last event handed out.
     held_message: CString,
@@ -184,6 +186,7 @@ impl ClientState {
                 // SAFETY: tx.data is readable for its length during the call.
                 let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
                 if known(r) != Some(lwm2mc_result::Ok) {
+                    self.send_failures = self.send_failures.saturating_add(1);
                     logger.log(
                         LWM2MC_LOG_WARN,
                         &format!(
@@ -313,6 +316,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
                 dying: dying.clone(),
             },
             dying,
+            send_failures: 0,
             events: VecDeque::new(),
             held_message: CString::default(),
             held_data: Vec::new(),
@@ -508,6 +512,13 @@ pub unsafe extern "C" fn lwm2mc_client_bind_udp(
                     &format!("{arrow} {peer} {}", crate::trace::describe(bytes)),
                 );
             }));
+            let logger = c.log.clone();
+            udp.set_send_error_hook(Box::new(move |peer, bytes, e| {
+                logger.log(
+                    LWM2MC_LOG_WARN,
+                    &format!("udp send to {peer} failed ({} B): {e}", bytes.len()),
+                );
+            }));
         }
         c.mode = Mode::Udp(udp);
         Ok(())
@@ -540,8 +551,11 @@ pub unsafe extern "C" fn lwm2mc_client_udp_port(
 }
 
 /// One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
-/// timers and sends. Events are queued for `lwm2mc_client_next_event`. Refused with
-/// LWM2MC_RESULT_BUSY while another thread's call runs, without reading the socket.
+/// timers and sends. Events are queued for `lwm2mc_client_next_event`. A datagram the socket
+/// cannot send (one larger than UDP allows, no route) is lost like one lost on the way: logged
+/// at WARN, counted (`lwm2mc_client_send_failures`), and not an error of this call;
+/// TRANSPORT_ERROR means the socket itself failed. Refused with LWM2MC_RESULT_BUSY while
+/// another thread's call runs, without reading the socket.
 ///
 /// # Safety
 /// `client` must be NULL or a live client.
@@ -565,6 +579,27 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
             }
         }
         Ok(())
+    })
+}
+
+/// Writes how many datagrams could not be sent since the client was made: `send` callbacks of
+/// the transport hook that did not return LWM2MC_RESULT_OK, and in UDP mode datagrams the
+/// socket refused. Each is also logged at WARN; none stops the client.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_send_failures(
+    client: *mut lwm2mc_client,
+    out: *mut u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let n = match &c.mode {
+            Mode::Udp(u) => c.send_failures.saturating_add(u.send_errors()),
+            _ => c.send_failures,
+        };
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, n) }
     })
 }
 

@@ -195,7 +195,8 @@ pub struct lwm2mc_server_info {
 /// `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
 /// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL. An `open` that returns
 /// anything but LWM2MC_RESULT_OK leaves the server unreachable (retried at the next call); a
-/// `send` that does is one lost datagram (logged at WARN), never the end of the client.
+/// `send` that does is one lost datagram (logged at WARN and counted by
+/// `lwm2mc_client_send_failures`), never the end of the client.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_transport {

@@ -184,6 +184,11 @@ static void transport_callbacks(void) {
         CHECK_OK(lwm2mc_client_step(c, 10000, &next));
         CHECK(n.sends == 1 && fake_last_code(&n) == 0x02);
         CHECK(strstr(last_warning, "transport send failed") != NULL);
+        {
+            uint64_t failures = 0;
+            CHECK_OK(lwm2mc_client_send_failures(c, &failures));
+            CHECK(failures == 1);
+        }
         n.send_result = LWM2MC_RESULT_OK;
         CHECK_OK(lwm2mc_client_step(c, 20000, &next));
         CHECK(n.sends == 2 && fake_last_code(&n) == 0x02);

@@ -488,7 +488,8 @@ class Client:
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
         storage: a Python `Storage`; or `state_dir` for the built-in file storage (not both).
         ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
-        log: called with (level, message) for state changes (2) and datagrams (3).
+        log: called with (level, message) for warnings such as a datagram that could not be
+            sent (1), state changes (2) and datagrams (3).
     """
 
     def __init__(
@@ -732,6 +733,16 @@ class Client:
             for e in self.poll(min(0.05, left)):
                 if predicate(e):
                     return e
+
+    @property
+    def send_failures(self) -> int:
+        """Datagrams that could not be sent so far (a transport `send` that raised, or the
+        built-in socket refusing one, e.g. larger than UDP allows). Each is one lost datagram,
+        logged at WARN (level 1); none stops the client."""
+        out = ctypes.c_uint64()
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_send_failures, h, ctypes.byref(out)), "send_failures")
+        return out.value
 
     @property
     def port(self) -> int:
