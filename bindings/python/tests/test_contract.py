@@ -204,3 +204,50 @@ def test_config_refusals_through_the_ctypes_layer():
         lib.lwm2mc_client_free(client)
     finally:
         lib.lwm2mc_config_free(cfg)
+
+
+def test_the_log_hook_never_sees_a_security_key():
+    # A Bootstrap-Server played by a plain socket writes a PSK account; the device logs every
+    # datagram at DEBUG (3), with the key resources redacted.
+    import socket
+    import struct
+
+    def res(ident: int, value: bytes) -> bytes:
+        return (bytes([0xC0 | len(value), ident]) if len(value) < 8
+                else bytes([0xC8, ident, len(value)])) + value
+
+    key, identity = b"py-s3cr3t-key-16", b"py-psk-identity"
+    account = (res(0, b"coaps://127.0.0.1:5684") + res(1, b"\x00") + res(2, b"\x00") + res(3, identity)
+               + res(4, b"") + res(5, key) + res(10, b"\x01"))
+    instance = bytes([0x08, 1, len(account)]) + account
+    bs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    bs.bind(("127.0.0.1", 0))
+    bs.settimeout(0.02)
+    lines = []
+    with lwm2mc.Client("py-secret", bootstrap=f"coap://127.0.0.1:{bs.getsockname()[1]}",
+                       log=lambda level, line: lines.append((level, line))) as c:
+
+        def exchange() -> tuple:
+            for _ in range(200):
+                c.poll(0.01)
+                try:
+                    return bs.recvfrom(2048)
+                except socket.timeout:
+                    continue
+            raise AssertionError(f"the device sent nothing; log: {lines}")
+
+        c.start()
+        request, device = exchange()  # CON POST /bs?ep=py-secret
+        assert request[1] == 0x02
+        tkl = request[0] & 0x0F
+        bs.sendto(bytes([0x60 | tkl, 0x44]) + request[2:4 + tkl], device)  # ACK 2.04
+        put = (bytes([0x40, 0x03]) + struct.pack(">H", 0x0101) + b"\xb1" + b"0" + b"\x01" + b"1"
+               + b"\x12" + struct.pack(">H", 11542) + b"\xff" + instance)
+        bs.sendto(put, device)
+        answer, _ = exchange()
+        assert answer[1] == 0x44 and answer[2:4] == b"\x01\x01"  # 2.04 to our Bootstrap-Write
+    bs.close()
+    written = [line for level, line in lines if level == 3 and "PUT /0/1" in line]
+    assert len(written) == 1, lines
+    assert "R3=<redacted 15 B>" in written[0] and "R5=<redacted 16 B>" in written[0], written[0]
+    assert not any(key.decode() in line or identity.decode() in line for _, line in lines), lines
