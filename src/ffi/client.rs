@@ -258,17 +258,26 @@ fn with_client(
 /// `client` came from `lwm2mc_client_new`, its gate is held for good by the caller, and
 /// nothing else refers to it.
 unsafe fn destroy(client: *mut lwm2mc_client) {
-    // SAFETY: created by Box::into_raw in lwm2mc_client_new, freed once (per the contract).
-    let c = unsafe { Box::from_raw(client) };
-    let state = c.state.into_inner();
-    if let Some(t) = state.transport {
-        for h in state.opened.values() {
-            if let Some(close) = t.close {
-                // SAFETY: the host's own handle.
-                unsafe { close(t.userdata, *h) };
+    // The close callbacks run while the allocation is intact: one calling the client finds
+    // the gate closed (REENTRANT_CALL), one freeing it again is deferred to this free.
+    {
+        // SAFETY: the caller holds the gate for good: nothing else touches the state.
+        let state = unsafe { &mut *(*client).state.get() };
+        state.dying.store(true, Ordering::SeqCst);
+        let opened = std::mem::take(&mut state.opened);
+        if let Some(close) = state
+            .transport
+            .and_then(|t| t.close.map(|c| (t.userdata, c)))
+        {
+            for h in opened.into_values() {
+                // SAFETY: the host's own handle, given back once.
+                unsafe { (close.1)(close.0, h) };
             }
         }
     }
+    // SAFETY: created by Box::into_raw in lwm2mc_client_new, freed once (per the contract);
+    // no reference into it is left.
+    drop(unsafe { Box::from_raw(client) });
 }
 
 /// Creates a client from `config` (copied; the config stays the caller's). If the config has a

@@ -170,6 +170,33 @@ static void free_inside_object_read(void) {
     CHECK(n.closes == 1 && logs_after_free == 0);
 }
 
+/* The peers' close callbacks run inside the free: calling the client from there is refused,
+ * and freeing it again is harmless. */
+static lwm2mc_result call_from_close;
+
+static void close_and_free_again(void *ud, size_t peer) {
+    fake_close(ud, peer);
+    call_from_close = lwm2mc_client_set_int(victim, "/3/0/9", 2);
+    lwm2mc_client_free(victim);
+}
+
+static void free_again_inside_close(void) {
+    fake_net n;
+    lwm2mc_config *cfg = base_config("life-close", "coap://127.0.0.1:5683");
+    lwm2mc_transport t;
+    memset(&n, 0, sizeof n);
+    reset();
+    t = fake_transport(&n);
+    t.close = close_and_free_again;
+    CHECK_OK(lwm2mc_config_set_transport(cfg, &t));
+    CHECK_OK(lwm2mc_client_new(cfg, &victim));
+    lwm2mc_config_free(cfg);
+    CHECK_OK(lwm2mc_client_start(victim, 0));
+    call_from_close = LWM2MC_RESULT_OK;
+    lwm2mc_client_free(victim);
+    CHECK(n.closes == 1 && call_from_close == LWM2MC_RESULT_REENTRANT_CALL);
+}
+
 /* ---- another thread ---- */
 
 typedef struct {
@@ -341,6 +368,7 @@ int main(void) {
     free_inside_hooked_log();
     free_inside_udp_log();
     free_inside_object_read();
+    free_again_inside_close();
     other_thread_calls_get_busy_and_free_waits();
     busy_poll_loses_no_datagram();
     printf("lifecycle: ok\n");
