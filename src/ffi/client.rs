@@ -44,11 +44,6 @@ pub struct lwm2mc_client {
     state: UnsafeCell<ClientState>,
 }
 
-// SAFETY: `state` is only reached through `with_client`, which holds the gate: one thread at a
-// time. The callbacks' userdata then runs on whichever thread makes a call; the API documents
-// that.
-unsafe impl Sync for lwm2mc_client {}
-
 struct ClientState {
     mode: Mode,
     transport: Option<lwm2mc_transport>,
