@@ -4,7 +4,8 @@
 //!   cargo run --example client -- --bootstrap coap://127.0.0.1:5783 --endpoint my-dev
 //!   cargo run --example client -- --server coap://127.0.0.1:5683 --endpoint my-dev --lifetime 60
 //!
-//! One line per state change and per request handled; SIGINT/SIGTERM de-registers and exits 0.
+//! One line per state change; with --verbose also one per request handled and per datagram
+//! (Security keys redacted, see `lwm2mc::trace`). SIGINT/SIGTERM de-registers and exits 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,7 +60,8 @@ struct Args {
     /// by every server tried), the full quoted list, or nothing.
     #[arg(long, value_enum, default_value_t = RootCt::Preferred)]
     root_ct: RootCt,
-    /// Print every datagram sent and received.
+    /// Also print every request handled and every datagram sent and received (Security keys
+    /// redacted).
     #[arg(long)]
     verbose: bool,
 }
@@ -182,13 +184,21 @@ fn run(args: Args) -> Result<(), String> {
         udp.local_addr().map_err(|e| e.to_string())?
     );
     let verbose = args.verbose;
-    udp.set_tap(Box::new(move |dir, peer, bytes| {
-        let line = lwm2mc::trace::describe(bytes);
-        match dir {
-            Direction::Received if verbose || is_request(bytes) => println!("<- {peer} {line}"),
-            Direction::Sent if verbose => println!("-> {peer} {line}"),
-            _ => {}
-        }
+    if verbose {
+        udp.set_tap(Box::new(move |dir, peer, bytes| {
+            let arrow = if dir == Direction::Received {
+                "<-"
+            } else {
+                "->"
+            };
+            println!("{arrow} {peer} {}", lwm2mc::trace::describe(bytes));
+        }));
+    }
+
+    // A datagram the socket cannot send (an answer larger than UDP allows) is one lost
+    // datagram: say so, and go on serving.
+    udp.set_send_error_hook(Box::new(|peer, bytes, e| {
+        println!("transport: sending {} B to {peer} failed: {e}", bytes.len())
     }));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -206,22 +216,29 @@ fn run(args: Args) -> Result<(), String> {
             .turn(Duration::from_millis(250))
             .map_err(|e| e.to_string())?
         {
-            report(&event);
+            report(&event, verbose);
         }
     }
     println!("stopping: de-registering");
     match udp.shutdown(Duration::from_secs(10)) {
-        Ok(events) => events.iter().for_each(report),
+        Ok(events) => events.iter().for_each(|e| report(e, verbose)),
         Err(e) => println!("de-register incomplete: {e}"),
     }
     Ok(())
 }
 
-fn is_request(bytes: &[u8]) -> bool {
-    bytes.get(1).is_some_and(|c| (1..=31).contains(c))
-}
-
-fn report(event: &Event) {
+/// Prints an event: state changes always, requests handled only when `verbose`.
+fn report(event: &Event, verbose: bool) {
+    let request = matches!(
+        event,
+        Event::Executed { .. }
+            | Event::Written { .. }
+            | Event::Created { .. }
+            | Event::Deleted { .. }
+    );
+    if request && !verbose {
+        return;
+    }
     match event {
         Event::Bootstrapped => println!("state: bootstrapped"),
         Event::BootstrapFailed { reason, retry_at } => {

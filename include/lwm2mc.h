@@ -4,7 +4,8 @@
  *
  * Conventions: every fallible function returns lwm2mc_result; outputs are written only on
  * success; NULL pointers give LWM2MC_RESULT_NULL_PARAMETER; borrowed buffers are valid only
- * during the call; a client must be used from one thread at a time.
+ * during the call; one call runs on a client at a time: a call from one of its callbacks gets
+ * LWM2MC_RESULT_REENTRANT_CALL, one from another thread meanwhile LWM2MC_RESULT_BUSY.
  */
 
 #ifndef LWM2MC_H
@@ -15,6 +16,8 @@
 #include <stdint.h>
 
 // What a C function did. Values are stable: new codes are added at the end, never renumbered.
+// Callbacks return these too; the library reads a callback's return value as a plain
+// uint32_t, and any value that is none of these counts as that callback failing.
 enum lwm2mc_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -32,7 +35,7 @@ enum lwm2mc_result
   LWM2MC_RESULT_NOT_FOUND = 4,
   // A panic inside the library was caught; the call had no other effect it could promise.
   LWM2MC_RESULT_PANIC = 5,
-  // The function was called from inside one of this client's callbacks.
+  // The function was called from inside one of this client's callbacks; nothing was done.
   LWM2MC_RESULT_REENTRANT_CALL = 6,
   // The object is not in a state that allows this call.
   LWM2MC_RESULT_INVALID_STATE = 7,
@@ -46,6 +49,9 @@ enum lwm2mc_result
   LWM2MC_RESULT_UNSUPPORTED = 11,
   // An unexpected internal error.
   LWM2MC_RESULT_INTERNAL = 12,
+  // Another thread is inside a call on this client; nothing was done (nothing was consumed
+  // either: make the same call again later).
+  LWM2MC_RESULT_BUSY = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -174,7 +180,10 @@ typedef uint32_t lwm2mc_root_formats;
 // Which operations a DM server may perform on a resource (the `<Operations>` element).
 typedef struct Operations Operations;
 
-// A client (opaque to C). Not thread-safe: use each client from one thread at a time.
+// A client (opaque to C). It may be called from several threads, one call at a time: a call
+// made from one of its own callbacks returns LWM2MC_RESULT_REENTRANT_CALL, one made from
+// another thread while a call runs returns LWM2MC_RESULT_BUSY; neither does anything, so the
+// same call can be made again later. Callbacks run on the thread whose call runs them.
 typedef struct lwm2mc_client lwm2mc_client;
 
 // A client configuration under construction (opaque to C).
@@ -239,7 +248,10 @@ typedef struct lwm2mc_server_info {
 // returns the host's own peer handle; `send` carries one datagram; `close` is called when the
 // client stops talking to that server. Datagrams from a peer are given back with
 // `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
-// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL.
+// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL. An `open` that returns
+// anything but LWM2MC_RESULT_OK leaves the server unreachable (retried at the next call); a
+// `send` that does is one lost datagram (logged at WARN and counted by
+// `lwm2mc_client_send_failures`), never the end of the client.
 typedef struct lwm2mc_transport {
   void *userdata;
   lwm2mc_result (*open)(void *userdata, const struct lwm2mc_server_info *info, size_t *peer_out);
@@ -251,7 +263,8 @@ typedef struct lwm2mc_transport {
 // `buf` (`cap` bytes) and writes its length to `out_n`; it returns LWM2MC_RESULT_NOT_FOUND if
 // the key holds nothing, or LWM2MC_RESULT_INSUFFICIENT_SIZE with the needed length in `out_n`.
 // `store` must replace the value whole; `erase` removes it. Keys are short NUL-terminated
-// ASCII strings.
+// ASCII strings. Any other return value (an unknown one included) is a storage failure:
+// loading falls back to the factory state with a STORAGE_ERROR event, saving fails.
 typedef struct lwm2mc_storage {
   void *userdata;
   lwm2mc_result (*load)(void *userdata, const char *key, uint8_t *buf, size_t cap, size_t *out_n);
@@ -276,7 +289,8 @@ typedef struct lwm2mc_resource_def {
 
 // Callbacks through which the application holds an object's values. Each returns
 // LWM2MC_RESULT_OK or an error, which the requesting server receives as a CoAP code
-// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
+// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else, including
+// values that are no `lwm2mc_result` at all, → 5.00).
 // They run inside the client call that handles the server's request; calling that client from
 // them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
 // answered 4.05, or for `instances`, instance 0 is assumed). Only single-instance resources
@@ -312,11 +326,20 @@ extern "C" {
 lwm2mc_result lwm2mc_client_new(const struct lwm2mc_config *config, struct lwm2mc_client **out);
 
 // Releases a client without de-registering (call `lwm2mc_client_stop` first for that). Peers
-// still open through the transport hook are closed. NULL is a no-op.
+// still open through the transport hook are closed (their `close` callbacks run inside this
+// function, or at the deferred free below). NULL is a no-op.
+//
+// Called from inside one of this client's callbacks, the free is deferred: the callback goes
+// on, the library calls no further callback of this client except the `close` of its open
+// peers, and the client is freed when the call that ran the callback returns (that call
+// returns its result as usual). Called from another thread while a call runs, it waits for
+// that call to return, then frees; calls that arrive meanwhile get LWM2MC_RESULT_BUSY. Either
+// way the pointer is invalid once this function has returned to code that is not inside the
+// running call, and the callbacks' userdata must stay valid until the free is done.
 //
 // # Safety
-// `client` must be NULL or a pointer from `lwm2mc_client_new`, not freed before, and not in
-// use by another call.
+// `client` must be NULL or a pointer from `lwm2mc_client_new`, freed once, and not used
+// again after the free (the deferred case: not after the running call returned).
 void lwm2mc_client_free(struct lwm2mc_client *client);
 
 // Starts the bootstrap sequence (smartcard, factory, Register, or client-initiated bootstrap).
@@ -341,7 +364,8 @@ lwm2mc_result lwm2mc_client_is_stopped(struct lwm2mc_client *client, bool *out);
 
 // Feeds one datagram received from the transport peer `peer` (a handle the transport's
 // `open` returned). LWM2MC_RESULT_NOT_FOUND if no open peer has that handle (the datagram is
-// dropped). The buffer is only read during the call.
+// dropped). LWM2MC_RESULT_BUSY (another thread's call runs) and REENTRANT_CALL did not take
+// the datagram: hand it in again. The buffer is only read during the call.
 //
 // # Safety
 // `client` must be NULL or a live client; `buf` readable for `len` bytes.
@@ -355,7 +379,10 @@ lwm2mc_result lwm2mc_client_handle_datagram(struct lwm2mc_client *client, size_t
 lwm2mc_result lwm2mc_client_step(struct lwm2mc_client *client, uint64_t now_ms, uint64_t *next_ms);
 
 // Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-// "127.0.0.1:5684", "[::]:0"). Then drive it with `lwm2mc_client_poll_udp`. NoSec only.
+// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+// `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
+// an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
+// not local), INVALID_STATE once bound; the client can be bound again after an error.
 //
 // # Safety
 // `client` must be NULL or a live client; `bind_addr` NUL-terminated.
@@ -368,11 +395,23 @@ lwm2mc_result lwm2mc_client_bind_udp(struct lwm2mc_client *client, const char *b
 lwm2mc_result lwm2mc_client_udp_port(struct lwm2mc_client *client, uint16_t *out);
 
 // One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
-// timers and sends. Events are queued for `lwm2mc_client_next_event`.
+// timers and sends. Events are queued for `lwm2mc_client_next_event`. A datagram the socket
+// cannot send (one larger than UDP allows, no route) is lost like one lost on the way: logged
+// at WARN, counted (`lwm2mc_client_send_failures`), and not an error of this call;
+// TRANSPORT_ERROR means the socket itself failed. Refused with LWM2MC_RESULT_BUSY while
+// another thread's call runs, without reading the socket.
 //
 // # Safety
 // `client` must be NULL or a live client.
 lwm2mc_result lwm2mc_client_poll_udp(struct lwm2mc_client *client, uint32_t max_wait_ms);
+
+// Writes how many datagrams could not be sent since the client was made: `send` callbacks of
+// the transport hook that did not return LWM2MC_RESULT_OK, and in UDP mode datagrams the
+// socket refused. Each is also logged at WARN; none stops the client.
+//
+// # Safety
+// `client` must be NULL or a live client; `out` valid for a write.
+lwm2mc_result lwm2mc_client_send_failures(struct lwm2mc_client *client, uint64_t *out);
 
 // Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
 // The event's `data` and `message` stay valid until the next call on this client.
@@ -500,12 +539,17 @@ lwm2mc_result lwm2mc_config_set_ack_timeout_ms(struct lwm2mc_config *config, uin
 lwm2mc_result lwm2mc_config_set_seed(struct lwm2mc_config *config, uint64_t seed);
 
 // Factory state: adds a NoSec Bootstrap-Server account at `uri` with a ClientHoldOffTime.
+// A device has at most one: a second one is LWM2MC_RESULT_ALREADY_EXISTS. A refused call
+// leaves the config unchanged.
 //
 // # Safety
 // `config` must be NULL or a valid config; `uri` a NUL-terminated string.
 lwm2mc_result lwm2mc_config_add_bootstrap_server(struct lwm2mc_config *config, const char *uri, uint32_t hold_off_s);
 
-// Factory state: adds a NoSec LwM2M Server account (Security + Server instances).
+// Factory state: adds a NoSec LwM2M Server account (Security + Server instances) with Short
+// Server ID `short_server_id` (1..65534; else INVALID_ARGUMENT). An ID that an account of
+// the config has already is LWM2MC_RESULT_ALREADY_EXISTS. A refused call leaves the config
+// unchanged.
 //
 // # Safety
 // `config` must be NULL or a valid config; `uri` a NUL-terminated string.
@@ -518,14 +562,18 @@ lwm2mc_result lwm2mc_config_add_server(struct lwm2mc_config *config, uint16_t sh
 // `config` must be NULL or a valid config; the strings NUL-terminated.
 lwm2mc_result lwm2mc_config_set_device(struct lwm2mc_config *config, const char *manufacturer, const char *model, const char *serial);
 
-// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`.
+// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`. `transport`
+// NULL is LWM2MC_RESULT_NULL_PARAMETER; a table without `open` or `send` is
+// LWM2MC_RESULT_INVALID_ARGUMENT; both change nothing.
 //
 // # Safety
 // `config` must be NULL or a valid config; `transport` NULL or valid for reads.
 lwm2mc_result lwm2mc_config_set_transport(struct lwm2mc_config *config, const struct lwm2mc_transport *transport);
 
 // Keeps the configuration in the host's storage (copied): loaded by `lwm2mc_client_new`,
-// saved on every commit.
+// saved on every commit. `storage` NULL means no storage again (this replaces an earlier
+// `lwm2mc_config_set_storage` or `lwm2mc_config_use_file_storage`). A table without `load`
+// or `store` is LWM2MC_RESULT_INVALID_ARGUMENT and changes nothing.
 //
 // # Safety
 // `config` must be NULL or a valid config; `storage` NULL or valid for reads.

@@ -34,6 +34,46 @@ fn api_contract() {
     assert_ok("test_api_contract", &o);
 }
 
+/// Builds `tests/c/<name>.c` (sanitized) against this run's library and runs it to success.
+fn run_c_program(name: &str, extra: &[&str]) {
+    let lib = lib_dir(name);
+    let exe = lib.join(name);
+    compile_with(
+        &root().join("tests/c").join(format!("{name}.c")),
+        &exe,
+        &lib,
+        true,
+        extra,
+    );
+    let o = sanitized(&mut Command::new(&exe)).output().unwrap();
+    assert_ok(name, &o);
+}
+
+#[test]
+fn callbacks_may_return_any_value() {
+    run_c_program("test_callback_codes", &[]);
+}
+
+#[test]
+fn free_from_callbacks_and_calls_from_other_threads() {
+    run_c_program("test_lifecycle", &["-pthread"]);
+}
+
+#[test]
+fn failed_bind_udp_leaves_the_client_usable() {
+    run_c_program("test_bind_udp", &[]);
+}
+
+#[test]
+fn config_refuses_duplicate_accounts_and_null_storage_means_none() {
+    run_c_program("test_config_checks", &[]);
+}
+
+#[test]
+fn a_datagram_too_large_for_udp_does_not_stop_poll_udp() {
+    run_c_program("test_send_failures", &[]);
+}
+
 #[test]
 fn whole_flow_through_the_c_api() {
     let lib = lib_dir("flow");

@@ -262,3 +262,77 @@ fn strangers_and_garbage_change_nothing() {
         "{events:?}"
     );
 }
+
+/// The adapter's count of failed sends, and (peer, datagram size) of each reported one.
+type LoopEnd = (u64, Vec<(std::net::SocketAddr, usize)>);
+
+/// A device on its own thread with the loop written out (not `DeviceThread`), so the test can
+/// read the adapter's send-error count and hook when it stops.
+struct Loop {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Result<LoopEnd, String>>,
+}
+
+fn run_loop(client: Client) -> Loop {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let mut udp =
+            lwm2mc::transport::udp::UdpClient::bind(client, "127.0.0.1:0".parse().unwrap())
+                .map_err(|e| e.to_string())?;
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let sink = reports.clone();
+        udp.set_send_error_hook(Box::new(move |peer, data, _| {
+            if let Ok(mut r) = sink.lock() {
+                r.push((peer, data.len()));
+            }
+        }));
+        udp.start().map_err(|e| e.to_string())?;
+        while !flag.load(Ordering::SeqCst) {
+            udp.turn(Duration::from_millis(10))
+                .map_err(|e| format!("the loop ended: {e}"))?;
+        }
+        let reports = reports.lock().map(|r| r.clone()).unwrap_or_default();
+        Ok((udp.send_errors(), reports))
+    });
+    Loop { stop, thread }
+}
+
+#[test]
+fn an_answer_too_large_for_udp_is_one_lost_datagram_not_the_end_of_the_loop() {
+    let dm = Lwm2mServer::start().unwrap();
+    let mut store = Store::with_standard_objects();
+    factory::add_server_account(&mut store, 1, &dm.uri(), 60).unwrap();
+    factory::add_device(&mut store, "ACME", "UDP-1", "0042").unwrap();
+    let device = run_loop(Client::new(config(), store));
+    dm.wait_registration(EP, T).unwrap();
+    // Two 33 KB strings fit one datagram each; /3/0 with both does not (EMSGSIZE).
+    let big = vec![b'x'; 33 * 1024];
+    for path in ["/3/0/15", "/3/0/14"] {
+        let r = dm.write(EP, path, 0, big.clone()).unwrap();
+        assert_eq!(r.code, msg::CHANGED, "write {path}");
+    }
+    dm.set_request_timeout(Duration::from_millis(1500));
+    match dm.read(EP, "/3/0", None) {
+        Err(_) => {}
+        Ok(r) => assert!(r.code >= 0x80, "an answer that cannot be sent: {r:?}"),
+    }
+    // The device keeps serving.
+    dm.set_request_timeout(T);
+    let r = dm.read(EP, "/3/0/0", None).unwrap();
+    assert_eq!((r.code, r.payload.as_slice()), (msg::CONTENT, &b"ACME"[..]));
+    device.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (errors, reports) = device.thread.join().unwrap().unwrap();
+    assert!(errors >= 1, "the failed send was counted");
+    assert_eq!(reports.len() as u64, errors);
+    // Every failed datagram is the oversized answer (and its resends from the duplicate
+    // cache when the server retransmitted the Read).
+    assert!(
+        reports
+            .iter()
+            .all(|(peer, len)| *peer == dm.addr() && *len > 65_507),
+        "{reports:?}"
+    );
+}

@@ -103,30 +103,53 @@ pub(crate) unsafe fn from_c(v: &lwm2mc_value) -> Option<Value> {
     })
 }
 
-/// The CoAP code a server receives when a C callback fails with `r`.
-pub(crate) fn coap_code(r: lwm2mc_result) -> u8 {
-    match r {
-        lwm2mc_result::NotFound => msg::NOT_FOUND,
-        lwm2mc_result::InvalidArgument => msg::BAD_REQUEST,
-        lwm2mc_result::Unsupported => msg::METHOD_NOT_ALLOWED,
-        _ => msg::INTERNAL_SERVER_ERROR,
+/// What a C callback returned, as a known code; `None` for a value that is no `lwm2mc_result`
+/// (a C function may return anything: -1, 13, 99, ...).
+pub(crate) fn known(v: lwm2mc_callback_result) -> Option<lwm2mc_result> {
+    lwm2mc_result::from_u32(v)
+}
+
+/// A callback's return value for messages: the code's name, or the raw number.
+pub(crate) fn describe_code(v: lwm2mc_callback_result) -> String {
+    match known(v) {
+        Some(r) => format!("{r:?}"),
+        None => format!("unknown result {v} ({})", v as i32),
+    }
+}
+
+/// `Ok` for LWM2MC_RESULT_OK, else the CoAP code a server receives when a C object callback
+/// fails with `v`; unknown values are failures (5.00).
+pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), u8> {
+    match known(v) {
+        Some(lwm2mc_result::Ok) => Ok(()),
+        Some(lwm2mc_result::NotFound) => Err(msg::NOT_FOUND),
+        Some(lwm2mc_result::InvalidArgument) => Err(msg::BAD_REQUEST),
+        Some(lwm2mc_result::Unsupported) => Err(msg::METHOD_NOT_ALLOWED),
+        _ => Err(msg::INTERNAL_SERVER_ERROR),
     }
 }
 
 /// A C storage table as a `Storage`.
 pub(crate) struct CStorage(pub lwm2mc_storage);
 
-// SAFETY: the table's userdata is only used from the thread that drives the client; the C API
-// documents that a client is used from one thread at a time.
+// SAFETY: the table's userdata is only used inside a call on the client, and the client's gate
+// lets one call run at a time; the C API documents that callbacks run on the calling thread.
 unsafe impl Send for CStorage {}
 
 fn key_cstring(key: &str) -> Result<CString, StorageError> {
     CString::new(key).map_err(|_| StorageError::InvalidKey(key.to_string()))
 }
 
-fn failed(what: &str, r: lwm2mc_result) -> StorageError {
-    StorageError::Io(format!("storage {what} callback returned {r:?}"))
+fn failed(what: &str, v: lwm2mc_callback_result) -> StorageError {
+    StorageError::Io(format!(
+        "storage {what} callback returned {}",
+        describe_code(v)
+    ))
 }
+
+/// The largest value a storage `load` may report: a snapshot is a few KiB; a callback asking
+/// for more is broken, and the library does not allocate what it asks for.
+const MAX_LOAD: usize = 16 * 1024 * 1024;
 
 impl Storage for CStorage {
     fn load(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
@@ -148,17 +171,19 @@ impl Storage for CStorage {
                     &mut n,
                 )
             };
-            match r {
-                lwm2mc_result::Ok if n <= buf.len() => {
+            match known(r) {
+                Some(lwm2mc_result::Ok) if n <= buf.len() => {
                     buf.truncate(n);
                     return Ok(Some(buf));
                 }
-                lwm2mc_result::NotFound => return Ok(None),
-                lwm2mc_result::InsufficientSize if n > buf.len() && n <= 16 * 1024 * 1024 => {
+                Some(lwm2mc_result::NotFound) => return Ok(None),
+                Some(lwm2mc_result::InsufficientSize) if n > buf.len() && n <= MAX_LOAD => {
                     buf.resize(n, 0)
                 }
-                lwm2mc_result::InsufficientSize => buf.resize(buf.len().saturating_mul(4), 0),
-                other => return Err(failed("load", other)),
+                Some(lwm2mc_result::InsufficientSize) if buf.len() < MAX_LOAD => {
+                    buf.resize(buf.len().saturating_mul(4).min(MAX_LOAD), 0)
+                }
+                _ => return Err(failed("load", r)),
             }
         }
         Err(StorageError::Io(
@@ -173,7 +198,7 @@ impl Storage for CStorage {
         let k = key_cstring(key)?;
         // SAFETY: data is readable for data.len() bytes, k is NUL-terminated.
         match unsafe { store(self.0.userdata, k.as_ptr(), data.as_ptr(), data.len()) } {
-            lwm2mc_result::Ok => Ok(()),
+            r if known(r) == Some(lwm2mc_result::Ok) => Ok(()),
             other => Err(failed("store", other)),
         }
     }
@@ -184,9 +209,10 @@ impl Storage for CStorage {
         };
         let k = key_cstring(key)?;
         // SAFETY: k is NUL-terminated.
-        match unsafe { erase(self.0.userdata, k.as_ptr()) } {
-            lwm2mc_result::Ok | lwm2mc_result::NotFound => Ok(()),
-            other => Err(failed("erase", other)),
+        let r = unsafe { erase(self.0.userdata, k.as_ptr()) };
+        match known(r) {
+            Some(lwm2mc_result::Ok | lwm2mc_result::NotFound) => Ok(()),
+            _ => Err(failed("erase", r)),
         }
     }
 }
@@ -217,9 +243,7 @@ impl ObjectHandler for CObject {
                 &mut n,
             )
         };
-        if r != lwm2mc_result::Ok {
-            return Err(coap_code(r));
-        }
+        object_result(r)?;
         ids.truncate(n.min(ids.len()));
         ids.sort_unstable();
         ids.dedup();
@@ -232,10 +256,7 @@ impl ObjectHandler for CObject {
         };
         let mut out = empty_value();
         // SAFETY: out is a valid, writable lwm2mc_value.
-        let r = unsafe { f(self.table.userdata, self.oid, iid, rid, &mut out) };
-        if r != lwm2mc_result::Ok {
-            return Err(coap_code(r));
-        }
+        object_result(unsafe { f(self.table.userdata, self.oid, iid, rid, &mut out) })?;
         // SAFETY: the callback promises out.bytes stays valid until it is called again.
         unsafe { from_c(&out) }
             .map(ResourceValue::Single)
@@ -251,10 +272,7 @@ impl ObjectHandler for CObject {
         };
         let c = to_c(v);
         // SAFETY: c borrows from v, which outlives the call.
-        match unsafe { f(self.table.userdata, self.oid, iid, rid, &c) } {
-            lwm2mc_result::Ok => Ok(()),
-            r => Err(coap_code(r)),
-        }
+        object_result(unsafe { f(self.table.userdata, self.oid, iid, rid, &c) })
     }
 
     fn create(&mut self, iid: u16, resources: &crate::value::Resources) -> Result<(), u8> {
@@ -262,10 +280,7 @@ impl ObjectHandler for CObject {
             return Err(msg::METHOD_NOT_ALLOWED);
         };
         // SAFETY: plain values.
-        match unsafe { f(self.table.userdata, self.oid, iid) } {
-            lwm2mc_result::Ok => {}
-            r => return Err(coap_code(r)),
-        }
+        object_result(unsafe { f(self.table.userdata, self.oid, iid) })?;
         for (rid, value) in resources {
             if let ResourceValue::Single(_) = value {
                 self.write(iid, *rid, value)?;
@@ -279,10 +294,7 @@ impl ObjectHandler for CObject {
             return Err(msg::METHOD_NOT_ALLOWED);
         };
         // SAFETY: plain values.
-        match unsafe { f(self.table.userdata, self.oid, iid) } {
-            lwm2mc_result::Ok => Ok(()),
-            r => Err(coap_code(r)),
-        }
+        object_result(unsafe { f(self.table.userdata, self.oid, iid) })
     }
 
     fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8> {
@@ -290,7 +302,7 @@ impl ObjectHandler for CObject {
             return Err(msg::METHOD_NOT_ALLOWED);
         };
         // SAFETY: args is readable for args.len() bytes during the call.
-        match unsafe {
+        object_result(unsafe {
             f(
                 self.table.userdata,
                 self.oid,
@@ -299,9 +311,6 @@ impl ObjectHandler for CObject {
                 args.as_ptr(),
                 args.len(),
             )
-        } {
-            lwm2mc_result::Ok => Ok(()),
-            r => Err(coap_code(r)),
-        }
+        })
     }
 }

@@ -4,14 +4,18 @@
 #![allow(non_camel_case_types)]
 
 use core::ffi::c_char;
+use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::adapters::{to_c, CObject, CStorage};
+use super::adapters::{describe_code, known, to_c, CObject, CStorage};
 use super::config::{lwm2mc_config, parse_path, read_value, store_error, LogHook, StorageChoice};
-use super::guard::{as_bytes, as_ref, as_str, copy_out, exclusive, guard, write_out, FfiResult};
+use super::guard::{
+    as_bytes, as_ref, as_str, copy_out, guard, write_out, FfiResult, FreeClaim, Gate,
+};
 use super::result::lwm2mc_result;
 use super::types::*;
 use crate::client::Client;
@@ -29,45 +33,61 @@ enum Mode {
     Switching,
 }
 
-/// A client (opaque to C). Not thread-safe: use each client from one thread at a time.
+/// A client (opaque to C). It may be called from several threads, one call at a time: a call
+/// made from one of its own callbacks returns LWM2MC_RESULT_REENTRANT_CALL, one made from
+/// another thread while a call runs returns LWM2MC_RESULT_BUSY; neither does anything, so the
+/// same call can be made again later. Callbacks run on the thread whose call runs them.
+// The gate decides who is inside a call and defers a free asked for during one; everything
+// else lives in `state`, which only the thread holding the gate touches.
 pub struct lwm2mc_client {
-    busy: AtomicBool,
+    gate: Gate,
+    state: UnsafeCell<ClientState>,
+}
+
+struct ClientState {
     mode: Mode,
     transport: Option<lwm2mc_transport>,
     /// Host peer handles of the peers opened through the transport hook.
     opened: BTreeMap<PeerId, usize>,
-    log: Option<LogHook>,
+    log: Logger,
+    /// Set when a callback asked for this client to be freed: no more callbacks run.
+    dying: Arc<AtomicBool>,
+    /// Datagrams the transport hook's `send` failed to send.
+    send_failures: u64,
     events: VecDeque<Event>,
     /// Storage behind the pointers of the last event handed out.
     held_message: CString,
     held_data: Vec<u8>,
 }
 
-/// Log lines go out only at points where the client's state is consistent.
-fn log(hook: Option<LogHook>, level: u32, line: &str) {
-    let Some(h) = hook else { return };
-    let Ok(c) = CString::new(line.replace('\0', " ")) else {
-        return;
-    };
-    // SAFETY: the hook was given by the application with its userdata; c is NUL-terminated
-    // and lives across the call.
-    unsafe { (h.log)(h.userdata, level, c.as_ptr()) };
+/// The log hook, silent once the client is being freed.
+#[derive(Clone)]
+struct Logger {
+    hook: Option<LogHook>,
+    dying: Arc<AtomicBool>,
 }
 
-/// A log hook that can ride in the UDP loop's tap (which must be Send).
-struct SendHook(LogHook);
-// SAFETY: the tap runs on the thread that drives the client, which is the thread the
-// application uses the client from.
-unsafe impl Send for SendHook {}
+// SAFETY: the logger rides in the UDP loop's tap (which must be Send); it is only called from
+// inside a client call, on the thread holding the client's gate.
+unsafe impl Send for Logger {}
 
-impl SendHook {
-    /// Whole-value access, so closures capture the `Send` wrapper, not its field.
-    fn hook(&self) -> LogHook {
-        self.0
+impl Logger {
+    /// Log lines go out only at points where the client's state is consistent.
+    fn log(&self, level: u32, line: &str) {
+        let Some(h) = self.hook else { return };
+        if self.dying.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(c) = CString::new(line.replace('\0', " ")) else {
+            return;
+        };
+        // SAFETY: the hook was given by the application with its userdata; c is
+        // NUL-terminated and lives across the call.
+        unsafe { (h.log)(h.userdata, level, c.as_ptr()) };
     }
 }
 
-impl lwm2mc_client {
+impl ClientState {
     fn core(&mut self) -> FfiResult<&mut Client> {
         match &mut self.mode {
             Mode::Hooked(c) => Ok(c),
@@ -85,8 +105,11 @@ impl lwm2mc_client {
     }
 
     /// After every state change: opens new peers, sends queued datagrams, collects events.
+    /// Stops calling callbacks as soon as one of them frees the client.
     fn flush(&mut self) -> FfiResult {
-        let hook = self.log;
+        let logger = self.log.clone();
+        let dying = self.dying.clone();
+        let dying = || dying.load(Ordering::SeqCst);
         let Mode::Hooked(client) = &mut self.mode else {
             return Ok(());
         };
@@ -97,6 +120,9 @@ impl lwm2mc_client {
                 .map(|(id, i)| (id, i.clone()))
                 .collect();
             for (id, info) in new {
+                if dying() {
+                    return Ok(());
+                }
                 let (Ok(uri), Ok(host)) = (
                     CString::new(info.uri_text.clone()),
                     CString::new(info.uri.host.clone()),
@@ -121,42 +147,58 @@ impl lwm2mc_client {
                 let r = match t.open {
                     // SAFETY: c_info and the strings it points to live across the call.
                     Some(open) => unsafe { open(t.userdata, &c_info, &mut handle) },
-                    None => lwm2mc_result::InvalidState,
+                    None => lwm2mc_result::InvalidState as u32,
                 };
-                if r == lwm2mc_result::Ok {
+                if known(r) == Some(lwm2mc_result::Ok) {
                     self.opened.insert(id, handle);
                 } else {
-                    log(
-                        hook,
+                    logger.log(
                         LWM2MC_LOG_WARN,
-                        &format!("transport open({}) failed: {r:?}", info.uri_text),
+                        &format!(
+                            "transport open({}) failed: {}",
+                            info.uri_text,
+                            describe_code(r)
+                        ),
                     );
                 }
             }
         }
-        while let Some(tx) = client.poll_transmit() {
-            log(
-                hook,
+        while !dying() {
+            let Some(tx) = client.poll_transmit() else {
+                break;
+            };
+            logger.log(
                 LWM2MC_LOG_DEBUG,
                 &format!("-> {}", crate::trace::describe(&tx.data)),
             );
             let (Some(t), Some(h)) = (self.transport, self.opened.get(&tx.peer)) else {
                 continue;
             };
+            if dying() {
+                break;
+            }
             if let Some(send) = t.send {
                 // SAFETY: tx.data is readable for its length during the call.
                 let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
-                if r != lwm2mc_result::Ok {
-                    log(
-                        hook,
+                if known(r) != Some(lwm2mc_result::Ok) {
+                    self.send_failures = self.send_failures.saturating_add(1);
+                    logger.log(
                         LWM2MC_LOG_WARN,
-                        &format!("transport send failed: {r:?}"),
+                        &format!(
+                            "transport send failed ({} B): {}",
+                            tx.data.len(),
+                            describe_code(r)
+                        ),
                     );
                 }
             }
         }
         while let Some(ev) = client.poll_event() {
             if let Event::PeerClosed { peer } = ev {
+                // Once dying, the handle stays in `opened` and is closed by the free.
+                if dying() {
+                    continue;
+                }
                 if let (Some(t), Some(h)) = (self.transport, self.opened.remove(&peer)) {
                     if let Some(close) = t.close {
                         // SAFETY: the host's own handle, given back once.
@@ -165,35 +207,72 @@ impl lwm2mc_client {
                 }
                 continue;
             }
-            log(hook, LWM2MC_LOG_INFO, &format!("{ev:?}"));
+            logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
             self.events.push_back(ev);
         }
         Ok(())
     }
 }
 
-/// Runs `f` on a client with the re-entrancy guard held.
+/// Runs `f` on a client's state with its gate held. A call from one of the client's callbacks
+/// gets ReentrantCall, one from another thread while a call runs gets Busy; neither does
+/// anything. If a callback freed the client during `f`, the client is freed here, after `f`.
 fn with_client(
     client: *mut lwm2mc_client,
-    f: impl FnOnce(&mut lwm2mc_client) -> FfiResult,
+    f: impl FnOnce(&mut ClientState) -> FfiResult,
 ) -> lwm2mc_result {
     guard(|| {
         if client.is_null() {
             return Err(lwm2mc_result::NullParameter);
         }
-        // SAFETY: non-NULL; the exported functions document that it must be a live client. The
-        // busy flag is read through a shared reference before any exclusive use.
-        let busy: &AtomicBool = unsafe { &(*client).busy };
-        match exclusive(busy, || {
-            // SAFETY: exclusive() guarantees no other call on this client is running (a
-            // callback re-entering got ReentrantCall above).
-            let c = unsafe { &mut *client };
-            f(c)
-        }) {
+        // SAFETY: non-NULL; the exported functions document that it must be a live client.
+        // The gate is only ever used through shared references.
+        let gate: &Gate = unsafe { &(*client).gate };
+        gate.enter()?;
+        let r = guard(|| {
+            // SAFETY: the gate is held by this thread, so no other call (and no callback
+            // re-entering, refused by enter) reaches the state until `leave`.
+            let state = unsafe { &mut *(*client).state.get() };
+            f(state)
+        });
+        if gate.leave() {
+            // SAFETY: a callback asked for the free while we held the gate, which stays
+            // closed; nothing refers to the client any more.
+            unsafe { destroy(client) };
+        }
+        match r {
             lwm2mc_result::Ok => Ok(()),
             r => Err(r),
         }
     })
+}
+
+/// Frees a client and closes the peers still open through the transport hook.
+///
+/// # Safety
+/// `client` came from `lwm2mc_client_new`, its gate is held for good by the caller, and
+/// nothing else refers to it.
+unsafe fn destroy(client: *mut lwm2mc_client) {
+    // The close callbacks run while the allocation is intact: one calling the client finds
+    // the gate closed (REENTRANT_CALL), one freeing it again is deferred to this free.
+    {
+        // SAFETY: the caller holds the gate for good: nothing else touches the state.
+        let state = unsafe { &mut *(*client).state.get() };
+        state.dying.store(true, Ordering::SeqCst);
+        let opened = std::mem::take(&mut state.opened);
+        if let Some(close) = state
+            .transport
+            .and_then(|t| t.close.map(|c| (t.userdata, c)))
+        {
+            for h in opened.into_values() {
+                // SAFETY: the host's own handle, given back once.
+                unsafe { (close.1)(close.0, h) };
+            }
+        }
+    }
+    // SAFETY: created by Box::into_raw in lwm2mc_client_new, freed once (per the contract);
+    // no reference into it is left.
+    drop(unsafe { Box::from_raw(client) });
 }
 
 /// Creates a client from `config` (copied; the config stays the caller's). If the config has a
@@ -230,43 +309,60 @@ pub unsafe extern "C" fn lwm2mc_client_new(
                 .set_handler(oid, Box::new(CObject { oid, table }))
                 .map_err(store_error)?;
         }
-        let mut c = lwm2mc_client {
-            busy: AtomicBool::new(false),
+        let gate = Gate::new();
+        let dying = gate.dying_flag();
+        let mut state = ClientState {
             mode: Mode::Hooked(client),
             transport: cfg.transport,
             opened: BTreeMap::new(),
-            log: cfg.log,
+            log: Logger {
+                hook: cfg.log,
+                dying: dying.clone(),
+            },
+            dying,
+            send_failures: 0,
             events: VecDeque::new(),
             held_message: CString::default(),
             held_data: Vec::new(),
         };
-        c.flush()?;
+        // No one else has the client yet: its callbacks cannot reach it.
+        state.flush()?;
+        let c = lwm2mc_client {
+            gate,
+            state: UnsafeCell::new(state),
+        };
         // SAFETY: out checked non-NULL.
         unsafe { write_out(out, Box::into_raw(Box::new(c))) }
     })
 }
 
 /// Releases a client without de-registering (call `lwm2mc_client_stop` first for that). Peers
-/// still open through the transport hook are closed. NULL is a no-op.
+/// still open through the transport hook are closed (their `close` callbacks run inside this
+/// function, or at the deferred free below). NULL is a no-op.
+///
+/// Called from inside one of this client's callbacks, the free is deferred: the callback goes
+/// on, the library calls no further callback of this client except the `close` of its open
+/// peers, and the client is freed when the call that ran the callback returns (that call
+/// returns its result as usual). Called from another thread while a call runs, it waits for
+/// that call to return, then frees; calls that arrive meanwhile get LWM2MC_RESULT_BUSY. Either
+/// way the pointer is invalid once this function has returned to code that is not inside the
+/// running call, and the callbacks' userdata must stay valid until the free is done.
 ///
 /// # Safety
-/// `client` must be NULL or a pointer from `lwm2mc_client_new`, not freed before, and not in
-/// use by another call.
+/// `client` must be NULL or a pointer from `lwm2mc_client_new`, freed once, and not used
+/// again after the free (the deferred case: not after the running call returned).
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_free(client: *mut lwm2mc_client) {
     let _ = guard(|| {
         if client.is_null() {
             return Ok(());
         }
-        // SAFETY: created by Box::into_raw in lwm2mc_client_new, freed once.
-        let c = unsafe { Box::from_raw(client) };
-        if let Some(t) = c.transport {
-            for h in c.opened.values() {
-                if let Some(close) = t.close {
-                    // SAFETY: the host's own handle.
-                    unsafe { close(t.userdata, *h) };
-                }
-            }
+        // SAFETY: a live client per the contract; the gate is only used by shared reference.
+        let gate: &Gate = unsafe { &(*client).gate };
+        match gate.claim_for_free() {
+            // SAFETY: the gate is now held by this thread for good.
+            FreeClaim::Now => unsafe { destroy(client) },
+            FreeClaim::Deferred => {}
         }
         Ok(())
     });
@@ -328,7 +424,8 @@ pub unsafe extern "C" fn lwm2mc_client_is_stopped(
 
 /// Feeds one datagram received from the transport peer `peer` (a handle the transport's
 /// `open` returned). LWM2MC_RESULT_NOT_FOUND if no open peer has that handle (the datagram is
-/// dropped). The buffer is only read during the call.
+/// dropped). LWM2MC_RESULT_BUSY (another thread's call runs) and REENTRANT_CALL did not take
+/// the datagram: hand it in again. The buffer is only read during the call.
 ///
 /// # Safety
 /// `client` must be NULL or a live client; `buf` readable for `len` bytes.
@@ -384,7 +481,10 @@ pub unsafe extern "C" fn lwm2mc_client_step(
 }
 
 /// Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-/// "127.0.0.1:5684", "[::]:0"). Then drive it with `lwm2mc_client_poll_udp`. NoSec only.
+/// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+/// `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
+/// an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
+/// not local), INVALID_STATE once bound; the client can be bound again after an error.
 ///
 /// # Safety
 /// `client` must be NULL or a live client; `bind_addr` NUL-terminated.
@@ -401,18 +501,26 @@ pub unsafe extern "C" fn lwm2mc_client_bind_udp(
         let Mode::Hooked(_) = c.mode else {
             return Err(lwm2mc_result::InvalidState);
         };
+        // The socket first: a bind that fails leaves the client as it was.
+        let socket = std::net::UdpSocket::bind(addr).map_err(|_| lwm2mc_result::TransportError)?;
         let Mode::Hooked(core) = std::mem::replace(&mut c.mode, Mode::Switching) else {
             return Err(lwm2mc_result::Internal);
         };
-        let mut udp = UdpClient::bind(core, addr).map_err(|_| lwm2mc_result::TransportError)?;
-        if let Some(h) = c.log {
-            let hook = SendHook(h);
+        let mut udp = UdpClient::with_socket(core, socket);
+        if c.log.hook.is_some() {
+            let logger = c.log.clone();
             udp.set_tap(Box::new(move |dir, peer, bytes| {
                 let arrow = if dir == Direction::Sent { "->" } else { "<-" };
-                log(
-                    Some(hook.hook()),
+                logger.log(
                     LWM2MC_LOG_DEBUG,
                     &format!("{arrow} {peer} {}", crate::trace::describe(bytes)),
+                );
+            }));
+            let logger = c.log.clone();
+            udp.set_send_error_hook(Box::new(move |peer, bytes, e| {
+                logger.log(
+                    LWM2MC_LOG_WARN,
+                    &format!("udp send to {peer} failed ({} B): {e}", bytes.len()),
                 );
             }));
         }
@@ -447,7 +555,11 @@ pub unsafe extern "C" fn lwm2mc_client_udp_port(
 }
 
 /// One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
-/// timers and sends. Events are queued for `lwm2mc_client_next_event`.
+/// timers and sends. Events are queued for `lwm2mc_client_next_event`. A datagram the socket
+/// cannot send (one larger than UDP allows, no route) is lost like one lost on the way: logged
+/// at WARN, counted (`lwm2mc_client_send_failures`), and not an error of this call;
+/// TRANSPORT_ERROR means the socket itself failed. Refused with LWM2MC_RESULT_BUSY while
+/// another thread's call runs, without reading the socket.
 ///
 /// # Safety
 /// `client` must be NULL or a live client.
@@ -457,7 +569,7 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
     max_wait_ms: u32,
 ) -> lwm2mc_result {
     with_client(client, |c| {
-        let hook = c.log;
+        let logger = c.log.clone();
         let Mode::Udp(u) = &mut c.mode else {
             return Err(lwm2mc_result::InvalidState);
         };
@@ -466,11 +578,32 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
             .map_err(|_| lwm2mc_result::TransportError)?;
         for ev in events {
             if !matches!(ev, Event::PeerClosed { .. }) {
-                log(hook, LWM2MC_LOG_INFO, &format!("{ev:?}"));
+                logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
                 c.events.push_back(ev);
             }
         }
         Ok(())
+    })
+}
+
+/// Writes how many datagrams could not be sent since the client was made: `send` callbacks of
+/// the transport hook that did not return LWM2MC_RESULT_OK, and in UDP mode datagrams the
+/// socket refused. Each is also logged at WARN; none stops the client.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_send_failures(
+    client: *mut lwm2mc_client,
+    out: *mut u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let n = match &c.mode {
+            Mode::Udp(u) => c.send_failures.saturating_add(u.send_errors()),
+            _ => c.send_failures,
+        };
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, n) }
     })
 }
 

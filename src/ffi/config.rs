@@ -12,7 +12,7 @@ use super::adapters::type_from_code;
 use super::guard::{as_mut, as_str, guard, write_out, FfiResult};
 use super::result::lwm2mc_result;
 use super::types::*;
-use crate::accounts::factory;
+use crate::accounts::{self, factory};
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
 use crate::model::{ObjectDef, Operations, ResourceDef};
@@ -216,6 +216,8 @@ pub unsafe extern "C" fn lwm2mc_config_set_seed(
 }
 
 /// Factory state: adds a NoSec Bootstrap-Server account at `uri` with a ClientHoldOffTime.
+/// A device has at most one: a second one is LWM2MC_RESULT_ALREADY_EXISTS. A refused call
+/// leaves the config unchanged.
 ///
 /// # Safety
 /// `config` must be NULL or a valid config; `uri` a NUL-terminated string.
@@ -229,13 +231,19 @@ pub unsafe extern "C" fn lwm2mc_config_add_bootstrap_server(
         // SAFETY: per this function's contract.
         let uri = unsafe { as_str(uri) }?;
         crate::uri::ServerUri::parse(uri).map_err(|_| lwm2mc_result::InvalidArgument)?;
-        factory::add_bootstrap_account(&mut c.store, uri, i64::from(hold_off_s))
-            .map_err(store_error)?;
-        Ok(())
+        if accounts::bootstrap_account(&c.store).is_some() {
+            return Err(lwm2mc_result::AlreadyExists);
+        }
+        with_rollback(&mut c.store, |store| {
+            factory::add_bootstrap_account(store, uri, i64::from(hold_off_s)).map(|_| ())
+        })
     })
 }
 
-/// Factory state: adds a NoSec LwM2M Server account (Security + Server instances).
+/// Factory state: adds a NoSec LwM2M Server account (Security + Server instances) with Short
+/// Server ID `short_server_id` (1..65534; else INVALID_ARGUMENT). An ID that an account of
+/// the config has already is LWM2MC_RESULT_ALREADY_EXISTS. A refused call leaves the config
+/// unchanged.
 ///
 /// # Safety
 /// `config` must be NULL or a valid config; `uri` a NUL-terminated string.
@@ -253,8 +261,29 @@ pub unsafe extern "C" fn lwm2mc_config_add_server(
         if !(1..=65534).contains(&short_server_id) {
             return Err(lwm2mc_result::InvalidArgument);
         }
-        factory::add_server_account(&mut c.store, short_server_id, uri, i64::from(lifetime_s))
-            .map_err(store_error)
+        let taken = accounts::security_accounts(&c.store)
+            .iter()
+            .any(|a| !a.bootstrap && a.ssid == Some(short_server_id))
+            || accounts::server_instance_of(&c.store, short_server_id).is_some();
+        if taken {
+            return Err(lwm2mc_result::AlreadyExists);
+        }
+        with_rollback(&mut c.store, |store| {
+            factory::add_server_account(store, short_server_id, uri, i64::from(lifetime_s))
+        })
+    })
+}
+
+/// Runs a change of the factory store that may fail half-way; on failure the store is put
+/// back as it was.
+fn with_rollback(
+    store: &mut Store,
+    change: impl FnOnce(&mut Store) -> Result<(), StoreError>,
+) -> FfiResult {
+    let before = store.clone();
+    change(store).map_err(|e| {
+        *store = before;
+        store_error(e)
     })
 }
 
@@ -277,7 +306,9 @@ pub unsafe extern "C" fn lwm2mc_config_set_device(
     })
 }
 
-/// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`.
+/// Uses the host's transport (copied). Without one, call `lwm2mc_client_bind_udp`. `transport`
+/// NULL is LWM2MC_RESULT_NULL_PARAMETER; a table without `open` or `send` is
+/// LWM2MC_RESULT_INVALID_ARGUMENT; both change nothing.
 ///
 /// # Safety
 /// `config` must be NULL or a valid config; `transport` NULL or valid for reads.
@@ -298,7 +329,9 @@ pub unsafe extern "C" fn lwm2mc_config_set_transport(
 }
 
 /// Keeps the configuration in the host's storage (copied): loaded by `lwm2mc_client_new`,
-/// saved on every commit.
+/// saved on every commit. `storage` NULL means no storage again (this replaces an earlier
+/// `lwm2mc_config_set_storage` or `lwm2mc_config_use_file_storage`). A table without `load`
+/// or `store` is LWM2MC_RESULT_INVALID_ARGUMENT and changes nothing.
 ///
 /// # Safety
 /// `config` must be NULL or a valid config; `storage` NULL or valid for reads.
@@ -309,7 +342,10 @@ pub unsafe extern "C" fn lwm2mc_config_set_storage(
 ) -> lwm2mc_result {
     with_config(config, |c| {
         // SAFETY: per this function's contract.
-        let s = unsafe { super::guard::as_ref(storage) }?;
+        let Some(s) = (unsafe { storage.as_ref() }) else {
+            c.storage = None;
+            return Ok(());
+        };
         if s.load.is_none() || s.store.is_none() {
             return Err(lwm2mc_result::InvalidArgument);
         }

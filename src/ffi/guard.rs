@@ -1,10 +1,13 @@
 //! The rules every exported function follows (DESIGN §4): panics never cross the boundary,
 //! pointers are checked, strings are validated, outputs are written only on success, and a
-//! client refuses calls made from inside its own callbacks.
+//! client runs one call at a time: it refuses calls made from inside its own callbacks
+//! (`ReentrantCall`) and from other threads while a call runs (`Busy`).
 
 use core::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::result::lwm2mc_result;
 
@@ -19,14 +22,103 @@ pub(crate) fn guard(f: impl FnOnce() -> FfiResult) -> lwm2mc_result {
     }
 }
 
-/// Runs `f` with the busy flag held: a second entry (from a callback) gets `ReentrantCall`.
-pub(crate) fn exclusive(busy: &AtomicBool, f: impl FnOnce() -> FfiResult) -> lwm2mc_result {
-    if busy.swap(true, Ordering::AcqRel) {
-        return lwm2mc_result::ReentrantCall;
+thread_local! {
+    /// Its address tells the threads apart (no destructor, so it is there until the thread ends).
+    static THREAD_TOKEN: u8 = const { 0 };
+}
+
+/// A non-zero number unique to the calling thread among the running threads.
+fn thread_token() -> usize {
+    THREAD_TOKEN.with(|t| core::ptr::from_ref(t) as usize)
+}
+
+/// How long a free from another thread sleeps between looks at a running call.
+const FREE_POLL: Duration = Duration::from_micros(200);
+
+/// Who may run a call on a client: at most one thread at a time. A second call from the same
+/// thread (a callback calling back) gets `ReentrantCall`, one from another thread `Busy`; a
+/// free asked for from inside a call is carried out when that call returns.
+pub(crate) struct Gate {
+    /// `thread_token()` of the thread inside a call, 0 when none is.
+    owner: AtomicUsize,
+    /// A free from another thread is waiting for the running call: new calls get `Busy`.
+    closing: AtomicBool,
+    /// The thread inside the call asked for a free (from a callback): the call frees the
+    /// client when it returns, and runs no more callbacks meanwhile. Shared with the client's
+    /// state so that its loops can look at it while the gate is held.
+    dying: Arc<AtomicBool>,
+}
+
+/// What `Gate::claim_for_free` found.
+pub(crate) enum FreeClaim {
+    /// Nobody is inside a call (any more): free now.
+    Now,
+    /// The calling thread is inside a call on this client: that call frees it when it returns.
+    Deferred,
+}
+
+impl Gate {
+    pub(crate) fn new() -> Gate {
+        Gate {
+            owner: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            dying: Arc::new(AtomicBool::new(false)),
+        }
     }
-    let r = guard(f);
-    busy.store(false, Ordering::Release);
-    r
+
+    /// The flag that says a free is pending for the call that is running.
+    pub(crate) fn dying_flag(&self) -> Arc<AtomicBool> {
+        self.dying.clone()
+    }
+
+    /// Enters a call, or says why not (nothing was done then).
+    pub(crate) fn enter(&self) -> FfiResult {
+        let me = thread_token();
+        match self
+            .owner
+            .compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) if self.closing.load(Ordering::SeqCst) => {
+                self.owner.store(0, Ordering::SeqCst);
+                Err(lwm2mc_result::Busy)
+            }
+            Ok(_) => Ok(()),
+            Err(owner) if owner == me => Err(lwm2mc_result::ReentrantCall),
+            Err(_) => Err(lwm2mc_result::Busy),
+        }
+    }
+
+    /// Leaves a call entered with `enter`. Returns true if the client must now be freed (a
+    /// callback asked for it); the gate then stays closed.
+    pub(crate) fn leave(&self) -> bool {
+        if self.dying.load(Ordering::SeqCst) {
+            return true;
+        }
+        self.owner.store(0, Ordering::SeqCst);
+        false
+    }
+
+    /// For a free: takes the gate for good, waiting for another thread's running call to
+    /// return, or defers the free to the call the calling thread is inside.
+    pub(crate) fn claim_for_free(&self) -> FreeClaim {
+        let me = thread_token();
+        loop {
+            match self
+                .owner
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return FreeClaim::Now,
+                Err(owner) if owner == me => {
+                    self.dying.store(true, Ordering::SeqCst);
+                    return FreeClaim::Deferred;
+                }
+                Err(_) => {
+                    self.closing.store(true, Ordering::SeqCst);
+                    std::thread::sleep(FREE_POLL);
+                }
+            }
+        }
+    }
 }
 
 /// A shared reference from a C pointer.

@@ -3,6 +3,8 @@
 use core::ffi::c_char;
 
 /// What a C function did. Values are stable: new codes are added at the end, never renumbered.
+/// Callbacks return these too; the library reads a callback's return value as a plain
+/// uint32_t, and any value that is none of these counts as that callback failing.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,7 @@ pub enum lwm2mc_result {
     NotFound = 4,
     /// A panic inside the library was caught; the call had no other effect it could promise.
     Panic = 5,
-    /// The function was called from inside one of this client's callbacks.
+    /// The function was called from inside one of this client's callbacks; nothing was done.
     ReentrantCall = 6,
     /// The object is not in a state that allows this call.
     InvalidState = 7,
@@ -33,6 +35,9 @@ pub enum lwm2mc_result {
     Unsupported = 11,
     /// An unexpected internal error.
     Internal = 12,
+    /// Another thread is inside a call on this client; nothing was done (nothing was consumed
+    /// either: make the same call again later).
+    Busy = 13,
 }
 
 impl lwm2mc_result {
@@ -51,6 +56,7 @@ impl lwm2mc_result {
             lwm2mc_result::AlreadyExists => b"already exists\0",
             lwm2mc_result::Unsupported => b"not supported\0",
             lwm2mc_result::Internal => b"internal error\0",
+            lwm2mc_result::Busy => b"another thread is using this client\0",
         }
     }
 
@@ -70,6 +76,7 @@ impl lwm2mc_result {
             AlreadyExists,
             Unsupported,
             Internal,
+            Busy,
         ]
         .into_iter()
         .find(|r| *r as u32 == v)

@@ -4,7 +4,11 @@
 
 use core::ffi::{c_char, c_void};
 
-use super::result::lwm2mc_result;
+/// What a callback returns: an `lwm2mc_result` value (the header names it `lwm2mc_result`).
+/// The library receives it as a plain 32-bit integer, so any value a callback returns is
+/// defined behaviour: LWM2MC_RESULT_OK is success, and a value this version does not know
+/// (-1, 13, 99, ...) counts as a failure of the callback, like LWM2MC_RESULT_INTERNAL.
+pub type lwm2mc_callback_result = u32;
 
 /// Resource data types, the values of `lwm2mc_value.type` and `lwm2mc_resource_def.type`.
 #[repr(u32)]
@@ -88,7 +92,8 @@ pub struct lwm2mc_resource_def {
 
 /// Callbacks through which the application holds an object's values. Each returns
 /// LWM2MC_RESULT_OK or an error, which the requesting server receives as a CoAP code
-/// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else → 5.00).
+/// (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else, including
+/// values that are no `lwm2mc_result` at all, → 5.00).
 /// They run inside the client call that handles the server's request; calling that client from
 /// them returns LWM2MC_RESULT_REENTRANT_CALL. Any callback may be NULL (the operation is then
 /// answered 4.05, or for `instances`, instance 0 is assumed). Only single-instance resources
@@ -106,7 +111,7 @@ pub struct lwm2mc_object_callbacks {
             ids: *mut u16,
             cap: usize,
             out_n: *mut usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     /// Fills `out` with the current value of /object/instance/resource (single resources).
     pub read: Option<
@@ -116,7 +121,7 @@ pub struct lwm2mc_object_callbacks {
             instance: u16,
             resource: u16,
             out: *mut lwm2mc_value,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     /// A server wrote /object/instance/resource.
     pub write: Option<
@@ -126,7 +131,7 @@ pub struct lwm2mc_object_callbacks {
             instance: u16,
             resource: u16,
             value: *const lwm2mc_value,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     /// A server executed /object/instance/resource with these argument bytes.
     pub execute: Option<
@@ -137,15 +142,23 @@ pub struct lwm2mc_object_callbacks {
             resource: u16,
             args: *const u8,
             args_len: usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     /// A server created /object/instance; the initial values then arrive through `write`.
     pub create_instance: Option<
-        unsafe extern "C" fn(userdata: *mut c_void, object: u16, instance: u16) -> lwm2mc_result,
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+        ) -> lwm2mc_callback_result,
     >,
     /// A server deleted /object/instance.
     pub delete_instance: Option<
-        unsafe extern "C" fn(userdata: *mut c_void, object: u16, instance: u16) -> lwm2mc_result,
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+        ) -> lwm2mc_callback_result,
     >,
 }
 
@@ -180,7 +193,10 @@ pub struct lwm2mc_server_info {
 /// returns the host's own peer handle; `send` carries one datagram; `close` is called when the
 /// client stops talking to that server. Datagrams from a peer are given back with
 /// `lwm2mc_client_handle_datagram` and the same handle. Callbacks run inside client calls;
-/// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL.
+/// calling that client from them returns LWM2MC_RESULT_REENTRANT_CALL. An `open` that returns
+/// anything but LWM2MC_RESULT_OK leaves the server unreachable (retried at the next call); a
+/// `send` that does is one lost datagram (logged at WARN and counted by
+/// `lwm2mc_client_send_failures`), never the end of the client.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_transport {
@@ -190,7 +206,7 @@ pub struct lwm2mc_transport {
             userdata: *mut c_void,
             info: *const lwm2mc_server_info,
             peer_out: *mut usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     pub send: Option<
         unsafe extern "C" fn(
@@ -198,7 +214,7 @@ pub struct lwm2mc_transport {
             peer: usize,
             buf: *const u8,
             len: usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     pub close: Option<unsafe extern "C" fn(userdata: *mut c_void, peer: usize)>,
 }
@@ -207,7 +223,8 @@ pub struct lwm2mc_transport {
 /// `buf` (`cap` bytes) and writes its length to `out_n`; it returns LWM2MC_RESULT_NOT_FOUND if
 /// the key holds nothing, or LWM2MC_RESULT_INSUFFICIENT_SIZE with the needed length in `out_n`.
 /// `store` must replace the value whole; `erase` removes it. Keys are short NUL-terminated
-/// ASCII strings.
+/// ASCII strings. Any other return value (an unknown one included) is a storage failure:
+/// loading falls back to the factory state with a STORAGE_ERROR event, saving fails.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_storage {
@@ -219,7 +236,7 @@ pub struct lwm2mc_storage {
             buf: *mut u8,
             cap: usize,
             out_n: *mut usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
     pub store: Option<
         unsafe extern "C" fn(
@@ -227,10 +244,11 @@ pub struct lwm2mc_storage {
             key: *const c_char,
             buf: *const u8,
             len: usize,
-        ) -> lwm2mc_result,
+        ) -> lwm2mc_callback_result,
     >,
-    pub erase:
-        Option<unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char) -> lwm2mc_result>,
+    pub erase: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char) -> lwm2mc_callback_result,
+    >,
 }
 
 /// Log hook: `level` is an `lwm2mc_log_level`; `message` is NUL-terminated and valid only

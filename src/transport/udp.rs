@@ -22,6 +22,9 @@ pub enum Direction {
 /// Observer of every datagram (for transcripts and debugging).
 pub type Tap = Box<dyn FnMut(Direction, SocketAddr, &[u8]) + Send>;
 
+/// Told about every datagram the socket failed to send: the peer, the datagram, the error.
+pub type SendErrorHook = Box<dyn FnMut(SocketAddr, &[u8], &io::Error) + Send>;
+
 /// A random seed from the OS (std's hasher keys come from the OS RNG), for `Config::seed`.
 pub fn os_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -37,22 +40,33 @@ pub struct UdpClient {
     addrs: BTreeMap<PeerId, SocketAddr>,
     peers_by_addr: HashMap<SocketAddr, PeerId>,
     tap: Option<Tap>,
+    on_send_error: Option<SendErrorHook>,
+    send_errors: u64,
     buf: Vec<u8>,
 }
 
 impl UdpClient {
-    /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`.
+    /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`. On error
+    /// the client is dropped; to keep it, bind the socket first and use [`UdpClient::with_socket`].
     pub fn bind(client: Client, bind: SocketAddr) -> io::Result<UdpClient> {
         let socket = UdpSocket::bind(bind)?;
-        Ok(UdpClient {
+        Ok(UdpClient::with_socket(client, socket))
+    }
+
+    /// Drives `client` over `socket`, already bound (it is used in blocking mode with read
+    /// timeouts).
+    pub fn with_socket(client: Client, socket: UdpSocket) -> UdpClient {
+        UdpClient {
             client,
             socket,
             start: Instant::now(),
             addrs: BTreeMap::new(),
             peers_by_addr: HashMap::new(),
             tap: None,
+            on_send_error: None,
+            send_errors: 0,
             buf: vec![0; 65_536],
-        })
+        }
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -81,6 +95,17 @@ impl UdpClient {
         self.tap = Some(tap);
     }
 
+    /// Calls `hook` for every datagram the socket fails to send (see [`UdpClient::flush`]).
+    pub fn set_send_error_hook(&mut self, hook: SendErrorHook) {
+        self.on_send_error = Some(hook);
+    }
+
+    /// How many datagrams the socket failed to send so far (ICMP "port unreachable" echoes
+    /// not counted).
+    pub fn send_errors(&self) -> u64 {
+        self.send_errors
+    }
+
     pub fn start(&mut self) -> io::Result<()> {
         let now = self.now();
         self.client.start(now);
@@ -95,6 +120,8 @@ impl UdpClient {
 
     /// One turn of the loop: waits for a datagram at most until the client's next timer or
     /// `max_wait`, feeds it, runs due timers, sends what is queued and returns the new events.
+    /// A datagram that cannot be sent (too large for UDP, no route) is one lost datagram, not
+    /// an error of the loop (see [`UdpClient::flush`]); errors are those of the socket itself.
     pub fn turn(&mut self, max_wait: Duration) -> io::Result<Vec<Event>> {
         self.flush()?;
         let now = self.now();
@@ -217,7 +244,11 @@ impl UdpClient {
         }
     }
 
-    /// Sends everything the client has queued.
+    /// Sends everything the client has queued. A datagram the socket fails to send (EMSGSIZE
+    /// for an answer larger than a UDP datagram, no route, no buffer space) is dropped like a
+    /// datagram lost on the way: counted in [`UdpClient::send_errors`], reported to the
+    /// send-error hook, and the rest is sent; the CoAP layer's retransmissions and timeouts
+    /// deal with it. So this never fails today; the `Result` is kept for the callers.
     pub fn flush(&mut self) -> io::Result<()> {
         self.resolve_peers();
         while let Some(t) = self.client.poll_transmit() {
@@ -230,8 +261,15 @@ impl UdpClient {
             }
             match self.socket.send_to(&t.data, addr) {
                 Ok(_) => {}
+                // An ICMP "port unreachable" echo from an earlier datagram: the peer is not
+                // listening yet; retransmissions handle it.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.send_errors = self.send_errors.saturating_add(1);
+                    if let Some(hook) = self.on_send_error.as_mut() {
+                        hook(addr, &t.data, &e);
+                    }
+                }
             }
         }
         Ok(())

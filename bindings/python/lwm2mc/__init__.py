@@ -15,13 +15,14 @@ Transports, storage and application objects can be written in Python (see `Trans
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import itertools
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Protocol, Sequence
 
 from . import _ffi
 
@@ -35,7 +36,7 @@ _lib = _ffi.declare(_ffi.load_library())
 
 # lwm2mc_result codes (stable numbering, include/lwm2mc.h)
 OK, NULL_PARAMETER, INVALID_ARGUMENT, INSUFFICIENT_SIZE, NOT_FOUND, PANIC, REENTRANT_CALL = range(7)
-INVALID_STATE, STORAGE_ERROR, TRANSPORT_ERROR, ALREADY_EXISTS, UNSUPPORTED, INTERNAL = range(7, 13)
+INVALID_STATE, STORAGE_ERROR, TRANSPORT_ERROR, ALREADY_EXISTS, UNSUPPORTED, INTERNAL, BUSY = range(7, 14)
 
 
 def library_version() -> str:
@@ -461,13 +462,23 @@ def _free_native(handle: int, key: int) -> None:
 
 
 class Client:
-    """An LwM2M client (one device). Not thread-safe: drive it from one thread at a time.
+    """An LwM2M client (one device).
+
+    Threads: calls on one Client are serialised by a lock, so several threads may poll and
+    use it; each waits for the call running on another thread. Callbacks (transport, storage,
+    objects, log) run on the thread whose call runs them, with that lock held: a callback
+    calling its own client gets `Lwm2mcError` (REENTRANT_CALL) without anything being done,
+    except `close()`, which is then carried out when the running call returns. A callback must
+    not wait for another thread that is calling the same client (that thread waits for it).
 
     Args:
         endpoint: Endpoint Client Name.
         bootstrap: Bootstrap-Server URI (factory state: one NoSec Bootstrap-Server account).
         server: LwM2M Server URI (factory state: one NoSec server account, `short_server_id`).
         lifetime: registration lifetime in seconds (with `server`).
+        servers: more NoSec server accounts, as (short_server_id, uri) or (short_server_id,
+            uri, lifetime) tuples. A Short Server ID used twice raises `Lwm2mcError`
+            (ALREADY_EXISTS).
         version: "1.1" (default) or "1.0".
         pct: preferred bootstrap Content-Format (110, 112 or 11542), sent as pct=.
         root_ct: what Register announces as ct= on the root link: "preferred" (one SenML value,
@@ -475,9 +486,10 @@ class Client:
         device: Device values: manufacturer, model, serial.
         objects: application objects (`Object` instances).
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
-        storage: a Python `Storage`; or `state_dir` for the built-in file storage.
+        storage: a Python `Storage`; or `state_dir` for the built-in file storage (not both).
         ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
-        log: called with (level, message) for state changes (2) and datagrams (3).
+        log: called with (level, message) for warnings such as a datagram that could not be
+            sent (1), state changes (2) and datagrams (3).
     """
 
     def __init__(
@@ -488,6 +500,7 @@ class Client:
         server: Optional[str] = None,
         short_server_id: int = 1,
         lifetime: int = 300,
+        servers: Sequence[tuple] = (),
         version: str = "1.1",
         pct: Optional[int] = None,
         root_ct: str = "preferred",
@@ -501,6 +514,10 @@ class Client:
         log: Optional[Callable[[int, str], None]] = None,
     ) -> None:
         self._handle: Optional[int] = None
+        self._lock = threading.RLock()
+        self._lock_depth = 0  # nesting of _locked() on the thread holding the lock
+        self._in_c_call: Optional[int] = None  # thread ident while a C call (and its callbacks) runs
+        self._close_pending = False  # close() from a callback: done when the call returns
         self._hooks = _Hooks()
         self._hooks.transport, self._hooks.storage, self._hooks.log = transport, storage, log
         self._hooks.objects = {o.object_id: o for o in objects}
@@ -511,8 +528,8 @@ class Client:
         cfg = ctypes.c_void_p()
         try:
             self._check(_lib.lwm2mc_config_new(endpoint.encode(), ctypes.byref(cfg)), "config")
-            self._configure(cfg, bootstrap, server, short_server_id, lifetime, version, pct, root_ct, device,
-                            objects, transport, storage, state_dir, ack_timeout_ms, log)
+            self._configure(cfg, bootstrap, server, short_server_id, lifetime, servers, version, pct, root_ct,
+                            device, objects, transport, storage, state_dir, ack_timeout_ms, log)
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
             self._handle = handle.value
@@ -526,16 +543,27 @@ class Client:
         if transport is None:
             self._check(_lib.lwm2mc_client_bind_udp(self._handle, bind.encode()), "bind")
 
-    def _configure(self, cfg, bootstrap, server, ssid, lifetime, version, pct, root_ct, device, objects,
-                   transport, storage, state_dir, ack_timeout_ms, log) -> None:
+    def _configure(self, cfg, bootstrap, server, ssid, lifetime, servers, version, pct, root_ct, device,
+                   objects, transport, storage, state_dir, ack_timeout_ms, log) -> None:
         ud = ctypes.c_void_p(self._key)
         if version not in ("1.0", "1.1"):
             raise ValueError("version must be '1.0' or '1.1'")
+        if storage is not None and state_dir is not None:
+            raise ValueError("give storage or state_dir, not both")
         self._check(_lib.lwm2mc_config_set_lwm2m_version(cfg, 0 if version == "1.0" else 1), "version")
         if bootstrap:
             self._check(_lib.lwm2mc_config_add_bootstrap_server(cfg, bootstrap.encode(), 0), "bootstrap")
         if server:
             self._check(_lib.lwm2mc_config_add_server(cfg, ssid, server.encode(), lifetime), "server")
+        for account in servers:
+            if not isinstance(account, tuple) or len(account) not in (2, 3):
+                raise ValueError("servers: each account is (short_server_id, uri[, lifetime])")
+            more_ssid, more_uri = int(account[0]), str(account[1])
+            more_lifetime = int(account[2]) if len(account) == 3 else lifetime
+            if not 0 <= more_ssid <= 0xFFFF or not 0 <= more_lifetime <= 0xFFFFFFFF:
+                raise ValueError(f"servers: {account!r} out of range")
+            self._check(_lib.lwm2mc_config_add_server(cfg, more_ssid, more_uri.encode(), more_lifetime),
+                        f"server {more_ssid}")
         if pct:
             self._check(_lib.lwm2mc_config_set_preferred_format(cfg, pct), "pct")
         if root_ct not in _ROOT_FORMATS:
@@ -576,9 +604,34 @@ class Client:
             raise Lwm2mcError(result, context)
 
     def _h(self) -> int:
-        if self._handle is None:
+        if self._handle is None or self._close_pending:
             raise ClientClosed()
         return self._handle
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        """Holds the client's lock (waiting for another thread's call) and yields the handle.
+        Refuses a call from one of this client's callbacks before anything is done, so that a
+        refused poll consumes no datagram."""
+        self._h()  # a closed client says so first
+        if self._in_c_call == threading.get_ident():
+            raise Lwm2mcError(REENTRANT_CALL, "called from one of this client's callbacks")
+        with self._lock:
+            self._lock_depth += 1
+            try:
+                yield self._h()
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._close_pending:
+                    self._close_now()
+
+    def _c(self, fn: Callable[..., int], *args: Any) -> int:
+        """Runs one C function on this client, marking this thread as inside it."""
+        outer, self._in_c_call = self._in_c_call, threading.get_ident()
+        try:
+            return fn(*args)
+        finally:
+            self._in_c_call = outer
 
     @staticmethod
     def _now() -> int:
@@ -588,33 +641,52 @@ class Client:
 
     def start(self) -> None:
         """Starts the bootstrap sequence (register, or bootstrap when there is no server)."""
-        self._check(_lib.lwm2mc_client_start(self._h(), self._now()), "start")
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_start, h, self._now()), "start")
 
     def stop(self, timeout: float = 10.0) -> list[Event]:
         """De-registers from every server, driving the client until done or `timeout`."""
-        self._check(_lib.lwm2mc_client_stop(self._h(), self._now()), "stop")
-        events: list[Event] = []
-        deadline = time.monotonic() + timeout
-        while not self.is_stopped():
-            if time.monotonic() > deadline:
-                raise TimeoutError("de-register not answered")
-            events.extend(self.poll(0.05))
-        return events + self._drain()
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_stop, h, self._now()), "stop")
+            events: list[Event] = []
+            deadline = time.monotonic() + timeout
+            while not self.is_stopped():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("de-register not answered")
+                events.extend(self.poll(0.05))
+            return events + self._drain(h)
 
     def is_stopped(self) -> bool:
         out = ctypes.c_bool()
-        self._check(_lib.lwm2mc_client_is_stopped(self._h(), ctypes.byref(out)), "is_stopped")
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_is_stopped, h, ctypes.byref(out)), "is_stopped")
         return out.value
 
     def close(self) -> None:
-        """Releases the client (without de-registering: call `stop` first). Idempotent."""
+        """Releases the client (without de-registering: call `stop` first). Idempotent.
+        Called while another thread's call runs, waits for it; called from one of this
+        client's callbacks, takes effect when the call that ran the callback returns (the
+        client counts as closed at once)."""
+        if self._handle is None:
+            return
+        if self._in_c_call == threading.get_ident():
+            self._close_pending = True
+            return
+        with self._lock:
+            if self._lock_depth == 0:
+                self._close_now()
+            else:  # inside another method of this client on this thread
+                self._close_pending = True
+
+    def _close_now(self) -> None:
         if self._handle is not None:
             self._handle = None
+            self._close_pending = False
             self._finalizer()
 
     @property
     def closed(self) -> bool:
-        return self._handle is None
+        return self._handle is None or self._close_pending
 
     def __enter__(self) -> "Client":
         return self
@@ -626,26 +698,26 @@ class Client:
 
     def poll(self, timeout: float = 0.1) -> list[Event]:
         """One turn: waits at most `timeout` seconds for datagrams, runs due timers, sends, and
-        returns the new events."""
-        h = self._h()
-        if self._transport is None:
-            self._check(_lib.lwm2mc_client_poll_udp(h, int(max(0.0, timeout) * 1000)), "poll")
-        else:
-            receive = getattr(self._transport, "receive", None)
-            if receive is not None:
-                for peer, data in receive(timeout):
-                    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
-                    r = _lib.lwm2mc_client_handle_datagram(h, peer, buf, len(data), self._now())
-                    if r != NOT_FOUND:
-                        self._check(r, "datagram")
-            nxt = ctypes.c_uint64()
-            self._check(_lib.lwm2mc_client_step(h, self._now(), ctypes.byref(nxt)), "step")
-        return self._drain()
+        returns the new events. Another thread's call on this client is waited for first."""
+        with self._locked() as h:
+            if self._transport is None:
+                self._check(self._c(_lib.lwm2mc_client_poll_udp, h, int(max(0.0, timeout) * 1000)), "poll")
+            else:
+                receive = getattr(self._transport, "receive", None)
+                if receive is not None:
+                    for peer, data in receive(timeout):
+                        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
+                        r = self._c(_lib.lwm2mc_client_handle_datagram, h, peer, buf, len(data), self._now())
+                        if r != NOT_FOUND:
+                            self._check(r, "datagram")
+                nxt = ctypes.c_uint64()
+                self._check(self._c(_lib.lwm2mc_client_step, h, self._now(), ctypes.byref(nxt)), "step")
+            return self._drain(h)
 
-    def _drain(self) -> list[Event]:
+    def _drain(self, h: int) -> list[Event]:
         out: list[Event] = []
         ev = _ffi.Event()
-        while _lib.lwm2mc_client_next_event(self._h(), ctypes.byref(ev)) == OK:
+        while self._c(_lib.lwm2mc_client_next_event, h, ctypes.byref(ev)) == OK:
             kind = _lib.lwm2mc_event_kind_str(ev.kind).decode()
             out.append(Event(kind, ev.ssid, ev.path.decode(errors="replace"), _bytes(ev.data, ev.data_len),
                              (ev.message or b"").decode(errors="replace")))
@@ -663,10 +735,21 @@ class Client:
                     return e
 
     @property
+    def send_failures(self) -> int:
+        """Datagrams that could not be sent so far (a transport `send` that raised, or the
+        built-in socket refusing one, e.g. larger than UDP allows). Each is one lost datagram,
+        logged at WARN (level 1); none stops the client."""
+        out = ctypes.c_uint64()
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_send_failures, h, ctypes.byref(out)), "send_failures")
+        return out.value
+
+    @property
     def port(self) -> int:
         """Local UDP port (built-in transport only)."""
         out = ctypes.c_uint16()
-        self._check(_lib.lwm2mc_client_udp_port(self._h(), ctypes.byref(out)), "port")
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_udp_port, h, ctypes.byref(out)), "port")
         return out.value
 
     # ---- values ----
@@ -690,27 +773,31 @@ class Client:
             candidates = [Type.OBJLNK]
         else:
             raise TypeError(f"cannot store a {value.__class__.__name__}")
-        h = self._h()
-        r = INVALID_ARGUMENT
-        for t in candidates:
-            v = _ffi.Value()
-            _to_c(float(value) if t == Type.FLOAT else value, t, v, None)
-            r = _lib.lwm2mc_client_set_value(h, path.encode(), ctypes.byref(v))
-            if r != INVALID_ARGUMENT:
-                break
-        self._check(r, f"set {path}")
+        with self._locked() as h:
+            r = INVALID_ARGUMENT
+            for t in candidates:
+                v = _ffi.Value()
+                _to_c(float(value) if t == Type.FLOAT else value, t, v, None)
+                r = self._c(_lib.lwm2mc_client_set_value, h, path.encode(), ctypes.byref(v))
+                if r != INVALID_ARGUMENT:
+                    break
+            self._check(r, f"set {path}")
 
     def get(self, path: str) -> Any:
         """The value at `path`, as a Python value."""
         v = _ffi.Value()
-        self._check(_lib.lwm2mc_client_get_value(self._h(), path.encode(), ctypes.byref(v)), f"get {path}")
-        return _from_c(v)
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_get_value, h, path.encode(), ctypes.byref(v)), f"get {path}")
+            return _from_c(v)  # its bytes live in the client until the next call
 
     def save(self) -> None:
         """Saves the configuration to storage now."""
-        self._check(_lib.lwm2mc_client_save(self._h()), "save")
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_save, h), "save")
 
     def is_registered(self, short_server_id: int = 1) -> bool:
         out = ctypes.c_bool()
-        self._check(_lib.lwm2mc_client_is_registered(self._h(), short_server_id, ctypes.byref(out)), "is_registered")
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_is_registered, h, short_server_id, ctypes.byref(out)),
+                        "is_registered")
         return out.value

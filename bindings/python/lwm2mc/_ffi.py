@@ -178,6 +178,7 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "lwm2mc_client_get_value": ([cli, c_char_p, P(Value)], result_t),
         "lwm2mc_client_save": ([cli], result_t),
         "lwm2mc_client_is_registered": ([cli, ctypes.c_uint16, P(ctypes.c_bool)], result_t),
+        "lwm2mc_client_send_failures": ([cli, P(ctypes.c_uint64)], result_t),
     }
     for name, (args, res) in table.items():
         fn = getattr(lib, name)
