@@ -177,6 +177,29 @@ typedef uint32_t lwm2mc_root_formats;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The bounds `lwm2mc_config_set_limit` sets (see `lwm2mc::Limits`).
+enum lwm2mc_limit
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Largest request payload accepted, in bytes (default 4096).
+  LWM2MC_LIMIT_MAX_REQUEST_PAYLOAD = 0,
+  // Largest response payload sent, in bytes (default 1024).
+  LWM2MC_LIMIT_MAX_RESPONSE_PAYLOAD = 1,
+  // Most instances one object may hold (default 32).
+  LWM2MC_LIMIT_MAX_INSTANCES = 2,
+  // Most events queued for the application (default 64).
+  LWM2MC_LIMIT_MAX_QUEUED_EVENTS = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lwm2mc_limit lwm2mc_limit;
+#else
+typedef uint32_t lwm2mc_limit;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Which operations a DM server may perform on a resource (the `<Operations>` element).
 typedef struct Operations Operations;
 
@@ -378,8 +401,8 @@ lwm2mc_result lwm2mc_client_handle_datagram(struct lwm2mc_client *client, size_t
 // `client` must be NULL or a live client; `next_ms` valid for a write.
 lwm2mc_result lwm2mc_client_step(struct lwm2mc_client *client, uint64_t now_ms, uint64_t *next_ms);
 
-// Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+// Switches the client to the built-in UDP transport bound to `bind_addr` (`"0.0.0.0:0"`,
+// `"127.0.0.1:5684"`, `"[::]:0"`: an IP literal and a port). Then drive it with
 // `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
 // an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
 // not local), INVALID_STATE once bound; the client can be bound again after an error.
@@ -525,6 +548,17 @@ lwm2mc_result lwm2mc_config_set_preferred_format(struct lwm2mc_config *config, u
 // # Safety
 // `config` must be NULL or a valid config.
 lwm2mc_result lwm2mc_config_set_root_formats(struct lwm2mc_config *config, uint32_t formats);
+
+// Sets one of the bounds on what a server can make the client hold (`lwm2mc_limit`):
+// largest request payload accepted (default 4096; larger gets 4.13), largest response
+// payload sent (default 1024; larger becomes 5.00), instances per object (default 32),
+// events queued for the application (default 64; the oldest are dropped and an
+// LWM2MC_EVENT_KIND_EVENTS_DROPPED event says how many). `value` must be at least 1; an
+// unknown `limit` or a 0 is LWM2MC_RESULT_INVALID_ARGUMENT and changes nothing.
+//
+// # Safety
+// `config` must be NULL or a valid config.
+lwm2mc_result lwm2mc_config_set_limit(struct lwm2mc_config *config, uint32_t limit, size_t value);
 
 // Sets CoAP's ACK_TIMEOUT in milliseconds (default 2000, RFC 7252 §4.8).
 //

@@ -3,8 +3,12 @@
 //! `--verbose`; and never a secret, even then: a bootstrap that provisions a PSK account
 //! leaves no key bytes in its output.
 
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/paths.rs"]
 mod paths;
+#[path = "support/process.rs"]
+mod process;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -56,7 +60,7 @@ fn bootstrap_with_a_psk_account(dm: &Lwm2mServer) -> BootstrapServer {
 /// Runs the CLI device until it registered with `dm` (Short Server ID 1), stops it with
 /// SIGTERM and returns everything it printed.
 fn run_device(bs: &BootstrapServer, dm: &Lwm2mServer, endpoint: &str, extra: &[&str]) -> String {
-    let mut child = Command::new(paths::example("client"))
+    let mut child = Command::new(process::example("client"))
         .args(["--bootstrap", &bs.uri(), "--endpoint", endpoint])
         .args(extra)
         .stdin(Stdio::null())

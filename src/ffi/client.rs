@@ -480,8 +480,8 @@ pub unsafe extern "C" fn lwm2mc_client_step(
     })
 }
 
-/// Switches the client to the built-in UDP transport bound to `bind_addr` ("0.0.0.0:0",
-/// "127.0.0.1:5684", "[::]:0": an IP literal and a port). Then drive it with
+/// Switches the client to the built-in UDP transport bound to `bind_addr` (`"0.0.0.0:0"`,
+/// `"127.0.0.1:5684"`, `"[::]:0"`: an IP literal and a port). Then drive it with
 /// `lwm2mc_client_poll_udp`. NoSec only. A failed bind changes nothing: INVALID_ARGUMENT for
 /// an address that does not parse, TRANSPORT_ERROR when the socket cannot be bound (in use,
 /// not local), INVALID_STATE once bound; the client can be bound again after an error.

@@ -182,6 +182,38 @@ pub unsafe extern "C" fn lwm2mc_config_set_root_formats(
     })
 }
 
+/// Sets one of the bounds on what a server can make the client hold (`lwm2mc_limit`):
+/// largest request payload accepted (default 4096; larger gets 4.13), largest response
+/// payload sent (default 1024; larger becomes 5.00), instances per object (default 32),
+/// events queued for the application (default 64; the oldest are dropped and an
+/// LWM2MC_EVENT_KIND_EVENTS_DROPPED event says how many). `value` must be at least 1; an
+/// unknown `limit` or a 0 is LWM2MC_RESULT_INVALID_ARGUMENT and changes nothing.
+///
+/// # Safety
+/// `config` must be NULL or a valid config.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_config_set_limit(
+    config: *mut lwm2mc_config,
+    limit: u32,
+    value: usize,
+) -> lwm2mc_result {
+    with_config(config, |c| {
+        if value == 0 {
+            return Err(lwm2mc_result::InvalidArgument);
+        }
+        let limits = &mut c.config.limits;
+        let slot = match limit {
+            l if l == lwm2mc_limit::MaxRequestPayload as u32 => &mut limits.max_request_payload,
+            l if l == lwm2mc_limit::MaxResponsePayload as u32 => &mut limits.max_response_payload,
+            l if l == lwm2mc_limit::MaxInstances as u32 => &mut limits.max_instances,
+            l if l == lwm2mc_limit::MaxQueuedEvents as u32 => &mut limits.max_queued_events,
+            _ => return Err(lwm2mc_result::InvalidArgument),
+        };
+        *slot = value;
+        Ok(())
+    })
+}
+
 /// Sets CoAP's ACK_TIMEOUT in milliseconds (default 2000, RFC 7252 §4.8).
 ///
 /// # Safety

@@ -269,6 +269,20 @@ pub enum lwm2mc_root_formats {
     Omit = 2,
 }
 
+/// The bounds `lwm2mc_config_set_limit` sets (see `lwm2mc::Limits`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_limit {
+    /// Largest request payload accepted, in bytes (default 4096).
+    MaxRequestPayload = 0,
+    /// Largest response payload sent, in bytes (default 1024).
+    MaxResponsePayload = 1,
+    /// Most instances one object may hold (default 32).
+    MaxInstances = 2,
+    /// Most events queued for the application (default 64).
+    MaxQueuedEvents = 3,
+}
+
 /// Kinds of `lwm2mc_event`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,6 +34,7 @@ static void null_pointers_are_refused(void) {
     CHECK_RESULT(lwm2mc_config_set_lwm2m_version(NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_preferred_format(NULL, 112), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_root_formats(NULL, LWM2MC_ROOT_FORMATS_ALL), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_config_set_limit(NULL, LWM2MC_LIMIT_MAX_INSTANCES, 4), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_ack_timeout_ms(NULL, 100), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_seed(NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_add_bootstrap_server(NULL, "coap://h", 0), LWM2MC_RESULT_NULL_PARAMETER);
@@ -122,6 +123,9 @@ static void bad_arguments_are_refused(void) {
     CHECK_RESULT(lwm2mc_config_set_preferred_format(cfg, 40), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_set_root_formats(cfg, 3), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_set_root_formats(cfg, LWM2MC_ROOT_FORMATS_OMIT), LWM2MC_RESULT_OK);
+    CHECK_RESULT(lwm2mc_config_set_limit(cfg, 9, 4), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_limit(cfg, LWM2MC_LIMIT_MAX_INSTANCES, 0), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_limit(cfg, LWM2MC_LIMIT_MAX_QUEUED_EVENTS, 8), LWM2MC_RESULT_OK);
     CHECK_RESULT(lwm2mc_config_set_ack_timeout_ms(cfg, 0), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_add_bootstrap_server(cfg, "http://x", 0), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_config_add_server(cfg, 0, "coap://127.0.0.1:5683", 60), LWM2MC_RESULT_INVALID_ARGUMENT);

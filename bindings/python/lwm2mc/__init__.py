@@ -182,6 +182,9 @@ class Event:
 
 
 
+# lwm2mc_limit, in numbering order.
+_LIMITS = ("max_request_payload", "max_response_payload", "max_instances", "max_queued_events")
+
 # lwm2mc_root_formats, in numbering order.
 _ROOT_FORMATS = ("preferred", "all", "none")
 
@@ -483,6 +486,9 @@ class Client:
         pct: preferred bootstrap Content-Format (110, 112 or 11542), sent as pct=.
         root_ct: what Register announces as ct= on the root link: "preferred" (one SenML value,
             the default), "all" (the quoted list; some servers refuse it) or "none".
+        limits: bounds on what a server can make the client hold, by name:
+            "max_request_payload" (4096), "max_response_payload" (1024), "max_instances" (32),
+            "max_queued_events" (64); each at least 1.
         device: Device values: manufacturer, model, serial.
         objects: application objects (`Object` instances).
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
@@ -504,6 +510,7 @@ class Client:
         version: str = "1.1",
         pct: Optional[int] = None,
         root_ct: str = "preferred",
+        limits: Optional[dict[str, int]] = None,
         device: Optional[dict[str, str]] = None,
         objects: Sequence[Object] = (),
         transport: Optional[Transport] = None,
@@ -530,6 +537,10 @@ class Client:
             self._check(_lib.lwm2mc_config_new(endpoint.encode(), ctypes.byref(cfg)), "config")
             self._configure(cfg, bootstrap, server, short_server_id, lifetime, servers, version, pct, root_ct,
                             device, objects, transport, storage, state_dir, ack_timeout_ms, log)
+            for name, value in (limits or {}).items():
+                if name not in _LIMITS:
+                    raise ValueError(f"unknown limit {name!r}; known: {', '.join(_LIMITS)}")
+                self._check(_lib.lwm2mc_config_set_limit(cfg, _LIMITS.index(name), value), name)
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
             self._handle = handle.value

@@ -45,6 +45,12 @@ def test_bad_configuration_raises_with_the_library_message():
         lwm2mc.Client("py-bad", version="2.0")
     with pytest.raises(ValueError):
         lwm2mc.Client("py-bad", bootstrap="coap://127.0.0.1:9", root_ct="110 112")
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-bad", bootstrap="coap://127.0.0.1:9", limits={"max_bananas": 3})
+    with pytest.raises(lwm2mc.Lwm2mcError) as e:
+        lwm2mc.Client("py-bad", bootstrap="coap://127.0.0.1:9", limits={"max_instances": 0})
+    assert e.value.result == lwm2mc.INVALID_ARGUMENT
+    lwm2mc.Client("py-ok", bootstrap="coap://127.0.0.1:9", limits={"max_queued_events": 8}).close()
 
 
 def test_close_twice_is_harmless_and_a_closed_client_raises():
