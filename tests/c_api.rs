@@ -60,6 +60,11 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
+fn a_peer_handle_given_out_twice_is_refused() {
+    run_c_program("test_duplicate_handle", &[]);
+}
+
+#[test]
 fn failed_bind_udp_leaves_the_client_usable() {
     run_c_program("test_bind_udp", &[]);
 }

@@ -5,7 +5,7 @@
 
 use core::ffi::c_char;
 use std::cell::UnsafeCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,6 +49,8 @@ struct ClientState {
     transport: Option<lwm2mc_transport>,
     /// Host peer handles of the peers opened through the transport hook.
     opened: BTreeMap<PeerId, usize>,
+    /// Peers whose `open` returned a handle another peer holds: never opened, not retried.
+    refused: BTreeSet<PeerId>,
     log: Logger,
     /// Set when a callback asked for this client to be freed: no more callbacks run.
     dying: Arc<AtomicBool>,
@@ -116,7 +118,7 @@ impl ClientState {
         if let Some(t) = self.transport {
             let new: Vec<(PeerId, crate::peer::PeerInfo)> = client
                 .peers()
-                .filter(|(id, _)| !self.opened.contains_key(id))
+                .filter(|(id, _)| !self.opened.contains_key(id) && !self.refused.contains(id))
                 .map(|(id, i)| (id, i.clone()))
                 .collect();
             for (id, info) in new {
@@ -149,7 +151,21 @@ impl ClientState {
                     Some(open) => unsafe { open(t.userdata, &c_info, &mut handle) },
                     None => lwm2mc_result::InvalidState as u32,
                 };
-                if known(r) == Some(lwm2mc_result::Ok) {
+                let taken = self.opened.values().any(|h| *h == handle);
+                if known(r) == Some(lwm2mc_result::Ok) && taken {
+                    // A handle names one peer: given out twice, datagrams for one server would
+                    // go to the other and incoming ones be attributed to the wrong one (a DM
+                    // GET opened a bootstrap session). This peer stays closed.
+                    logger.log(
+                        LWM2MC_LOG_WARN,
+                        &format!(
+                            "transport open({}) returned handle {handle}, which another peer \
+                             already uses; this peer stays closed",
+                            info.uri_text
+                        ),
+                    );
+                    self.refused.insert(id);
+                } else if known(r) == Some(lwm2mc_result::Ok) {
                     self.opened.insert(id, handle);
                 } else {
                     logger.log(
@@ -199,6 +215,7 @@ impl ClientState {
                 if dying() {
                     continue;
                 }
+                self.refused.remove(&peer);
                 if let (Some(t), Some(h)) = (self.transport, self.opened.remove(&peer)) {
                     if let Some(close) = t.close {
                         // SAFETY: the host's own handle, given back once.
@@ -315,6 +332,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
             mode: Mode::Hooked(client),
             transport: cfg.transport,
             opened: BTreeMap::new(),
+            refused: Default::default(),
             log: Logger {
                 hook: cfg.log,
                 dying: dying.clone(),
