@@ -200,9 +200,6 @@ typedef uint32_t lwm2mc_limit;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Which operations a DM server may perform on a resource (the `<Operations>` element).
-typedef struct Operations Operations;
-
 // A client (opaque to C). It may be called from several threads, one call at a time: a call
 // made from one of its own callbacks returns LWM2MC_RESULT_REENTRANT_CALL, one made from
 // another thread while a call runs returns LWM2MC_RESULT_BUSY; neither does anything, so the
@@ -321,7 +318,10 @@ typedef struct lwm2mc_resource_def {
 typedef struct lwm2mc_object_callbacks {
   // Passed back as the first argument of every callback.
   void *userdata;
-  // Writes up to `cap` instance IDs to `ids` and their number to `out_n`.
+  // Writes up to `cap` instance IDs to `ids` and their number to `out_n`. With more than
+  // `cap` instances, write their number to `out_n` and return
+  // LWM2MC_RESULT_INSUFFICIENT_SIZE (or write the first `cap` and set `out_n` to the whole
+  // number): the library calls again once with room for them all.
   lwm2mc_result (*instances)(void *userdata, uint16_t object, uint16_t *ids, size_t cap, size_t *out_n);
   // Fills `out` with the current value of /object/instance/resource (single resources).
   lwm2mc_result (*read)(void *userdata, uint16_t object, uint16_t instance, uint16_t resource, struct lwm2mc_value *out);

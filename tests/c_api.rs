@@ -60,6 +60,11 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
+fn an_object_with_more_instances_than_the_first_buffer_lists_them_all() {
+    run_c_program("test_many_instances", &[]);
+}
+
+#[test]
 fn a_peer_handle_given_out_twice_is_refused() {
     run_c_program("test_duplicate_handle", &[]);
 }

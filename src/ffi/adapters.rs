@@ -231,20 +231,27 @@ impl ObjectHandler for CObject {
         let Some(f) = self.table.instances else {
             return Ok(vec![0]);
         };
-        let mut ids = vec![0u16; 256];
-        let mut n = 0usize;
-        // SAFETY: ids has ids.len() writable entries; n is writable.
-        let r = unsafe {
-            f(
-                self.table.userdata,
-                self.oid,
-                ids.as_mut_ptr(),
-                ids.len(),
-                &mut n,
-            )
+        // First with room for 256; if the application says it has more, once more with room
+        // for all of them (instance IDs are below 65535, Core 1.1 §7.1), never cutting the list.
+        let mut cap = 256usize;
+        let (mut ids, n) = loop {
+            let mut ids = vec![0u16; cap];
+            let mut n = 0usize;
+            // SAFETY: ids has `cap` writable entries; n is writable.
+            let r = unsafe { f(self.table.userdata, self.oid, ids.as_mut_ptr(), cap, &mut n) };
+            let short = known(r) == Some(lwm2mc_result::InsufficientSize) || n > cap;
+            if !short {
+                object_result(r)?;
+                break (ids, n);
+            }
+            if cap != 256 || n <= cap || n > usize::from(u16::MAX) {
+                // Still short after the second call, or a count that cannot be: cutting the
+                // list would make instances vanish, so the request fails instead.
+                return Err(msg::INTERNAL_SERVER_ERROR);
+            }
+            cap = n;
         };
-        object_result(r)?;
-        ids.truncate(n.min(ids.len()));
+        ids.truncate(n);
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)

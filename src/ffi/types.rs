@@ -103,7 +103,10 @@ pub struct lwm2mc_resource_def {
 pub struct lwm2mc_object_callbacks {
     /// Passed back as the first argument of every callback.
     pub userdata: *mut c_void,
-    /// Writes up to `cap` instance IDs to `ids` and their number to `out_n`.
+    /// Writes up to `cap` instance IDs to `ids` and their number to `out_n`. With more than
+    /// `cap` instances, write their number to `out_n` and return
+    /// LWM2MC_RESULT_INSUFFICIENT_SIZE (or write the first `cap` and set `out_n` to the whole
+    /// number): the library calls again once with room for them all.
     pub instances: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,

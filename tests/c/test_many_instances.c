@@ -1,0 +1,70 @@
+/* An application object with more instances than the library's first buffer (256): the
+ * instances callback says how many it has and is called again with room for them all. Before,
+ * the list was cut at 256 without a word and the Register announced only those. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lwm2mc.h"
+#include "check.h"
+#include "fake_net.h"
+
+#define N_INSTANCES 300
+
+static int instance_calls;
+
+static lwm2mc_result many(void *ud, uint16_t object, uint16_t *ids, size_t cap, size_t *out_n) {
+    (void)ud;
+    (void)object;
+    instance_calls++;
+    *out_n = N_INSTANCES;
+    if (cap < N_INSTANCES) {
+        return LWM2MC_RESULT_INSUFFICIENT_SIZE;
+    }
+    for (uint16_t i = 0; i < N_INSTANCES; i++) {
+        ids[i] = i;
+    }
+    return LWM2MC_RESULT_OK;
+}
+
+static int contains(const uint8_t *hay, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++) {
+        if (memcmp(hay + i, needle, k) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(void) {
+    fake_net net;
+    lwm2mc_config *cfg = NULL;
+    lwm2mc_client *c = NULL;
+    lwm2mc_transport t;
+    uint64_t next = 0;
+    static const lwm2mc_resource_def temperature[] = {
+        {5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true},
+    };
+    lwm2mc_object_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.instances = many;
+    memset(&net, 0, sizeof net);
+    t = fake_transport(&net);
+    CHECK_OK(lwm2mc_config_new("many", &cfg));
+    CHECK_OK(lwm2mc_config_add_server(cfg, 1, "coap://127.0.0.1:5683", 60));
+    CHECK_OK(lwm2mc_config_set_device(cfg, "ACME", "many", "0001"));
+    CHECK_OK(lwm2mc_config_add_object(cfg, 3303, NULL, true, temperature, 1, &callbacks));
+    CHECK_OK(lwm2mc_config_set_transport(cfg, &t));
+    CHECK_OK(lwm2mc_client_new(cfg, &c));
+    lwm2mc_config_free(cfg);
+    CHECK_OK(lwm2mc_client_start(c, 0));
+    CHECK_OK(lwm2mc_client_step(c, 1, &next));
+    /* The Register (the only datagram) lists every instance, the 300th included. */
+    CHECK(net.sends == 1 && fake_last_code(&net) == 0x02);
+    CHECK(contains(net.last, net.last_len, "</3303/255>,</3303/256>"));
+    CHECK(contains(net.last, net.last_len, "</3303/299>"));
+    CHECK(instance_calls == 2);
+    lwm2mc_client_free(c);
+    printf("many instances: ok\n");
+    return 0;
+}
