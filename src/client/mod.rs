@@ -405,11 +405,7 @@ impl Client {
                 self.regs.on_update_response(now, ssid, code, links, delay);
             }
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
-                self.regs.on_deregistered(ssid, forget);
-                self.apply_registration_outputs(now);
-                if forget {
-                    self.collect_peers();
-                }
+                self.deregister_done(now, ssid, forget)
             }
         }
         self.apply_registration_outputs(now);
@@ -434,14 +430,20 @@ impl Client {
             }
             Purpose::Registration(RegExchange::Update(ssid)) => self.regs.on_update_lost(now, ssid),
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
-                self.regs.on_deregistered(ssid, forget);
-                self.apply_registration_outputs(now);
-                if forget {
-                    self.collect_peers();
-                }
+                self.deregister_done(now, ssid, forget)
             }
         }
         self.apply_registration_outputs(now);
+    }
+
+    /// A De-register was answered, or gave up (either way the registration is over). For a
+    /// removed account, its peer may be released.
+    fn deregister_done(&mut self, now: u64, ssid: u16, forget: bool) {
+        self.regs.on_deregistered(ssid, forget);
+        self.apply_registration_outputs(now);
+        if forget {
+            self.collect_peers();
+        }
     }
 
     // ---- scheduling ----
