@@ -478,3 +478,45 @@ fn install_script_and_pkg_config() {
         "the device kept its configuration in ./state"
     );
 }
+
+#[test]
+fn sample_device_prints_a_refused_bootstrap_finish() {
+    let lib = lib_dir("sample-refused");
+    let exe = lib.join("device");
+    compile_with(
+        &root().join("examples/c/device.c"),
+        &exe,
+        &lib,
+        true,
+        &["-lm"],
+    );
+    let dm = Lwm2mServer::start().unwrap();
+    // The account is switched to PSK (mode 0) with empty keys: Finish must be refused.
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .write("/0/1/2", 0, b"0".to_vec())
+            .finish(),
+    )
+    .unwrap();
+    let child = sanitized(&mut Command::new(&exe))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "c-refused"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let session = bs.wait_session(Duration::from_secs(15));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_ok("sample device", &out);
+    assert_eq!(session.unwrap().codes().last(), Some(&0x86));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.lines().any(|l| l
+            == "bootstrap_finish_refused ssid=0 /0/1/3 is empty, but Security Mode 0 needs it; \
+                /0/1/5 is empty, but Security Mode 0 needs it"),
+        "{printed}"
+    );
+}

@@ -137,3 +137,45 @@ fn verbose_output_shows_requests_with_the_keys_redacted() {
         "{write}"
     );
 }
+
+/// A Bootstrap-Server whose configuration the device must refuse: the account it writes is
+/// switched to PSK (mode 0) with empty keys.
+fn bootstrap_with_an_inconsistent_account(dm: &Lwm2mServer) -> BootstrapServer {
+    BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .write("/0/1/2", 0, b"0".to_vec())
+            .finish(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_refused_bootstrap_finish_is_printed_by_default() {
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = bootstrap_with_an_inconsistent_account(&dm);
+    let mut child = Command::new(process::example("client"))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "cli-refused"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the CLI device");
+    let session = bs.wait_session(Duration::from_secs(15));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    let _ = child.wait();
+    let session = session.unwrap();
+    assert_eq!(session.codes().last(), Some(&0x86), "{session:?}");
+    assert!(
+        out.lines().any(|l| l
+            == "state: bootstrap configuration refused (4.06 to Finish): /0/1/3 is empty, but \
+                Security Mode 0 needs it; /0/1/5 is empty, but Security Mode 0 needs it"),
+        "{out}"
+    );
+}

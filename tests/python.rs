@@ -259,3 +259,38 @@ fn pip_install_into_a_fresh_environment() {
     assert_ok("import lwm2mc after pip install", &out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0.1.0 0.1.0");
 }
+
+#[test]
+fn example_device_prints_a_refused_bootstrap_finish() {
+    let dm = Lwm2mServer::start().unwrap();
+    // The account is switched to PSK (mode 0) with empty keys: Finish must be refused.
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .write("/0/1/2", 0, b"0".to_vec())
+            .finish(),
+    )
+    .unwrap();
+    let bindings = root().join("bindings/python");
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .arg(bindings.join("examples/device.py"))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "py-refused"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let session = bs.wait_session(Duration::from_secs(15));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_ok("examples/device.py", &out);
+    assert_eq!(session.unwrap().codes().last(), Some(&0x86));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.lines().any(|l| l
+            == "event bootstrap_finish_refused ssid=0  /0/1/3 is empty, but Security Mode 0 \
+                needs it; /0/1/5 is empty, but Security Mode 0 needs it"),
+        "{printed}"
+    );
+}
