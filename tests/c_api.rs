@@ -520,3 +520,49 @@ fn sample_device_prints_a_refused_bootstrap_finish() {
         "{printed}"
     );
 }
+
+/// The C programs that need no server, run under valgrind's memcheck against the library as
+/// cargo built it. AddressSanitizer instruments only the C side, so a use-after-free, an
+/// uninitialised read or a leak inside the Rust library would pass the other tests unseen.
+#[test]
+fn standalone_c_programs_are_clean_under_valgrind() {
+    let version = Command::new("valgrind").arg("--version").output();
+    assert!(
+        version.is_ok_and(|o| o.status.success()),
+        "valgrind is needed (.ci/run installs it from Debian's packages)"
+    );
+    let programs: [(&str, &[&str]); 8] = [
+        ("test_api_contract", &[]),
+        ("test_callback_codes", &[]),
+        ("test_lifecycle", &["-pthread"]),
+        ("test_many_instances", &[]),
+        ("test_duplicate_handle", &[]),
+        ("test_bind_udp", &[]),
+        ("test_config_checks", &[]),
+        ("test_send_failures", &[]),
+    ];
+    for (name, extra) in programs {
+        let lib = lib_dir(&format!("{name}-valgrind"));
+        let exe = lib.join(name);
+        compile_with(
+            &root().join("tests/c").join(format!("{name}.c")),
+            &exe,
+            &lib,
+            false,
+            extra,
+        );
+        let o = Command::new("valgrind")
+            .args([
+                "--quiet",
+                "--error-exitcode=97",
+                "--leak-check=full",
+                "--show-leak-kinds=definite",
+                "--errors-for-leak-kinds=definite",
+            ])
+            .arg(&exe)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_ok(&format!("valgrind {name}"), &o);
+    }
+}
