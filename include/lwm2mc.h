@@ -209,36 +209,6 @@ typedef struct lwm2mc_client lwm2mc_client;
 // A client configuration under construction (opaque to C).
 typedef struct lwm2mc_config lwm2mc_config;
 
-// Something that happened in the client. `path` is NUL-terminated ("" when not relevant);
-// `data`/`data_len` carry Execute arguments; `message` is a NUL-terminated description
-// (failure reason, registration location). `data` and `message` are owned by the client and
-// valid until the next call on that client.
-typedef struct lwm2mc_event {
-  lwm2mc_event_kind kind;
-  // Short Server ID of the server concerned, 0 if none.
-  uint16_t ssid;
-  char path[32];
-  const uint8_t *data;
-  size_t data_len;
-  const char *message;
-} lwm2mc_event;
-
-// A resource value. Only the field matching `type` is meaningful: `integer` for INTEGER and
-// TIME, `unsigned_integer` for UNSIGNED, `floating` for FLOAT, `boolean` for BOOLEAN,
-// `bytes`/`len` for STRING, CORELNK (UTF-8, not NUL-terminated) and OPAQUE, `objlnk_*` for
-// OBJLNK. `bytes` is borrowed: valid only during the call or callback that carries it.
-typedef struct lwm2mc_value {
-  uint32_t type;
-  int64_t integer;
-  uint64_t unsigned_integer;
-  double floating;
-  bool boolean;
-  const uint8_t *bytes;
-  size_t len;
-  uint16_t objlnk_object;
-  uint16_t objlnk_instance;
-} lwm2mc_value;
-
 // What a transport needs to reach a server. All pointers are borrowed for the duration of the
 // `open` callback only; copy what you keep.
 typedef struct lwm2mc_server_info {
@@ -307,6 +277,22 @@ typedef struct lwm2mc_resource_def {
   bool mandatory;
 } lwm2mc_resource_def;
 
+// A resource value. Only the field matching `type` is meaningful: `integer` for INTEGER and
+// TIME, `unsigned_integer` for UNSIGNED, `floating` for FLOAT, `boolean` for BOOLEAN,
+// `bytes`/`len` for STRING, CORELNK (UTF-8, not NUL-terminated) and OPAQUE, `objlnk_*` for
+// OBJLNK. `bytes` is borrowed: valid only during the call or callback that carries it.
+typedef struct lwm2mc_value {
+  uint32_t type;
+  int64_t integer;
+  uint64_t unsigned_integer;
+  double floating;
+  bool boolean;
+  const uint8_t *bytes;
+  size_t len;
+  uint16_t objlnk_object;
+  uint16_t objlnk_instance;
+} lwm2mc_value;
+
 // Callbacks through which the application holds an object's values. Each returns
 // LWM2MC_RESULT_OK or an error, which the requesting server receives as a CoAP code
 // (NOT_FOUND → 4.04, INVALID_ARGUMENT → 4.00, UNSUPPORTED → 4.05, anything else, including
@@ -334,6 +320,20 @@ typedef struct lwm2mc_object_callbacks {
   // A server deleted /object/instance.
   lwm2mc_result (*delete_instance)(void *userdata, uint16_t object, uint16_t instance);
 } lwm2mc_object_callbacks;
+
+// Something that happened in the client. `path` is NUL-terminated ("" when not relevant);
+// `data`/`data_len` carry Execute arguments; `message` is a NUL-terminated description
+// (failure reason, registration location). `data` and `message` are owned by the client and
+// valid until the next call on that client.
+typedef struct lwm2mc_event {
+  lwm2mc_event_kind kind;
+  // Short Server ID of the server concerned, 0 if none.
+  uint16_t ssid;
+  char path[32];
+  const uint8_t *data;
+  size_t data_len;
+  const char *message;
+} lwm2mc_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -435,69 +435,6 @@ lwm2mc_result lwm2mc_client_poll_udp(struct lwm2mc_client *client, uint32_t max_
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
 lwm2mc_result lwm2mc_client_send_failures(struct lwm2mc_client *client, uint64_t *out);
-
-// Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
-// The event's `data` and `message` stay valid until the next call on this client.
-//
-// # Safety
-// `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_next_event(struct lwm2mc_client *client, struct lwm2mc_event *out);
-
-// Sets the value at `path` ("/3/0/9", "/3303/0/5700", "/3/0/7/1" for a resource instance):
-// creates the instance if needed; the type must be the resource's. For objects whose values
-// the application holds through callbacks, the callbacks win. Changes to Security/Server
-// are factory provisioning: saved with `lwm2mc_client_save`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated; `value` valid for reads with
-// `bytes` readable for `len` bytes.
-lwm2mc_result lwm2mc_client_set_value(struct lwm2mc_client *client, const char *path, const struct lwm2mc_value *value);
-
-// Sets an Integer resource. See `lwm2mc_client_set_value`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated.
-lwm2mc_result lwm2mc_client_set_int(struct lwm2mc_client *client, const char *path, int64_t value);
-
-// Sets a Float resource. See `lwm2mc_client_set_value`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated.
-lwm2mc_result lwm2mc_client_set_float(struct lwm2mc_client *client, const char *path, double value);
-
-// Sets a Boolean resource. See `lwm2mc_client_set_value`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated.
-lwm2mc_result lwm2mc_client_set_bool(struct lwm2mc_client *client, const char *path, bool value);
-
-// Sets a Time resource (Unix seconds). See `lwm2mc_client_set_value`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated.
-lwm2mc_result lwm2mc_client_set_time(struct lwm2mc_client *client, const char *path, int64_t value);
-
-// Sets a String resource from a NUL-terminated UTF-8 string. See `lwm2mc_client_set_value`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` and `value` NUL-terminated.
-lwm2mc_result lwm2mc_client_set_string(struct lwm2mc_client *client, const char *path, const char *value);
-
-// Reads the value at `path` into `*out`. For STRING, CORELNK and OPAQUE, `out->bytes` points
-// into the client and stays valid until the next call on this client.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
-lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *path, struct lwm2mc_value *out);
-
-// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
-// remains — a NUL is added when it fits) and its length into `out_len`.
-// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
-//
-// # Safety
-// `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
-// bytes; `out_len` valid for a write.
-lwm2mc_result lwm2mc_client_get_string(struct lwm2mc_client *client, const char *path, char *buf, size_t cap, size_t *out_len);
 
 // Saves the current configuration to storage now (after changing Security/Server values).
 //
@@ -643,6 +580,13 @@ lwm2mc_result lwm2mc_config_add_object(struct lwm2mc_config *config, uint16_t ob
 // (its bytes for `value->len` bytes).
 lwm2mc_result lwm2mc_config_set_value(struct lwm2mc_config *config, const char *path, const struct lwm2mc_value *value);
 
+// Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
+// The event's `data` and `message` stay valid until the next call on this client.
+//
+// # Safety
+// `client` must be NULL or a live client; `out` valid for a write.
+lwm2mc_result lwm2mc_client_next_event(struct lwm2mc_client *client, struct lwm2mc_event *out);
+
 // A static, NUL-terminated English message for a result code (any value, even one this
 // version does not know). Never NULL; do not free it.
 const char *lwm2mc_result_str(uint32_t result);
@@ -654,6 +598,62 @@ const char *lwm2mc_version(void);
 // string; "unknown" for a value this version does not know. Never NULL; do not free it.
 // Takes a plain integer so that any value a caller passes is defined behaviour.
 const char *lwm2mc_event_kind_str(uint32_t kind);
+
+// Sets the value at `path` ("/3/0/9", "/3303/0/5700", "/3/0/7/1" for a resource instance):
+// creates the instance if needed; the type must be the resource's. For objects whose values
+// the application holds through callbacks, the callbacks win. Changes to Security/Server
+// are factory provisioning: saved with `lwm2mc_client_save`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated; `value` valid for reads with
+// `bytes` readable for `len` bytes.
+lwm2mc_result lwm2mc_client_set_value(struct lwm2mc_client *client, const char *path, const struct lwm2mc_value *value);
+
+// Sets an Integer resource. See `lwm2mc_client_set_value`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated.
+lwm2mc_result lwm2mc_client_set_int(struct lwm2mc_client *client, const char *path, int64_t value);
+
+// Sets a Float resource. See `lwm2mc_client_set_value`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated.
+lwm2mc_result lwm2mc_client_set_float(struct lwm2mc_client *client, const char *path, double value);
+
+// Sets a Boolean resource. See `lwm2mc_client_set_value`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated.
+lwm2mc_result lwm2mc_client_set_bool(struct lwm2mc_client *client, const char *path, bool value);
+
+// Sets a Time resource (Unix seconds). See `lwm2mc_client_set_value`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated.
+lwm2mc_result lwm2mc_client_set_time(struct lwm2mc_client *client, const char *path, int64_t value);
+
+// Sets a String resource from a NUL-terminated UTF-8 string. See `lwm2mc_client_set_value`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` and `value` NUL-terminated.
+lwm2mc_result lwm2mc_client_set_string(struct lwm2mc_client *client, const char *path, const char *value);
+
+// Reads the value at `path` into `*out`. For STRING, CORELNK and OPAQUE, `out->bytes` points
+// into the client and stays valid until the next call on this client.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
+lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *path, struct lwm2mc_value *out);
+
+// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
+// remains — a NUL is added when it fits) and its length into `out_len`.
+// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
+// bytes; `out_len` valid for a write.
+lwm2mc_result lwm2mc_client_get_string(struct lwm2mc_client *client, const char *path, char *buf, size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,18 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::adapters::{describe_code, known, to_c, CObject, CStorage};
-use super::config::{lwm2mc_config, parse_path, read_value, store_error, LogHook, StorageChoice};
-use super::guard::{
-    as_bytes, as_ref, as_str, copy_out, guard, write_out, FfiResult, FreeClaim, Gate,
-};
+use super::adapters::{describe_code, known, CObject, CStorage};
+use super::config::{lwm2mc_config, store_error, LogHook, StorageChoice};
+use super::guard::{as_bytes, as_ref, as_str, guard, write_out, FfiResult, FreeClaim, Gate};
 use super::result::lwm2mc_result;
 use super::types::*;
 use crate::client::Client;
 use crate::event::Event;
 use crate::peer::PeerId;
 use crate::transport::udp::{Direction, UdpClient};
-use crate::value::Value;
 
 enum Mode {
     /// Driven by the host through the transport hook.
@@ -44,7 +41,7 @@ pub struct lwm2mc_client {
     state: UnsafeCell<ClientState>,
 }
 
-struct ClientState {
+pub(super) struct ClientState {
     mode: Mode,
     transport: Option<lwm2mc_transport>,
     /// Host peer handles of the peers opened through the transport hook.
@@ -56,10 +53,10 @@ struct ClientState {
     dying: Arc<AtomicBool>,
     /// Datagrams the transport hook's `send` failed to send.
     send_failures: u64,
-    events: VecDeque<Event>,
+    pub(super) events: VecDeque<Event>,
     /// Storage behind the pointers of the last event handed out.
-    held_message: CString,
-    held_data: Vec<u8>,
+    pub(super) held_message: CString,
+    pub(super) held_data: Vec<u8>,
 }
 
 /// The log hook, silent once the client is being freed.
@@ -90,7 +87,7 @@ impl Logger {
 }
 
 impl ClientState {
-    fn core(&mut self) -> FfiResult<&mut Client> {
+    pub(super) fn core(&mut self) -> FfiResult<&mut Client> {
         match &mut self.mode {
             Mode::Hooked(c) => Ok(c),
             Mode::Udp(u) => Ok(u.client_mut()),
@@ -98,7 +95,7 @@ impl ClientState {
         }
     }
 
-    fn core_ref(&self) -> FfiResult<&Client> {
+    pub(super) fn core_ref(&self) -> FfiResult<&Client> {
         match &self.mode {
             Mode::Hooked(c) => Ok(c),
             Mode::Udp(u) => Ok(u.client()),
@@ -234,7 +231,7 @@ impl ClientState {
 /// Runs `f` on a client's state with its gate held. A call from one of the client's callbacks
 /// gets ReentrantCall, one from another thread while a call runs gets Busy; neither does
 /// anything. If a callback freed the client during `f`, the client is freed here, after `f`.
-fn with_client(
+pub(super) fn with_client(
     client: *mut lwm2mc_client,
     f: impl FnOnce(&mut ClientState) -> FfiResult,
 ) -> lwm2mc_result {
@@ -622,266 +619,6 @@ pub unsafe extern "C" fn lwm2mc_client_send_failures(
         };
         // SAFETY: per this function's contract.
         unsafe { write_out(out, n) }
-    })
-}
-
-fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
-    Some(match ev {
-        Event::Bootstrapped => lwm2mc_event_kind::Bootstrapped,
-        Event::BootstrapFailed { .. } => lwm2mc_event_kind::BootstrapFailed,
-        Event::Registered { .. } => lwm2mc_event_kind::Registered,
-        Event::RegistrationUpdated { .. } => lwm2mc_event_kind::RegistrationUpdated,
-        Event::RegistrationFailed { .. } => lwm2mc_event_kind::RegistrationFailed,
-        Event::Deregistered { .. } => lwm2mc_event_kind::Deregistered,
-        Event::Executed { .. } => lwm2mc_event_kind::Executed,
-        Event::Written { .. } => lwm2mc_event_kind::Written,
-        Event::StorageError { .. } => lwm2mc_event_kind::StorageError,
-        Event::SmartcardProvisioned => lwm2mc_event_kind::SmartcardProvisioned,
-        Event::SmartcardRemoved => lwm2mc_event_kind::SmartcardRemoved,
-        Event::BootstrapAccountPurged => lwm2mc_event_kind::BootstrapAccountPurged,
-        Event::Created { .. } => lwm2mc_event_kind::Created,
-        Event::Deleted { .. } => lwm2mc_event_kind::Deleted,
-        Event::BootstrapFinishRefused { .. } => lwm2mc_event_kind::BootstrapFinishRefused,
-        Event::EventsDropped { .. } => lwm2mc_event_kind::EventsDropped,
-        Event::PeerClosed { .. } => return None,
-    })
-}
-
-/// Takes the oldest pending event into `*out`; LWM2MC_RESULT_NOT_FOUND when there is none.
-/// The event's `data` and `message` stay valid until the next call on this client.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `out` valid for a write.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_next_event(
-    client: *mut lwm2mc_client,
-    out: *mut lwm2mc_event,
-) -> lwm2mc_result {
-    with_client(client, |c| {
-        if out.is_null() {
-            return Err(lwm2mc_result::NullParameter);
-        }
-        let ev = loop {
-            let ev = c.events.pop_front().ok_or(lwm2mc_result::NotFound)?;
-            if event_kind(&ev).is_some() {
-                break ev;
-            }
-        };
-        let kind = event_kind(&ev).ok_or(lwm2mc_result::Internal)?;
-        let (ssid, path, data, message) = match &ev {
-            Event::BootstrapFailed { reason, .. }
-            | Event::BootstrapFinishRefused { reason }
-            | Event::StorageError { reason } => (0, None, Vec::new(), reason.clone()),
-            Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
-            Event::EventsDropped { count } => {
-                (0, None, Vec::new(), format!("{count} events dropped"))
-            }
-            Event::RegistrationFailed { ssid, reason, .. } => {
-                (*ssid, None, Vec::new(), reason.clone())
-            }
-            Event::RegistrationUpdated { ssid } | Event::Deregistered { ssid } => {
-                (*ssid, None, Vec::new(), String::new())
-            }
-            Event::Executed { ssid, path, args } => {
-                (*ssid, Some(*path), args.clone(), String::new())
-            }
-            Event::Written { ssid, path }
-            | Event::Created { ssid, path }
-            | Event::Deleted { ssid, path } => (*ssid, Some(*path), Vec::new(), String::new()),
-            _ => (0, None, Vec::new(), String::new()),
-        };
-        let mut path_buf: [c_char; 32] = [0; 32];
-        if let Some(p) = path {
-            for (dst, b) in path_buf.iter_mut().zip(p.to_string().bytes().take(31)) {
-                *dst = b as c_char;
-            }
-        }
-        c.held_message = CString::new(message.replace('\0', " ")).unwrap_or_default();
-        c.held_data = data;
-        let e = lwm2mc_event {
-            kind,
-            ssid,
-            path: path_buf,
-            data: c.held_data.as_ptr(),
-            data_len: c.held_data.len(),
-            message: c.held_message.as_ptr(),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, e) }
-    })
-}
-
-/// Sets the value at `path` ("/3/0/9", "/3303/0/5700", "/3/0/7/1" for a resource instance):
-/// creates the instance if needed; the type must be the resource's. For objects whose values
-/// the application holds through callbacks, the callbacks win. Changes to Security/Server
-/// are factory provisioning: saved with `lwm2mc_client_save`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated; `value` valid for reads with
-/// `bytes` readable for `len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_value(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: *const lwm2mc_value,
-) -> lwm2mc_result {
-    with_client(client, |c| {
-        // SAFETY: per this function's contract.
-        let (p, v) = unsafe { (parse_path(path)?, read_value(value)?) };
-        c.core()?.store_mut().set(&p, v).map_err(store_error)
-    })
-}
-
-fn set_typed(client: *mut lwm2mc_client, path: *const c_char, v: Value) -> lwm2mc_result {
-    with_client(client, |c| {
-        // SAFETY: the exported wrappers document that path is NULL or NUL-terminated.
-        let p = unsafe { parse_path(path) }?;
-        c.core()?.store_mut().set(&p, v).map_err(store_error)
-    })
-}
-
-/// Sets an Integer resource. See `lwm2mc_client_set_value`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_int(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: i64,
-) -> lwm2mc_result {
-    set_typed(client, path, Value::Integer(value))
-}
-
-/// Sets a Float resource. See `lwm2mc_client_set_value`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_float(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: f64,
-) -> lwm2mc_result {
-    set_typed(client, path, Value::Float(value))
-}
-
-/// Sets a Boolean resource. See `lwm2mc_client_set_value`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_bool(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: bool,
-) -> lwm2mc_result {
-    set_typed(client, path, Value::Boolean(value))
-}
-
-/// Sets a Time resource (Unix seconds). See `lwm2mc_client_set_value`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_time(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: i64,
-) -> lwm2mc_result {
-    set_typed(client, path, Value::Time(value))
-}
-
-/// Sets a String resource from a NUL-terminated UTF-8 string. See `lwm2mc_client_set_value`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` and `value` NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_set_string(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    value: *const c_char,
-) -> lwm2mc_result {
-    // SAFETY: per this function's contract.
-    match unsafe { as_str(value) } {
-        Ok(s) => set_typed(client, path, Value::String(s.to_string())),
-        Err(r) => r,
-    }
-}
-
-/// Reads the value at `path` into `*out`. For STRING, CORELNK and OPAQUE, `out->bytes` points
-/// into the client and stays valid until the next call on this client.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_get_value(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    out: *mut lwm2mc_value,
-) -> lwm2mc_result {
-    with_client(client, |c| {
-        // SAFETY: per this function's contract.
-        let p = unsafe { parse_path(path) }?;
-        if out.is_null() {
-            return Err(lwm2mc_result::NullParameter);
-        }
-        let v = c
-            .core_ref()?
-            .store()
-            .value(&p)
-            .cloned()
-            .ok_or(lwm2mc_result::NotFound)?;
-        // Keep the bytes alive in the client until the next call.
-        c.held_data = match &v {
-            Value::String(s) | Value::Corelnk(s) => s.as_bytes().to_vec(),
-            Value::Opaque(b) => b.clone(),
-            _ => Vec::new(),
-        };
-        let mut cv = to_c(&v);
-        if matches!(v, Value::String(_) | Value::Corelnk(_) | Value::Opaque(_)) {
-            cv.bytes = c.held_data.as_ptr();
-            cv.len = c.held_data.len();
-        }
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, cv) }
-    })
-}
-
-/// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
-/// remains — a NUL is added when it fits) and its length into `out_len`.
-/// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
-///
-/// # Safety
-/// `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
-/// bytes; `out_len` valid for a write.
-#[no_mangle]
-pub unsafe extern "C" fn lwm2mc_client_get_string(
-    client: *mut lwm2mc_client,
-    path: *const c_char,
-    buf: *mut c_char,
-    cap: usize,
-    out_len: *mut usize,
-) -> lwm2mc_result {
-    with_client(client, |c| {
-        // SAFETY: per this function's contract.
-        let p = unsafe { parse_path(path) }?;
-        if out_len.is_null() || (buf.is_null() && cap > 0) {
-            return Err(lwm2mc_result::NullParameter);
-        }
-        let v = c
-            .core_ref()?
-            .store()
-            .value(&p)
-            .ok_or(lwm2mc_result::NotFound)?;
-        let s = v.as_str().ok_or(lwm2mc_result::InvalidArgument)?;
-        // SAFETY: per this function's contract.
-        unsafe { copy_out(s.as_bytes(), buf.cast(), cap, out_len) }?;
-        if s.len() < cap {
-            // SAFETY: s.len() < cap, so the byte after the string is inside buf.
-            unsafe { *buf.add(s.len()) = 0 };
-        }
-        Ok(())
     })
 }
 

@@ -7,6 +7,8 @@
 pub mod adapters;
 pub mod client;
 pub mod config;
+pub mod events;
 pub mod guard;
 pub mod result;
 pub mod types;
+pub mod values;
