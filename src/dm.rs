@@ -4,6 +4,7 @@
 //! Handlers are pure functions over the store: they return the reply and the effects the client
 //! must act on (an event for the application, a registration Update, a bootstrap).
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -186,17 +187,61 @@ fn readable_content(store: &Store, def: &ObjectDef, path: &Path) -> Option<Insta
     Some(out)
 }
 
+/// What Discover shows of one object: per instance, its resources with the number of
+/// instances of each multiple resource (`dim`).
+pub type Listing = BTreeMap<u16, Vec<(u16, Option<usize>)>>;
+
 fn discover(store: &Store, path: &Path) -> Reply {
     let (def, _) = match target(store, path) {
         Ok(t) => t,
         Err(r) => return r,
     };
+    let listing: Listing = store
+        .instances(def.id)
+        .into_iter()
+        .flatten()
+        .map(|(iid, res)| {
+            let present = res
+                .iter()
+                .map(|(rid, v)| {
+                    let dim = match v {
+                        ResourceValue::Multiple(m) => Some(m.len()),
+                        ResourceValue::Single(_) => None,
+                    };
+                    (*rid, dim)
+                })
+                .collect();
+            (*iid, present)
+        })
+        .collect();
+    discover_listing(def, path, &listing)
+}
+
+/// Discover (Core 1.1 §5.4.3) over what an object says it holds, without reading a value:
+/// the store's objects and application objects that list their resources both answer here.
+/// Every resource listed is shown, plus the object's executable resources (they hold no value
+/// but are there to be executed: `</3/0/4>` appears in the spec's Discover /3 example).
+pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Reply {
     if path.resource_instance_id().is_some() {
         return Reply::error(
             msg::METHOD_NOT_ALLOWED,
             "Discover targets /O, /O/I or /O/I/R",
         );
     }
+    let resource_links = |links: &mut Vec<Link>, iid: u16, present: &[(u16, Option<usize>)]| {
+        let executable = def
+            .resources
+            .iter()
+            .filter(|r| r.operations.executable())
+            .map(|r| (r.id, None));
+        let mut all: Vec<(u16, Option<usize>)> =
+            present.iter().copied().chain(executable).collect();
+        all.sort_unstable_by_key(|(rid, dim)| (*rid, dim.is_none()));
+        all.dedup_by_key(|(rid, _)| *rid);
+        for (rid, dim) in all {
+            links.push(resource_link(def.id, iid, rid, dim));
+        }
+    };
     let mut links = Vec::new();
     match (path.instance_id(), path.resource_id()) {
         (None, _) => {
@@ -205,23 +250,30 @@ fn discover(store: &Store, path: &Path) -> Reply {
                 l.attrs.push(("ver".into(), Some(v.into())));
             }
             links.push(l);
-            for (iid, res) in store.instances(def.id).into_iter().flatten() {
+            for (iid, present) in listing {
                 links.push(Link::new(format!("/{}/{iid}", def.id)));
-                instance_resource_links(&mut links, def, *iid, res);
+                resource_links(&mut links, *iid, present);
             }
         }
         (Some(i), None) => {
+            let Some(present) = listing.get(&i) else {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
+            };
             links.push(Link::new(format!("/{}/{i}", def.id)));
-            if let Some(res) = store.instance(def.id, i) {
-                instance_resource_links(&mut links, def, i, res);
-            }
+            resource_links(&mut links, i, present);
         }
         (Some(i), Some(r)) => {
-            let mut l = Link::new(format!("{path}"));
-            if let Some(ResourceValue::Multiple(m)) = store.resource(def.id, i, r) {
-                l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
+            let Some(present) = listing.get(&i) else {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
+            };
+            if def.resource(r).is_none() {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
             }
-            links.push(l);
+            let dim = present
+                .iter()
+                .find(|(rid, _)| *rid == r)
+                .and_then(|(_, d)| *d);
+            links.push(resource_link(def.id, i, r, dim));
         }
     }
     Reply::content(
@@ -230,25 +282,12 @@ fn discover(store: &Store, path: &Path) -> Reply {
     )
 }
 
-/// The resources of one instance as Discover lists them: those holding a value, and the
-/// executable resources of the object, which hold none but are there to be executed (Core 1.1
-/// §5.4.3 example: `</3/0/4>` appears in Discover /3). Multiple resources carry `dim`.
-fn instance_resource_links(links: &mut Vec<Link>, def: &ObjectDef, iid: u16, res: &Resources) {
-    let executable = def
-        .resources
-        .iter()
-        .filter(|r| r.operations.executable())
-        .map(|r| r.id);
-    let mut ids: Vec<u16> = res.keys().copied().chain(executable).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    for rid in ids {
-        let mut l = Link::new(format!("/{}/{iid}/{rid}", def.id));
-        if let Some(ResourceValue::Multiple(m)) = res.get(&rid) {
-            l.attrs.push(("dim".into(), Some(format!("{}", m.len()))));
-        }
-        links.push(l);
+fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>) -> Link {
+    let mut l = Link::new(format!("/{o}/{iid}/{rid}"));
+    if let Some(n) = dim {
+        l.attrs.push(("dim".into(), Some(format!("{n}"))));
     }
+    l
 }
 
 /// PUT (replace) or POST-with-payload (partial update) on `/O/I`, `/O/I/R` or `/O/I/R/RI`.
