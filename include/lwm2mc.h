@@ -319,6 +319,11 @@ typedef struct lwm2mc_object_callbacks {
   lwm2mc_result (*create_instance)(void *userdata, uint16_t object, uint16_t instance);
   // A server deleted /object/instance.
   lwm2mc_result (*delete_instance)(void *userdata, uint16_t object, uint16_t instance);
+  // Optional: writes the IDs of the resources /object/instance holds to `ids` (up to `cap`,
+  // as `instances` does, INSUFFICIENT_SIZE for more) and their number to `out_n`. A
+  // Discover is then answered from it without calling `read`; when NULL, Discover reads
+  // the readable resources to see which are present.
+  lwm2mc_result (*resources)(void *userdata, uint16_t object, uint16_t instance, uint16_t *ids, size_t cap, size_t *out_n);
 } lwm2mc_object_callbacks;
 
 // Something that happened in the client. `path` is NUL-terminated ("" when not relevant);

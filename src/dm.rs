@@ -189,7 +189,7 @@ fn readable_content(store: &Store, def: &ObjectDef, path: &Path) -> Option<Insta
 
 /// What Discover shows of one object: per instance, its resources with the number of
 /// instances of each multiple resource (`dim`).
-pub type Listing = BTreeMap<u16, Vec<(u16, Option<usize>)>>;
+pub type Listing = BTreeMap<u16, crate::object::PresentResources>;
 
 fn discover(store: &Store, path: &Path) -> Reply {
     let (def, _) = match target(store, path) {

@@ -7,6 +7,10 @@ use alloc::vec::Vec;
 use crate::coap::msg;
 use crate::value::{ResourceValue, Resources};
 
+/// The resources an instance holds: each ID with, for a multiple resource, its number of
+/// instances (Discover's `dim`).
+pub type PresentResources = Vec<(u16, Option<usize>)>;
+
 /// The application side of one object. Every method may fail with a CoAP response code
 /// (e.g. `coap::msg::NOT_FOUND`, `coap::msg::INTERNAL_SERVER_ERROR`), which the server receives.
 pub trait ObjectHandler: Send {
@@ -23,6 +27,13 @@ pub trait ObjectHandler: Send {
     fn create(&mut self, iid: u16, resources: &Resources) -> Result<(), u8> {
         let _ = (iid, resources);
         Err(msg::METHOD_NOT_ALLOWED)
+    }
+    /// The resources instance `iid` holds, with the number of instances of each multiple one,
+    /// for Discover, which then calls no `read` (a Discover must not read every sensor). By
+    /// default `None`: the library reads the readable resources to find out.
+    fn resources(&mut self, iid: u16) -> Result<Option<PresentResources>, u8> {
+        let _ = iid;
+        Ok(None)
     }
     /// A server deleted instance `iid`. By default the object refuses (4.05).
     fn delete(&mut self, iid: u16) -> Result<(), u8> {

@@ -204,3 +204,64 @@ fn bootstrap_discover_lists_the_instances_of_application_objects() {
     let links = String::from_utf8(discover.payload).unwrap();
     assert!(links.ends_with(",</3/0>,</3303/0>"), "{links}");
 }
+
+/// A sensor that lists its resources and counts the reads it is asked for.
+struct Listed(Arc<Mutex<u32>>);
+
+impl ObjectHandler for Listed {
+    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+        Ok(vec![0, 1])
+    }
+    fn read(&mut self, _iid: u16, _rid: u16) -> Result<ResourceValue, u8> {
+        *self.0.lock().unwrap() += 1;
+        Ok(ResourceValue::Single(Value::Float(20.0)))
+    }
+    fn write(&mut self, _iid: u16, _rid: u16, _value: &ResourceValue) -> Result<(), u8> {
+        Ok(())
+    }
+    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), u8> {
+        Ok(())
+    }
+    fn resources(&mut self, iid: u16) -> Result<Option<lwm2mc::object::PresentResources>, u8> {
+        // Instance 1 has no units; 9999 is not in the object's definition and is left out.
+        Ok(Some(if iid == 0 {
+            vec![(5700, None), (5701, None), (9999, None)]
+        } else {
+            vec![(5700, None)]
+        }))
+    }
+}
+
+#[test]
+fn discover_of_an_object_that_lists_its_resources_reads_nothing() {
+    let reads = Arc::new(Mutex::new(0));
+    let mut store = factory_bs_only(0);
+    store.define(temperature_def(), false);
+    let mut client = lwm2mc::Client::new(config(62), store);
+    client
+        .set_handler(3303, Box::new(Listed(reads.clone())))
+        .unwrap();
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(5, standard_plan(1, 300))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(6)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    let text = |p: Vec<u8>| String::from_utf8(p).unwrap();
+    let (code, cf, body) = ask(&mut net, get("/3303", Some(40)));
+    assert_eq!((code, cf), (msg::CONTENT, Some(40)));
+    assert_eq!(
+        text(body),
+        "</3303>,</3303/0>,</3303/0/5605>,</3303/0/5700>,</3303/0/5701>,\
+         </3303/1>,</3303/1/5605>,</3303/1/5700>"
+    );
+    assert_eq!(
+        text(ask(&mut net, get("/3303/1", Some(40))).2),
+        "</3303/1>,</3303/1/5605>,</3303/1/5700>"
+    );
+    assert_eq!(ask(&mut net, get("/3303/2", Some(40))).0, msg::NOT_FOUND);
+    assert_eq!(*reads.lock().unwrap(), 0, "Discover read a sensor");
+    // A Read still reads.
+    assert_eq!(ask(&mut net, get("/3303/0/5700", None)).0, msg::CONTENT);
+    assert_eq!(*reads.lock().unwrap(), 1);
+}

@@ -101,6 +101,13 @@ fn flow_against_the_testkit() {
                 r.code_string()
             ));
         }
+        // The object lists its resources (Object.present): Discover reads none of them, so
+        // the raising 5701 is not read again (the device counts exactly one re-raise).
+        let r = dm.discover(ep, "/3303/0").map_err(|e| e.to_string())?;
+        let links = String::from_utf8_lossy(&r.payload).into_owned();
+        if links != "</3303/0>,</3303/0/5700>,</3303/0/5701>,</3303/0/5750>" {
+            return Err(format!("discover: {} {links}", r.code_string()));
+        }
         let r = dm
             .write(ep, "/3303/0/5750", 0, b"far too long".to_vec())
             .map_err(|e| e.to_string())?;

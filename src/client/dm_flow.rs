@@ -31,6 +31,14 @@ impl Client {
         let handled = target
             .and_then(|p| p.object_id())
             .filter(|o| self.handlers.contains_key(o));
+        if let (Some(o), Some(path)) = (handled, target) {
+            if req.method == msg::GET && req.accept == Some(40) {
+                if let Some(reply) = self.discover_listed(o, &path) {
+                    self.respond(now, peer, packet, reply);
+                    return;
+                }
+            }
+        }
         if let Some(o) = handled {
             // Bring the application's state into the store before answering: values for a
             // Read (only the target for a single resource), values where readable for a
@@ -92,6 +100,37 @@ impl Client {
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
             }
         }
+    }
+
+    /// Discover on an application object that lists its resources itself: answered from that
+    /// listing, without a single read. `None` if the object does not list them (or its
+    /// instances cannot be had): the caller falls back to reading.
+    pub(super) fn discover_listed(&mut self, o: u16, path: &Path) -> Option<Reply> {
+        if matches!(o, crate::model::oid::SECURITY | crate::model::oid::OSCORE) {
+            return None; // dm::handle refuses these (4.01) whoever holds them
+        }
+        let def = self.store.def(o)?.clone();
+        let handler = self.handlers.get_mut(&o)?;
+        let mut listing = dm::Listing::new();
+        for iid in handler.instances().ok()? {
+            match handler.resources(iid) {
+                Ok(Some(present)) => {
+                    let known = present
+                        .into_iter()
+                        .filter(|(rid, _)| def.resource(*rid).is_some())
+                        .collect();
+                    listing.insert(iid, known);
+                }
+                Ok(None) => return None,
+                Err(code) => {
+                    return Some(Reply::error(
+                        code,
+                        "the application could not list the object",
+                    ))
+                }
+            }
+        }
+        Some(dm::discover_listing(&def, path, &listing))
     }
 
     /// Reloads object `o` from its handler (see `Refresh`). Instances the handler no longer

@@ -129,6 +129,31 @@ pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), u8> {
     }
 }
 
+/// Calls a C callback that lists IDs (`call(buf, cap, &mut n)`): first with room for 256; if
+/// it says it has more (INSUFFICIENT_SIZE, or `n` over `cap`), once more with room for all of
+/// them (IDs are below 65535, Core 1.1 §7.1), never cutting the list. Still short after that,
+/// or an impossible count: 5.00, rather than make instances or resources vanish.
+fn list_ids(
+    mut call: impl FnMut(*mut u16, usize, &mut usize) -> lwm2mc_callback_result,
+) -> Result<Vec<u16>, u8> {
+    let mut cap = 256usize;
+    loop {
+        let mut ids = vec![0u16; cap];
+        let mut n = 0usize;
+        let r = call(ids.as_mut_ptr(), cap, &mut n);
+        let short = known(r) == Some(lwm2mc_result::InsufficientSize) || n > cap;
+        if !short {
+            object_result(r)?;
+            ids.truncate(n);
+            return Ok(ids);
+        }
+        if cap != 256 || n <= cap || n > usize::from(u16::MAX) {
+            return Err(msg::INTERNAL_SERVER_ERROR);
+        }
+        cap = n;
+    }
+}
+
 /// A C storage table as a `Storage`.
 pub(crate) struct CStorage(pub lwm2mc_storage);
 
@@ -231,30 +256,27 @@ impl ObjectHandler for CObject {
         let Some(f) = self.table.instances else {
             return Ok(vec![0]);
         };
-        // First with room for 256; if the application says it has more, once more with room
-        // for all of them (instance IDs are below 65535, Core 1.1 §7.1), never cutting the list.
-        let mut cap = 256usize;
-        let (mut ids, n) = loop {
-            let mut ids = vec![0u16; cap];
-            let mut n = 0usize;
-            // SAFETY: ids has `cap` writable entries; n is writable.
-            let r = unsafe { f(self.table.userdata, self.oid, ids.as_mut_ptr(), cap, &mut n) };
-            let short = known(r) == Some(lwm2mc_result::InsufficientSize) || n > cap;
-            if !short {
-                object_result(r)?;
-                break (ids, n);
-            }
-            if cap != 256 || n <= cap || n > usize::from(u16::MAX) {
-                // Still short after the second call, or a count that cannot be: cutting the
-                // list would make instances vanish, so the request fails instead.
-                return Err(msg::INTERNAL_SERVER_ERROR);
-            }
-            cap = n;
-        };
-        ids.truncate(n);
+        let mut ids = list_ids(|buf, cap, n| {
+            // SAFETY: `buf` has `cap` writable entries; `n` is writable.
+            unsafe { f(self.table.userdata, self.oid, buf, cap, n) }
+        })?;
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)
+    }
+
+    fn resources(&mut self, iid: u16) -> Result<Option<crate::object::PresentResources>, u8> {
+        let Some(f) = self.table.resources else {
+            return Ok(None);
+        };
+        let mut ids = list_ids(|buf, cap, n| {
+            // SAFETY: `buf` has `cap` writable entries; `n` is writable.
+            unsafe { f(self.table.userdata, self.oid, iid, buf, cap, n) }
+        })?;
+        ids.sort_unstable();
+        ids.dedup();
+        // C objects hold single resources only: no `dim`.
+        Ok(Some(ids.into_iter().map(|rid| (rid, None)).collect()))
     }
 
     fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, u8> {

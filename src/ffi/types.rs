@@ -163,6 +163,20 @@ pub struct lwm2mc_object_callbacks {
             instance: u16,
         ) -> lwm2mc_callback_result,
     >,
+    /// Optional: writes the IDs of the resources /object/instance holds to `ids` (up to `cap`,
+    /// as `instances` does, INSUFFICIENT_SIZE for more) and their number to `out_n`. A
+    /// Discover is then answered from it without calling `read`; when NULL, Discover reads
+    /// the readable resources to see which are present.
+    pub resources: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            instance: u16,
+            ids: *mut u16,
+            cap: usize,
+            out_n: *mut usize,
+        ) -> lwm2mc_callback_result,
+    >,
 }
 
 /// What a transport needs to reach a server. All pointers are borrowed for the duration of the

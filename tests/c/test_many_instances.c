@@ -1,6 +1,7 @@
 /* An application object with more instances than the library's first buffer (256): the
  * instances callback says how many it has and is called again with room for them all. Before,
- * the list was cut at 256 without a word and the Register announced only those. */
+ * the list was cut at 256 without a word and the Register announced only those.
+ * The object also lists its resources, so a Discover is answered without a single read. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,32 @@
 #define N_INSTANCES 300
 
 static int instance_calls;
+static int reads;
+
+static lwm2mc_result read_value(void *ud, uint16_t object, uint16_t instance, uint16_t resource,
+                                lwm2mc_value *out) {
+    (void)ud;
+    (void)object;
+    (void)instance;
+    (void)resource;
+    reads++;
+    out->type = LWM2MC_TYPE_FLOAT;
+    out->floating = 21.5;
+    return LWM2MC_RESULT_OK;
+}
+
+static lwm2mc_result present(void *ud, uint16_t object, uint16_t instance, uint16_t *ids, size_t cap,
+                             size_t *out_n) {
+    (void)ud;
+    (void)object;
+    (void)instance;
+    *out_n = 1;
+    if (cap < 1) {
+        return LWM2MC_RESULT_INSUFFICIENT_SIZE;
+    }
+    ids[0] = 5700;
+    return LWM2MC_RESULT_OK;
+}
 
 static lwm2mc_result many(void *ud, uint16_t object, uint16_t *ids, size_t cap, size_t *out_n) {
     (void)ud;
@@ -48,6 +75,8 @@ int main(void) {
     lwm2mc_object_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.instances = many;
+    callbacks.read = read_value;
+    callbacks.resources = present;
     memset(&net, 0, sizeof net);
     t = fake_transport(&net);
     CHECK_OK(lwm2mc_config_new("many", &cfg));
@@ -64,6 +93,22 @@ int main(void) {
     CHECK(contains(net.last, net.last_len, "</3303/255>,</3303/256>"));
     CHECK(contains(net.last, net.last_len, "</3303/299>"));
     CHECK(instance_calls == 2);
+
+    /* Discover /3303/7 (Accept: link-format) is answered from the listing: no read. */
+    fake_accept_register(c, &net, 2);
+    {
+        uint8_t req[64];
+        size_t len = coap_request(req, 0x01, 0x4242, "/3303/7", -1, NULL, 0);
+        req[len++] = 0x61; /* Accept (17 = 11 + 6), 1 byte */
+        req[len++] = 40;
+        CHECK(fake_ask(c, &net, req, len, 3) == 0x45);
+        CHECK(contains(net.last, net.last_len, "</3303/7>,</3303/7/5700>"));
+        CHECK(reads == 0);
+        /* A Read still reads. */
+        len = coap_request(req, 0x01, 0x4243, "/3303/7/5700", -1, NULL, 0);
+        CHECK(fake_ask(c, &net, req, len, 4) == 0x45);
+        CHECK(reads == 1);
+    }
     lwm2mc_client_free(c);
     printf("many instances: ok\n");
     return 0;

@@ -131,6 +131,12 @@ class Object:
     def delete(self, instance: int) -> None:
         raise MethodNotAllowed()
 
+    def present(self, instance: int) -> Optional[list[int]]:
+        """The resource IDs `instance` holds, for Discover, which then reads nothing. By
+        default None: the library reads the readable resources to see which are present.
+        (`resources`, the class attribute, lists the definitions; this lists what is there.)"""
+        return None
+
 
 @dataclasses.dataclass(frozen=True)
 class ServerInfo:
@@ -321,11 +327,32 @@ def _o_instances(ud, oid, ids, cap, out_n):
     if obj is None:
         return NOT_FOUND
     try:
-        got = sorted(set(int(i) for i in obj.instances()))[:cap]
-        for k, i in enumerate(got):
-            ids[k] = i
-        out_n[0] = len(got)
-        return OK
+        return _put_ids(sorted(set(int(i) for i in obj.instances())), ids, cap, out_n)
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
+def _put_ids(got: list[int], ids, cap: int, out_n) -> int:
+    """Hands a list of IDs to the library; more than `cap` asks for a bigger buffer."""
+    out_n[0] = len(got)
+    if len(got) > cap:
+        return INSUFFICIENT_SIZE
+    for k, i in enumerate(got):
+        ids[k] = i
+    return OK
+
+
+@_ffi.RESOURCES_CB
+def _o_resources(ud, oid, iid, ids, cap, out_n):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None:
+        return NOT_FOUND
+    try:
+        listed = obj.present(iid)
+        if listed is None:  # only for an override that declines
+            return NOT_FOUND
+        return _put_ids(sorted(set(int(r) for r in listed)), ids, cap, out_n)
     except BaseException as e:  # noqa: BLE001
         return h.fail(e, INTERNAL)
 
@@ -599,7 +626,10 @@ class Client:
             defs = (_ffi.ResourceDef * max(1, len(obj.resources)))()
             for i, r in enumerate(obj.resources):
                 defs[i] = _ffi.ResourceDef(r.id, r.type, _ops_bits(r.operations), r.multiple, r.mandatory)
-            cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute, _o_create, _o_delete)
+            # Only an object that lists its resources gets the callback; the others are read.
+            listed = type(obj).present is not Object.present
+            cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute, _o_create, _o_delete,
+                                      _o_resources if listed else _ffi.RESOURCES_CB())
             self._check(_lib.lwm2mc_config_add_object(cfg, obj.object_id, obj.version.encode(), obj.multiple,
                                                       defs, len(obj.resources), ctypes.byref(cb)),
                         f"object {obj.object_id}")

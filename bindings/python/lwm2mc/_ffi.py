@@ -73,6 +73,8 @@ WRITE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16
 EXECUTE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_uint16, u8p, c_size_t)
 CREATE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16)
 DELETE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16)
+RESOURCES_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.POINTER(ctypes.c_uint16),
+                                c_size_t, ctypes.POINTER(c_size_t))
 
 
 class ObjectCallbacks(ctypes.Structure):
@@ -84,6 +86,7 @@ class ObjectCallbacks(ctypes.Structure):
         ("execute", EXECUTE_CB),
         ("create_instance", CREATE_CB),
         ("delete_instance", DELETE_CB),
+        ("resources", RESOURCES_CB),
     ]
 
 

@@ -24,6 +24,10 @@ class Temperature(lwm2mc.Object):
     def instances(self):
         return self.ids
 
+    def present(self, instance):
+        # Discover is answered from this: no read (the driver checks 5701 is not read then).
+        return [5700, 5701, 5750]
+
     def create(self, instance):
         self.ids.append(instance)
 
