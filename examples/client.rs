@@ -195,12 +195,6 @@ fn run(args: Args) -> Result<(), String> {
         }));
     }
 
-    // A datagram the socket cannot send (an answer larger than UDP allows) is one lost
-    // datagram: say so, and go on serving.
-    udp.set_send_error_hook(Box::new(|peer, bytes, e| {
-        println!("transport: sending {} B to {peer} failed: {e}", bytes.len())
-    }));
-
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
@@ -275,6 +269,7 @@ fn report(event: &Event, verbose: bool) {
             println!("state: Bootstrap-Server account purged (account timeout)")
         }
         Event::EventsDropped { count } => println!("events: {count} dropped (queue full)"),
+        Event::SendFailed { reason, .. } => println!("transport: {reason}"),
         Event::PeerClosed { .. } => {}
     }
 }

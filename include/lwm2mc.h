@@ -84,6 +84,8 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_BOOTSTRAP_FINISH_REFUSED = 14,
   // Older events were dropped (queue full); `message` says how many.
   LWM2MC_EVENT_KIND_EVENTS_DROPPED = 15,
+  // A datagram could not be sent (one lost datagram); `message` says where and why.
+  LWM2MC_EVENT_KIND_SEND_FAILED = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -56,7 +56,65 @@ pub enum Event {
     BootstrapAccountPurged,
     /// The client no longer talks to this peer: transports may release it.
     PeerClosed { peer: PeerId },
+    /// A transport adapter could not send a datagram to `peer` (too large for UDP, no route,
+    /// the host's send callback failed). It counts as one lost datagram: CoAP retransmits or
+    /// the exchange fails on its own. Reported by the adapters (`UdpClient`, the C transport
+    /// hook), never by the sans-I/O core.
+    SendFailed { peer: PeerId, reason: String },
     /// `count` older events were dropped because nobody took them while the queue was full
     /// (`Limits::max_queued_events`). Reported before the events that were kept.
     EventsDropped { count: u64 },
+}
+
+/// A bounded queue of events: when full, the oldest is dropped and counted, and the next
+/// `pop` reports the count as `Event::EventsDropped` before the events that were kept. An
+/// application (or a C host) that never takes its events cannot make the client grow without
+/// bound. The core and the C ABI's own queue both use it.
+#[derive(Debug, Clone, Default)]
+pub struct EventQueue {
+    queue: alloc::collections::VecDeque<Event>,
+    dropped: u64,
+}
+
+impl EventQueue {
+    /// Adds `event`, dropping the oldest while `max` (at least 1) are queued.
+    pub fn push(&mut self, event: Event, max: usize) {
+        while self.queue.len() >= max.max(1) {
+            self.queue.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        self.queue.push_back(event);
+    }
+
+    /// The oldest event, after an `EventsDropped` if any were dropped since the last call.
+    pub fn pop(&mut self) -> Option<Event> {
+        if self.dropped > 0 {
+            let count = core::mem::take(&mut self.dropped);
+            return Some(Event::EventsDropped { count });
+        }
+        self.queue.pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dropped == 0 && self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_are_dropped_and_counted_first() {
+        let mut q = EventQueue::default();
+        for ssid in 1..=5 {
+            q.push(Event::Deregistered { ssid }, 3);
+        }
+        assert_eq!(q.pop(), Some(Event::EventsDropped { count: 2 }));
+        assert_eq!(q.pop(), Some(Event::Deregistered { ssid: 3 }));
+        assert_eq!(q.pop(), Some(Event::Deregistered { ssid: 4 }));
+        assert_eq!(q.pop(), Some(Event::Deregistered { ssid: 5 }));
+        assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+    }
 }

@@ -263,8 +263,9 @@ fn strangers_and_garbage_change_nothing() {
     );
 }
 
-/// The adapter's count of failed sends, and (peer, datagram size) of each reported one.
-type LoopEnd = (u64, Vec<(std::net::SocketAddr, usize)>);
+/// The adapter's count of failed sends, (peer, datagram size) of each one its hook saw, and
+/// how many `Event::SendFailed` it returned.
+type LoopEnd = (u64, Vec<(std::net::SocketAddr, usize)>, u64);
 
 /// A device on its own thread with the loop written out (not `DeviceThread`), so the test can
 /// read the adapter's send-error count and hook when it stops.
@@ -290,12 +291,21 @@ fn run_loop(client: Client) -> Loop {
             }
         }));
         udp.start().map_err(|e| e.to_string())?;
+        let mut failed_events = 0u64;
         while !flag.load(Ordering::SeqCst) {
-            udp.turn(Duration::from_millis(10))
+            let events = udp
+                .turn(Duration::from_millis(10))
                 .map_err(|e| format!("the loop ended: {e}"))?;
+            failed_events += events
+                .iter()
+                .filter(|e| {
+                    matches!(e, lwm2mc::Event::SendFailed { reason, .. }
+                        if reason.starts_with("udp send of ") && reason.contains(" failed: "))
+                })
+                .count() as u64;
         }
         let reports = reports.lock().map(|r| r.clone()).unwrap_or_default();
-        Ok((udp.send_errors(), reports))
+        Ok((udp.send_errors(), reports, failed_events))
     });
     Loop { stop, thread }
 }
@@ -328,9 +338,11 @@ fn an_answer_too_large_for_udp_is_one_lost_datagram_not_the_end_of_the_loop() {
     let r = dm.read(EP, "/3/0/0", None).unwrap();
     assert_eq!((r.code, r.payload.as_slice()), (msg::CONTENT, &b"ACME"[..]));
     device.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (errors, reports) = device.thread.join().unwrap().unwrap();
+    let (errors, reports, failed_events) = device.thread.join().unwrap().unwrap();
     assert!(errors >= 1, "the failed send was counted");
     assert_eq!(reports.len() as u64, errors);
+    // ... and reported as an event, one per lost datagram.
+    assert_eq!(failed_events, errors);
     // Every failed datagram is the oversized answer (and its resends from the duplicate
     // cache when the server retransmitted the Read).
     assert!(

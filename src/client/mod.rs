@@ -6,7 +6,7 @@
 //! the state machines (`crate::bootstrapping`, `crate::registrations`), and applies what they
 //! return. The machines never call each other or the router.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -19,7 +19,7 @@ use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
-use crate::event::Event;
+use crate::event::{Event, EventQueue};
 use crate::object::ObjectHandler;
 use crate::path::Path;
 use crate::peer::{PeerId, PeerInfo};
@@ -90,7 +90,7 @@ pub struct Client {
     rng: Rng,
     peers: BTreeMap<PeerId, PeerInfo>,
     next_peer: u64,
-    events: VecDeque<Event>,
+    events: EventQueue,
     exchanges: BTreeMap<ExchangeId, Purpose>,
     /// The bootstrap state machine (requests, sessions, retries).
     bs: Bootstrapping,
@@ -107,8 +107,6 @@ pub struct Client {
     timers: Timers,
     /// The latest `now` the owner handed in (see "How to drive it").
     now: u64,
-    /// Events dropped since the last `poll_event` because the queue was full.
-    events_dropped: u64,
     /// Objects whose values the application holds.
     handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
 }
@@ -127,7 +125,7 @@ impl Client {
             rng,
             peers: BTreeMap::new(),
             next_peer: 1,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             exchanges: BTreeMap::new(),
             bs: Bootstrapping::default(),
             regs: Registrations::default(),
@@ -139,7 +137,6 @@ impl Client {
             smartcard_applied: None,
             timers: Timers::default(),
             now: 0,
-            events_dropped: 0,
             handlers: BTreeMap::new(),
         }
     }
@@ -294,23 +291,15 @@ impl Client {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events_dropped > 0 {
-            let count = core::mem::take(&mut self.events_dropped);
-            return Some(Event::EventsDropped { count });
-        }
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Queues an event for the application, dropping the oldest when the queue is full
     /// (`Limits::max_queued_events`): an application that never polls cannot make the client
     /// grow without bound (a server's 20,000 Executes with 60 KB arguments once took 1.1 GiB).
     fn emit(&mut self, event: Event) {
-        let max = self.config.limits.max_queued_events.max(1);
-        while self.events.len() >= max {
-            self.events.pop_front();
-            self.events_dropped = self.events_dropped.saturating_add(1);
-        }
-        self.events.push_back(event);
+        self.events
+            .push(event, self.config.limits.max_queued_events);
     }
 
     /// When `handle_timeout` must be called next.

@@ -5,7 +5,7 @@
 
 use core::ffi::c_char;
 use std::cell::UnsafeCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use super::guard::{as_bytes, as_ref, as_str, guard, write_out, FfiResult, FreeCl
 use super::result::lwm2mc_result;
 use super::types::*;
 use crate::client::Client;
-use crate::event::Event;
+use crate::event::{Event, EventQueue};
 use crate::peer::PeerId;
 use crate::transport::udp::{Direction, UdpClient};
 
@@ -53,7 +53,7 @@ pub(super) struct ClientState {
     dying: Arc<AtomicBool>,
     /// Datagrams the transport hook's `send` failed to send.
     send_failures: u64,
-    pub(super) events: VecDeque<Event>,
+    pub(super) events: EventQueue,
     /// Storage behind the pointers of the last event handed out.
     pub(super) held_message: CString,
     pub(super) held_data: Vec<u8>,
@@ -195,13 +195,19 @@ impl ClientState {
                 let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
                 if known(r) != Some(lwm2mc_result::Ok) {
                     self.send_failures = self.send_failures.saturating_add(1);
-                    logger.log(
-                        LWM2MC_LOG_WARN,
-                        &format!(
-                            "transport send failed ({} B): {}",
-                            tx.data.len(),
-                            describe_code(r)
-                        ),
+                    let reason = format!(
+                        "transport send failed ({} B): {}",
+                        tx.data.len(),
+                        describe_code(r)
+                    );
+                    logger.log(LWM2MC_LOG_WARN, &reason);
+                    let max = client.config().limits.max_queued_events;
+                    self.events.push(
+                        Event::SendFailed {
+                            peer: tx.peer,
+                            reason,
+                        },
+                        max,
                     );
                 }
             }
@@ -222,7 +228,8 @@ impl ClientState {
                 continue;
             }
             logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
-            self.events.push_back(ev);
+            let max = client.config().limits.max_queued_events;
+            self.events.push(ev, max);
         }
         Ok(())
     }
@@ -336,7 +343,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
             },
             dying,
             send_failures: 0,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             held_message: CString::default(),
             held_data: Vec::new(),
         };
@@ -591,10 +598,11 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
         let events = u
             .turn(Duration::from_millis(u64::from(max_wait_ms)))
             .map_err(|_| lwm2mc_result::TransportError)?;
+        let max = u.client().config().limits.max_queued_events;
         for ev in events {
             if !matches!(ev, Event::PeerClosed { .. }) {
                 logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
-                c.events.push_back(ev);
+                c.events.push(ev, max);
             }
         }
         Ok(())

@@ -29,6 +29,7 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::Deleted { .. } => lwm2mc_event_kind::Deleted,
         Event::BootstrapFinishRefused { .. } => lwm2mc_event_kind::BootstrapFinishRefused,
         Event::EventsDropped { .. } => lwm2mc_event_kind::EventsDropped,
+        Event::SendFailed { .. } => lwm2mc_event_kind::SendFailed,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -48,7 +49,7 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             return Err(lwm2mc_result::NullParameter);
         }
         let ev = loop {
-            let ev = c.events.pop_front().ok_or(lwm2mc_result::NotFound)?;
+            let ev = c.events.pop().ok_or(lwm2mc_result::NotFound)?;
             if event_kind(&ev).is_some() {
                 break ev;
             }
@@ -59,6 +60,7 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             | Event::BootstrapFinishRefused { reason }
             | Event::StorageError { reason } => (0, None, Vec::new(), reason.clone()),
             Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
+            Event::SendFailed { reason, .. } => (0, None, Vec::new(), reason.clone()),
             Event::EventsDropped { count } => {
                 (0, None, Vec::new(), format!("{count} events dropped"))
             }

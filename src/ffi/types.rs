@@ -321,11 +321,13 @@ pub enum lwm2mc_event_kind {
     BootstrapFinishRefused = 14,
     /// Older events were dropped (queue full); `message` says how many.
     EventsDropped = 15,
+    /// A datagram could not be sent (one lost datagram); `message` says where and why.
+    SendFailed = 16,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 16] = [
+    pub const ALL: [lwm2mc_event_kind; 17] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -342,6 +344,7 @@ impl lwm2mc_event_kind {
         Self::Deleted,
         Self::BootstrapFinishRefused,
         Self::EventsDropped,
+        Self::SendFailed,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -363,6 +366,7 @@ impl lwm2mc_event_kind {
             Self::Deleted => b"deleted\0",
             Self::BootstrapFinishRefused => b"bootstrap_finish_refused\0",
             Self::EventsDropped => b"events_dropped\0",
+            Self::SendFailed => b"send_failed\0",
         }
     }
 }

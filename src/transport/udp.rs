@@ -42,6 +42,8 @@ pub struct UdpClient {
     tap: Option<Tap>,
     on_send_error: Option<SendErrorHook>,
     send_errors: u64,
+    /// `Event::SendFailed` reports waiting for the next `turn`.
+    send_failed: Vec<Event>,
     buf: Vec<u8>,
 }
 
@@ -65,6 +67,7 @@ impl UdpClient {
             tap: None,
             on_send_error: None,
             send_errors: 0,
+            send_failed: Vec::new(),
             buf: vec![0; 65_536],
         }
     }
@@ -163,7 +166,7 @@ impl UdpClient {
         let now = self.now();
         self.client.handle_timeout(now);
         self.flush()?;
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.send_failed);
         while let Some(ev) = self.client.poll_event() {
             if let Event::PeerClosed { peer } = &ev {
                 if let Some(addr) = self.addrs.remove(peer) {
@@ -269,9 +272,22 @@ impl UdpClient {
                     if let Some(hook) = self.on_send_error.as_mut() {
                         hook(addr, &t.data, &e);
                     }
+                    // Bounded like the core's queue: a burst of failures is reported once each
+                    // up to the limit, the count says the rest.
+                    if self.send_failed.len() < 64 {
+                        self.send_failed.push(Event::SendFailed {
+                            peer: t.peer,
+                            reason: send_failure_reason(addr, t.data.len(), &e),
+                        });
+                    }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The reason of an `Event::SendFailed`: where, how much, what the socket said.
+fn send_failure_reason(addr: SocketAddr, len: usize, e: &io::Error) -> String {
+    format!("udp send of {len} bytes to {addr} failed: {e}")
 }

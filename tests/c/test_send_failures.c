@@ -114,6 +114,19 @@ int main(void) {
     CHECK(failures == 1);
     CHECK(warnings == 1 && strstr(last_warning, "udp send to 127.0.0.1:") != NULL);
     CHECK(strstr(last_warning, "failed (") != NULL);
+    {
+        /* ... and reported as an event (the registration event came before it). */
+        lwm2mc_event ev;
+        int send_failed = 0;
+        while (lwm2mc_client_next_event(c, &ev) == LWM2MC_RESULT_OK) {
+            if (ev.kind == LWM2MC_EVENT_KIND_SEND_FAILED) {
+                send_failed++;
+                CHECK(strstr(ev.message, "udp send of ") != NULL);
+            }
+        }
+        CHECK(send_failed == 1);
+        CHECK(strcmp(lwm2mc_event_kind_str(LWM2MC_EVENT_KIND_SEND_FAILED), "send_failed") == 0);
+    }
 
     /* Read /3/0/0: answered. */
     len = coap_request(req, 0x01, 0x7002, "/3/0/0", -1, NULL, 0);
