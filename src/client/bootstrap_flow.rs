@@ -169,16 +169,7 @@ impl Client {
                     self.exchanges.insert(id, Purpose::BootstrapRequest);
                 }
                 BsOutput::CancelRequest => {
-                    let requests: Vec<ExchangeId> = self
-                        .exchanges
-                        .iter()
-                        .filter(|(_, p)| **p == Purpose::BootstrapRequest)
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in requests {
-                        self.endpoint.cancel(id);
-                        self.exchanges.remove(&id);
-                    }
+                    self.cancel_exchanges(|p| *p == Purpose::BootstrapRequest)
                 }
                 BsOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 BsOutput::Disarm(timer) => self.timers.clear(timer),

@@ -425,6 +425,21 @@ impl Client {
         self.apply_registration_outputs(now);
     }
 
+    /// Abandons every exchange in flight whose purpose `which` selects: no retransmission,
+    /// and a late answer is ignored.
+    fn cancel_exchanges(&mut self, which: impl Fn(&Purpose) -> bool) {
+        let cancelled: Vec<ExchangeId> = self
+            .exchanges
+            .iter()
+            .filter(|(_, p)| which(p))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in cancelled {
+            self.endpoint.cancel(id);
+            self.exchanges.remove(&id);
+        }
+    }
+
     /// A De-register was answered, or gave up (either way the registration is over). For a
     /// removed account, its peer may be released.
     fn deregister_done(&mut self, now: u64, ssid: u16, forget: bool) {

@@ -22,20 +22,9 @@ impl Client {
                     let id = self.endpoint.request(now, peer, packet, true);
                     self.exchanges.insert(id, Purpose::Registration(exchange));
                 }
-                RegOutput::Cancel { ssid } => {
-                    let cancelled: Vec<ExchangeId> = self
-                        .exchanges
-                        .iter()
-                        .filter(|(_, p)| {
-                            matches!(p, Purpose::Registration(x) if x.is_cancelled_by(ssid))
-                        })
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in cancelled {
-                        self.endpoint.cancel(id);
-                        self.exchanges.remove(&id);
-                    }
-                }
+                RegOutput::Cancel { ssid } => self.cancel_exchanges(
+                    |p| matches!(p, Purpose::Registration(x) if x.is_cancelled_by(ssid)),
+                ),
                 RegOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 RegOutput::Disarm(timer) => self.timers.clear(timer),
                 RegOutput::Event(event) => self.emit(event),
