@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import enum
 import itertools
 import threading
 import time
@@ -28,15 +29,35 @@ from . import _ffi
 
 __version__ = "0.1.0"
 __all__ = [
-    "Client", "Event", "Object", "Resource", "Type", "ServerInfo", "Transport", "Storage",
-    "Lwm2mcError", "ClientClosed", "NotFound", "BadRequest", "MethodNotAllowed", "library_version",
+    "Client", "Event", "EventKind", "Object", "Resource", "Result", "Type", "ServerInfo", "Transport",
+    "Storage", "Lwm2mcError", "ClientClosed", "NotFound", "BadRequest", "MethodNotAllowed",
+    "library_version", "error_class",
 ]
 
 _lib = _ffi.declare(_ffi.load_library())
 
-# lwm2mc_result codes (stable numbering, include/lwm2mc.h)
-OK, NULL_PARAMETER, INVALID_ARGUMENT, INSUFFICIENT_SIZE, NOT_FOUND, PANIC, REENTRANT_CALL = range(7)
-INVALID_STATE, STORAGE_ERROR, TRANSPORT_ERROR, ALREADY_EXISTS, UNSUPPORTED, INTERNAL, BUSY = range(7, 14)
+class Result(enum.IntEnum):
+    """lwm2mc_result codes (stable numbering, include/lwm2mc.h)."""
+
+    OK = 0
+    NULL_PARAMETER = 1
+    INVALID_ARGUMENT = 2
+    INSUFFICIENT_SIZE = 3
+    NOT_FOUND = 4
+    PANIC = 5
+    REENTRANT_CALL = 6
+    INVALID_STATE = 7
+    STORAGE_ERROR = 8
+    TRANSPORT_ERROR = 9
+    ALREADY_EXISTS = 10
+    UNSUPPORTED = 11
+    INTERNAL = 12
+    BUSY = 13
+
+
+# The codes as module constants too (they compare equal to plain ints).
+(OK, NULL_PARAMETER, INVALID_ARGUMENT, INSUFFICIENT_SIZE, NOT_FOUND, PANIC, REENTRANT_CALL,
+ INVALID_STATE, STORAGE_ERROR, TRANSPORT_ERROR, ALREADY_EXISTS, UNSUPPORTED, INTERNAL, BUSY) = tuple(Result)
 
 
 def library_version() -> str:
@@ -48,9 +69,28 @@ class Lwm2mcError(Exception):
     """A library call failed; `result` is the lwm2mc_result code, the message the library's."""
 
     def __init__(self, result: int, context: str = "") -> None:
-        self.result = result
+        self.result = Result(result) if result in Result._value2member_map_ else result
         message = _lib.lwm2mc_result_str(result).decode()
         super().__init__(f"{context}: {message}" if context else message)
+
+
+# One exception class per result code, each a Lwm2mcError: `except lwm2mc.BusyError` catches
+# exactly that case, `except lwm2mc.Lwm2mcError` still catches them all.
+_ERROR_CLASSES: dict[int, type] = {}
+for _code in Result:
+    if _code is not Result.OK:
+        _name = "".join(w.capitalize() for w in _code.name.split("_")) + "Error"
+        _ERROR_CLASSES[_code] = type(_name, (Lwm2mcError,), {
+            "__doc__": f"The library answered {_code.name} ({int(_code)}).",
+            "__module__": __name__,
+        })
+        globals()[_name] = _ERROR_CLASSES[_code]
+        __all__.append(_name)
+
+
+def error_class(result: int) -> type:
+    """The Lwm2mcError subclass raised for `result` (Lwm2mcError itself for an unknown code)."""
+    return _ERROR_CLASSES.get(result, Lwm2mcError)
 
 
 class ClientClosed(Lwm2mcError):
@@ -85,10 +125,19 @@ class MethodNotAllowed(ServerError):
     result = UNSUPPORTED
 
 
-class Type:
-    """Resource data types."""
+class Type(enum.IntEnum):
+    """Resource data types (lwm2mc_type)."""
 
-    NONE, STRING, INTEGER, UNSIGNED, FLOAT, BOOLEAN, OPAQUE, TIME, OBJLNK, CORELNK = range(10)
+    NONE = 0
+    STRING = 1
+    INTEGER = 2
+    UNSIGNED = 3
+    FLOAT = 4
+    BOOLEAN = 5
+    OPAQUE = 6
+    TIME = 7
+    OBJLNK = 8
+    CORELNK = 9
 
 
 class Resource(NamedTuple):
@@ -185,6 +234,30 @@ class Event:
     path: str = ""
     data: bytes = b""
     message: str = ""
+    #: The same kind as a number (lwm2mc_event_kind); None for a kind this module predates.
+    code: Optional["EventKind"] = None
+
+
+class EventKind(enum.IntEnum):
+    """lwm2mc_event_kind; `Event.kind` is the lower-case name of its member."""
+
+    BOOTSTRAPPED = 0
+    BOOTSTRAP_FAILED = 1
+    REGISTERED = 2
+    REGISTRATION_UPDATED = 3
+    REGISTRATION_FAILED = 4
+    DEREGISTERED = 5
+    EXECUTED = 6
+    WRITTEN = 7
+    STORAGE_ERROR = 8
+    SMARTCARD_PROVISIONED = 9
+    SMARTCARD_REMOVED = 10
+    BOOTSTRAP_ACCOUNT_PURGED = 11
+    CREATED = 12
+    DELETED = 13
+    BOOTSTRAP_FINISH_REFUSED = 14
+    EVENTS_DROPPED = 15
+    SEND_FAILED = 16
 
 
 
@@ -642,7 +715,7 @@ class Client:
         if err is not None:
             raise err
         if result != OK:
-            raise Lwm2mcError(result, context)
+            raise error_class(result)(result, context)
 
     def _h(self) -> int:
         if self._handle is None or self._close_pending:
@@ -656,7 +729,7 @@ class Client:
         refused poll consumes no datagram."""
         self._h()  # a closed client says so first
         if self._in_c_call == threading.get_ident():
-            raise Lwm2mcError(REENTRANT_CALL, "called from one of this client's callbacks")
+            raise error_class(REENTRANT_CALL)(REENTRANT_CALL, "called from one of this client's callbacks")
         with self._lock:
             self._lock_depth += 1
             try:
@@ -760,8 +833,9 @@ class Client:
         ev = _ffi.Event()
         while self._c(_lib.lwm2mc_client_next_event, h, ctypes.byref(ev)) == OK:
             kind = _lib.lwm2mc_event_kind_str(ev.kind).decode()
+            code = EventKind(ev.kind) if ev.kind in EventKind._value2member_map_ else None
             out.append(Event(kind, ev.ssid, ev.path.decode(errors="replace"), _bytes(ev.data, ev.data_len),
-                             (ev.message or b"").decode(errors="replace")))
+                             (ev.message or b"").decode(errors="replace"), code))
         return out
 
     def run_until(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:

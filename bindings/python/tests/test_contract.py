@@ -257,3 +257,18 @@ def test_the_log_hook_never_sees_a_security_key():
     assert len(written) == 1, lines
     assert "R3=<redacted 15 B>" in written[0] and "R5=<redacted 16 B>" in written[0], written[0]
     assert not any(key.decode() in line or identity.decode() in line for _, line in lines), lines
+
+
+def test_enums_and_one_exception_class_per_result_code():
+    assert lwm2mc.Type.FLOAT == 4 and isinstance(lwm2mc.Type.FLOAT, int)
+    assert lwm2mc.Result.BUSY == lwm2mc.BUSY == 13
+    # Every event kind the library names has its IntEnum member of the same name.
+    for kind in lwm2mc.EventKind:
+        assert lwm2mc._lib.lwm2mc_event_kind_str(kind).decode() == kind.name.lower()
+    assert lwm2mc._lib.lwm2mc_event_kind_str(len(lwm2mc.EventKind)).decode() == "unknown"
+    with pytest.raises(lwm2mc.InvalidArgumentError) as e:
+        lwm2mc.Client("py-bad", bootstrap="http://nope")
+    assert isinstance(e.value, lwm2mc.Lwm2mcError)
+    assert e.value.result is lwm2mc.Result.INVALID_ARGUMENT
+    assert lwm2mc.error_class(lwm2mc.BUSY) is lwm2mc.BusyError
+    assert lwm2mc.error_class(999) is lwm2mc.Lwm2mcError
