@@ -662,6 +662,15 @@ lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *
 // bytes; `out_len` valid for a write.
 lwm2mc_result lwm2mc_client_get_string(struct lwm2mc_client *client, const char *path, char *buf, size_t cap, size_t *out_len);
 
+// Writes the type (`LWM2MC_TYPE_*`) that the object definition gives the resource at `path`
+// ("/3/0/9", or "/3/0/7/1" for an instance of a multiple resource), so a binding can pass a
+// value of the right type instead of guessing. NOT_FOUND for an object or resource the
+// client does not define; INVALID_ARGUMENT for a path that names no resource.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
+lwm2mc_result lwm2mc_client_resource_type(struct lwm2mc_client *client, const char *path, uint32_t *out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

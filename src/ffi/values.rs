@@ -4,7 +4,7 @@
 
 use core::ffi::c_char;
 
-use super::adapters::to_c;
+use super::adapters::{to_c, type_code};
 use super::client::{lwm2mc_client, with_client};
 use super::config::{parse_path, read_value, store_error};
 use super::guard::{as_str, copy_out, write_out};
@@ -183,5 +183,36 @@ pub unsafe extern "C" fn lwm2mc_client_get_string(
             unsafe { *buf.add(s.len()) = 0 };
         }
         Ok(())
+    })
+}
+
+/// Writes the type (`LWM2MC_TYPE_*`) that the object definition gives the resource at `path`
+/// ("/3/0/9", or "/3/0/7/1" for an instance of a multiple resource), so a binding can pass a
+/// value of the right type instead of guessing. NOT_FOUND for an object or resource the
+/// client does not define; INVALID_ARGUMENT for a path that names no resource.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_resource_type(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+    out: *mut u32,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let p = unsafe { parse_path(path) }?;
+        let (Some(o), Some(r)) = (p.object_id(), p.resource_id()) else {
+            return Err(lwm2mc_result::InvalidArgument);
+        };
+        let kind = c
+            .core_ref()?
+            .store()
+            .def(o)
+            .and_then(|d| d.resource(r))
+            .map(|rd| rd.kind)
+            .ok_or(lwm2mc_result::NotFound)?;
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, type_code(kind)) }
     })
 }

@@ -35,6 +35,10 @@ static void null_pointers_are_refused(void) {
     CHECK_RESULT(lwm2mc_config_set_preferred_format(NULL, 112), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_root_formats(NULL, LWM2MC_ROOT_FORMATS_ALL), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_limit(NULL, LWM2MC_LIMIT_MAX_INSTANCES, 4), LWM2MC_RESULT_NULL_PARAMETER);
+    {
+        uint32_t t = 0;
+        CHECK_RESULT(lwm2mc_client_resource_type(NULL, "/3/0/9", &t), LWM2MC_RESULT_NULL_PARAMETER);
+    }
     CHECK_RESULT(lwm2mc_config_set_ack_timeout_ms(NULL, 100), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_set_seed(NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_config_add_bootstrap_server(NULL, "coap://h", 0), LWM2MC_RESULT_NULL_PARAMETER);
@@ -143,6 +147,16 @@ static void bad_arguments_are_refused(void) {
 
     /* Values by path: unknown resource, wrong type, bad path. */
     CHECK_RESULT(lwm2mc_client_set_int(client, "/3/0/99", 1), LWM2MC_RESULT_NOT_FOUND);
+    {
+        uint32_t t = 99;
+        CHECK_RESULT(lwm2mc_client_resource_type(client, "/3/0/9", &t), LWM2MC_RESULT_OK);
+        CHECK(t == LWM2MC_TYPE_INTEGER);
+        CHECK_RESULT(lwm2mc_client_resource_type(client, "/3/0/13", &t), LWM2MC_RESULT_OK);
+        CHECK(t == LWM2MC_TYPE_TIME);
+        CHECK_RESULT(lwm2mc_client_resource_type(client, "/3/0/99", &t), LWM2MC_RESULT_NOT_FOUND);
+        CHECK_RESULT(lwm2mc_client_resource_type(client, "/3/0", &t), LWM2MC_RESULT_INVALID_ARGUMENT);
+        CHECK_RESULT(lwm2mc_client_resource_type(client, "/3/0/9", NULL), LWM2MC_RESULT_NULL_PARAMETER);
+    }
     CHECK_RESULT(lwm2mc_client_set_int(client, "/3/0/0", 1), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_client_set_int(client, "/3/x/9", 1), LWM2MC_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(lwm2mc_client_set_int(client, bad_utf8, 1), LWM2MC_RESULT_INVALID_ARGUMENT);

@@ -869,9 +869,24 @@ class Client:
 
     # ---- values ----
 
+    def resource_type(self, path: str) -> Type:
+        """The type the object definition gives the resource at `path` ("/3/0/9")."""
+        out = ctypes.c_uint32()
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_resource_type, h, path.encode(), ctypes.byref(out)),
+                        f"type of {path}")
+        return Type(out.value)
+
     def set(self, path: str, value: Any, type: Optional[int] = None) -> None:
-        """Sets a value by path ("/3/0/9"). The type follows the Python value (bool, int, float,
-        str, bytes, (object, instance)); ints also fit Time/Unsigned and Float resources."""
+        """Sets a value by path ("/3/0/9"), as the resource's type (`resource_type`) when the
+        client defines it, else as the Python value suggests (bool, int, float, str, bytes,
+        (object, instance))."""
+        defined: Optional[Type] = None
+        if type is None:
+            try:
+                defined = self.resource_type(path)
+            except Lwm2mcError:
+                defined = None  # not defined: the library says why below
         if type is not None:
             candidates = [type]
         elif isinstance(value, bool):
@@ -888,6 +903,14 @@ class Client:
             candidates = [Type.OBJLNK]
         else:
             raise TypeError(f"cannot store a {value.__class__.__name__}")
+        if defined is not None:
+            # The definition decides among the types the value can take (an int for a Time
+            # resource is a Time); a value it cannot take is refused like the library would.
+            if defined not in candidates:
+                raise error_class(INVALID_ARGUMENT)(
+                    INVALID_ARGUMENT, f"set {path}: a {defined.name} resource cannot take a "
+                    f"{value.__class__.__name__}")
+            candidates = [defined]
         with self._locked() as h:
             r = INVALID_ARGUMENT
             for t in candidates:

@@ -272,3 +272,15 @@ def test_enums_and_one_exception_class_per_result_code():
     assert e.value.result is lwm2mc.Result.INVALID_ARGUMENT
     assert lwm2mc.error_class(lwm2mc.BUSY) is lwm2mc.BusyError
     assert lwm2mc.error_class(999) is lwm2mc.Lwm2mcError
+
+
+def test_set_follows_the_resource_type_the_definition_gives():
+    with lwm2mc.Client("py-types", bootstrap="coap://127.0.0.1:9") as c:
+        assert c.resource_type("/3/0/13") is lwm2mc.Type.TIME
+        assert c.resource_type("/3/0/9") is lwm2mc.Type.INTEGER
+        with pytest.raises(lwm2mc.NotFoundError):
+            c.resource_type("/3/0/99")
+        c.set("/3/0/13", 1_800_000_000)  # Time, not guessed as Integer
+        assert c.get("/3/0/13") == 1_800_000_000
+        c.set("/3/0/9", 87)
+        assert c.get("/3/0/9") == 87
