@@ -653,9 +653,10 @@ lwm2mc_result lwm2mc_client_set_string(struct lwm2mc_client *client, const char 
 // `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
 lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *path, struct lwm2mc_value *out);
 
-// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
-// remains — a NUL is added when it fits) and its length into `out_len`.
-// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
+// Copies the String value at `path` into `buf` (`cap` bytes) with a terminating NUL, and its
+// length (without the NUL) into `out_len`. When `cap` has no room for the string and its NUL,
+// nothing is copied: LWM2MC_RESULT_INSUFFICIENT_SIZE, and `out_len` receives the size
+// needed, NUL included. `buf` is therefore always NUL-terminated after success.
 //
 // # Safety
 // `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`

@@ -149,9 +149,10 @@ pub unsafe extern "C" fn lwm2mc_client_get_value(
     })
 }
 
-/// Copies the String value at `path` into `buf` (`cap` bytes, not NUL-terminated unless room
-/// remains — a NUL is added when it fits) and its length into `out_len`.
-/// LWM2MC_RESULT_INSUFFICIENT_SIZE writes the needed length to `out_len`.
+/// Copies the String value at `path` into `buf` (`cap` bytes) with a terminating NUL, and its
+/// length (without the NUL) into `out_len`. When `cap` has no room for the string and its NUL,
+/// nothing is copied: LWM2MC_RESULT_INSUFFICIENT_SIZE, and `out_len` receives the size
+/// needed, NUL included. `buf` is therefore always NUL-terminated after success.
 ///
 /// # Safety
 /// `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
@@ -176,12 +177,14 @@ pub unsafe extern "C" fn lwm2mc_client_get_string(
             .value(&p)
             .ok_or(lwm2mc_result::NotFound)?;
         let s = v.as_str().ok_or(lwm2mc_result::InvalidArgument)?;
-        // SAFETY: per this function's contract.
-        unsafe { copy_out(s.as_bytes(), buf.cast(), cap, out_len) }?;
-        if s.len() < cap {
-            // SAFETY: s.len() < cap, so the byte after the string is inside buf.
-            unsafe { *buf.add(s.len()) = 0 };
-        }
+        let mut with_nul = Vec::with_capacity(s.len() + 1);
+        with_nul.extend_from_slice(s.as_bytes());
+        with_nul.push(0);
+        // SAFETY: per this function's contract; on success out_len then holds the length
+        // with the NUL, which the string's own length replaces.
+        unsafe { copy_out(&with_nul, buf.cast(), cap, out_len) }?;
+        // SAFETY: out_len was checked non-NULL by copy_out.
+        unsafe { out_len.write(s.len()) };
         Ok(())
     })
 }

@@ -169,9 +169,15 @@ static void bad_arguments_are_refused(void) {
         CHECK_RESULT(lwm2mc_client_get_value(client, "/3303/1/5700", &v), LWM2MC_RESULT_NOT_FOUND);
     }
     CHECK_RESULT(lwm2mc_client_get_string(client, "/3/0/0", buf, sizeof buf, &n), LWM2MC_RESULT_INSUFFICIENT_SIZE);
-    CHECK(n == 4); /* "ACME" needs 4 bytes; only 3 were offered */
+    CHECK(n == 5); /* "ACME" and its NUL need 5 bytes; only 3 were offered */
     {
+        char exact[4] = {'x', 'x', 'x', 'x'};
         char big[16];
+        /* Room for the characters but not the NUL: refused, nothing written (was copied
+           unterminated before). */
+        CHECK_RESULT(lwm2mc_client_get_string(client, "/3/0/0", exact, sizeof exact, &n),
+                     LWM2MC_RESULT_INSUFFICIENT_SIZE);
+        CHECK(n == 5 && exact[0] == 'x');
         CHECK_OK(lwm2mc_client_get_string(client, "/3/0/0", big, sizeof big, &n));
         CHECK(n == 4 && strcmp(big, "ACME") == 0);
     }
