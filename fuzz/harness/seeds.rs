@@ -231,7 +231,7 @@ fn snapshot() -> Vec<Vec<u8>> {
     let store = super::snapshot::factory_store();
     let mut empty = Store::with_standard_objects();
     let _ = lwm2mc::accounts::factory::add_device(&mut empty, "a", "b", "c");
-    let good = persist::encode_snapshot(&store, 7);
+    let good = persist::encode_snapshot(store, 7);
     let older = persist::encode_snapshot(&empty, 3);
     let body = good[18..good.len() - 4].to_vec();
     let mut seeds = Vec::new();

@@ -6,6 +6,8 @@
 //! Mode bits 0 and 1 wrap slot A / B as a snapshot *body* with a correct header and CRC, so the
 //! fuzzer gets past the checksum into the body parser; bits 2 and 3 leave slot A / B empty.
 
+use std::sync::OnceLock;
+
 use lwm2mc::accounts::factory;
 use lwm2mc::persist::{
     self, apply_snapshot, decode_snapshot, encode_snapshot, LoadOutcome, MemoryStorage, Persister,
@@ -29,13 +31,22 @@ pub fn wrap_body(generation: u64, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The factory store of a device that bootstraps, with one LwM2M Server account.
-pub fn factory_store() -> Store {
-    let mut s = Store::with_standard_objects();
-    let _ = factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0);
-    let _ = factory::add_server_account(&mut s, 101, "coap://127.0.0.1:5683", 300);
-    let _ = factory::add_device(&mut s, "ACME", "Fuzz-1", "0001");
-    s
+/// The factory store of a device that bootstraps, with one LwM2M Server account (built once).
+pub fn factory_store() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let mut s = Store::with_standard_objects();
+        let _ = factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0);
+        let _ = factory::add_server_account(&mut s, 101, "coap://127.0.0.1:5683", 300);
+        let _ = factory::add_device(&mut s, "ACME", "Fuzz-1", "0001");
+        s
+    })
+}
+
+/// The store of a device before anything was loaded into it (built once).
+fn standard_store() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(Store::with_standard_objects)
 }
 
 /// What `decode` gives for a slot's bytes, checked against apply + re-encode.
@@ -43,10 +54,10 @@ fn check_slot(bytes: &[u8]) {
     let Ok(snap) = decode_snapshot(bytes) else {
         return;
     };
-    let mut store = Store::with_standard_objects();
-    let before = store.clone();
+    let before = standard_store();
+    let mut store = before.clone();
     match apply_snapshot(&snap, &mut store) {
-        Err(_) => assert!(store == before, "a refused snapshot changed the store"),
+        Err(_) => assert!(store == *before, "a refused snapshot changed the store"),
         Ok(()) => {
             let again = decode_snapshot(&encode_snapshot(&store, snap.generation))
                 .expect("a snapshot we wrote does not decode");
@@ -120,14 +131,14 @@ pub fn run(data: &[u8]) {
     // A client booting from these slots never panics and ends up with some configuration.
     let client = Client::with_storage(
         Config::new("fuzz"),
-        factory_store(),
+        factory_store().clone(),
         Box::new(storage.clone()),
     );
     drop(client);
 
     // A good snapshot written now must be what the next boot loads.
     let good = factory_store();
-    let saved = match persister.save(&mut storage, &good) {
+    let saved = match persister.save(&mut storage, good) {
         Ok(g) => g,
         Err(_) => {
             assert_eq!(newest, Some(u64::MAX), "save failed for no reason");
@@ -143,7 +154,7 @@ pub fn run(data: &[u8]) {
         .snapshot()
         .expect("the snapshot just saved is missing");
     assert_eq!(snap.generation, saved);
-    let mut restored = Store::with_standard_objects();
+    let mut restored = standard_store().clone();
     apply_snapshot(snap, &mut restored).expect("the snapshot just saved does not apply");
     for oid in [0u16, 1, 2] {
         assert_eq!(
