@@ -34,6 +34,18 @@ pub const SSID: u16 = 101;
 /// Frames per input: enough for long sessions, few enough to keep executions fast.
 const MAX_FRAMES: usize = 256;
 
+/// `LWM2MC_FUZZ_TRACE=1` prints every datagram (for reading a reproducer).
+fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("LWM2MC_FUZZ_TRACE").is_some())
+}
+
+fn trace(now: u64, dir: &str, port: u16, bytes: &[u8]) {
+    if tracing() {
+        eprintln!("{now:>12} {dir} {port}: {}", lwm2mc::trace::describe(bytes));
+    }
+}
+
 pub struct Sim {
     pub client: Client,
     pub now: u64,
@@ -48,11 +60,13 @@ pub struct Sim {
 }
 
 /// The store the client starts from: the standard objects, the fuzz object of the codec
-/// harnesses (one resource of every type, single and multiple), and the given accounts.
+/// harnesses (one resource of every type, single and multiple; instances 0 and 1 with values),
+/// and the given accounts.
 fn store(with_server: bool) -> Store {
     let mut s = Store::with_standard_objects();
     if let Some(def) = schema().def(super::codecs::FUZZ_OID) {
         s.define(def.clone(), true);
+        let _ = s.set_instances(super::codecs::FUZZ_OID, super::seeds::every_type());
     }
     let _ = factory::add_bootstrap_account(&mut s, &format!("coap://127.0.0.1:{BS_PORT}"), 0);
     if with_server {
@@ -145,6 +159,7 @@ impl Sim {
                 let Some(port) = self.port(t.peer) else {
                     continue;
                 };
+                trace(self.now, "client ->", port, &t.data);
                 let ty = packet.header.get_type();
                 if matches!(ty, MessageType::Acknowledgement | MessageType::Reset) {
                     self.acked.insert((port, packet.header.message_id));
@@ -166,6 +181,7 @@ impl Sim {
             }
             for (peer, r) in replies {
                 if let Ok(bytes) = r.to_bytes() {
+                    trace(self.now, "auto   ->", self.port(peer).unwrap_or(0), &bytes);
                     self.client.handle_datagram(self.now, peer, &bytes);
                 }
             }
@@ -215,6 +231,7 @@ impl Sim {
                     .insert((port, u16::from_be_bytes([*hi, *lo])));
             }
         }
+        trace(self.now, "fuzz   ->", port, bytes);
         self.client.handle_datagram(self.now, peer, bytes);
         self.pump();
         if let (Some(mid), false, true) = (fresh_con_mid, seen_before, must_answer) {

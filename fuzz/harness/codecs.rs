@@ -139,13 +139,57 @@ pub fn same_instances(a: &Instances, b: &Instances) -> bool {
         })
 }
 
-/// Decodes `payload` at `target`; if that works and `encoder` can encode the result, the
-/// encoding must decode (with `decoder`) to the same content.
+/// The codec contract (`codec/mod.rs`) on a decode result: everything lies below `target`, and
+/// every resource is one the schema knows, with its declared shape and type.
+fn check_contract(format: ContentFormat, target: &Path, content: &Instances) {
+    let schema = schema();
+    let Some(oid) = target.object_id() else {
+        panic!("{format:?} decoded something for the root");
+    };
+    let fail = |what: &str, path: Path| -> ! {
+        panic!("{format:?} decode at {target}: {what} {path}\n content {content:?}")
+    };
+    for (&iid, resources) in content {
+        let ipath = Path::instance(oid, iid);
+        if !target.contains(&ipath) && !ipath.contains(target) {
+            fail("instance outside the target:", ipath);
+        }
+        for (&rid, rv) in resources {
+            let rpath = Path::resource(oid, iid, rid);
+            if !target.contains(&rpath) && !rpath.contains(target) {
+                fail("resource outside the target:", rpath);
+            }
+            let Some(def) = schema.def(oid).and_then(|d| d.resource(rid)) else {
+                fail("resource unknown to the schema:", rpath);
+            };
+            let values: Vec<(Path, &Value)> = match rv {
+                ResourceValue::Single(v) if !def.multiple => vec![(rpath, v)],
+                ResourceValue::Multiple(m) if def.multiple => m
+                    .iter()
+                    .map(|(&ri, v)| (Path::resource_instance(oid, iid, rid, ri), v))
+                    .collect(),
+                _ => fail("resource of the wrong shape:", rpath),
+            };
+            for (path, v) in values {
+                if !target.contains(&path) && !path.contains(target) {
+                    fail("resource instance outside the target:", path);
+                }
+                if v.resource_type() != def.kind {
+                    fail("value of the wrong type:", path);
+                }
+            }
+        }
+    }
+}
+
+/// Decodes `payload` at `target`; if that works, the result must keep the codec contract, and
+/// if `encoder` can encode it, the encoding must decode (with `encoder`) to the same content.
 fn check(decoder: ContentFormat, encoder: Option<ContentFormat>, target: &Path, payload: &[u8]) {
     let schema = schema();
     let Ok(first) = codec::decode(decoder, target, payload, schema) else {
         return;
     };
+    check_contract(decoder, target, &first);
     let Some(encoder) = encoder else { return };
     // Encoding may legitimately refuse (a target with nothing in it, NaN in text, ...).
     let Ok(bytes) = codec::encode(encoder, target, &first) else {

@@ -36,7 +36,7 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
 
 /// Content of the fuzz object: instance 0 with every type single (0–8) and multiple (10–18,
 /// two instances each), instance 1 with a string.
-fn every_type() -> Instances {
+pub fn every_type() -> Instances {
     let values = [
         Value::String("hello".into()),
         Value::Integer(-1234567),
