@@ -16,7 +16,7 @@
 //! - bootstrap target: until an `Event::Bootstrapped`, the committed store is exactly what it
 //!   was when the session opened (Bootstrap-Server operations work on a staged copy).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use coap_lite::{CoapOption, MessageType, Packet};
 use lwm2mc::accounts::factory;
@@ -49,6 +49,10 @@ fn trace(now: u64, dir: &str, port: u16, bytes: &[u8]) {
 pub struct Sim {
     pub client: Client,
     pub now: u64,
+    /// The port of every peer the client told us about, until its `PeerClosed`.
+    ports: BTreeMap<PeerId, u16>,
+    /// Bootstrap-Requests the harness answered 2.04.
+    pub bootstrap_requests: u32,
     /// Registrations the harness handed out (`/rd/<n>`).
     registrations: u32,
     /// Message IDs the harness has sent to the client, per port.
@@ -88,6 +92,8 @@ impl Sim {
         Sim {
             client,
             now: 1_000,
+            ports: BTreeMap::new(),
+            bootstrap_requests: 0,
             registrations: 0,
             used_mids: BTreeSet::new(),
             acked: BTreeSet::new(),
@@ -96,15 +102,26 @@ impl Sim {
         }
     }
 
-    pub fn peer(&self, port: u16) -> Option<PeerId> {
-        self.client
-            .peers()
-            .find(|(_, i)| i.uri.port == port)
-            .map(|(p, _)| p)
+    /// The peer the client knows for `port`, as a transport maps an incoming datagram.
+    pub fn peer(&mut self, port: u16) -> Option<PeerId> {
+        self.resolve();
+        self.ports
+            .iter()
+            .find(|(_, p)| **p == port)
+            .map(|(id, _)| *id)
     }
 
     fn port(&self, peer: PeerId) -> Option<u16> {
-        self.client.peer_info(peer).map(|i| i.uri.port)
+        self.ports.get(&peer).copied()
+    }
+
+    /// Learns the ports of new peers. Like `UdpClient`, a peer keeps its address until
+    /// `Event::PeerClosed`, so that datagrams queued for it before (the 2.04 to a
+    /// Bootstrap-Finish that removed the Bootstrap-Server account) still go out.
+    fn resolve(&mut self) {
+        for (id, info) in self.client.peers() {
+            self.ports.entry(id).or_insert(info.uri.port);
+        }
     }
 
     /// The harness's answer to one of the client's own requests, if it is one we answer.
@@ -113,7 +130,10 @@ impl Sim {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         let code = msg::code_of(request);
         let mut response = match (port, code, path.as_slice()) {
-            (BS_PORT, msg::POST, ["bs"]) => msg::new_response(msg::CHANGED),
+            (BS_PORT, msg::POST, ["bs"]) => {
+                self.bootstrap_requests += 1;
+                msg::new_response(msg::CHANGED)
+            }
             (DM_PORT, msg::POST, ["rd"]) => {
                 self.registrations += 1;
                 let mut r = msg::new_response(msg::CREATED);
@@ -149,6 +169,7 @@ impl Sim {
     fn pump(&mut self) {
         self.acked.clear();
         for _ in 0..64 {
+            self.resolve();
             let mut replies = Vec::new();
             while let Some(t) = self.client.poll_transmit() {
                 let packet = match Packet::from_bytes(&t.data) {
@@ -174,6 +195,9 @@ impl Sim {
                 }
             }
             while let Some(e) = self.client.poll_event() {
+                if let Event::PeerClosed { peer } = e {
+                    self.ports.remove(&peer);
+                }
                 self.events.push(e);
             }
             if replies.is_empty() {
@@ -385,7 +409,7 @@ pub fn bootstrap_session() -> Sim {
     let mut sim = Sim::new(client);
     sim.client.start(sim.now);
     let open = sim.run_until(20, |s| {
-        s.client.is_bootstrapping() && s.peer(BS_PORT).is_some()
+        s.bootstrap_requests > 0 && s.client.is_bootstrapping()
     });
     assert!(open, "the client did not start bootstrapping");
     sim
