@@ -204,7 +204,7 @@ impl Sim {
                 return;
             }
             for (peer, r) in replies {
-                if let Ok(bytes) = r.to_bytes() {
+                if let Ok(bytes) = r.to_bytes_unlimited() {
                     trace(self.now, "auto   ->", self.port(peer).unwrap_or(0), &bytes);
                     self.client.handle_datagram(self.now, peer, &bytes);
                 }
@@ -349,8 +349,14 @@ fn request(sim: &mut Sim, inp: &mut Input<'_>, op: u8) -> (Vec<u8>, Option<u16>)
         msg::set_observe(&mut p, u32::from(inp.u8() & 1));
     }
     p.payload = inp.chunk16().to_vec();
-    let fresh = (confirmable && !given_mid).then_some(p.header.message_id);
-    (p.to_bytes().unwrap_or_default(), fresh)
+    // Unlimited: `to_bytes` refuses messages over 1280 bytes, which a peer may still send.
+    match p.to_bytes_unlimited() {
+        Ok(bytes) => {
+            let fresh = (confirmable && !given_mid).then_some(p.header.message_id);
+            (bytes, fresh)
+        }
+        Err(_) => (Vec::new(), None),
+    }
 }
 
 /// Feeds the frames of `data` from `port`; `answered` says whether a CON from `port` must be

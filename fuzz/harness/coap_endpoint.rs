@@ -269,7 +269,7 @@ pub fn run(data: &[u8]) {
                 } else {
                     coap_lite::MessageType::Confirmable
                 });
-                if let Ok(bytes) = req.to_bytes() {
+                if let Ok(bytes) = req.to_bytes_unlimited() {
                     if let Some(inc) = w.ep.handle_datagram(w.now, peer.max(1), &bytes) {
                         w.on_incoming(inc, &mut inp);
                     }
