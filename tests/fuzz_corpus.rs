@@ -66,6 +66,7 @@ fn every_corpus_and_regression_input_passes() {
         count += inputs.len();
         failures.extend(replay(target, *harness, &inputs));
     }
+    eprintln!("replayed {count} fuzz inputs");
     assert!(
         failures.is_empty(),
         "{} of {count} fuzz inputs fail:\n{}",
