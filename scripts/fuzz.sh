@@ -8,7 +8,8 @@
 #                            bounds checks miss and costs about 5x in speed; address checks the
 #                            dependencies' unsafe code too.
 #   MAX_LEN=N                longest input (default 4096)
-#   MERGE=1                  afterwards, add the inputs that bring new coverage to fuzz/corpus/
+#   MERGE=1                  afterwards, add the inputs that reach new edges to fuzz/corpus/
+#                            (set-cover merge on edges only, as the committed corpus was made)
 #
 # Each campaign starts from fuzz/corpus/<target>/ and works in target/fuzz-corpus/<target>/, so
 # the committed corpus only grows through MERGE=1. Builds have debug assertions and overflow
@@ -49,6 +50,6 @@ for t in "${targets[@]}"; do
     -runs="$runs" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
   if [ "${MERGE:-0}" = 1 ]; then
     cargo fuzz run --release --debug-assertions --sanitizer "$sanitizer" "$t" -- \
-      -merge=1 -max_len="$max_len" "corpus/$t" "$work"
+      -set_cover_merge=1 -use_counters=0 -max_len="$max_len" "corpus/$t" "$work"
   fi
 done
