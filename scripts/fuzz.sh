@@ -39,7 +39,7 @@ fi
 
 # Seeds first (they are committed, but a fresh checkout of an old corpus may lack new ones).
 if [ ! -d corpus ] || [ -z "$(ls -A corpus 2>/dev/null)" ]; then
-  (cd "$root" && cargo test --test fuzz_corpus -- --ignored write_seeds)
+  (cd "$root" && LWM2MC_WRITE_SEEDS=1 cargo test --all-features --test fuzz_corpus every_seed)
 fi
 
 for t in "${targets[@]}"; do
