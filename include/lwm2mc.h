@@ -202,6 +202,9 @@ typedef uint32_t lwm2mc_limit;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The data type of a resource, as declared in the object model.
+typedef struct ResourceType ResourceType;
+
 // A client (opaque to C). It may be called from several threads, one call at a time: a call
 // made from one of its own callbacks returns LWM2MC_RESULT_REENTRANT_CALL, one made from
 // another thread while a call runs returns LWM2MC_RESULT_BUSY; neither does anything, so the
@@ -323,8 +326,9 @@ typedef struct lwm2mc_object_callbacks {
   lwm2mc_result (*delete_instance)(void *userdata, uint16_t object, uint16_t instance);
   // Optional: writes the IDs of the resources /object/instance holds to `ids` (up to `cap`,
   // as `instances` does, INSUFFICIENT_SIZE for more) and their number to `out_n`. A
-  // Discover is then answered from it without calling `read`; when NULL, Discover reads
-  // the readable resources to see which are present.
+  // Discover is then answered from it without calling `read`; when NULL, or when it returns
+  // LWM2MC_RESULT_UNSUPPORTED for an instance, Discover reads the readable resources to see
+  // which are present.
   lwm2mc_result (*resources)(void *userdata, uint16_t object, uint16_t instance, uint16_t *ids, size_t cap, size_t *out_n);
 } lwm2mc_object_callbacks;
 

@@ -24,6 +24,22 @@ pub enum ResourceType {
     None,
 }
 
+impl ResourceType {
+    /// Every type, in declaration order.
+    pub const ALL: [ResourceType; 10] = [
+        ResourceType::String,
+        ResourceType::Integer,
+        ResourceType::UnsignedInteger,
+        ResourceType::Float,
+        ResourceType::Boolean,
+        ResourceType::Opaque,
+        ResourceType::Time,
+        ResourceType::Objlnk,
+        ResourceType::Corelnk,
+        ResourceType::None,
+    ];
+}
+
 /// A single resource (or resource instance) value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -15,18 +15,7 @@ use super::input::Input;
 /// single of `TYPES[k]`, resource `10 + k` multiple of the same type.
 pub const FUZZ_OID: u16 = 30000;
 
-pub const TYPES: [ResourceType; 10] = [
-    ResourceType::String,
-    ResourceType::Integer,
-    ResourceType::UnsignedInteger,
-    ResourceType::Float,
-    ResourceType::Boolean,
-    ResourceType::Opaque,
-    ResourceType::Time,
-    ResourceType::Objlnk,
-    ResourceType::Corelnk,
-    ResourceType::None,
-];
+pub const TYPES: [ResourceType; 10] = ResourceType::ALL;
 
 /// The standard objects plus [`FUZZ_OID`], built once.
 pub fn schema() -> &'static Store {

@@ -112,7 +112,13 @@ impl Client {
         let def = self.store.def(o)?.clone();
         let handler = self.handlers.get_mut(&o)?;
         let mut listing = dm::Listing::new();
-        for iid in handler.instances().ok()? {
+        // Only the instances the Discover shows are asked (/O/I: that one, if it exists).
+        let wanted = handler
+            .instances()
+            .ok()?
+            .into_iter()
+            .filter(|iid| path.instance_id().is_none_or(|i| i == *iid));
+        for iid in wanted {
             match handler.resources(iid) {
                 Ok(Some(present)) => {
                     let known = present

@@ -200,18 +200,7 @@ mod tests {
     /// Standard objects plus object 9 with one single resource of each type (id = row) and
     /// a multiple Integer resource 20.
     fn schema() -> Store {
-        let kinds = [
-            ResourceType::String,
-            ResourceType::Integer,
-            ResourceType::UnsignedInteger,
-            ResourceType::Float,
-            ResourceType::Boolean,
-            ResourceType::Opaque,
-            ResourceType::Time,
-            ResourceType::Objlnk,
-            ResourceType::Corelnk,
-            ResourceType::None,
-        ];
+        let kinds = ResourceType::ALL;
         let mut resources: Vec<ResourceDef> = kinds
             .iter()
             .enumerate()

@@ -269,10 +269,22 @@ impl ObjectHandler for CObject {
         let Some(f) = self.table.resources else {
             return Ok(None);
         };
-        let mut ids = list_ids(|buf, cap, n| {
+        let mut declined = false;
+        let listed = list_ids(|buf, cap, n| {
             // SAFETY: `buf` has `cap` writable entries; `n` is writable.
-            unsafe { f(self.table.userdata, self.oid, iid, buf, cap, n) }
-        })?;
+            let r = unsafe { f(self.table.userdata, self.oid, iid, buf, cap, n) };
+            if known(r) == Some(lwm2mc_result::Unsupported) {
+                // The application does not list this instance: read to find out, as with no
+                // callback at all (not a 4.05 to the server).
+                declined = true;
+                return lwm2mc_result::Ok as u32;
+            }
+            r
+        });
+        if declined {
+            return Ok(None);
+        }
+        let mut ids = listed?;
         ids.sort_unstable();
         ids.dedup();
         // C objects hold single resources only: no `dim`.

@@ -165,8 +165,9 @@ pub struct lwm2mc_object_callbacks {
     >,
     /// Optional: writes the IDs of the resources /object/instance holds to `ids` (up to `cap`,
     /// as `instances` does, INSUFFICIENT_SIZE for more) and their number to `out_n`. A
-    /// Discover is then answered from it without calling `read`; when NULL, Discover reads
-    /// the readable resources to see which are present.
+    /// Discover is then answered from it without calling `read`; when NULL, or when it returns
+    /// LWM2MC_RESULT_UNSUPPORTED for an instance, Discover reads the readable resources to see
+    /// which are present.
     pub resources: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,

@@ -30,7 +30,9 @@ static lwm2mc_result present(void *ud, uint16_t object, uint16_t instance, uint1
                              size_t *out_n) {
     (void)ud;
     (void)object;
-    (void)instance;
+    if (instance == 8) {
+        return LWM2MC_RESULT_UNSUPPORTED; /* not listed: the library reads instead */
+    }
     *out_n = 1;
     if (cap < 1) {
         return LWM2MC_RESULT_INSUFFICIENT_SIZE;
@@ -108,6 +110,13 @@ int main(void) {
         len = coap_request(req, 0x01, 0x4243, "/3303/7/5700", -1, NULL, 0);
         CHECK(fake_ask(c, &net, req, len, 4) == 0x45);
         CHECK(reads == 1);
+        /* An instance the callback declines is discovered by reading, not refused. */
+        len = coap_request(req, 0x01, 0x4244, "/3303/8", -1, NULL, 0);
+        req[len++] = 0x61;
+        req[len++] = 40;
+        CHECK(fake_ask(c, &net, req, len, 5) == 0x45);
+        CHECK(contains(net.last, net.last_len, "</3303/8>,</3303/8/5700>"));
+        CHECK(reads > 1); /* the fallback reads (every instance, as before) */
     }
     lwm2mc_client_free(c);
     printf("many instances: ok\n");

@@ -423,8 +423,8 @@ def _o_resources(ud, oid, iid, ids, cap, out_n):
         return NOT_FOUND
     try:
         listed = obj.present(iid)
-        if listed is None:  # only for an override that declines
-            return NOT_FOUND
+        if listed is None:  # an override that declines: the library reads instead
+            return UNSUPPORTED
         return _put_ids(sorted(set(int(r) for r in listed)), ids, cap, out_n)
     except BaseException as e:  # noqa: BLE001
         return h.fail(e, INTERNAL)
