@@ -157,6 +157,32 @@ typedef uint32_t lwm2mc_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The steps of an application object's transaction (`lwm2mc_object_callbacks.transaction`).
+enum lwm2mc_transaction_step
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A server request is about to change the object (before its first write, create or
+  // delete): remember what rollback must restore.
+  LWM2MC_TRANSACTION_STEP_BEGIN = 0,
+  // Every change of the request was made: return OK if the object is consistent, or an
+  // error, which refuses the request (ROLLBACK follows).
+  LWM2MC_TRANSACTION_STEP_VALIDATE = 1,
+  // The request succeeded: keep the changes.
+  LWM2MC_TRANSACTION_STEP_COMMIT = 2,
+  // The request failed (in this object or another, or saving failed): restore the state
+  // seen at BEGIN.
+  LWM2MC_TRANSACTION_STEP_ROLLBACK = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lwm2mc_transaction_step lwm2mc_transaction_step;
+#else
+typedef uint32_t lwm2mc_transaction_step;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // What the root link of Register and Update announces as supported Content-Formats
 // (`lwm2mc_config_set_root_formats`).
 enum lwm2mc_root_formats
@@ -330,6 +356,11 @@ typedef struct lwm2mc_object_callbacks {
   // LWM2MC_RESULT_UNSUPPORTED for an instance, Discover reads the readable resources to see
   // which are present.
   lwm2mc_result (*resources)(void *userdata, uint16_t object, uint16_t instance, uint16_t *ids, size_t cap, size_t *out_n);
+  // Optional: the object's transaction around each server request that changes it, one
+  // `lwm2mc_transaction_step` per call (BEGIN, then VALIDATE and COMMIT, or ROLLBACK).
+  // Results of COMMIT and ROLLBACK are ignored. When NULL, a write the object refuses half
+  // way leaves the writes made before it in place.
+  lwm2mc_result (*transaction)(void *userdata, uint16_t object, uint32_t step);
 } lwm2mc_object_callbacks;
 
 // Something that happened in the client. `path` is NUL-terminated ("" when not relevant);

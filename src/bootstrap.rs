@@ -12,6 +12,7 @@ use crate::coap::msg;
 use crate::codec::link::{format_links, Link};
 use crate::codec::{self, CodecError, ContentFormat};
 use crate::config::Version;
+use crate::data_model::{instance_ids_of, AppInstances};
 use crate::model::oid;
 use crate::path::Path;
 use crate::peer::SecurityMode;
@@ -40,6 +41,7 @@ pub fn handle(
     req: &Request,
     version: Version,
     max_instances: usize,
+    app: &AppInstances,
 ) -> Action {
     if req.is_bs() {
         return match req.method {
@@ -69,7 +71,7 @@ pub fn handle(
         ),
         msg::DELETE => delete(session, &path),
         msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
-            discover(session.staged(), &path, version)
+            discover(session.staged(), &path, version, app)
         }
         msg::GET => read(session.staged(), &path, req, version),
         _ => Reply::error(msg::METHOD_NOT_ALLOWED, "not a bootstrap operation"),
@@ -184,7 +186,8 @@ fn delete(session: &mut Session, path: &Path) -> Reply {
 }
 
 /// Bootstrap-Discover on `/` or `/O` (Core 1.1 §5.2.7.3; exact forms in FACTS §1.7).
-pub fn discover(store: &Store, path: &Path, version: Version) -> Reply {
+/// The application's objects show the instances in `app`.
+pub(crate) fn discover(store: &Store, path: &Path, version: Version, app: &AppInstances) -> Reply {
     if path.instance_id().is_some() {
         return Reply::error(msg::BAD_REQUEST, "Bootstrap-Discover targets / or /O");
     }
@@ -207,7 +210,7 @@ pub fn discover(store: &Store, path: &Path, version: Version) -> Reply {
     links.push(root);
     for o in objects {
         let Some(def) = store.def(o) else { continue };
-        let ids = store.instance_ids(o);
+        let ids = instance_ids_of(store, app, o);
         let ver = if version == Version::V1_0 && o <= oid::DEVICE {
             None
         } else {

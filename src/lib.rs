@@ -65,6 +65,7 @@ pub mod client;
 pub mod coap;
 pub mod codec;
 pub mod config;
+mod data_model;
 pub mod dm;
 pub mod event;
 #[cfg(feature = "std")]

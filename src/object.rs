@@ -1,6 +1,6 @@
 //! Application objects whose values live in the application (a C callback table, a Python
-//! class) rather than in the store. The client reads through the handler before it answers a
-//! server and writes through it after a Write; errors become the CoAP code the handler names.
+//! class) rather than in the store. The data model (`data_model`) calls the handler per
+//! operation, after the request passed its checks; errors become the CoAP code it names.
 
 use alloc::vec::Vec;
 
@@ -40,4 +40,24 @@ pub trait ObjectHandler: Send {
         let _ = iid;
         Err(msg::METHOD_NOT_ALLOWED)
     }
+
+    // The transaction around one server request that changes this object (as Anjay's
+    // `transaction_begin/validate/commit/rollback`): `begin` before the first `write`,
+    // `create` or `delete` of the request; then `validate` once all are made, and `commit` if
+    // the whole request succeeded (every object it changed validated, the configuration was
+    // saved), else `rollback`, which must restore the state `begin` saw.
+
+    /// A request is about to change this object. By default nothing to prepare.
+    fn begin(&mut self) -> Result<(), u8> {
+        Ok(())
+    }
+    /// Every change of the request was made: is the object consistent? An error refuses the
+    /// whole request (the server receives the code) and `rollback` follows.
+    fn validate(&mut self) -> Result<(), u8> {
+        Ok(())
+    }
+    /// The request succeeded: the changes stay.
+    fn commit(&mut self) {}
+    /// The request failed (here or in another object): undo every change since `begin`.
+    fn rollback(&mut self) {}
 }

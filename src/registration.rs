@@ -12,6 +12,7 @@ use crate::coap::msg;
 use crate::codec::link::{format_links, Link};
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
+use crate::data_model::{instance_ids_of, AppInstances};
 use crate::model::oid;
 use crate::peer::PeerId;
 use crate::store::Store;
@@ -120,7 +121,9 @@ pub fn root_ct(config: &Config) -> Option<String> {
 /// The object list of Register and Update (Core 1.1 §5.3.1): every object except Security (and
 /// OSCORE), instances as `</O/I>`, `</O>;ver=x.y` when the version is not 1.0, and `</O>` for
 /// objects without instances.
-pub fn object_links(store: &Store, config: &Config) -> String {
+/// The object list of Register and Update (Core 1.1 §5.3.1), with the application's objects
+/// showing the instances in `app`.
+pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -> String {
     let version = config.version;
     let mut links = Vec::new();
     let mut root = Link::new("/".to_string());
@@ -134,7 +137,7 @@ pub fn object_links(store: &Store, config: &Config) -> String {
         .filter(|o| *o != oid::SECURITY && *o != oid::OSCORE)
     {
         let Some(def) = store.def(o) else { continue };
-        let ids = store.instance_ids(o);
+        let ids = instance_ids_of(store, app, o);
         // In 1.0 mode the core objects are announced as their 1.0 versions (the 1.1 tables only
         // add optional resources).
         let ver = if version == Version::V1_0 && o <= oid::DEVICE {
@@ -238,11 +241,19 @@ mod tests {
     fn object_list_never_contains_security() {
         let s = store();
         assert_eq!(
-            object_links(&s, &config(Version::V1_1, RootFormats::Preferred)),
+            object_links(
+                &s,
+                &config(Version::V1_1, RootFormats::Preferred),
+                &Default::default()
+            ),
             "</>;rt=\"oma.lwm2m\";ct=110,</1>;ver=1.1,</1/0>,</2>,</3>;ver=1.1,</3/0>"
         );
         assert_eq!(
-            object_links(&s, &config(Version::V1_0, RootFormats::Preferred)),
+            object_links(
+                &s,
+                &config(Version::V1_0, RootFormats::Preferred),
+                &Default::default()
+            ),
             "</>;rt=\"oma.lwm2m\",</1/0>,</2>,</3/0>"
         );
     }
@@ -261,12 +272,12 @@ mod tests {
         assert_eq!(root_ct(&c).as_deref(), Some("110"));
         c.root_formats = RootFormats::All;
         assert_eq!(root_ct(&c).as_deref(), Some("110 112 11542"));
-        assert!(
-            object_links(&store(), &c).starts_with("</>;rt=\"oma.lwm2m\";ct=\"110 112 11542\",")
-        );
+        assert!(object_links(&store(), &c, &Default::default())
+            .starts_with("</>;rt=\"oma.lwm2m\";ct=\"110 112 11542\","));
         c.root_formats = RootFormats::Omit;
         assert_eq!(root_ct(&c), None);
-        assert!(object_links(&store(), &c).starts_with("</>;rt=\"oma.lwm2m\",</1>"));
+        assert!(object_links(&store(), &c, &Default::default())
+            .starts_with("</>;rt=\"oma.lwm2m\",</1>"));
         let c = config(Version::V1_0, RootFormats::All);
         assert_eq!(root_ct(&c), None);
     }

@@ -153,13 +153,8 @@ fn reads_writes_and_executes_go_through_the_handler() {
         msg::BAD_REQUEST
     );
     assert_eq!(sensor.lock().unwrap().app_type, "room");
-    // ... and nothing changed: the library's copy of the object keeps the old value too.
-    assert_eq!(
-        net.client
-            .store()
-            .value(&lwm2mc::Path::resource(3303, 0, 5750)),
-        Some(&Value::String("room".into()))
-    );
+    // The library keeps no copy of an application's object: its values are the handler's.
+    assert_eq!(net.client.store().instance(3303, 0), None);
 
     assert_eq!(
         ask(&mut net, req(msg::POST, "/3303/0/5605")).0,
@@ -264,4 +259,163 @@ fn discover_of_an_object_that_lists_its_resources_reads_nothing() {
     // A Read still reads.
     assert_eq!(ask(&mut net, get("/3303/0/5700", None)).0, msg::CONTENT);
     assert_eq!(*reads.lock().unwrap(), 1);
+}
+
+/// An object with two writable resources (5750 Application Type, 5701 Sensor Units made
+/// writable here) whose handler keeps a log of its transaction calls and restores its values
+/// on rollback.
+#[derive(Default)]
+struct Journal {
+    values: std::collections::BTreeMap<u16, String>,
+    saved: Option<std::collections::BTreeMap<u16, String>>,
+    log: Vec<String>,
+    refuse_validate: bool,
+}
+
+struct Transactional(Arc<Mutex<Journal>>);
+
+impl ObjectHandler for Transactional {
+    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+        Ok(vec![0])
+    }
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+        let j = self.0.lock().unwrap();
+        let v = j.values.get(&rid).ok_or(msg::NOT_FOUND)?;
+        Ok(ResourceValue::Single(Value::String(v.clone())))
+    }
+    fn write(&mut self, _iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+        let mut j = self.0.lock().unwrap();
+        j.log.push(format!("write {rid}"));
+        match value {
+            ResourceValue::Single(Value::String(t)) if t != "bad" => {
+                j.values.insert(rid, t.clone());
+                Ok(())
+            }
+            _ => Err(msg::BAD_REQUEST),
+        }
+    }
+    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), u8> {
+        Ok(())
+    }
+    fn begin(&mut self) -> Result<(), u8> {
+        let mut j = self.0.lock().unwrap();
+        j.log.push("begin".into());
+        j.saved = Some(j.values.clone());
+        Ok(())
+    }
+    fn validate(&mut self) -> Result<(), u8> {
+        let mut j = self.0.lock().unwrap();
+        j.log.push("validate".into());
+        match j.refuse_validate {
+            true => Err(msg::BAD_REQUEST),
+            false => Ok(()),
+        }
+    }
+    fn commit(&mut self) {
+        let mut j = self.0.lock().unwrap();
+        j.log.push("commit".into());
+        j.saved = None;
+    }
+    fn rollback(&mut self) {
+        let mut j = self.0.lock().unwrap();
+        j.log.push("rollback".into());
+        if let Some(saved) = j.saved.take() {
+            j.values = saved;
+        }
+    }
+}
+
+fn transactional_client(journal: &Arc<Mutex<Journal>>) -> Net {
+    let mut def = temperature_def();
+    let mut resources = def.resources.to_vec();
+    for r in resources.iter_mut().filter(|r| r.id == 5701) {
+        r.operations = Operations::RW;
+    }
+    def.resources = Cow::Owned(resources);
+    let mut store = factory_bs_only(0);
+    store.define(def, false);
+    let mut client = lwm2mc::Client::new(config(63), store);
+    client
+        .set_handler(3303, Box::new(Transactional(journal.clone())))
+        .unwrap();
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(7, standard_plan(1, 300))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(8)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    net
+}
+
+/// A SenML JSON payload writing 5701 and 5750 of /3303/0.
+fn two_values(units: &str, app_type: &str) -> Vec<u8> {
+    format!(r#"[{{"bn":"/3303/0/","n":"5701","vs":"{units}"}},{{"n":"5750","vs":"{app_type}"}}]"#)
+        .into_bytes()
+}
+
+#[test]
+fn a_write_the_application_refuses_half_way_rolls_back_the_whole_request() {
+    let journal = Arc::new(Mutex::new(Journal::default()));
+    let mut net = transactional_client(&journal);
+    let ok = ask(
+        &mut net,
+        post("/3303/0", Some(110), &two_values("Cel", "room")),
+    );
+    assert_eq!(ok.0, msg::CHANGED);
+    let log = std::mem::take(&mut journal.lock().unwrap().log);
+    assert_eq!(
+        log,
+        ["begin", "write 5701", "write 5750", "validate", "commit"]
+    );
+
+    // 5701 is written, then 5750 is refused: 4.00, and 5701 is back to "Cel".
+    let refused = ask(
+        &mut net,
+        post("/3303/0", Some(110), &two_values("K", "bad")),
+    );
+    assert_eq!(refused.0, msg::BAD_REQUEST);
+    let j = journal.lock().unwrap();
+    assert_eq!(j.log, ["begin", "write 5701", "write 5750", "rollback"]);
+    assert_eq!(j.values.get(&5701).map(String::as_str), Some("Cel"));
+    assert_eq!(j.values.get(&5750).map(String::as_str), Some("room"));
+}
+
+#[test]
+fn an_object_that_refuses_to_validate_refuses_the_request_and_rolls_back() {
+    let journal = Arc::new(Mutex::new(Journal::default()));
+    let mut net = transactional_client(&journal);
+    journal.lock().unwrap().refuse_validate = true;
+    let events_before = net.events.len();
+    let refused = ask(
+        &mut net,
+        post("/3303/0", Some(110), &two_values("K", "hall")),
+    );
+    assert_eq!(refused.0, msg::BAD_REQUEST);
+    let j = journal.lock().unwrap();
+    assert_eq!(
+        j.log,
+        ["begin", "write 5701", "write 5750", "validate", "rollback"]
+    );
+    assert!(
+        j.values.is_empty(),
+        "rolled back to nothing: {:?}",
+        j.values
+    );
+    // A refused request is no Written event.
+    assert!(!net.events[events_before..]
+        .iter()
+        .any(|(_, e)| matches!(e, lwm2mc::Event::Written { .. })));
+}
+
+#[test]
+fn a_read_of_an_application_resource_reads_that_resource_only_and_a_write_reads_nothing() {
+    let journal = Arc::new(Mutex::new(Journal::default()));
+    let mut net = transactional_client(&journal);
+    assert_eq!(
+        ask(&mut net, put("/3303/0/5750", 0, b"lab".to_vec())).0,
+        msg::CHANGED
+    );
+    let log = std::mem::take(&mut journal.lock().unwrap().log);
+    assert_eq!(log, ["begin", "write 5750", "validate", "commit"]);
+    assert_eq!(ask(&mut net, get("/3303/0/5750", None)).2, b"lab");
 }

@@ -130,6 +130,16 @@ fn flow_against_the_testkit() {
                 return Err(format!("write {path}: {}", r.code_string()));
             }
         }
+        // Accepted by the object's write, refused by its validate: 4.00, rolled back.
+        let r = dm
+            .write(ep, "/3303/0/5750", 0, b"nope".to_vec())
+            .map_err(|e| e.to_string())?;
+        if r.code != 0x80 {
+            return Err(format!(
+                "a refused validate must answer 4.00, got {}",
+                r.code_string()
+            ));
+        }
         let r = dm
             .execute(ep, "/3/0/4", Some("1='now'"))
             .map_err(|e| e.to_string())?;

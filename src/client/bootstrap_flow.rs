@@ -34,10 +34,8 @@ impl Client {
         }
     }
 
-    /// The copy of the store a bootstrap session works on. It must list the application's
-    /// instances too, or Bootstrap-Discover would show its objects empty (Core 1.1 §5.2.7.3).
+    /// The copy of the store a bootstrap session works on.
     pub(super) fn staged_store(&mut self) -> Store {
-        self.refresh_all_handlers();
         self.store.clone()
     }
 
@@ -53,10 +51,16 @@ impl Client {
         // Core 1.1 §5.2.3.3: the session fails EXCHANGE_LIFETIME after the last command.
         self.bs.command(now, self.params.exchange_lifetime_ms());
         self.apply_bootstrap_outputs(now);
+        // Bootstrap-Discover lists the application's instances too (Core 1.1 §5.2.7.3);
+        // nothing else asks for them.
+        let app = match req.accept == Some(crate::codec::ContentFormat::LinkFormat.code()) {
+            true => crate::data_model::app_instances(&mut self.handlers),
+            false => Default::default(),
+        };
         let Some(session) = self.bs.session_mut() else {
             return;
         };
-        match bootstrap::handle(session, req, version, max_instances) {
+        match bootstrap::handle(session, req, version, max_instances, &app) {
             Action::Reply(reply) => self.respond(now, peer, packet, reply),
             Action::Finish => self.finish_bootstrap(now, peer, packet),
         }

@@ -21,7 +21,6 @@ use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
 use crate::event::{Event, EventQueue};
 use crate::object::ObjectHandler;
-use crate::path::Path;
 use crate::peer::{PeerId, PeerInfo};
 use crate::persist::{self, LoadOutcome, Persister, Storage};
 use crate::registration::{self, RegState};
@@ -32,7 +31,6 @@ use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
 use crate::timers::{Timer, Timers};
 use crate::transaction::Transaction;
-use crate::value::{Instances, ResourceValue};
 
 mod bootstrap_flow;
 mod dm_flow;
@@ -382,14 +380,14 @@ impl Client {
                 self.apply_bootstrap_outputs(now);
             }
             Purpose::Registration(RegExchange::Register(ssid)) => {
-                let links = registration::object_links(&self.store, &self.config);
+                let links = self.object_links();
                 let delay = self.update_delay_ms(ssid);
                 let retry = (&self.config.registration_retry, &mut self.rng);
                 self.regs
                     .on_register_response(now, ssid, response, links, delay, retry);
             }
             Purpose::Registration(RegExchange::Update(ssid)) => {
-                let links = registration::object_links(&self.store, &self.config);
+                let links = self.object_links();
                 let delay = self.update_delay_ms(ssid);
                 self.regs.on_update_response(now, ssid, code, links, delay);
             }

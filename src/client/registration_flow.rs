@@ -44,8 +44,13 @@ impl Client {
         if self.check_smartcard() && !self.after_reconfiguration(now, ssid) {
             return None;
         }
-        self.refresh_all_handlers();
-        Some(registration::object_links(&self.store, &self.config))
+        Some(self.object_links())
+    }
+
+    /// The object list as it is now, the application's instances included.
+    pub(super) fn object_links(&mut self) -> String {
+        let app = crate::data_model::app_instances(&mut self.handlers);
+        registration::object_links(&self.store, &self.config, &app)
     }
 
     pub(super) fn send_register(&mut self, now: u64, ssid: u16) {

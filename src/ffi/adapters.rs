@@ -251,6 +251,17 @@ pub(crate) struct CObject {
 // SAFETY: see CStorage.
 unsafe impl Send for CObject {}
 
+impl CObject {
+    /// One transaction step; without the callback every step succeeds.
+    fn step(&mut self, step: lwm2mc_transaction_step) -> Result<(), u8> {
+        let Some(f) = self.table.transaction else {
+            return Ok(());
+        };
+        // SAFETY: plain values.
+        object_result(unsafe { f(self.table.userdata, self.oid, step as u32) })
+    }
+}
+
 impl ObjectHandler for CObject {
     fn instances(&mut self) -> Result<Vec<u16>, u8> {
         let Some(f) = self.table.instances else {
@@ -336,6 +347,22 @@ impl ObjectHandler for CObject {
         };
         // SAFETY: plain values.
         object_result(unsafe { f(self.table.userdata, self.oid, iid) })
+    }
+
+    fn begin(&mut self) -> Result<(), u8> {
+        self.step(lwm2mc_transaction_step::Begin)
+    }
+
+    fn validate(&mut self) -> Result<(), u8> {
+        self.step(lwm2mc_transaction_step::Validate)
+    }
+
+    fn commit(&mut self) {
+        let _ = self.step(lwm2mc_transaction_step::Commit);
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.step(lwm2mc_transaction_step::Rollback);
     }
 
     fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8> {

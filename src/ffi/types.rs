@@ -35,6 +35,23 @@ pub enum lwm2mc_operation {
     Execute = 4,
 }
 
+/// The steps of an application object's transaction (`lwm2mc_object_callbacks.transaction`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_transaction_step {
+    /// A server request is about to change the object (before its first write, create or
+    /// delete): remember what rollback must restore.
+    Begin = 0,
+    /// Every change of the request was made: return OK if the object is consistent, or an
+    /// error, which refuses the request (ROLLBACK follows).
+    Validate = 1,
+    /// The request succeeded: keep the changes.
+    Commit = 2,
+    /// The request failed (in this object or another, or saving failed): restore the state
+    /// seen at BEGIN.
+    Rollback = 3,
+}
+
 /// Levels passed to the log hook.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +193,17 @@ pub struct lwm2mc_object_callbacks {
             ids: *mut u16,
             cap: usize,
             out_n: *mut usize,
+        ) -> lwm2mc_callback_result,
+    >,
+    /// Optional: the object's transaction around each server request that changes it, one
+    /// `lwm2mc_transaction_step` per call (BEGIN, then VALIDATE and COMMIT, or ROLLBACK).
+    /// Results of COMMIT and ROLLBACK are ignored. When NULL, a write the object refuses half
+    /// way leaves the writes made before it in place.
+    pub transaction: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            object: u16,
+            step: u32,
         ) -> lwm2mc_callback_result,
     >,
 }

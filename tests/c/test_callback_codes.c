@@ -314,10 +314,85 @@ static void object_callbacks(void) {
     lwm2mc_client_free(c);
 }
 
+/* ---- the object's transaction ---- */
+
+static char steps[32];          /* one letter per step: B, V, C, R */
+static lwm2mc_result tx_write;  /* what write returns */
+static lwm2mc_result tx_validate;
+
+static lwm2mc_result tx_write_cb(void *ud, uint16_t obj, uint16_t inst, uint16_t res, const lwm2mc_value *v) {
+    (void)ud;
+    (void)obj;
+    (void)inst;
+    (void)res;
+    (void)v;
+    strncat(steps, "w", sizeof steps - strlen(steps) - 1);
+    return tx_write;
+}
+
+static lwm2mc_result tx_step(void *ud, uint16_t obj, uint32_t step) {
+    (void)ud;
+    CHECK(obj == 3303);
+    strncat(steps, step == LWM2MC_TRANSACTION_STEP_BEGIN      ? "B"
+                   : step == LWM2MC_TRANSACTION_STEP_VALIDATE ? "V"
+                   : step == LWM2MC_TRANSACTION_STEP_COMMIT   ? "C"
+                   : step == LWM2MC_TRANSACTION_STEP_ROLLBACK ? "R"
+                                                              : "?",
+            sizeof steps - strlen(steps) - 1);
+    return step == LWM2MC_TRANSACTION_STEP_VALIDATE ? tx_validate : LWM2MC_RESULT_OK;
+}
+
+/* A Write runs inside the object's transaction: BEGIN, the write, VALIDATE, COMMIT; a write
+ * or a validation the object refuses is the server's 4.00 and a ROLLBACK; a Read begins none. */
+static void transaction_callbacks(void) {
+    fake_net n;
+    lwm2mc_client *c;
+    lwm2mc_object_callbacks cb;
+    uint8_t req[128];
+    size_t len;
+    uint16_t mid = 0x300;
+    memset(&n, 0, sizeof n);
+    memset(&cb, 0, sizeof cb);
+    object_answer = LWM2MC_RESULT_OK;
+    cb.instances = ob_instances;
+    cb.read = ob_read;
+    cb.write = tx_write_cb;
+    cb.transaction = tx_step;
+    c = client_with_transport(&n, &cb);
+    CHECK_OK(lwm2mc_client_start(c, 0));
+    fake_accept_register(c, &n, 1);
+    struct {
+        lwm2mc_result write, validate;
+        uint8_t code;
+        const char *steps;
+    } cases[] = {
+        {LWM2MC_RESULT_OK, LWM2MC_RESULT_OK, 0x44, "BwVC"},
+        {LWM2MC_RESULT_INVALID_ARGUMENT, LWM2MC_RESULT_OK, 0x80, "BwR"},
+        {LWM2MC_RESULT_OK, LWM2MC_RESULT_INVALID_ARGUMENT, 0x80, "BwVR"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        steps[0] = 0;
+        tx_write = cases[i].write;
+        tx_validate = cases[i].validate;
+        len = coap_request(req, 0x03, mid++, "/3303/0/5750", 0, (const uint8_t *)"x", 1);
+        CHECK(fake_ask(c, &n, req, len, 30000) == cases[i].code);
+        if (strcmp(steps, cases[i].steps) != 0) {
+            fprintf(stderr, "case %zu: steps %s, expected %s\n", i, steps, cases[i].steps);
+            exit(1);
+        }
+    }
+    steps[0] = 0;
+    len = coap_request(req, 0x01, mid++, "/3303/0/5750", -1, NULL, 0);
+    CHECK(fake_ask(c, &n, req, len, 30000) == 0x45);
+    CHECK(steps[0] == 0);
+    lwm2mc_client_free(c);
+}
+
 int main(void) {
     storage_callbacks();
     transport_callbacks();
     object_callbacks();
+    transaction_callbacks();
     printf("callback codes: ok\n");
     return 0;
 }

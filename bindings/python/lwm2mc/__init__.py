@@ -186,6 +186,22 @@ class Object:
         (`resources`, the class attribute, lists the definitions; this lists what is there.)"""
         return None
 
+    # The transaction around each server request that changes this object: `begin` before
+    # its first write, create or delete; then `validate` (raise to refuse the whole request)
+    # and `commit`, or `rollback`, which must restore what `begin` saw. Override them together.
+
+    def begin(self) -> None:
+        """A server request is about to change this object."""
+
+    def validate(self) -> None:
+        """Every change of the request was made; raise (e.g. `BadRequest`) to refuse it."""
+
+    def commit(self) -> None:
+        """The request succeeded."""
+
+    def rollback(self) -> None:
+        """The request failed (here, in another object, or saving it): undo since `begin`."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ServerInfo:
@@ -530,6 +546,22 @@ def _instance_op(ud, oid, iid, op: str) -> int:
         return h.fail(e, INTERNAL)
 
 
+_TRANSACTION_STEPS = ("begin", "validate", "commit", "rollback")
+
+
+@_ffi.TRANSACTION_CB
+def _o_transaction(ud, oid, step):
+    h = _hooks(ud)
+    obj = h.objects.get(oid) if h else None
+    if obj is None or not 0 <= step < len(_TRANSACTION_STEPS):
+        return NOT_FOUND
+    try:
+        getattr(obj, _TRANSACTION_STEPS[step])()
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        return h.fail(e, INTERNAL)
+
+
 @_ffi.CREATE_CB
 def _o_create(ud, oid, iid):
     return _instance_op(ud, oid, iid, "create")
@@ -701,8 +733,10 @@ class Client:
                 defs[i] = _ffi.ResourceDef(r.id, r.type, _ops_bits(r.operations), r.multiple, r.mandatory)
             # Only an object that lists its resources gets the callback; the others are read.
             listed = type(obj).present is not Object.present
+            transactional = any(getattr(type(obj), m) is not getattr(Object, m) for m in _TRANSACTION_STEPS)
             cb = _ffi.ObjectCallbacks(ud, _o_instances, _o_read, _o_write, _o_execute, _o_create, _o_delete,
-                                      _o_resources if listed else _ffi.RESOURCES_CB())
+                                      _o_resources if listed else _ffi.RESOURCES_CB(),
+                                      _o_transaction if transactional else _ffi.TRANSACTION_CB())
             self._check(_lib.lwm2mc_config_add_object(cfg, obj.object_id, obj.version.encode(), obj.multiple,
                                                       defs, len(obj.resources), ctypes.byref(cb)),
                         f"object {obj.object_id}")

@@ -76,6 +76,8 @@ DELETE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint1
 RESOURCES_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.POINTER(ctypes.c_uint16),
                                 c_size_t, ctypes.POINTER(c_size_t))
 
+TRANSACTION_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint16, ctypes.c_uint32)
+
 
 class ObjectCallbacks(ctypes.Structure):
     _fields_ = [
@@ -87,6 +89,7 @@ class ObjectCallbacks(ctypes.Structure):
         ("create_instance", CREATE_CB),
         ("delete_instance", DELETE_CB),
         ("resources", RESOURCES_CB),
+        ("transaction", TRANSACTION_CB),
     ]
 
 

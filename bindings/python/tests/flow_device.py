@@ -20,6 +20,24 @@ class Temperature(lwm2mc.Object):
     def __init__(self):
         self.app_type = "lab"
         self.ids = [0]
+        self.journal = []  # the transaction steps, in order
+        self.saved = None
+
+    def begin(self):
+        self.journal.append("begin")
+        self.saved = (self.app_type, list(self.ids))
+
+    def validate(self):
+        self.journal.append("validate")
+        if self.app_type == "nope":  # accepted by write, refused as a whole
+            raise lwm2mc.BadRequest()
+
+    def commit(self):
+        self.journal.append("commit")
+
+    def rollback(self):
+        self.journal.append("rollback")
+        self.app_type, self.ids = self.saved
 
     def instances(self):
         return self.ids
@@ -70,7 +88,9 @@ def main() -> int:
                 break
         events.extend(client.stop())
     kinds = [e.kind for e in events]
-    print("events:", kinds, "reraised:", reraised, "app_type:", temp.app_type, "ids:", temp.ids, flush=True)
+    print("events:", kinds, "reraised:", reraised, "app_type:", temp.app_type, "ids:", temp.ids,
+          "journal:", temp.journal, flush=True)
+    done = ["begin", "validate", "commit"]
     ok = (
         kinds[:2] == ["bootstrapped", "registered"]
         and "deregistered" in kinds
@@ -81,6 +101,8 @@ def main() -> int:
         and temp.ids == [1]
         and any(e.kind == "created" and e.path == "/3303/1" for e in events)
         and any(e.kind == "deleted" and e.path == "/3303/0" for e in events)
+        # far too long (write refuses), office, nope (validate refuses), create, delete
+        and temp.journal == ["begin", "rollback"] + done + ["begin", "validate", "rollback"] + done + done
     )
     return 0 if ok else 1
 

@@ -1,0 +1,197 @@
+//! Read and Discover (Core 1.1 §5.4.1, §5.4.2): what a server sees of the data model.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::vec::Vec;
+
+use super::{failed, target, DmContext};
+use crate::coap::msg;
+use crate::codec::link::{format_links, Link};
+use crate::codec::{self, CodecError, ContentFormat};
+use crate::data_model::DataModel;
+use crate::model::ObjectDef;
+use crate::path::Path;
+use crate::request::{Reply, Request};
+use crate::value::{Instances, ResourceType, ResourceValue, Resources};
+
+pub(super) fn read(
+    model: &mut DataModel<'_>,
+    ctx: &DmContext,
+    path: &Path,
+    req: &Request,
+) -> Reply {
+    let (def, rdef) = match target(model, path) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Some(rd) = &rdef {
+        if !rd.operations.readable() {
+            return Reply::error(msg::METHOD_NOT_ALLOWED, format!("{path} is not readable"));
+        }
+    }
+    let content = match readable_content(model, &def, path) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Reply::error(msg::NOT_FOUND, format!("{path} has no value")),
+        Err(code) => return failed(code),
+    };
+    let single_value =
+        rdef.as_ref().is_some_and(|rd| !rd.multiple) || path.resource_instance_id().is_some();
+    // Core 1.1 §7.1: without Accept the client picks; plain text (opaque for Opaque) for a
+    // single value, the configured multi-value format otherwise.
+    let opaque = rdef.is_some_and(|rd| rd.kind == ResourceType::Opaque);
+    let default = match (single_value, opaque) {
+        (true, true) => ContentFormat::Opaque,
+        (true, false) => ContentFormat::Text,
+        (false, _) => ctx.default_format,
+    };
+    let format = match req.answer_format(|_| true, default) {
+        Ok(f) => f,
+        Err(reply) => return reply,
+    };
+    match codec::encode(format, path, &content) {
+        Ok(bytes) => Reply::content(format.code(), bytes),
+        Err(CodecError::Unsupported) => Reply::error(
+            msg::NOT_ACCEPTABLE,
+            format!("format {} cannot carry {path}", format.code()),
+        ),
+        Err(e) => Reply::error(msg::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// What a Read of `path` returns: only readable resources (Core 1.1 §6.3.1: a Read of an
+/// instance or object skips resources that do not support Read). `None` if the target resource
+/// or resource instance holds no value. Only the target is read of an application object.
+fn readable_content(
+    model: &mut DataModel<'_>,
+    def: &ObjectDef,
+    path: &Path,
+) -> Result<Option<Instances>, u8> {
+    let mut out = Instances::new();
+    match (path.instance_id(), path.resource_id()) {
+        (None, _) => {
+            for iid in model.instance_ids(def.id)? {
+                out.insert(iid, model.read_instance(def.id, iid)?);
+            }
+        }
+        (Some(i), None) => {
+            out.insert(i, model.read_instance(def.id, i)?);
+        }
+        (Some(i), Some(r)) => {
+            let Some(rv) = model.read(def.id, i, r)? else {
+                return Ok(None);
+            };
+            let rv = match (rv, path.resource_instance_id()) {
+                (rv, None) => rv,
+                (ResourceValue::Multiple(m), Some(ri)) => match m.get(&ri) {
+                    Some(v) => ResourceValue::Multiple([(ri, v.clone())].into_iter().collect()),
+                    None => return Ok(None),
+                },
+                (ResourceValue::Single(_), Some(_)) => return Ok(None),
+            };
+            let mut res = Resources::new();
+            res.insert(r, rv);
+            out.insert(i, res);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// What Discover shows of one object: per instance, its resources with the number of
+/// instances of each multiple resource (`dim`).
+pub type Listing = BTreeMap<u16, crate::object::PresentResources>;
+
+/// Discover: only the instances it shows are asked what they hold, and nothing is read of an
+/// application object that lists its resources.
+pub(super) fn discover(model: &mut DataModel<'_>, path: &Path) -> Reply {
+    let (def, _) = match target(model, path) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let shown = match path.instance_id() {
+        Some(i) => alloc::vec![i],
+        None => match model.instance_ids(def.id) {
+            Ok(ids) => ids,
+            Err(code) => return failed(code),
+        },
+    };
+    let mut listing = Listing::new();
+    for iid in shown {
+        match model.present(def.id, iid) {
+            Ok(present) => listing.insert(iid, present),
+            Err(code) => return failed(code),
+        };
+    }
+    discover_listing(&def, path, &listing)
+}
+
+/// Discover (Core 1.1 §5.4.3) over what an object says it holds, without reading a value.
+/// Every resource listed is shown, plus the object's executable resources (they hold no value
+/// but are there to be executed: `</3/0/4>` appears in the spec's Discover /3 example).
+pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Reply {
+    if path.resource_instance_id().is_some() {
+        return Reply::error(
+            msg::METHOD_NOT_ALLOWED,
+            "Discover targets /O, /O/I or /O/I/R",
+        );
+    }
+    let resource_links = |links: &mut Vec<Link>, iid: u16, present: &[(u16, Option<usize>)]| {
+        let executable = def
+            .resources
+            .iter()
+            .filter(|r| r.operations.executable())
+            .map(|r| (r.id, None));
+        let mut all: Vec<(u16, Option<usize>)> =
+            present.iter().copied().chain(executable).collect();
+        all.sort_unstable_by_key(|(rid, dim)| (*rid, dim.is_none()));
+        all.dedup_by_key(|(rid, _)| *rid);
+        for (rid, dim) in all {
+            links.push(resource_link(def.id, iid, rid, dim));
+        }
+    };
+    let mut links = Vec::new();
+    match (path.instance_id(), path.resource_id()) {
+        (None, _) => {
+            let mut l = Link::new(format!("/{}", def.id));
+            if let Some(v) = def.announced_version() {
+                l.attrs.push(("ver".into(), Some(v.into())));
+            }
+            links.push(l);
+            for (iid, present) in listing {
+                links.push(Link::new(format!("/{}/{iid}", def.id)));
+                resource_links(&mut links, *iid, present);
+            }
+        }
+        (Some(i), None) => {
+            let Some(present) = listing.get(&i) else {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
+            };
+            links.push(Link::new(format!("/{}/{i}", def.id)));
+            resource_links(&mut links, i, present);
+        }
+        (Some(i), Some(r)) => {
+            let Some(present) = listing.get(&i) else {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
+            };
+            if def.resource(r).is_none() {
+                return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
+            }
+            let dim = present
+                .iter()
+                .find(|(rid, _)| *rid == r)
+                .and_then(|(_, d)| *d);
+            links.push(resource_link(def.id, i, r, dim));
+        }
+    }
+    Reply::content(
+        ContentFormat::LinkFormat.code(),
+        format_links(&links).into_bytes(),
+    )
+}
+
+fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>) -> Link {
+    let mut l = Link::new(format!("/{o}/{iid}/{rid}"));
+    if let Some(n) = dim {
+        l.attrs.push(("dim".into(), Some(format!("{n}"))));
+    }
+    l
+}
