@@ -5,7 +5,8 @@
 //! Both halves are pure, sans-I/O state (DESIGN.md §1): no clock is read, time comes in as a
 //! monotonic `now` in milliseconds, and the router that owns the observations applies the
 //! results. [`attributes`] parses Write-Attributes queries and keeps the attributes per server and
-//! level with their inheritance. When to notify (from the effective attributes) comes with the
-//! scheduling module.
+//! level with their inheritance; [`condition`] schedules one observation from its effective
+//! attributes.
 
 pub mod attributes;
+pub mod condition;
