@@ -391,8 +391,9 @@ impl AttributeStore {
             .map(|((_, p), a)| (p, a))
     }
 
-    /// Drops everything server `ssid` attached (its account was removed or it registered
-    /// anew: attributes belong to the registration's server).
+    /// Drops everything server `ssid` attached (its account was removed). Whether a new
+    /// Register also clears them is the caller's policy; this store does not know about
+    /// registrations.
     pub fn forget_server(&mut self, ssid: u16) {
         self.levels.retain(|(s, _), _| *s != ssid);
     }
