@@ -72,6 +72,7 @@ pub mod event;
 pub mod ffi;
 pub mod model;
 pub mod object;
+pub mod observe;
 pub mod path;
 pub mod peer;
 pub mod persist;
