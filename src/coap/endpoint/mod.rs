@@ -66,19 +66,30 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming<P> {
     /// A new request (duplicates are answered from the cache and never surface again).
-    Request { peer: P, request: Packet },
+    Request {
+        /// Who sent it.
+        peer: P,
+        /// The request; answer it with [`Endpoint::respond`].
+        request: Packet,
+    },
     /// The response to one of our requests (piggybacked, or separate: a separate CON response is
     /// ACKed by the endpoint itself).
     Response {
+        /// Who sent it.
         peer: P,
+        /// The request it answers, as [`Endpoint::request`] returned it.
         id: ExchangeId,
+        /// The response (for an observation, one notification).
         response: Packet,
     },
     /// Our request got RST, or no ACK after MAX_RETRANSMIT retransmissions, or no separate
     /// response within EXCHANGE_LIFETIME after an empty ACK.
     Failed {
+        /// The peer the request or message was for.
         peer: P,
+        /// The request or message, as [`Endpoint::request`] or [`Endpoint::send`] returned it.
         id: ExchangeId,
+        /// RST or timeout.
         reason: Failure,
     },
 }
@@ -104,6 +115,8 @@ fn encode(packet: &Packet) -> Vec<u8> {
 }
 
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
+    /// An endpoint with no peers yet. `seed` drives tokens, initial message IDs and
+    /// retransmission jitter (see [`Rng`]); `params` are the RFC 7252 §4.8 parameters.
     pub fn new(seed: u64, params: TransmissionParams) -> Self {
         Endpoint {
             params,
@@ -116,6 +129,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         }
     }
 
+    /// The transmission parameters in use.
     pub fn params(&self) -> &TransmissionParams {
         &self.params
     }
