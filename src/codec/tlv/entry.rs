@@ -52,8 +52,12 @@ impl TlvKind {
 /// One parsed TLV entry; `value` borrows from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TlvEntry<'a> {
+    /// What the entry is, from bits 7–6 of the type byte.
     pub kind: TlvKind,
+    /// The Object Instance, Resource or Resource Instance ID (8 or 16 bits on the wire).
     pub id: u16,
+    /// The value bytes: a resource value, or the nested entries of an Object Instance or
+    /// Multiple Resource.
     pub value: &'a [u8],
 }
 
@@ -85,6 +89,7 @@ pub struct TlvReader<'a> {
 }
 
 impl<'a> TlvReader<'a> {
+    /// A reader over the entries of `bytes`, from the first.
     pub fn new(bytes: &'a [u8]) -> TlvReader<'a> {
         TlvReader { rest: bytes }
     }
