@@ -60,14 +60,21 @@ pub use storage::{MemoryStorage, Storage, StorageError};
 /// Why a snapshot could not be loaded, saved or applied.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum PersistError {
+    /// The bytes do not start with `LWMC` (nor with a prefix of it): not a snapshot.
     #[error("snapshot does not start with the LWMC magic")]
     BadMagic,
+    /// A snapshot in a format version this build does not read (say, written by newer
+    /// firmware); carries that version.
     #[error("snapshot format version {0} is not supported")]
     UnsupportedVersion(u16),
+    /// The CRC-32 trailer does not match the bytes before it: damage or a torn write.
     #[error("snapshot checksum mismatch")]
     Checksum,
+    /// The bytes end before the header, body or trailer does.
     #[error("snapshot is truncated")]
     Truncated,
+    /// The checksum matched but the content breaks the format (or bytes follow the trailer);
+    /// carries what was wrong.
     #[error("snapshot is malformed: {0}")]
     Malformed(String),
     /// The snapshot is sound but does not fit the store's object definitions at this path
@@ -75,6 +82,7 @@ pub enum PersistError {
     /// single-instance object).
     #[error("snapshot does not match the object definitions at {0}")]
     Mismatch(Path),
+    /// The storage hook failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -84,6 +92,7 @@ pub enum PersistError {
 pub struct Snapshot {
     /// Save counter; the higher of two valid snapshots is the newer.
     pub generation: u64,
+    /// The instances of every persistent object, by object ID (an object may have none).
     pub objects: BTreeMap<u16, Instances>,
 }
 

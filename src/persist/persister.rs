@@ -13,7 +13,9 @@ use crate::store::Store;
 /// One of the two storage slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
+    /// The slot under the key `<prefix>.a`.
     A,
+    /// The slot under the key `<prefix>.b`.
     B,
 }
 
@@ -37,6 +39,7 @@ pub enum LoadOutcome {
     /// After a power cut during a save this is the expected state (the torn slot is the one
     /// being written); otherwise it may be worth a log line.
     Recovered {
+        /// The newest valid snapshot.
         snapshot: Snapshot,
         /// Why the other slot was rejected.
         ignored: PersistError,
@@ -52,6 +55,7 @@ impl LoadOutcome {
         }
     }
 
+    /// The snapshot loaded, if any, by value.
     pub fn into_snapshot(self) -> Option<Snapshot> {
         match self {
             LoadOutcome::Empty => None,

@@ -33,6 +33,7 @@ impl<S: Storage + ?Sized> Storage for &mut S {
 /// Why a storage hook failed.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum StorageError {
+    /// The backend could not read, write or erase; carries its error message.
     #[error("storage I/O failed: {0}")]
     Io(String),
     /// The key cannot be stored by this backend (for files: characters outside `[A-Za-z0-9._-]`).
@@ -47,6 +48,7 @@ pub struct MemoryStorage {
 }
 
 impl MemoryStorage {
+    /// An empty storage.
     pub fn new() -> MemoryStorage {
         MemoryStorage::default()
     }
@@ -61,10 +63,12 @@ impl MemoryStorage {
         self.entries.keys().map(String::as_str)
     }
 
+    /// The number of keys held.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
