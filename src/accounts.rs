@@ -14,40 +14,73 @@ use crate::value::{ResourceValue, Resources, Value};
 
 /// Resource IDs of the Security object used by the core.
 pub mod sec {
+    /// Core 1.1 §E.1 resource 0, LwM2M Server URI (String).
     pub const URI: u16 = 0;
+    /// Core 1.1 §E.1 resource 1, Bootstrap-Server (Boolean): true for the Bootstrap-Server
+    /// account.
     pub const BOOTSTRAP: u16 = 1;
+    /// Core 1.1 §E.1 resource 2, Security Mode (Integer, see [`SecurityMode`]).
+    ///
+    /// [`SecurityMode`]: crate::peer::SecurityMode
     pub const MODE: u16 = 2;
+    /// Core 1.1 §E.1 resource 3, Public Key or Identity (Opaque).
     pub const IDENTITY: u16 = 3;
+    /// Core 1.1 §E.1 resource 4, Server Public Key (Opaque).
     pub const SERVER_KEY: u16 = 4;
+    /// Core 1.1 §E.1 resource 5, Secret Key (Opaque).
     pub const SECRET_KEY: u16 = 5;
+    /// Core 1.1 §E.1 resource 10, Short Server ID (Integer) linking the account to a Server
+    /// instance.
     pub const SSID: u16 = 10;
+    /// Core 1.1 §E.1 resource 11, Client Hold Off Time (Integer, seconds) before the client
+    /// starts a client-initiated bootstrap.
     pub const HOLD_OFF: u16 = 11;
+    /// Core 1.1 §E.1 resource 12, Bootstrap-Server Account Timeout (Integer, seconds; 0 = the
+    /// account is kept).
     pub const BS_ACCOUNT_TIMEOUT: u16 = 12;
 }
 
 /// Resource IDs of the Server object used by the core.
 pub mod srv {
+    /// Core 1.1 §E.2 resource 0, Short Server ID (Integer).
     pub const SSID: u16 = 0;
+    /// Core 1.1 §E.2 resource 1, Lifetime (Integer, seconds) of the registration.
     pub const LIFETIME: u16 = 1;
+    /// Core 1.1 §E.2 resource 4, Disable (Executable).
     pub const DISABLE: u16 = 4;
+    /// Core 1.1 §E.2 resource 7, Binding (String, e.g. `U` for UDP).
     pub const BINDING: u16 = 7;
+    /// Core 1.1 §E.2 resource 8, Registration Update Trigger (Executable).
     pub const UPDATE_TRIGGER: u16 = 8;
+    /// Core 1.1 §E.2 resource 9, Bootstrap-Request Trigger (Executable).
     pub const BOOTSTRAP_TRIGGER: u16 = 9;
+    /// Core 1.1 §E.2 resource 12, Last Bootstrapped (Time).
     pub const LAST_BOOTSTRAPPED: u16 = 12;
 }
 
 /// One Security instance, read leniently (missing resources become defaults).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityAccount {
+    /// The Security instance ID.
     pub iid: u16,
+    /// `/0/x/0`, the server URI as written (empty if missing).
     pub uri: String,
+    /// `/0/x/1`: this is the Bootstrap-Server account (false if missing).
     pub bootstrap: bool,
+    /// `/0/x/2`, the Security Mode number (-1 if missing; see [`SecurityMode::from_i64`]).
     pub mode: i64,
+    /// `/0/x/10`, the Short Server ID; `None` if missing or outside 1..=65534 (Core 1.1 §E.1:
+    /// 0 and 65535 are not valid).
     pub ssid: Option<u16>,
+    /// `/0/x/11`, Client Hold Off Time in seconds (0 if missing, never negative).
     pub hold_off_s: i64,
+    /// `/0/x/12`, Bootstrap-Server Account Timeout in seconds (0 if missing, never negative).
     pub account_timeout_s: i64,
+    /// `/0/x/3`, Public Key or Identity (empty if missing).
     pub identity: Vec<u8>,
+    /// `/0/x/4`, Server Public Key (empty if missing).
     pub server_key: Vec<u8>,
+    /// `/0/x/5`, Secret Key (empty if missing).
     pub secret_key: Vec<u8>,
 }
 
@@ -69,10 +102,15 @@ impl SecurityAccount {
 /// An LwM2M Server account: Security + Server instances sharing a Short Server ID.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerAccount {
+    /// The Short Server ID shared by both instances (1..=65534).
     pub ssid: u16,
+    /// The Server instance ID.
     pub server_iid: u16,
+    /// The matching Security instance.
     pub security: SecurityAccount,
+    /// `/1/x/1`, registration Lifetime in seconds (86400 if missing).
     pub lifetime_s: i64,
+    /// `/1/x/7`, the Binding string (`U` if missing).
     pub binding: String,
 }
 

@@ -15,8 +15,10 @@ pub struct Path {
 /// Why a path could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// More than four segments (object, instance, resource, resource instance).
     #[error("path has more than four segments")]
     TooLong,
+    /// A segment that is not a decimal ID in 0..=65534; carries the segment as received.
     #[error("path segment {0:?} is not an ID in 0..65534")]
     BadSegment(String),
 }
@@ -28,24 +30,28 @@ impl Path {
         len: 0,
     };
 
+    /// The object path `/o`.
     pub const fn object(o: u16) -> Path {
         Path {
             ids: [o, 0, 0, 0],
             len: 1,
         }
     }
+    /// The object instance path `/o/i`.
     pub const fn instance(o: u16, i: u16) -> Path {
         Path {
             ids: [o, i, 0, 0],
             len: 2,
         }
     }
+    /// The resource path `/o/i/r`.
     pub const fn resource(o: u16, i: u16, r: u16) -> Path {
         Path {
             ids: [o, i, r, 0],
             len: 3,
         }
     }
+    /// The resource instance path `/o/i/r/ri`.
     pub const fn resource_instance(o: u16, i: u16, r: u16, ri: u16) -> Path {
         Path {
             ids: [o, i, r, ri],
@@ -71,18 +77,23 @@ impl Path {
     pub const fn depth(&self) -> usize {
         self.len as usize
     }
+    /// Whether this is the root `/`.
     pub const fn is_root(&self) -> bool {
         self.len == 0
     }
+    /// The object ID, `None` at the root.
     pub fn object_id(&self) -> Option<u16> {
         self.level(0)
     }
+    /// The object instance ID, `None` above instance level.
     pub fn instance_id(&self) -> Option<u16> {
         self.level(1)
     }
+    /// The resource ID, `None` above resource level.
     pub fn resource_id(&self) -> Option<u16> {
         self.level(2)
     }
+    /// The resource instance ID, `None` above resource instance level.
     pub fn resource_instance_id(&self) -> Option<u16> {
         self.level(3)
     }

@@ -16,14 +16,20 @@ pub struct PeerId(pub u64);
 /// Security Mode (`/0/x/2`), Core 1.1 §E.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityMode {
+    /// 0: Pre-Shared Key mode.
     PreSharedKey,
+    /// 1: Raw Public Key mode.
     RawPublicKey,
+    /// 2: Certificate mode.
     Certificate,
+    /// 3: NoSec mode, plain CoAP without DTLS.
     NoSec,
+    /// 4: Certificate mode with EST (LwM2M 1.1).
     CertificateWithEst,
 }
 
 impl SecurityMode {
+    /// The mode for a `/0/x/2` value; `None` for numbers outside 0–4.
     pub fn from_i64(v: i64) -> Option<SecurityMode> {
         Some(match v {
             0 => SecurityMode::PreSharedKey,
@@ -34,6 +40,7 @@ impl SecurityMode {
             _ => return None,
         })
     }
+    /// The `/0/x/2` value of this mode.
     pub fn as_i64(self) -> i64 {
         match self {
             SecurityMode::PreSharedKey => 0,
@@ -49,7 +56,9 @@ impl SecurityMode {
 /// instance), so that a host stack can run DTLS itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
+    /// `/0/x/0`, parsed: scheme, host and port to reach.
     pub uri: ServerUri,
+    /// `/0/x/2`: how the transport must secure the link.
     pub security_mode: SecurityMode,
     /// `/0/x/3`: PSK identity, or the client's public key / certificate.
     pub public_key_or_identity: Vec<u8>,

@@ -3,14 +3,17 @@
 //! The core must not read OS entropy (sans-I/O, DESIGN §1), so the caller seeds it: adapters
 //! from the OS, tests with a fixed seed so that every run is reproducible. Not for key material.
 
+/// A SplitMix64 generator; the `u64` is its state. Same seed, same sequence.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator starting from `seed` (any value, zero included).
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
+    /// The next 64 pseudo-random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

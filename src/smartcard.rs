@@ -18,8 +18,11 @@ use crate::store::Store;
 /// (`/O`, `/O/I` or `/O/I/R`) in TLV or SenML CBOR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmartcardWrite {
+    /// Where the write goes: `/O`, `/O/I` or `/O/I/R`.
     pub path: Path,
+    /// The payload's format: TLV or SenML CBOR.
     pub format: ContentFormat,
+    /// The encoded write, as a Bootstrap-Write request would carry it.
     pub payload: Vec<u8>,
 }
 

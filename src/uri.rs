@@ -6,19 +6,26 @@ use core::fmt;
 /// The transports a Server URI can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
+    /// `coap`: CoAP over UDP (RFC 7252 §6.1).
     Coap,
+    /// `coaps`: CoAP over DTLS (RFC 7252 §6.2).
     Coaps,
+    /// `coap+tcp`: CoAP over TCP (RFC 8323 §8.1).
     CoapTcp,
+    /// `coaps+tcp`: CoAP over TLS (RFC 8323 §8.2).
     CoapsTcp,
 }
 
 impl Scheme {
+    /// The port used when the URI gives none: 5683 without security, 5684 with DTLS or TLS
+    /// (RFC 7252 §6.1–§6.2, RFC 8323 §8.1–§8.2).
     pub const fn default_port(self) -> u16 {
         match self {
             Scheme::Coap | Scheme::CoapTcp => 5683,
             Scheme::Coaps | Scheme::CoapsTcp => 5684,
         }
     }
+    /// The scheme as written in a URI, lowercase (`coap`, `coaps`, `coap+tcp`, `coaps+tcp`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Scheme::Coap => "coap",
@@ -36,17 +43,23 @@ impl Scheme {
 /// A parsed Server URI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServerUri {
+    /// The URI scheme, which names the transport.
     pub scheme: Scheme,
     /// Host name or IP literal, without IPv6 brackets.
     pub host: String,
+    /// The port from the URI, or the scheme's default port; never 0.
     pub port: u16,
 }
 
+/// A string that is not a usable Server URI; carries the string as given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid server URI {0:?}")]
 pub struct UriError(pub String);
 
 impl ServerUri {
+    /// Parses `scheme://host[:port][/...]` (scheme case-insensitive, IPv6 hosts in brackets).
+    /// Anything after the authority is dropped; user info, an empty host or a port outside
+    /// 1..=65535 is an error.
     pub fn parse(s: &str) -> Result<ServerUri, UriError> {
         let err = || UriError(s.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(err)?;

@@ -7,12 +7,17 @@ use alloc::vec::Vec;
 /// The data type of a resource, as declared in the object model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceType {
+    /// UTF-8 text.
     String,
+    /// Signed integer, at most 64 bits.
     Integer,
     /// Since LwM2M 1.1.
     UnsignedInteger,
+    /// IEEE 754 floating point, 32 or 64 bits on the wire.
     Float,
+    /// True or false.
     Boolean,
+    /// Raw bytes.
     Opaque,
     /// Unix time in seconds, signed.
     Time,
@@ -43,15 +48,23 @@ impl ResourceType {
 /// A single resource (or resource instance) value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A String resource: UTF-8 text.
     String(String),
+    /// An Integer resource.
     Integer(i64),
+    /// An Unsigned Integer resource (LwM2M 1.1).
     Unsigned(u64),
+    /// A Float resource, held as binary64 whatever its wire width.
     Float(f64),
+    /// A Boolean resource.
     Boolean(bool),
+    /// An Opaque resource: raw bytes.
     Opaque(Vec<u8>),
+    /// A Time resource: Unix time in seconds, signed.
     Time(i64),
     /// (Object ID, Instance ID); the null link is (65535, 65535).
     Objlnk(u16, u16),
+    /// A Corelnk resource: CoRE link format text (RFC 6690), kept as written.
     Corelnk(String),
 }
 
@@ -80,6 +93,7 @@ impl Value {
         }
     }
 
+    /// The value of a Boolean, `None` for other types.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Boolean(b) => Some(*b),
@@ -87,6 +101,7 @@ impl Value {
         }
     }
 
+    /// The text of a String or Corelnk, `None` for other types.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) | Value::Corelnk(s) => Some(s),
@@ -94,6 +109,7 @@ impl Value {
         }
     }
 
+    /// The bytes of an Opaque, `None` for other types.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Opaque(b) => Some(b),
@@ -105,7 +121,9 @@ impl Value {
 /// A resource's content: one value, or the instances of a multiple-instance resource.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResourceValue {
+    /// The value of a single-instance resource.
     Single(Value),
+    /// The instances of a multiple-instance resource, by resource instance ID (may be empty).
     Multiple(BTreeMap<u16, Value>),
 }
 

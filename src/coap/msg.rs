@@ -7,33 +7,60 @@ use alloc::vec::Vec;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 
 // Method codes (RFC 7252 §12.1.1; FETCH/iPATCH RFC 8132).
+/// 0.01 GET (RFC 7252 §5.8.1): LwM2M Read, Discover and Observe.
 pub const GET: u8 = 0x01;
+/// 0.02 POST (RFC 7252 §5.8.2): LwM2M Create, Execute, partial-update Write, Register, Update,
+/// Send, Bootstrap-Request and Bootstrap-Finish.
 pub const POST: u8 = 0x02;
+/// 0.03 PUT (RFC 7252 §5.8.3): LwM2M replacing Write, Write-Attributes and Bootstrap-Write.
 pub const PUT: u8 = 0x03;
+/// 0.04 DELETE (RFC 7252 §5.8.4): LwM2M Delete and De-register.
 pub const DELETE: u8 = 0x04;
+/// 0.05 FETCH (RFC 8132 §2): LwM2M Read-Composite and Observe-Composite.
 pub const FETCH: u8 = 0x05;
+/// 0.07 iPATCH (RFC 8132 §3): LwM2M Write-Composite.
 pub const IPATCH: u8 = 0x07;
 
 // Response codes (RFC 7252 §12.1.2; 2.31 and 4.08 from RFC 7959 §2.9).
+/// 2.01 Created (RFC 7252 §5.9.1.1).
 pub const CREATED: u8 = 0x41;
+/// 2.02 Deleted (RFC 7252 §5.9.1.2).
 pub const DELETED: u8 = 0x42;
+/// 2.03 Valid (RFC 7252 §5.9.1.3).
 pub const VALID: u8 = 0x43;
+/// 2.04 Changed (RFC 7252 §5.9.1.4).
 pub const CHANGED: u8 = 0x44;
+/// 2.05 Content (RFC 7252 §5.9.1.5).
 pub const CONTENT: u8 = 0x45;
+/// 2.31 Continue (RFC 7959 §2.9.1): a block of a block-wise request was received.
 pub const CONTINUE: u8 = 0x5F;
+/// 4.00 Bad Request (RFC 7252 §5.9.2.1).
 pub const BAD_REQUEST: u8 = 0x80;
+/// 4.01 Unauthorized (RFC 7252 §5.9.2.2).
 pub const UNAUTHORIZED: u8 = 0x81;
+/// 4.02 Bad Option (RFC 7252 §5.9.2.3): an unrecognised critical option.
 pub const BAD_OPTION: u8 = 0x82;
+/// 4.03 Forbidden (RFC 7252 §5.9.2.4).
 pub const FORBIDDEN: u8 = 0x83;
+/// 4.04 Not Found (RFC 7252 §5.9.2.5).
 pub const NOT_FOUND: u8 = 0x84;
+/// 4.05 Method Not Allowed (RFC 7252 §5.9.2.6).
 pub const METHOD_NOT_ALLOWED: u8 = 0x85;
+/// 4.06 Not Acceptable (RFC 7252 §5.9.2.7): no representation in the Accept format.
 pub const NOT_ACCEPTABLE: u8 = 0x86;
+/// 4.08 Request Entity Incomplete (RFC 7959 §2.9.2): a block-wise transfer is missing blocks.
 pub const REQUEST_ENTITY_INCOMPLETE: u8 = 0x88;
+/// 4.12 Precondition Failed (RFC 7252 §5.9.2.8).
 pub const PRECONDITION_FAILED: u8 = 0x8C;
+/// 4.13 Request Entity Too Large (RFC 7252 §5.9.2.9, RFC 7959 §2.9.3).
 pub const REQUEST_ENTITY_TOO_LARGE: u8 = 0x8D;
+/// 4.15 Unsupported Content-Format (RFC 7252 §5.9.2.10).
 pub const UNSUPPORTED_CONTENT_FORMAT: u8 = 0x8F;
+/// 5.00 Internal Server Error (RFC 7252 §5.9.3.1).
 pub const INTERNAL_SERVER_ERROR: u8 = 0xA0;
+/// 5.01 Not Implemented (RFC 7252 §5.9.3.2).
 pub const NOT_IMPLEMENTED: u8 = 0xA1;
+/// 5.03 Service Unavailable (RFC 7252 §5.9.3.4).
 pub const SERVICE_UNAVAILABLE: u8 = 0xA3;
 
 /// The code byte of a message (`class << 5 | detail`).

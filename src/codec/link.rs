@@ -24,6 +24,7 @@ pub struct Link {
 }
 
 impl Link {
+    /// A link to `target` with no attributes.
     pub fn new(target: impl Into<String>) -> Link {
         Link {
             target: target.into(),
@@ -51,6 +52,7 @@ impl Link {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// Whether an attribute called `name` is present, with or without value.
     pub fn has_attr(&self, name: &str) -> bool {
         self.attrs.iter().any(|(n, _)| n == name)
     }

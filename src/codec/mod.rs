@@ -33,17 +33,27 @@ use crate::value::Instances;
 /// CoAP Content-Format numbers used by LwM2M (Transport 1.1 §6.4 and the IANA registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContentFormat {
+    /// 0, `text/plain;charset=utf-8`: one resource value as text.
     Text,
+    /// 40, `application/link-format` (RFC 6690): Discover and Register payloads.
     LinkFormat,
+    /// 42, `application/octet-stream`: one Opaque resource as raw bytes.
     Opaque,
+    /// 60, `application/cbor` (RFC 8949): a single value as one CBOR item. Recognised only;
+    /// there is no codec for it here.
     Cbor,
+    /// 110, `application/senml+json` (RFC 8428).
     SenmlJson,
+    /// 112, `application/senml+cbor` (RFC 8428).
     SenmlCbor,
+    /// 11542, `application/vnd.oma.lwm2m+tlv`.
     Tlv,
+    /// 11543, `application/vnd.oma.lwm2m+json`, the LwM2M 1.0 JSON format.
     LwM2mJson,
 }
 
 impl ContentFormat {
+    /// The Content-Format number carried in the Content-Format and Accept options.
     pub const fn code(self) -> u16 {
         match self {
             ContentFormat::Text => 0,
@@ -100,14 +110,21 @@ impl ContentFormat {
 /// on input / 4.06 on output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
+    /// The payload ends inside an item.
     #[error("payload truncated")]
     Truncated,
+    /// The payload breaks the format's own rules; carries what was wrong.
     #[error("malformed payload: {0}")]
     Malformed(String),
+    /// A value that cannot be, or be turned into, the resource's type; carries what was wrong.
     #[error("value does not fit the resource type: {0}")]
     BadValue(String),
+    /// The payload addresses something else than the target path, or the content lacks what
+    /// the path names; carries what was wrong.
     #[error("payload does not match the target path: {0}")]
     WrongTarget(String),
+    /// The format cannot carry this target (e.g. plain text for a whole instance), or this
+    /// build has no codec for it.
     #[error("content format not supported for this target")]
     Unsupported,
 }

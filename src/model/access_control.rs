@@ -6,6 +6,7 @@ use alloc::borrow::Cow;
 use super::{ObjectDef, Operations as Op, ResourceDef as R};
 use crate::value::ResourceType as T;
 
+/// The definition of the LwM2M Access Control object (2), version 1.0 (Core 1.1 §E.3).
 pub static ACCESS_CONTROL: ObjectDef = ObjectDef {
     id: 2,
     name: Cow::Borrowed("LwM2M Access Control"),

@@ -6,6 +6,7 @@ use alloc::borrow::Cow;
 use super::{ObjectDef, Operations as Op, ResourceDef as R};
 use crate::value::ResourceType as T;
 
+/// The definition of the Device object (3), version 1.1 (Core 1.1 §E.4).
 pub static DEVICE: ObjectDef = ObjectDef {
     id: 3,
     name: Cow::Borrowed("Device"),

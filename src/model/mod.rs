@@ -19,10 +19,15 @@ pub use server::SERVER;
 
 /// Object IDs with a fixed meaning in the core.
 pub mod oid {
+    /// LwM2M Security (Core 1.1 §E.1).
     pub const SECURITY: u16 = 0;
+    /// LwM2M Server (Core 1.1 §E.2).
     pub const SERVER: u16 = 1;
+    /// LwM2M Access Control (Core 1.1 §E.3).
     pub const ACCESS_CONTROL: u16 = 2;
+    /// Device (Core 1.1 §E.4).
     pub const DEVICE: u16 = 3;
+    /// LwM2M OSCORE (new in LwM2M 1.1); like Security, never shown to a DM server.
     pub const OSCORE: u16 = 21;
 }
 
@@ -31,18 +36,26 @@ pub mod oid {
 pub struct Operations(u8);
 
 impl Operations {
+    /// No operation (e.g. every Security resource: only bootstrap may touch it).
     pub const NONE: Operations = Operations(0);
+    /// Read only.
     pub const R: Operations = Operations(1);
+    /// Write only.
     pub const W: Operations = Operations(2);
+    /// Read and write.
     pub const RW: Operations = Operations(3);
+    /// Execute only (an executable resource, which has no value).
     pub const E: Operations = Operations(4);
 
+    /// Whether Read is allowed.
     pub const fn readable(self) -> bool {
         self.0 & 1 != 0
     }
+    /// Whether Write is allowed.
     pub const fn writable(self) -> bool {
         self.0 & 2 != 0
     }
+    /// Whether Execute is allowed.
     pub const fn executable(self) -> bool {
         self.0 & 4 != 0
     }
@@ -68,6 +81,7 @@ impl Operations {
         }
     }
 
+    /// The bits READ=1, WRITE=2, EXECUTE=4, as [`Operations::from_bits`] takes them.
     pub const fn bits(self) -> u8 {
         self.0
     }
@@ -76,11 +90,17 @@ impl Operations {
 /// One resource of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceDef {
+    /// The resource ID within its object.
     pub id: u16,
+    /// The resource name from the model (`<Name>`), for humans and logs.
     pub name: Cow<'static, str>,
+    /// The data type of its values (`<Type>`; [`ResourceType::None`] for executables).
     pub kind: ResourceType,
+    /// What a DM server may do with it (`<Operations>`).
     pub operations: Operations,
+    /// Whether it is a multiple-instance resource (`<MultipleInstances>`).
     pub multiple: bool,
+    /// Whether the model marks it Mandatory (`<Mandatory>`).
     pub mandatory: bool,
 }
 
@@ -108,16 +128,22 @@ impl ResourceDef {
 /// One object: its ID, version and resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectDef {
+    /// The object ID (`<ObjectID>`).
     pub id: u16,
+    /// The object name from the model (`<Name>`), for humans and logs.
     pub name: Cow<'static, str>,
     /// Object version ("1.1"); announced with `ver=` in Register and Discover when not "1.0".
     pub version: Cow<'static, str>,
+    /// Whether the object may have several instances (`<MultipleInstances>`).
     pub multiple: bool,
+    /// Whether the model marks the object Mandatory (`<Mandatory>`).
     pub mandatory: bool,
+    /// The resource definitions (the standard tables list them by ascending ID).
     pub resources: Cow<'static, [ResourceDef]>,
 }
 
 impl ObjectDef {
+    /// The definition of resource `id`, if the object has it.
     pub fn resource(&self, id: u16) -> Option<&ResourceDef> {
         self.resources.iter().find(|r| r.id == id)
     }
@@ -135,13 +161,16 @@ impl ObjectDef {
 /// Shape of a resource as codecs need it: its type and whether it has instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceShape {
+    /// The data type of the resource's values.
     pub kind: ResourceType,
+    /// Whether it is a multiple-instance resource.
     pub multiple: bool,
 }
 
 /// Looks up resource shapes by (object, resource). Codecs use it to type untyped payloads (TLV,
 /// text) and to decide between single and multiple resources.
 pub trait Schema {
+    /// The shape of resource `resource` of object `object`, or `None` if either is unknown.
     fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape>;
 }
 

@@ -8,6 +8,7 @@ use alloc::borrow::Cow;
 use super::{ObjectDef, Operations as Op, ResourceDef as R};
 use crate::value::ResourceType as T;
 
+/// The definition of the LwM2M Security object (0), version 1.1 (Core 1.1 §E.1).
 pub static SECURITY: ObjectDef = ObjectDef {
     id: 0,
     name: Cow::Borrowed("LWM2M Security"),

@@ -8,6 +8,7 @@ use alloc::borrow::Cow;
 use super::{ObjectDef, Operations as Op, ResourceDef as R};
 use crate::value::ResourceType as T;
 
+/// The definition of the LwM2M Server object (1), version 1.1 (Core 1.1 §E.2).
 pub static SERVER: ObjectDef = ObjectDef {
     id: 1,
     name: Cow::Borrowed("LwM2M Server"),

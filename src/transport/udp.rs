@@ -15,7 +15,9 @@ use crate::peer::PeerId;
 /// Direction of a datagram seen by a tap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// A datagram the loop handed to the socket.
     Sent,
+    /// A datagram the socket delivered to the loop.
     Received,
 }
 
@@ -72,6 +74,7 @@ impl UdpClient {
         }
     }
 
+    /// The address the socket is bound to (to learn an ephemeral port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
     }
@@ -81,10 +84,12 @@ impl UdpClient {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// The client being driven.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
+    /// The client being driven, to change it between turns.
     pub fn client_mut(&mut self) -> &mut Client {
         &mut self.client
     }
@@ -94,6 +99,7 @@ impl UdpClient {
         self.client
     }
 
+    /// Installs `tap`, called with every datagram sent or received (replacing any earlier tap).
     pub fn set_tap(&mut self, tap: Tap) {
         self.tap = Some(tap);
     }
@@ -109,12 +115,16 @@ impl UdpClient {
         self.send_errors
     }
 
+    /// Starts the client (bootstrap or registration, see `Client::start`) and sends what that
+    /// queues.
     pub fn start(&mut self) -> io::Result<()> {
         let now = self.now();
         self.client.start(now);
         self.flush()
     }
 
+    /// Asks the client to de-register from every server (see `Client::stop`) and sends what
+    /// that queues; [`UdpClient::shutdown`] also waits for the answers.
     pub fn stop(&mut self) -> io::Result<()> {
         let now = self.now();
         self.client.stop(now);

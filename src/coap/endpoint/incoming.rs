@@ -1,0 +1,195 @@
+//! Receiving: empty messages, requests, piggybacked and separate responses, duplicate replay
+//! (RFC 7252 §4.2–§4.5, §5.2).
+
+use coap_lite::Packet;
+
+use super::{Endpoint, ExchangeId, Failure, Incoming};
+use crate::coap::dedup::Lookup;
+use crate::coap::exchange::{Kind, State};
+use crate::coap::msg;
+use crate::coap::options::unrecognised_critical;
+use crate::coap::wire::{self, Header, ACK, CON, NON, RST};
+
+impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
+    pub(super) fn on_empty(&mut self, now: u64, peer: P, header: &Header) -> Option<Incoming<P>> {
+        match header.ty {
+            // §4.2/§4.3: an Empty CON cannot be processed; the RST that answers it is the
+            // "CoAP ping" reply.
+            CON => self.push(peer, wire::empty(RST, header.mid).to_vec()),
+            // §4.3: a NON "MUST NOT be Empty"; rejecting a NON may be silent.
+            NON => {}
+            ACK => {
+                let id = self.find(|e| e.peer == peer && e.awaits_ack(header.mid))?;
+                let lifetime = self.params.exchange_lifetime_ms();
+                let ex = self.exchanges.get_mut(&id)?;
+                match ex.kind {
+                    Kind::Message => {
+                        self.exchanges.remove(&id);
+                    }
+                    // §5.2.2: an empty ACK announces a separate response; wait for it for
+                    // EXCHANGE_LIFETIME.
+                    Kind::Request { .. } => {
+                        ex.state = State::AwaitResponse {
+                            mid: header.mid,
+                            deadline: now.saturating_add(lifetime),
+                        };
+                    }
+                }
+                self.start_queued(now, peer);
+            }
+            _ => {
+                let id = self.find(|e| e.peer == peer && e.resettable_by(header.mid))?;
+                self.exchanges.remove(&id);
+                self.start_queued(now, peer);
+                return Some(Incoming::Failed {
+                    peer,
+                    id: ExchangeId(id),
+                    reason: Failure::Reset,
+                });
+            }
+        }
+        None
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        now: u64,
+        peer: P,
+        header: &Header,
+        packet: Packet,
+    ) -> Option<Incoming<P>> {
+        if self.replay_duplicate(now, peer, header) {
+            return None;
+        }
+        let expires = now.saturating_add(self.params.exchange_lifetime_ms());
+        if unrecognised_critical(&packet).is_some() {
+            if header.ty == CON {
+                // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
+                // request MUST cause the return of a 4.02 (Bad Option) response."
+                self.peer_mut(peer).seen.insert(header.mid, expires, None);
+                self.respond(now, peer, &packet, msg::new_response(msg::BAD_OPTION));
+            }
+            // In a NON they "MUST cause the message to be rejected": silently here.
+            return None;
+        }
+        self.peer_mut(peer).seen.insert(header.mid, expires, None);
+        Some(Incoming::Request {
+            peer,
+            request: packet,
+        })
+    }
+
+    pub(super) fn on_piggybacked(
+        &mut self,
+        now: u64,
+        peer: P,
+        header: &Header,
+        packet: Packet,
+    ) -> Option<Incoming<P>> {
+        let id = self.find(|e| {
+            e.peer == peer && e.awaits_ack(header.mid) && matches!(e.kind, Kind::Request { .. })
+        })?;
+        let token_matches = self
+            .exchanges
+            .get(&id)
+            .is_some_and(|e| e.token == packet.get_token());
+        // §5.3.2: a piggybacked response must carry the request's token; §5.4.1: an ACK whose
+        // response has an unrecognised critical option is rejected. Rejecting an ACK means
+        // ignoring it (§4.2); the request keeps being retransmitted.
+        if !token_matches || unrecognised_critical(&packet).is_some() {
+            return None;
+        }
+        Some(self.complete(now, peer, id, packet))
+    }
+
+    pub(super) fn on_separate(
+        &mut self,
+        now: u64,
+        peer: P,
+        header: &Header,
+        packet: Packet,
+    ) -> Option<Incoming<P>> {
+        if self.replay_duplicate(now, peer, header) {
+            return None;
+        }
+        let expires = now.saturating_add(self.params.exchange_lifetime_ms());
+        let matched = self.find(|e| e.peer == peer && e.awaits_response(packet.get_token()));
+        let acceptable = unrecognised_critical(&packet).is_none();
+        match matched {
+            Some(id) if acceptable => {
+                if header.ty == CON {
+                    // §5.2.2: a separate CON response is acknowledged with an empty ACK.
+                    let ack = wire::empty(ACK, header.mid).to_vec();
+                    self.peer_mut(peer)
+                        .seen
+                        .insert(header.mid, expires, Some(ack.clone()));
+                    self.push(peer, ack);
+                } else {
+                    self.peer_mut(peer).seen.insert(header.mid, expires, None);
+                }
+                Some(self.complete(now, peer, id, packet))
+            }
+            _ => {
+                if header.ty == CON {
+                    // §4.2 and §5.4.1: reject with RST, and repeat the same RST to duplicates.
+                    let rst = wire::empty(RST, header.mid).to_vec();
+                    self.peer_mut(peer)
+                        .seen
+                        .insert(header.mid, expires, Some(rst.clone()));
+                    self.push(peer, rst);
+                }
+                None
+            }
+        }
+    }
+
+    /// A response arrived for exchange `id`: surface it and end the exchange, unless it is an
+    /// observation that continues (RFC 7641 §3.2: notifications carry Observe; a response
+    /// without it, or an error, ends the observation).
+    fn complete(&mut self, now: u64, peer: P, id: u64, response: Packet) -> Incoming<P> {
+        if let Some(ex) = self.exchanges.get_mut(&id) {
+            let continues = ex.kind == Kind::Request { observe: true }
+                && msg::observe(&response).is_some()
+                && msg::code_of(&response) >> 5 == 2;
+            if continues {
+                ex.state = State::Observing;
+            } else {
+                self.exchanges.remove(&id);
+            }
+        }
+        self.start_queued(now, peer);
+        Incoming::Response {
+            peer,
+            id: ExchangeId(id),
+            response,
+        }
+    }
+
+    /// §4.5: a CON or NON seen before within EXCHANGE_LIFETIME is not processed again; a CON
+    /// duplicate gets the same reply as the first copy (none yet if the upper layer has not
+    /// responded). Returns whether it was a duplicate.
+    fn replay_duplicate(&mut self, now: u64, peer: P, header: &Header) -> bool {
+        let Some(state) = self.peers.get(&peer) else {
+            return false;
+        };
+        match state.seen.lookup(header.mid, now) {
+            Lookup::New => false,
+            Lookup::Duplicate(reply) => {
+                if header.ty == CON {
+                    if let Some(bytes) = reply.map(<[u8]>::to_vec) {
+                        self.push(peer, bytes);
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    /// Rejects a message we cannot process: RST for a CON (§4.2), silence for the others (§4.3
+    /// makes RST optional for NON; ACK and RST are rejected by ignoring them).
+    pub(super) fn reject(&mut self, peer: P, header: &Header) {
+        if header.ty == CON {
+            self.push(peer, wire::empty(RST, header.mid).to_vec());
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The CoAP message layer as a sans-I/O state machine (RFC 7252 §4 and §5.3).
+//!
+//! It owns message IDs, tokens, CON retransmission, NSTART queueing, duplicate detection and the
+//! empty ACK/RST replies. It never touches a socket or a clock: datagrams and the current time
+//! (`now`, milliseconds from any fixed origin) come in, datagrams and deadlines go out.
+//!
+//! Choices where RFC 7252 leaves room, with the reason:
+//! - Message IDs: one counter per peer, random start, +1 (wrapping) per message. A MID comes
+//!   back after 65536 messages to the same peer; at LwM2M rates that is far beyond
+//!   EXCHANGE_LIFETIME, which is all §4.4 asks.
+//! - NSTART (§4.7) counts CON messages still awaiting their ACK; an empty ACK ends the
+//!   "outstanding interaction", so the next queued request starts while the first one waits for
+//!   its separate response. NON requests do not wait in the queue.
+//! - A CON response we cannot match gets RST (§4.2 "lacks context", §5.3.2 calls this normal; it
+//!   is also how RFC 7641 §3.6 tells a notifier we no longer observe). Unmatched NON responses
+//!   are silently dropped (§4.3 allows both).
+//! - A request carrying Observe=0 whose response carries Observe stays registered after the
+//!   response, so later notifications with its token surface as further `Response`s with the
+//!   same id until `cancel` (RFC 7641 §3.2); used by test servers that observe a client.
+//!
+//! Layout: the public surface and the shared plumbing live here; `outgoing` sends our requests
+//! and messages (NSTART queue, CON retransmission), `incoming` handles received datagrams
+//! (duplicates, ACK/RST, response matching), `peers` keeps the per-peer state (MID counter,
+//! duplicate cache, queue). The exchange state itself is in `coap::exchange`, the duplicate cache
+//! in `coap::dedup`.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use coap_lite::{MessageType, Packet};
+
+use super::exchange::{Exchange, Kind, State};
+use super::msg;
+use super::params::TransmissionParams;
+use super::wire::{self, ACK, CON, NON};
+use crate::rng::Rng;
+
+mod incoming;
+mod outgoing;
+mod peers;
+
+use peers::PeerState;
+
+/// Identifies one outgoing request (or one message sent with [`Endpoint::send`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExchangeId(u64);
+
+impl ExchangeId {
+    /// The raw number, for logs and foreign-language handles.
+    pub fn value(self) -> u64 {
+        self.0
+    }
+}
+
+/// Why an outgoing request or message failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No ACK after MAX_RETRANSMIT retransmissions, or no separate response within
+    /// EXCHANGE_LIFETIME after the empty ACK (or after sending a NON request).
+    Timeout,
+    /// The peer answered with RST.
+    Reset,
+}
+
+/// What the endpoint hands to the layer above.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming<P> {
+    /// A new request (duplicates are answered from the cache and never surface again).
+    Request {
+        /// Who sent it.
+        peer: P,
+        /// The request; answer it with [`Endpoint::respond`].
+        request: Packet,
+    },
+    /// The response to one of our requests (piggybacked, or separate: a separate CON response is
+    /// ACKed by the endpoint itself).
+    Response {
+        /// Who sent it.
+        peer: P,
+        /// The request it answers, as [`Endpoint::request`] returned it.
+        id: ExchangeId,
+        /// The response (for an observation, one notification).
+        response: Packet,
+    },
+    /// Our request got RST, or no ACK after MAX_RETRANSMIT retransmissions, or no separate
+    /// response within EXCHANGE_LIFETIME after an empty ACK.
+    Failed {
+        /// The peer the request or message was for.
+        peer: P,
+        /// The request or message, as [`Endpoint::request`] or [`Endpoint::send`] returned it.
+        id: ExchangeId,
+        /// RST or timeout.
+        reason: Failure,
+    },
+}
+
+/// The CoAP message layer for any number of peers, identified by `P`.
+#[derive(Debug, Clone)]
+pub struct Endpoint<P> {
+    params: TransmissionParams,
+    rng: Rng,
+    /// The latest `now` seen, for `cancel`, which starts queued requests but has no `now`.
+    now: u64,
+    next_id: u64,
+    exchanges: BTreeMap<u64, Exchange<P>>,
+    peers: BTreeMap<P, PeerState>,
+    outbox: VecDeque<(P, Vec<u8>)>,
+}
+
+/// Serialises a packet we built. `to_bytes_unlimited` fails only if its own 4-byte header
+/// buffer is too small, which it allocates itself; an empty result is never sent. Sizes are the
+/// upper layers' business (block-wise), hence no 1280-byte limit here.
+fn encode(packet: &Packet) -> Vec<u8> {
+    packet.to_bytes_unlimited().unwrap_or_default()
+}
+
+impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
+    /// An endpoint with no peers yet. `seed` drives tokens, initial message IDs and
+    /// retransmission jitter (see [`Rng`]); `params` are the RFC 7252 §4.8 parameters.
+    pub fn new(seed: u64, params: TransmissionParams) -> Self {
+        Endpoint {
+            params,
+            rng: Rng::new(seed),
+            now: 0,
+            next_id: 1,
+            exchanges: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The transmission parameters in use.
+    pub fn params(&self) -> &TransmissionParams {
+        &self.params
+    }
+
+    /// Sends a request. The caller fills code, options and payload; the endpoint sets type CON
+    /// (NON if `confirmable` is false), a fresh message ID and a fresh random 8-byte token. With
+    /// NSTART confirmable requests to `peer` already awaiting their ACK, it waits in a per-peer
+    /// FIFO and is sent when one of them completes.
+    pub fn request(
+        &mut self,
+        now: u64,
+        peer: P,
+        mut packet: Packet,
+        confirmable: bool,
+    ) -> ExchangeId {
+        self.touch(now);
+        let token = self.fresh_token(peer);
+        packet.set_token(token.clone());
+        let observe = msg::observe(&packet) == Some(0);
+        self.enqueue(
+            now,
+            peer,
+            packet,
+            token,
+            Kind::Request { observe },
+            confirmable,
+        )
+    }
+
+    /// Sends a message that expects no response, only an ACK if `confirmable` (e.g. an Observe
+    /// notification; the caller sets its token). A CON one is retransmitted like a request and
+    /// reports `Failed` on RST or timeout; a NON one reports `Failed{Reset}` if RST arrives within
+    /// NON_LIFETIME. Success is silent. The token must be at most 8 bytes (RFC 7252 §3).
+    pub fn send(&mut self, now: u64, peer: P, packet: Packet, confirmable: bool) -> ExchangeId {
+        self.touch(now);
+        let token = packet.get_token().to_vec();
+        self.enqueue(now, peer, packet, token, Kind::Message, confirmable)
+    }
+
+    /// Cancels an outgoing request: no more retransmissions, and a later response is not
+    /// surfaced (a CON one is answered with RST, see the module notes).
+    pub fn cancel(&mut self, id: ExchangeId) {
+        let Some(ex) = self.exchanges.remove(&id.0) else {
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(&ex.peer) {
+            p.queue.retain(|q| *q != id.0);
+        }
+        self.start_queued(self.now, ex.peer);
+    }
+
+    /// Feeds a datagram received from `peer`.
+    pub fn handle_datagram(&mut self, now: u64, peer: P, bytes: &[u8]) -> Option<Incoming<P>> {
+        self.touch(now);
+        // Short or wrong-version datagrams are silently ignored (RFC 7252 §3).
+        let header = wire::read_header(bytes)?;
+        if !wire::well_formed(&header, bytes) {
+            self.reject(peer, &header);
+            return None;
+        }
+        let Ok(packet) = Packet::from_bytes(bytes) else {
+            self.reject(peer, &header);
+            return None;
+        };
+        if header.code == 0 {
+            return self.on_empty(now, peer, &header);
+        }
+        if msg::is_request_code(header.code) {
+            // §4.2/§4.3: a request can only travel in CON or NON; in an ACK or RST it is
+            // rejected, which for those types means silently ignored.
+            return match header.ty {
+                CON | NON => self.on_request(now, peer, &header, packet),
+                _ => None,
+            };
+        }
+        if msg::is_response_code(header.code) {
+            return match header.ty {
+                ACK => self.on_piggybacked(now, peer, &header, packet),
+                CON | NON => self.on_separate(now, peer, &header, packet),
+                _ => None,
+            };
+        }
+        // §3 and §4.2: a code of a reserved class (1, 3, 6, 7) cannot be processed.
+        self.reject(peer, &header);
+        None
+    }
+
+    /// Answers a request that `handle_datagram` returned: to a CON with a piggybacked ACK
+    /// (the request's MID and token), to a NON with a NON response (a new MID, the request's
+    /// token). A CON answer is cached for duplicates for EXCHANGE_LIFETIME.
+    pub fn respond(&mut self, now: u64, peer: P, request: &Packet, mut response: Packet) {
+        self.touch(now);
+        let token = request.get_token();
+        if token.len() > 8 {
+            return; // not a request we parsed; no valid response exists (§3)
+        }
+        response.set_token(token.to_vec());
+        response.header.set_version(1);
+        if request.header.get_type() == MessageType::Confirmable {
+            // §5.2.1: piggybacked in the ACK, same Message ID.
+            let mid = request.header.message_id;
+            response.header.set_type(MessageType::Acknowledgement);
+            response.header.message_id = mid;
+            let bytes = encode(&response);
+            let expires = now.saturating_add(self.params.exchange_lifetime_ms());
+            self.peer_mut(peer)
+                .seen
+                .set_reply(mid, expires, bytes.clone());
+            self.push(peer, bytes);
+        } else {
+            // §5.2.3: a NON request is answered by a NON response with a fresh Message ID.
+            response.header.set_type(MessageType::NonConfirmable);
+            response.header.message_id = self.alloc_mid(now, peer);
+            let bytes = encode(&response);
+            self.push(peer, bytes);
+        }
+    }
+
+    /// Runs due retransmissions and deadlines; returns the failures.
+    pub fn handle_timeout(&mut self, now: u64) -> Vec<Incoming<P>> {
+        self.touch(now);
+        let mut failed = Vec::new();
+        let due: Vec<u64> = self
+            .exchanges
+            .iter()
+            .filter(|(_, e)| e.deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(f) = self.expire_exchange(now, id) {
+                failed.push(f);
+            }
+        }
+        self.collect_garbage(now);
+        failed
+    }
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<(P, Vec<u8>)> {
+        self.outbox.pop_front()
+    }
+
+    /// The earliest time `handle_timeout` must be called (a retransmission, a separate-response
+    /// deadline or a duplicate-cache expiry), or `None` when nothing is pending.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let exchanges = self.exchanges.values().filter_map(Exchange::deadline).min();
+        let caches = self
+            .peers
+            .values()
+            .filter_map(|p| p.seen.next_expiry())
+            .min();
+        match (exchanges, caches) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Drops every piece of state for `peer` (e.g. its server account was removed): its
+    /// requests vanish without a `Failed`, its duplicate cache and MID counter are forgotten.
+    /// Datagrams already queued for sending stay queued, so that a final response (such as the
+    /// 2.04 to Bootstrap-Finish) still goes out.
+    pub fn forget_peer(&mut self, peer: P) {
+        self.exchanges.retain(|_, e| e.peer != peer);
+        self.peers.remove(&peer);
+    }
+
+    /// Requests to `peer` in flight or queued: queued, awaiting ACK, or awaiting a separate
+    /// response. Established observations and NON messages without a response do not count.
+    pub fn outstanding(&self, peer: P) -> usize {
+        self.exchanges
+            .values()
+            .filter(|e| e.peer == peer)
+            .filter(|e| match e.state {
+                State::Queued(_) | State::AwaitAck { .. } => true,
+                State::AwaitResponse { .. } => matches!(e.kind, Kind::Request { .. }),
+                State::Observing => false,
+            })
+            .count()
+    }
+
+    fn touch(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    fn push(&mut self, peer: P, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.outbox.push_back((peer, bytes));
+        }
+    }
+
+    fn find(&self, pred: impl Fn(&Exchange<P>) -> bool) -> Option<u64> {
+        self.exchanges
+            .iter()
+            .find(|(_, e)| pred(e))
+            .map(|(id, _)| *id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! Sending: the NSTART queue, first transmission and CON retransmission (RFC 7252 §4.2, §4.7).
+
+use alloc::vec::Vec;
+
+use coap_lite::{MessageType, Packet};
+
+use super::{encode, Endpoint, ExchangeId, Failure, Incoming};
+use crate::coap::exchange::{Exchange, Kind, State};
+
+impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
+    pub(super) fn enqueue(
+        &mut self,
+        now: u64,
+        peer: P,
+        packet: Packet,
+        token: Vec<u8>,
+        kind: Kind,
+        confirmable: bool,
+    ) -> ExchangeId {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.exchanges.insert(
+            id,
+            Exchange {
+                peer,
+                token,
+                kind,
+                confirmable,
+                state: State::Queued(packet),
+            },
+        );
+        if confirmable {
+            self.peer_mut(peer).queue.push_back(id);
+            self.start_queued(now, peer);
+        } else {
+            self.start(now, id);
+        }
+        ExchangeId(id)
+    }
+
+    /// Starts queued CON messages for `peer` while fewer than NSTART await their ACK (§4.7).
+    pub(super) fn start_queued(&mut self, now: u64, peer: P) {
+        loop {
+            let in_flight = self
+                .exchanges
+                .values()
+                .filter(|e| e.peer == peer && matches!(e.state, State::AwaitAck { .. }))
+                .count();
+            if in_flight >= self.params.effective_nstart() {
+                return;
+            }
+            let Some(next) = self.peers.get_mut(&peer).and_then(|p| p.queue.pop_front()) else {
+                return;
+            };
+            self.start(now, next);
+        }
+    }
+
+    /// First transmission of a queued exchange.
+    fn start(&mut self, now: u64, id: u64) {
+        let Some((peer, confirmable, kind)) = self
+            .exchanges
+            .get(&id)
+            .filter(|e| matches!(e.state, State::Queued(_)))
+            .map(|e| (e.peer, e.confirmable, e.kind))
+        else {
+            return;
+        };
+        let mid = self.alloc_mid(now, peer);
+        let initial = self.rng.range(
+            self.params.ack_timeout_ms,
+            self.params.max_initial_timeout_ms(),
+        );
+        let lifetime = match kind {
+            Kind::Request { .. } => self.params.exchange_lifetime_ms(),
+            Kind::Message => self.params.non_lifetime_ms(),
+        };
+        let Some(ex) = self.exchanges.get_mut(&id) else {
+            return;
+        };
+        let State::Queued(packet) = &mut ex.state else {
+            return;
+        };
+        let mut packet = core::mem::take(packet);
+        packet.header.set_version(1);
+        packet.header.message_id = mid;
+        packet.header.set_type(if confirmable {
+            MessageType::Confirmable
+        } else {
+            MessageType::NonConfirmable
+        });
+        let bytes = encode(&packet);
+        ex.state = if confirmable {
+            // §4.2: the initial timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT × factor].
+            State::AwaitAck {
+                mid,
+                bytes: bytes.clone(),
+                sent: 1,
+                interval: initial,
+                deadline: now.saturating_add(initial),
+            }
+        } else {
+            State::AwaitResponse {
+                mid,
+                deadline: now.saturating_add(lifetime),
+            }
+        };
+        self.push(peer, bytes);
+    }
+
+    /// A deadline has passed: retransmit (§4.2, doubling the timeout) or give up.
+    pub(super) fn expire_exchange(&mut self, now: u64, id: u64) -> Option<Incoming<P>> {
+        let max_retransmit = self.params.max_retransmit;
+        let ex = self.exchanges.get_mut(&id)?;
+        let peer = ex.peer;
+        if let State::AwaitAck {
+            bytes,
+            sent,
+            interval,
+            deadline,
+            ..
+        } = &mut ex.state
+        {
+            // `sent - 1` retransmissions so far; MAX_RETRANSMIT of them are allowed.
+            if *sent <= max_retransmit {
+                *sent = sent.saturating_add(1);
+                *interval = interval.saturating_mul(2);
+                *deadline = now.saturating_add(*interval);
+                let bytes = bytes.clone();
+                self.push(peer, bytes);
+                return None;
+            }
+        }
+        let ex = self.exchanges.remove(&id)?;
+        let was_awaiting_ack = matches!(ex.state, State::AwaitAck { .. });
+        if was_awaiting_ack {
+            self.start_queued(now, peer);
+        }
+        // A NON message that drew no RST within NON_LIFETIME simply went through.
+        let silent = !was_awaiting_ack && ex.kind == Kind::Message;
+        (!silent).then_some(Incoming::Failed {
+            peer,
+            id: ExchangeId(id),
+            reason: Failure::Timeout,
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! The TLV entry layer: the byte layout of one entry (Core 1.1 §7.4.3.1), without values.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::malformed;
+use crate::codec::CodecError;
+
+/// The four TLV kinds, from bits 7–6 of the type byte (Core 1.1 §7.4.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlvKind {
+    /// `00`: the value is a sequence of Resource / Multiple-Resource TLVs.
+    ObjectInstance,
+    /// `01`: one instance of a multiple-instance resource.
+    ResourceInstance,
+    /// `10`: the value is a sequence of Resource-Instance TLVs.
+    MultipleResource,
+    /// `11`: a single resource with its value.
+    Resource,
+}
+
+impl TlvKind {
+    fn from_type_byte(ty: u8) -> TlvKind {
+        match ty >> 6 {
+            0 => TlvKind::ObjectInstance,
+            1 => TlvKind::ResourceInstance,
+            2 => TlvKind::MultipleResource,
+            _ => TlvKind::Resource,
+        }
+    }
+
+    const fn type_bits(self) -> u8 {
+        match self {
+            TlvKind::ObjectInstance => 0x00,
+            TlvKind::ResourceInstance => 0x40,
+            TlvKind::MultipleResource => 0x80,
+            TlvKind::Resource => 0xC0,
+        }
+    }
+
+    /// The kinds allowed directly inside an entry of this kind (Core 1.1 §7.4.3: an Object
+    /// Instance holds resources, a Multiple Resource holds resource instances).
+    fn allowed_children(self) -> &'static [TlvKind] {
+        match self {
+            TlvKind::ObjectInstance => &[TlvKind::Resource, TlvKind::MultipleResource],
+            TlvKind::MultipleResource => &[TlvKind::ResourceInstance],
+            TlvKind::ResourceInstance | TlvKind::Resource => &[],
+        }
+    }
+}
+
+/// One parsed TLV entry; `value` borrows from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlvEntry<'a> {
+    /// What the entry is, from bits 7–6 of the type byte.
+    pub kind: TlvKind,
+    /// The Object Instance, Resource or Resource Instance ID (8 or 16 bits on the wire).
+    pub id: u16,
+    /// The value bytes: a resource value, or the nested entries of an Object Instance or
+    /// Multiple Resource.
+    pub value: &'a [u8],
+}
+
+impl<'a> TlvEntry<'a> {
+    /// The entries nested in an Object Instance or Multiple Resource, checked to be of a kind
+    /// that may appear there. Other kinds have no nested entries: error.
+    pub fn children(&self) -> Result<Vec<TlvEntry<'a>>, CodecError> {
+        let allowed = self.kind.allowed_children();
+        if allowed.is_empty() {
+            return Err(malformed("a resource TLV has no nested TLVs"));
+        }
+        let children = parse_entries(self.value)?;
+        if children.iter().any(|c| !allowed.contains(&c.kind)) {
+            return Err(malformed(match self.kind {
+                TlvKind::ObjectInstance => {
+                    "object instance TLV holds something else than resources"
+                }
+                _ => "multiple resource TLV holds something else than resource instances",
+            }));
+        }
+        Ok(children)
+    }
+}
+
+/// Iterates over the TLV entries of a byte string. After the first error it yields nothing more.
+#[derive(Debug, Clone)]
+pub struct TlvReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TlvReader<'a> {
+    /// A reader over the entries of `bytes`, from the first.
+    pub fn new(bytes: &'a [u8]) -> TlvReader<'a> {
+        TlvReader { rest: bytes }
+    }
+}
+
+impl<'a> Iterator for TlvReader<'a> {
+    type Item = Result<TlvEntry<'a>, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match read_entry(self.rest) {
+            Ok((entry, rest)) => {
+                self.rest = rest;
+                Some(Ok(entry))
+            }
+            Err(e) => {
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Parses a whole byte string into its top-level entries (nested ones stay in `value`).
+pub fn parse_entries(bytes: &[u8]) -> Result<Vec<TlvEntry<'_>>, CodecError> {
+    TlvReader::new(bytes).collect()
+}
+
+/// Reads one entry: type byte, 1- or 2-byte ID, 0–3 length bytes, value (Core 1.1 §7.4.3.1).
+fn read_entry(bytes: &[u8]) -> Result<(TlvEntry<'_>, &[u8]), CodecError> {
+    let (&ty, rest) = bytes.split_first().ok_or(CodecError::Truncated)?;
+    // Bit 5: identifier length, 0 = 8 bits, 1 = 16 bits.
+    let id_len = if ty & 0x20 != 0 { 2 } else { 1 };
+    let (id, rest) = take_be(rest, id_len)?;
+    // Bits 4–3: length type; 00 means the length is in bits 2–0, otherwise 1–3 length bytes
+    // follow and bits 2–0 are ignored.
+    let (len, rest) = match (ty >> 3) & 0b11 {
+        0 => (u32::from(ty & 0b111), rest),
+        n => take_be(rest, usize::from(n))?,
+    };
+    let len = usize::try_from(len).map_err(|_| CodecError::Truncated)?;
+    let value = rest.get(..len).ok_or(CodecError::Truncated)?;
+    let rest = rest.get(len..).ok_or(CodecError::Truncated)?;
+    let entry = TlvEntry {
+        kind: TlvKind::from_type_byte(ty),
+        // At most two bytes were read, so the ID fits.
+        id: u16::try_from(id).map_err(|_| malformed("identifier too long"))?,
+        value,
+    };
+    Ok((entry, rest))
+}
+
+/// Reads an `n`-byte (n ≤ 3) big-endian number.
+fn take_be(bytes: &[u8], n: usize) -> Result<(u32, &[u8]), CodecError> {
+    let head = bytes.get(..n).ok_or(CodecError::Truncated)?;
+    let rest = bytes.get(n..).ok_or(CodecError::Truncated)?;
+    let v = head.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    Ok((v, rest))
+}
+
+/// Largest value a TLV can carry: the length field has at most 24 bits (Core 1.1 §7.4.3.1).
+pub const MAX_VALUE_LEN: usize = 0xFF_FFFF;
+
+/// Appends one entry, choosing the shortest ID and length forms (8-bit ID below 256; length in
+/// the type byte below 8, else the fewest length bytes).
+pub fn write_entry(
+    out: &mut Vec<u8>,
+    kind: TlvKind,
+    id: u16,
+    value: &[u8],
+) -> Result<(), CodecError> {
+    let len = value.len();
+    if len > MAX_VALUE_LEN {
+        return Err(CodecError::BadValue(String::from(
+            "value longer than a TLV length field can express (16 MiB)",
+        )));
+    }
+    let mut ty = kind.type_bits();
+    let short_id = u8::try_from(id).ok();
+    if short_id.is_none() {
+        ty |= 0x20;
+    }
+    let len_bytes: usize = match u8::try_from(len) {
+        Ok(l) if l < 8 => {
+            ty |= l;
+            0
+        }
+        Ok(_) => 1,
+        Err(_) if len <= 0xFFFF => 2,
+        Err(_) => 3,
+    };
+    ty |= (len_bytes as u8) << 3;
+    out.push(ty);
+    match short_id {
+        Some(b) => out.push(b),
+        None => out.extend_from_slice(&id.to_be_bytes()),
+    }
+    let len_be = (len as u32).to_be_bytes();
+    out.extend_from_slice(len_be.get(4 - len_bytes..).unwrap_or(&[]));
+    out.extend_from_slice(value);
+    Ok(())
+}
