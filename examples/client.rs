@@ -200,12 +200,13 @@ fn run(args: Args) -> Result<(), String> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
 
     udp.start().map_err(|e| e.to_string())?;
+    let started = unix_now();
     while !stop.load(Ordering::SeqCst) {
         let now = unix_now();
-        let _ = udp
-            .client_mut()
-            .store_mut()
-            .set(&Path::resource(3, 0, 13), Value::Time(now));
+        // A Device object that lives, so that a server observing it sees notifications.
+        for (rid, value) in device_readings(now, now.saturating_sub(started)) {
+            let _ = udp.client_mut().set(&Path::resource(3, 0, rid), value);
+        }
         for event in udp
             .turn(Duration::from_millis(250))
             .map_err(|e| e.to_string())?
@@ -219,6 +220,20 @@ fn run(args: Args) -> Result<(), String> {
         Err(e) => println!("de-register incomplete: {e}"),
     }
     Ok(())
+}
+
+/// The Device object's changing values at Unix time `now`, `up` seconds after start: Current
+/// Time (13) every second, Battery Level (9) from 87 % draining one percent a minute and
+/// recharging at 10 %, Memory Free (10, KiB, the host's) read every five seconds.
+fn device_readings(now: i64, up: i64) -> Vec<(u16, Value)> {
+    let battery = 100 - (13 + up / 60) % 91;
+    let mut readings = vec![(13, Value::Time(now)), (9, Value::Integer(battery))];
+    if up % 5 == 0 {
+        if let Some(kib) = memory_free_kib() {
+            readings.push((10, Value::Integer(kib)));
+        }
+    }
+    readings
 }
 
 /// Prints an event: state changes always, requests handled only when `verbose`.
@@ -270,6 +285,12 @@ fn report(event: &Event, verbose: bool) {
         }
         Event::EventsDropped { count } => println!("events: {count} dropped (queue full)"),
         Event::SendFailed { reason, .. } => println!("transport: {reason}"),
+        Event::ObservationStarted { ssid, path } => {
+            println!("observe: server {ssid} observes {path}")
+        }
+        Event::ObservationCancelled { ssid, path } => {
+            println!("observe: server {ssid} no longer observes {path}")
+        }
         Event::PeerClosed { .. } => {}
     }
 }

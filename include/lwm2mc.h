@@ -86,6 +86,10 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_EVENTS_DROPPED = 15,
   // A datagram could not be sent (one lost datagram); `message` says where and why.
   LWM2MC_EVENT_KIND_SEND_FAILED = 16,
+  // Server `ssid` observes `path`.
+  LWM2MC_EVENT_KIND_OBSERVATION_STARTED = 17,
+  // The observation of `path` by `ssid` ended.
+  LWM2MC_EVENT_KIND_OBSERVATION_CANCELLED = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -46,6 +46,11 @@ pub mod srv {
     pub const SSID: u16 = 0;
     /// Core 1.1 §E.2 resource 1, Lifetime (Integer, seconds) of the registration.
     pub const LIFETIME: u16 = 1;
+    /// Core 1.1 §E.2 resource 2, Default Minimum Period (Integer, seconds): `pmin` where no
+    /// Write-Attributes set one.
+    pub const DEFAULT_PMIN: u16 = 2;
+    /// Core 1.1 §E.2 resource 3, Default Maximum Period (Integer, seconds): `pmax` likewise.
+    pub const DEFAULT_PMAX: u16 = 3;
     /// Core 1.1 §E.2 resource 4, Disable (Executable).
     pub const DISABLE: u16 = 4;
     /// Core 1.1 §E.2 resource 7, Binding (String, e.g. `U` for UDP).

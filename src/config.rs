@@ -58,6 +58,12 @@ pub struct Limits {
     /// Most events kept for the application; when full the oldest is dropped and
     /// `Event::EventsDropped` reports how many. 64 by default.
     pub max_queued_events: usize,
+    /// Most observations served at once (all servers); an Observe beyond is answered as a
+    /// plain Read, without the Observe option (RFC 7641 §4.1). 64 by default.
+    pub max_observations: usize,
+    /// Most levels (server, path) carrying Write-Attributes; a Write-Attributes that would
+    /// add one beyond is 4.00. 128 by default.
+    pub max_attribute_levels: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +73,8 @@ impl Default for Limits {
             max_response_payload: 1024,
             max_instances: 32,
             max_queued_events: 64,
+            max_observations: 64,
+            max_attribute_levels: 128,
         }
     }
 }
@@ -117,6 +125,10 @@ pub struct Config {
     pub transmission: TransmissionParams,
     /// Resource bounds (see `Limits`).
     pub limits: Limits,
+    /// How often a notification goes confirmable, in milliseconds: the others are NON. RFC
+    /// 7641 §4.5 asks for a CON one at least every 24 hours (the default) so that a server
+    /// that went away is noticed; 0 makes every notification confirmable.
+    pub notify_con_interval_ms: u64,
 }
 
 impl Config {
@@ -140,6 +152,7 @@ impl Config {
             },
             transmission: TransmissionParams::default(),
             limits: Limits::default(),
+            notify_con_interval_ms: 86_400_000,
         }
     }
 }

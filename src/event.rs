@@ -64,6 +64,12 @@ pub enum Event {
     /// `count` older events were dropped because nobody took them while the queue was full
     /// (`Limits::max_queued_events`). Reported before the events that were kept.
     EventsDropped { count: u64 },
+    /// Server `ssid` observes `path` (Core 1.1 §5.5.1): notifications follow its changes.
+    ObservationStarted { ssid: u16, path: Path },
+    /// The observation of `path` by `ssid` ended: cancelled by the server (Observe=1, RST),
+    /// its confirmable notification went unanswered, its target went away, or the
+    /// registration ended or was renewed.
+    ObservationCancelled { ssid: u16, path: Path },
 }
 
 /// A bounded queue of events: when full, the oldest is dropped and counted, and the next

@@ -114,6 +114,8 @@ pub struct Reply {
     pub location: Vec<String>,
     /// Size1 (RFC 7959 §4): with 4.13, the largest request payload accepted.
     pub size1: Option<u32>,
+    /// The Observe option (RFC 7641 §3.2): the sequence number of an Observe response.
+    pub observe: Option<u32>,
 }
 
 impl Reply {
@@ -124,6 +126,7 @@ impl Reply {
             payload: Vec::new(),
             location: Vec::new(),
             size1: None,
+            observe: None,
         }
     }
 
@@ -134,6 +137,7 @@ impl Reply {
             payload,
             location: Vec::new(),
             size1: None,
+            observe: None,
         }
     }
 
@@ -145,6 +149,7 @@ impl Reply {
             payload: diagnostic.to_string().into_bytes(),
             location: Vec::new(),
             size1: None,
+            observe: None,
         }
     }
 
@@ -156,6 +161,9 @@ impl Reply {
         if !self.location.is_empty() {
             let segs: Vec<&str> = self.location.iter().map(String::as_str).collect();
             msg::add_location_path(&mut p, &segs);
+        }
+        if let Some(seq) = self.observe {
+            msg::set_observe(&mut p, seq);
         }
         if let Some(size) = self.size1 {
             p.add_option(coap_lite::CoapOption::Size1, msg::encode_uint(size));

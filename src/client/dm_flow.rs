@@ -33,7 +33,7 @@ impl Client {
         // dropped and the committed state was never touched.
         let mut txn = Transaction::begin(&self.store);
         let mut model = DataModel::new(txn.staged_mut(), &mut self.handlers);
-        let (mut reply, mut effects) = dm::handle(&mut model, &ctx, req);
+        let (mut reply, mut effects) = dm::handle(&mut model, &ctx, &mut self.attributes, req);
         let app = model.end();
         let (staged, changes) = txn.result_over(&self.store);
         let outcome = if !reply.is_success() {
@@ -68,13 +68,21 @@ impl Client {
                 effects.clear();
             }
         }
+        if req.method == msg::GET && req.observe.is_some() {
+            self.observe_answered(now, peer, ssid, packet, req, &mut reply);
+        }
         self.respond(now, peer, packet, reply);
         for effect in effects {
             match effect {
                 Effect::Executed { path, args } => self.emit(Event::Executed { ssid, path, args }),
                 Effect::Written { path } => self.emit(Event::Written { ssid, path }),
                 Effect::Created { path } => self.emit(Event::Created { ssid, path }),
-                Effect::Deleted { path } => self.emit(Event::Deleted { ssid, path }),
+                Effect::Deleted { path } => {
+                    if let (Some(o), Some(i)) = (path.object_id(), path.instance_id()) {
+                        self.attributes.forget_instance(o, i);
+                    }
+                    self.emit(Event::Deleted { ssid, path })
+                }
                 Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
                 Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),

@@ -21,6 +21,9 @@ use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
 use crate::event::{Event, EventQueue};
 use crate::object::ObjectHandler;
+use crate::observe::attributes::AttributeStore;
+use crate::observe::registry::Observations;
+use crate::path::Path;
 use crate::peer::{PeerId, PeerInfo};
 use crate::persist::{self, LoadOutcome, Persister, Storage};
 use crate::registration::{self, RegState};
@@ -31,9 +34,11 @@ use crate::smartcard::{self, Smartcard, SmartcardWrite};
 use crate::store::Store;
 use crate::timers::{Timer, Timers};
 use crate::transaction::Transaction;
+use crate::value::{Instances, ResourceValue, Value};
 
 mod bootstrap_flow;
 mod dm_flow;
+mod observe_flow;
 mod peers;
 mod persistence;
 mod registration_flow;
@@ -107,12 +112,20 @@ pub struct Client {
     now: u64,
     /// Objects whose values the application holds.
     handlers: BTreeMap<u16, Box<dyn ObjectHandler>>,
+    /// The observations served (Information Reporting).
+    observations: Observations,
+    /// The Write-Attributes of every server.
+    attributes: AttributeStore,
+    /// The store as it was when observed values were last compared (copy-on-write: shares
+    /// every object that did not change since). None while nothing is observed.
+    observed_baseline: Option<Store>,
 }
 
 impl Client {
     /// A client over `store` (factory state: the objects the device ships with).
     pub fn new(config: Config, store: Store) -> Client {
         let params = config.transmission;
+        let max_attribute_levels = config.limits.max_attribute_levels;
         let mut rng = Rng::new(config.seed);
         let endpoint = Endpoint::new(rng.next_u64(), params);
         Client {
@@ -136,6 +149,9 @@ impl Client {
             timers: Timers::default(),
             now: 0,
             handlers: BTreeMap::new(),
+            observations: Observations::new(),
+            attributes: AttributeStore::new(max_attribute_levels),
+            observed_baseline: None,
         }
     }
 
@@ -300,12 +316,20 @@ impl Client {
             .push(event, self.config.limits.max_queued_events);
     }
 
-    /// When `handle_timeout` must be called next.
+    /// When `handle_timeout` must be called next: a retransmission, a timer, a notification
+    /// deadline, or now if an observed value changed since the last call.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match (self.endpoint.poll_timeout(), self.timers.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        if self.started && !self.stopping && self.observed_change_pending() {
+            return Some(self.now);
         }
+        [
+            self.endpoint.poll_timeout(),
+            self.timers.next(),
+            self.next_observation_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- incoming requests ----
@@ -344,20 +368,24 @@ impl Client {
     /// Sends `reply` to `request`. An answer over `Limits::max_response_payload` would not
     /// arrive in one datagram (and block-wise transfer is not there yet): 5.00 instead.
     fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
-        let limit = self.config.limits.max_response_payload;
-        let reply = if reply.payload.len() > limit {
-            Reply::error(
-                msg::INTERNAL_SERVER_ERROR,
-                format!(
-                    "the answer ({} bytes) exceeds the {limit}-byte limit",
-                    reply.payload.len()
-                ),
-            )
-        } else {
-            reply
-        };
+        let reply = self.bounded(reply);
         self.endpoint
             .respond(now, peer, request, reply.into_packet());
+    }
+
+    /// `reply`, or 5.00 if its payload exceeds `Limits::max_response_payload`.
+    fn bounded(&self, reply: Reply) -> Reply {
+        let limit = self.config.limits.max_response_payload;
+        if reply.payload.len() <= limit {
+            return reply;
+        }
+        Reply::error(
+            msg::INTERNAL_SERVER_ERROR,
+            format!(
+                "the answer ({} bytes) exceeds the {limit}-byte limit",
+                reply.payload.len()
+            ),
+        )
     }
 
     // ---- responses to our requests ----
@@ -400,6 +428,7 @@ impl Client {
 
     fn on_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
         let Some(purpose) = self.exchanges.remove(&id) else {
+            self.notification_failed(id);
             return;
         };
         let why = match reason {
@@ -480,6 +509,7 @@ impl Client {
         for ssid in self.regs.updates_wanted() {
             self.send_update(now, ssid);
         }
+        self.drive_observations(now);
     }
 
     // ---- application-held objects ----

@@ -27,7 +27,16 @@ impl Client {
                 ),
                 RegOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 RegOutput::Disarm(timer) => self.timers.clear(timer),
-                RegOutput::Event(event) => self.emit(event),
+                RegOutput::Event(event) => {
+                    // A new registration, or none: the server observes anew (Core 1.1 §5.5).
+                    if let Event::Registered { ssid, .. }
+                    | Event::Deregistered { ssid }
+                    | Event::RegistrationFailed { ssid, .. } = &event
+                    {
+                        self.end_observations_of(*ssid);
+                    }
+                    self.emit(event)
+                }
                 RegOutput::Bootstrap => {
                     if accounts::bootstrap_account(&self.store).is_some() {
                         self.schedule_bootstrap(now, true);

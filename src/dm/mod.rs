@@ -14,13 +14,15 @@ use crate::coap::msg;
 use crate::codec::ContentFormat;
 use crate::data_model::{DataModel, Executed};
 use crate::model::{oid, ObjectDef, ResourceDef};
+use crate::observe::attributes::{link_params, AttributeStore};
 use crate::path::Path;
 use crate::request::{Reply, Request};
 
+mod attributes;
 mod read;
 mod write;
 
-pub use read::{discover_listing, Listing};
+pub use read::Listing;
 
 /// What a handled request asks the client to do besides replying.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,7 @@ fn failed(code: u8) -> Reply {
 pub(crate) fn handle(
     model: &mut DataModel<'_>,
     ctx: &DmContext,
+    attrs: &mut AttributeStore,
     req: &Request,
 ) -> (Reply, Vec<Effect>) {
     let path = match req.path() {
@@ -82,13 +85,14 @@ pub(crate) fn handle(
     }
     match req.method {
         msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
-            only(read::discover(model, &path))
+            let attached = |p: &Path| link_params(&attrs.attached(ctx.ssid, p));
+            only(read::discover(model, &path, &attached))
         }
         msg::GET => only(read::read(model, ctx, &path, req)),
-        msg::PUT if !req.queries.is_empty() => only(
-            // Write-Attributes comes with Information Reporting; until then say so clearly.
-            Reply::error(msg::METHOD_NOT_ALLOWED, "Write-Attributes is not supported"),
-        ),
+        // Transport 1.1 §6.4: Write-Attributes is a PUT carrying only a query.
+        msg::PUT if !req.queries.is_empty() => only(attributes::write_attributes(
+            model, attrs, ctx.ssid, &path, req,
+        )),
         msg::PUT => write::write(model, &path, req, false),
         msg::POST => post(model, ctx, &path, req),
         msg::DELETE => write::delete(model, &path),

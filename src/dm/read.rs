@@ -2,6 +2,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{failed, target, DmContext};
@@ -102,7 +103,7 @@ pub type Listing = BTreeMap<u16, crate::object::PresentResources>;
 
 /// Discover: only the instances it shows are asked what they hold, and nothing is read of an
 /// application object that lists its resources.
-pub(super) fn discover(model: &mut DataModel<'_>, path: &Path) -> Reply {
+pub(super) fn discover(model: &mut DataModel<'_>, path: &Path, attached: &Attached<'_>) -> Reply {
     let (def, _) = match target(model, path) {
         Ok(t) => t,
         Err(r) => return r,
@@ -121,13 +122,22 @@ pub(super) fn discover(model: &mut DataModel<'_>, path: &Path) -> Reply {
             Err(code) => return failed(code),
         };
     }
-    discover_listing(&def, path, &listing)
+    discover_listing(&def, path, &listing, attached)
 }
+
+/// The Write-Attributes a server attached at a level, as link parameters.
+pub(super) type Attached<'a> = dyn Fn(&Path) -> Vec<(String, String)> + 'a;
 
 /// Discover (Core 1.1 §5.4.3) over what an object says it holds, without reading a value.
 /// Every resource listed is shown, plus the object's executable resources (they hold no value
-/// but are there to be executed: `</3/0/4>` appears in the spec's Discover /3 example).
-pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Reply {
+/// but are there to be executed: `</3/0/4>` appears in the spec's Discover /3 example). Each
+/// link carries the attributes the server attached at its level (Core 1.1 §5.4.2).
+fn discover_listing(
+    def: &ObjectDef,
+    path: &Path,
+    listing: &Listing,
+    attached: &Attached<'_>,
+) -> Reply {
     if path.resource_instance_id().is_some() {
         return Reply::error(
             msg::METHOD_NOT_ALLOWED,
@@ -145,8 +155,14 @@ pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Repl
         all.sort_unstable_by_key(|(rid, dim)| (*rid, dim.is_none()));
         all.dedup_by_key(|(rid, _)| *rid);
         for (rid, dim) in all {
-            links.push(resource_link(def.id, iid, rid, dim));
+            links.push(resource_link(def.id, iid, rid, dim, attached));
         }
+    };
+    let level_link = |p: Path| {
+        let mut l = Link::new(format!("{p}"));
+        l.attrs
+            .extend(attached(&p).into_iter().map(|(k, v)| (k, Some(v))));
+        l
     };
     let mut links = Vec::new();
     match (path.instance_id(), path.resource_id()) {
@@ -155,9 +171,14 @@ pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Repl
             if let Some(v) = def.announced_version() {
                 l.attrs.push(("ver".into(), Some(v.into())));
             }
+            l.attrs.extend(
+                attached(&Path::object(def.id))
+                    .into_iter()
+                    .map(|(k, v)| (k, Some(v))),
+            );
             links.push(l);
             for (iid, present) in listing {
-                links.push(Link::new(format!("/{}/{iid}", def.id)));
+                links.push(level_link(Path::instance(def.id, *iid)));
                 resource_links(&mut links, *iid, present);
             }
         }
@@ -165,7 +186,7 @@ pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Repl
             let Some(present) = listing.get(&i) else {
                 return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
             };
-            links.push(Link::new(format!("/{}/{i}", def.id)));
+            links.push(level_link(Path::instance(def.id, i)));
             resource_links(&mut links, i, present);
         }
         (Some(i), Some(r)) => {
@@ -179,7 +200,7 @@ pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Repl
                 .iter()
                 .find(|(rid, _)| *rid == r)
                 .and_then(|(_, d)| *d);
-            links.push(resource_link(def.id, i, r, dim));
+            links.push(resource_link(def.id, i, r, dim, attached));
         }
     }
     Reply::content(
@@ -188,10 +209,13 @@ pub fn discover_listing(def: &ObjectDef, path: &Path, listing: &Listing) -> Repl
     )
 }
 
-fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>) -> Link {
-    let mut l = Link::new(format!("/{o}/{iid}/{rid}"));
+fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>, attached: &Attached<'_>) -> Link {
+    let path = Path::resource(o, iid, rid);
+    let mut l = Link::new(format!("{path}"));
     if let Some(n) = dim {
         l.attrs.push(("dim".into(), Some(format!("{n}"))));
     }
+    l.attrs
+        .extend(attached(&path).into_iter().map(|(k, v)| (k, Some(v))));
     l
 }

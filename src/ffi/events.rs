@@ -30,6 +30,8 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::BootstrapFinishRefused { .. } => lwm2mc_event_kind::BootstrapFinishRefused,
         Event::EventsDropped { .. } => lwm2mc_event_kind::EventsDropped,
         Event::SendFailed { .. } => lwm2mc_event_kind::SendFailed,
+        Event::ObservationStarted { .. } => lwm2mc_event_kind::ObservationStarted,
+        Event::ObservationCancelled { .. } => lwm2mc_event_kind::ObservationCancelled,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -75,7 +77,11 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             }
             Event::Written { ssid, path }
             | Event::Created { ssid, path }
-            | Event::Deleted { ssid, path } => (*ssid, Some(*path), Vec::new(), String::new()),
+            | Event::Deleted { ssid, path }
+            | Event::ObservationStarted { ssid, path }
+            | Event::ObservationCancelled { ssid, path } => {
+                (*ssid, Some(*path), Vec::new(), String::new())
+            }
             _ => (0, None, Vec::new(), String::new()),
         };
         let mut path_buf: [c_char; 32] = [0; 32];

@@ -352,11 +352,15 @@ pub enum lwm2mc_event_kind {
     EventsDropped = 15,
     /// A datagram could not be sent (one lost datagram); `message` says where and why.
     SendFailed = 16,
+    /// Server `ssid` observes `path`.
+    ObservationStarted = 17,
+    /// The observation of `path` by `ssid` ended.
+    ObservationCancelled = 18,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 17] = [
+    pub const ALL: [lwm2mc_event_kind; 19] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -374,6 +378,8 @@ impl lwm2mc_event_kind {
         Self::BootstrapFinishRefused,
         Self::EventsDropped,
         Self::SendFailed,
+        Self::ObservationStarted,
+        Self::ObservationCancelled,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -396,6 +402,8 @@ impl lwm2mc_event_kind {
             Self::BootstrapFinishRefused => b"bootstrap_finish_refused\0",
             Self::EventsDropped => b"events_dropped\0",
             Self::SendFailed => b"send_failed\0",
+            Self::ObservationStarted => b"observation_started\0",
+            Self::ObservationCancelled => b"observation_cancelled\0",
         }
     }
 }

@@ -10,3 +10,4 @@
 
 pub mod attributes;
 pub mod condition;
+pub(crate) mod registry;

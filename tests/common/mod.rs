@@ -37,6 +37,10 @@ pub struct Answer {
     pub code: u8,
     pub content_format: Option<u16>,
     pub payload: Vec<u8>,
+    /// The Observe option: an Observe response or a notification.
+    pub observe: Option<u32>,
+    /// When it arrived (simulated ms).
+    pub at: u64,
 }
 
 /// A scripted Bootstrap-Server: answers Bootstrap-Request 2.04, then sends its plan one request
@@ -150,6 +154,8 @@ impl FakeBs {
                     code: msg::code_of(&response),
                     content_format: msg::content_format(&response),
                     payload: response.payload.clone(),
+                    observe: msg::observe(&response),
+                    at: now,
                 });
                 self.waiting = None;
                 self.send_next(now);
@@ -180,10 +186,17 @@ impl FakeDm {
     }
 
     /// Queues a request to the registered client; its answer lands in `answers`.
-    pub fn send(&mut self, now: u64, p: Packet) {
+    pub fn send(&mut self, now: u64, p: Packet) -> ExchangeId {
         let label = lwm2mc::trace::describe(&p.to_bytes().unwrap_or_default());
         let id = self.ep.request(now, 0, p, true);
         self.pending.insert(id, label);
+        id
+    }
+
+    /// Stops listening to an observation: its next notification is answered with RST.
+    pub fn forget(&mut self, id: ExchangeId) {
+        self.ep.cancel(id);
+        self.pending.remove(&id);
     }
 
     fn on(&mut self, now: u64, inc: Incoming<u8>) {
@@ -224,12 +237,20 @@ impl FakeDm {
                 self.ep.respond(now, 0, &request, resp);
             }
             Incoming::Response { id, response, .. } => {
-                if let Some(label) = self.pending.remove(&id) {
+                // An observation's exchange stays open for its notifications (RFC 7641 §3.2).
+                let observing = msg::observe(&response).is_some();
+                let label = match observing {
+                    true => self.pending.get(&id).cloned(),
+                    false => self.pending.remove(&id),
+                };
+                if let Some(label) = label {
                     self.answers.push(Answer {
                         request: label,
                         code: msg::code_of(&response),
                         content_format: msg::content_format(&response),
                         payload: response.payload.clone(),
+                        observe: msg::observe(&response),
+                        at: now,
                     });
                 }
             }

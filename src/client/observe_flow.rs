@@ -1,0 +1,377 @@
+//! Information Reporting (Core 1.1 §5.5; RFC 7641): Observe and Cancel Observation from a
+//! registered server, and the notifications that follow when an observed value changes or a
+//! period elapses. When to notify is `observe::condition`'s business; this module finds the
+//! changes, reads the values through the data model and sends.
+
+use super::*;
+use crate::data_model::DataModel;
+use crate::observe::attributes::{AttributeStore, Attributes};
+use crate::observe::condition::{numeric, Due, Schedule};
+use crate::observe::registry::{overlaps, Observation};
+
+impl Client {
+    /// A Read from server `ssid` was answered with `reply`: with Observe=0 and 2.05 it
+    /// establishes an observation and the answer carries the Observe option; with Observe=1 it
+    /// ends the observation with this token and is otherwise a plain Read (RFC 7641 §3.6).
+    pub(super) fn observe_answered(
+        &mut self,
+        now: u64,
+        peer: PeerId,
+        ssid: u16,
+        packet: &Packet,
+        req: &Request,
+        reply: &mut Reply,
+    ) {
+        let token = packet.get_token().to_vec();
+        match req.observe {
+            Some(1) => {
+                if let Some(gone) = self.observations.remove_token(peer, &token) {
+                    self.observation_ended(gone);
+                }
+            }
+            Some(0) if reply.code == msg::CONTENT => {
+                let Ok(path) = req.path() else { return };
+                let max = self.config.limits.max_observations;
+                if !self.observations.has_room(peer, &token, max) {
+                    return; // RFC 7641 §4.1: answered as a plain GET
+                }
+                let attrs = self.effective_attrs(ssid, &path);
+                let value = self.numeric_value(&path, &attrs);
+                let seq = self.observations.next_seq();
+                reply.observe = Some(seq);
+                let obs = Observation {
+                    ssid,
+                    peer,
+                    token,
+                    path,
+                    format: reply.content_format.unwrap_or(0),
+                    schedule: Schedule::started(now, value),
+                    snapshot: self.snapshot(&path),
+                    last_con_at: now,
+                    last_exchange: None,
+                };
+                if self.observations.insert(obs).is_none() {
+                    self.emit(Event::ObservationStarted { ssid, path });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The application changed what `path` holds (an object it holds itself, or the store
+    /// changed behind the client's back): the observations that see it may notify.
+    pub fn changed(&mut self, path: &Path) {
+        let now = self.now;
+        let hit: Vec<(PeerId, Vec<u8>)> = self
+            .observations
+            .iter()
+            .filter(|o| overlaps(&o.path, path))
+            .map(|o| (o.peer, o.token.clone()))
+            .collect();
+        for (peer, token) in hit {
+            self.mark_changed(now, peer, &token);
+        }
+    }
+
+    /// Sets a value of a store-held object (see `Store::set`); observers are notified.
+    pub fn set(&mut self, path: &Path, value: Value) -> Result<(), crate::store::StoreError> {
+        self.store.set(path, value)
+    }
+
+    /// The observations being served: (Short Server ID, path), oldest first.
+    pub fn observations(&self) -> Vec<(u16, Path)> {
+        self.observations.iter().map(|o| (o.ssid, o.path)).collect()
+    }
+
+    fn mark_changed(&mut self, now: u64, peer: PeerId, token: &[u8]) {
+        let Some((ssid, path)) = self.find(peer, token).map(|o| (o.ssid, o.path)) else {
+            return;
+        };
+        let attrs = self.effective_attrs(ssid, &path);
+        let value = self.numeric_value(&path, &attrs);
+        let snapshot = self.snapshot(&path);
+        if let Some(obs) = self.find_mut(peer, token) {
+            obs.schedule.changed(&attrs, now, value);
+            obs.snapshot = snapshot;
+        }
+    }
+
+    fn find(&self, peer: PeerId, token: &[u8]) -> Option<&Observation> {
+        self.observations
+            .iter()
+            .find(|o| o.peer == peer && o.token == token)
+    }
+
+    fn find_mut(&mut self, peer: PeerId, token: &[u8]) -> Option<&mut Observation> {
+        self.observations
+            .iter_mut()
+            .find(|o| o.peer == peer && o.token == token)
+    }
+
+    /// The attributes governing an observation by `ssid` on `path`, with the server's Default
+    /// Minimum and Maximum Period (`/1/x/2`, `/1/x/3`) where none is attached.
+    fn effective_attrs(&self, ssid: u16, path: &Path) -> Attributes {
+        effective(&self.attributes, &self.store, ssid, path)
+    }
+
+    /// The numeric value at `path` when the attributes compare values (`gt`, `lt`, `st`);
+    /// otherwise not read at all (an application's sensor is read only when needed).
+    fn numeric_value(&mut self, path: &Path, attrs: &Attributes) -> Option<f64> {
+        if !attrs.has_value_conditions() {
+            return None;
+        }
+        let (o, i, r) = (path.object_id()?, path.instance_id()?, path.resource_id()?);
+        let mut model = DataModel::new(&mut self.store, &mut self.handlers);
+        let value = match (model.read(o, i, r).ok()??, path.resource_instance_id()) {
+            (ResourceValue::Single(v), None) => v,
+            (ResourceValue::Multiple(m), Some(ri)) => m.get(&ri)?.clone(),
+            _ => return None,
+        };
+        let _ = model.end();
+        numeric(&value)
+    }
+
+    /// What the store holds at `path` now, for objects the library holds (the application's
+    /// report their changes through `changed`).
+    fn snapshot(&self, path: &Path) -> Option<Instances> {
+        let o = path.object_id()?;
+        if self.handlers.contains_key(&o) {
+            return None;
+        }
+        observed_values(&self.store, path)
+    }
+
+    /// Finds the changes made to store-held objects since the last look, whichever way they
+    /// were made (`set`, `store_mut`, a server's Write): the object's copy-on-write data is
+    /// shared with the last look's copy unless it changed, so unchanged objects cost nothing.
+    fn detect_changes(&mut self, now: u64) {
+        if self.observations.is_empty() {
+            self.observed_baseline = None;
+            return;
+        }
+        let changed = self.changed_observed_objects();
+        if changed.is_empty() {
+            return;
+        }
+        let seen: Vec<(PeerId, Vec<u8>)> = self
+            .observations
+            .iter()
+            .filter(|o| o.path.object_id().is_some_and(|x| changed.contains(&x)))
+            .filter(|o| observed_values(&self.store, &o.path) != o.snapshot)
+            .map(|o| (o.peer, o.token.clone()))
+            .collect();
+        for (peer, token) in seen {
+            self.mark_changed(now, peer, &token);
+        }
+        self.observed_baseline = Some(self.store.clone());
+    }
+
+    /// The store-held objects some observation looks at that changed since the last look
+    /// (all of them before the first look).
+    fn changed_observed_objects(&self) -> Vec<u16> {
+        let baseline = self.observed_baseline.as_ref();
+        self.observations
+            .objects()
+            .into_iter()
+            .filter(|o| !self.handlers.contains_key(o))
+            .filter(|o| baseline.is_none_or(|b| !self.store.shares_object(b, *o)))
+            .collect()
+    }
+
+    /// Whether an observed store-held object changed since the last look (`poll_timeout`
+    /// then asks for a call now).
+    pub(super) fn observed_change_pending(&self) -> bool {
+        !self.changed_observed_objects().is_empty()
+    }
+
+    /// The earliest notification or evaluation deadline.
+    pub(super) fn next_observation_deadline(&self) -> Option<u64> {
+        let registered = self.regs.registered();
+        self.observations
+            .iter()
+            .filter(|o| registered.contains(&o.ssid))
+            .filter_map(|o| {
+                o.schedule
+                    .next_deadline(&self.effective_attrs(o.ssid, &o.path))
+            })
+            .min()
+    }
+
+    /// Sends what is due: called from `drive`.
+    pub(super) fn drive_observations(&mut self, now: u64) {
+        self.detect_changes(now);
+        let registered = self.regs.registered();
+        let due: Vec<(PeerId, Vec<u8>, Due)> = self
+            .observations
+            .iter()
+            .filter(|o| registered.contains(&o.ssid))
+            .map(|o| {
+                let attrs = self.effective_attrs(o.ssid, &o.path);
+                (o.peer, o.token.clone(), o.schedule.due(&attrs, now))
+            })
+            .filter(|(_, _, d)| *d != Due::Nothing)
+            .collect();
+        for (peer, token, due) in due {
+            match due {
+                Due::Notify => self.notify(now, peer, &token),
+                Due::Evaluate => self.evaluate(now, peer, &token),
+                Due::Nothing => {}
+            }
+        }
+    }
+
+    fn evaluate(&mut self, now: u64, peer: PeerId, token: &[u8]) {
+        let Some((ssid, path)) = self.find(peer, token).map(|o| (o.ssid, o.path)) else {
+            return;
+        };
+        let attrs = self.effective_attrs(ssid, &path);
+        let value = self.numeric_value(&path, &attrs);
+        if let Some(obs) = self.find_mut(peer, token) {
+            obs.schedule.evaluated(&attrs, now, value);
+        }
+    }
+
+    /// Sends one notification: the current value read as the Observe's Read was, in the same
+    /// format. A read that fails is sent as that error and ends the observation (RFC 7641
+    /// §4.2: a non-2.xx notification removes the observer), as does one too large to send.
+    fn notify(&mut self, now: u64, peer: PeerId, token: &[u8]) {
+        let Some(obs) = self.find(peer, token).cloned() else {
+            return;
+        };
+        let req = Request {
+            method: msg::GET,
+            segments: path_segments(&obs.path),
+            queries: Vec::new(),
+            content_format: None,
+            accept: Some(obs.format),
+            observe: None,
+            payload: Vec::new(),
+        };
+        let ctx = DmContext {
+            ssid: obs.ssid,
+            default_format: self.config.default_format,
+            max_instances: self.config.limits.max_instances,
+        };
+        let mut model = DataModel::new(&mut self.store, &mut self.handlers);
+        let (reply, _) = dm::handle(&mut model, &ctx, &mut self.attributes, &req);
+        let _ = model.end(); // a Read changes nothing
+        let mut reply = self.bounded(reply);
+        let interval = self.config.notify_con_interval_ms;
+        let confirmable = interval == 0 || now >= obs.last_con_at.saturating_add(interval);
+        if reply.code != msg::CONTENT {
+            let mut packet = reply.into_packet();
+            packet.set_token(obs.token.clone());
+            self.endpoint.send(now, peer, packet, confirmable);
+            if let Some(gone) = self.observations.remove_token(peer, token) {
+                self.observation_ended(gone);
+            }
+            return;
+        }
+        reply.observe = Some(self.observations.next_seq());
+        let mut packet = reply.into_packet();
+        packet.set_token(obs.token.clone());
+        let id = self.endpoint.send(now, peer, packet, confirmable);
+        let attrs = self.effective_attrs(obs.ssid, &obs.path);
+        let value = self.numeric_value(&obs.path, &attrs);
+        let snapshot = self.snapshot(&obs.path);
+        if let Some(o) = self.find_mut(peer, token) {
+            o.last_exchange = Some(id);
+            if confirmable {
+                o.last_con_at = now;
+            }
+            o.schedule.notified(now, value);
+            o.snapshot = snapshot;
+        }
+    }
+
+    /// A notification drew RST, or a confirmable one was never acknowledged: the server is no
+    /// longer interested (RFC 7641 §3.6, §4.5). False if `id` was no notification.
+    pub(super) fn notification_failed(&mut self, id: ExchangeId) -> bool {
+        match self.observations.remove_exchange(id) {
+            Some(gone) => {
+                self.observation_ended(gone);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every observation of server `ssid`: it de-registered, registered anew (servers
+    /// observe again after each Register, Core 1.1 §5.5), or its registration failed.
+    pub(super) fn end_observations_of(&mut self, ssid: u16) {
+        for gone in self.observations.remove_server(ssid) {
+            self.observation_ended(gone);
+        }
+    }
+
+    fn observation_ended(&mut self, gone: Observation) {
+        self.emit(Event::ObservationCancelled {
+            ssid: gone.ssid,
+            path: gone.path,
+        });
+    }
+}
+
+/// The governing attributes (see `Client::effective_attrs`).
+fn effective(attrs: &AttributeStore, store: &Store, ssid: u16, path: &Path) -> Attributes {
+    let server = accounts::server_accounts(store)
+        .into_iter()
+        .find(|a| a.ssid == ssid)
+        .map(|a| a.server_iid);
+    let period = |rid: u16| -> Option<u32> {
+        match store.value(&Path::resource(crate::model::oid::SERVER, server?, rid))? {
+            Value::Integer(v) => u32::try_from(*v).ok(),
+            Value::Unsigned(v) => u32::try_from(*v).ok(),
+            _ => None,
+        }
+    };
+    attrs.effective(
+        ssid,
+        path,
+        period(accounts::srv::DEFAULT_PMIN),
+        period(accounts::srv::DEFAULT_PMAX),
+    )
+}
+
+/// What the store holds at `path` (whole object, instance, resource or resource instance).
+fn observed_values(store: &Store, path: &Path) -> Option<Instances> {
+    let o = path.object_id()?;
+    let Some(i) = path.instance_id() else {
+        return store.instances(o).cloned();
+    };
+    let inst = store.instance(o, i)?;
+    let mut out = Instances::new();
+    match (path.resource_id(), path.resource_instance_id()) {
+        (None, _) => {
+            out.insert(i, inst.clone());
+        }
+        (Some(r), ri) => {
+            let mut res = crate::value::Resources::new();
+            match (inst.get(&r)?, ri) {
+                (rv, None) => {
+                    res.insert(r, rv.clone());
+                }
+                (ResourceValue::Multiple(m), Some(ri)) => {
+                    let one = [(ri, m.get(&ri)?.clone())].into_iter().collect();
+                    res.insert(r, ResourceValue::Multiple(one));
+                }
+                (ResourceValue::Single(_), Some(_)) => return None,
+            }
+            out.insert(i, res);
+        }
+    }
+    Some(out)
+}
+
+fn path_segments(path: &Path) -> Vec<String> {
+    [
+        path.object_id(),
+        path.instance_id(),
+        path.resource_id(),
+        path.resource_instance_id(),
+    ]
+    .into_iter()
+    .map_while(|s| s)
+    .map(|s| format!("{s}"))
+    .collect()
+}
