@@ -633,6 +633,32 @@ lwm2mc_result lwm2mc_config_set_value(struct lwm2mc_config *config, const char *
 // `client` must be NULL or a live client; `out` valid for a write.
 lwm2mc_result lwm2mc_client_next_event(struct lwm2mc_client *client, struct lwm2mc_event *out);
 
+// Tells the client that the value at `path` ("/3303/0/5700", "/3303/0") changed, for objects
+// whose values the application holds through callbacks: observations that see it may send a
+// notification at the next `lwm2mc_client_step`. Values set with `lwm2mc_client_set_*` need
+// no such call.
+//
+// # Safety
+// `client` must be NULL or a live client; `path` NUL-terminated.
+lwm2mc_result lwm2mc_client_changed(struct lwm2mc_client *client, const char *path);
+
+// Writes how many observations the client serves (all servers) to `out`.
+//
+// # Safety
+// `client` must be NULL or a live client; `out` valid for a write.
+lwm2mc_result lwm2mc_client_observation_count(struct lwm2mc_client *client, size_t *out);
+
+// Observation `index` (0-based, oldest first, below `lwm2mc_client_observation_count`): the
+// observing server's Short Server ID to `ssid_out` and the observed path, NUL-terminated, to
+// `path_buf` (`cap` bytes; 32 always suffice), the bytes written, NUL included, to `out_len`.
+// NOT_FOUND past the last one;
+// INSUFFICIENT_SIZE with the size needed in `out_len` when `cap` is too small.
+//
+// # Safety
+// `client` must be NULL or a live client; `ssid_out` and `out_len` valid for writes;
+// `path_buf` writable for `cap` bytes.
+lwm2mc_result lwm2mc_client_observation(struct lwm2mc_client *client, size_t index, uint16_t *ssid_out, char *path_buf, size_t cap, size_t *out_len);
+
 // A static, NUL-terminated English message for a result code (any value, even one this
 // version does not know). Never NULL; do not free it.
 const char *lwm2mc_result_str(uint32_t result);

@@ -62,6 +62,11 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
+fn observe_changed_and_the_observation_list_from_c() {
+    run_c_program("test_observe", &[]);
+}
+
+#[test]
 fn an_object_with_more_instances_than_the_first_buffer_lists_them_all() {
     run_c_program("test_many_instances", &[]);
 }
@@ -525,7 +530,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         version.is_ok_and(|o| o.status.success()),
         "valgrind is needed (.ci/run installs it from Debian's packages)"
     );
-    let programs: [(&str, &[&str]); 8] = [
+    let programs: [(&str, &[&str]); 9] = [
         ("test_api_contract", &[]),
         ("test_callback_codes", &[]),
         ("test_lifecycle", &["-pthread"]),
@@ -534,6 +539,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         ("test_bind_udp", &[]),
         ("test_config_checks", &[]),
         ("test_send_failures", &[]),
+        ("test_observe", &[]),
     ];
     for (name, extra) in programs {
         let lib = lib_dir(&format!("{name}-valgrind"));

@@ -4,9 +4,10 @@
 //! (`examples/client.rs`), the C device (`examples/c/device.c`, under ASan/UBSan/LSan) and the
 //! Python device (`bindings/python/examples/device.py`). The script starts the device with a
 //! server account and a 10 s lifetime, then checks Register, Read (instance and resource),
-//! Write, Execute (`/1/0/8`, which must bring an Update), Discover, the lifetime Update and
-//! De-register on SIGTERM, printing PASS/FAIL per step and `PASS all`. Observe is a strict
-//! expected failure (XFAIL) until the library implements it; an XPASS fails the test.
+//! Write, Execute (`/1/0/8`, which must bring an Update), Discover, Observe of a resource that
+//! changes by itself (two notifications, then Cancel, which the device must report) and of
+//! its instance, the lifetime Update and De-register on SIGTERM, printing PASS/FAIL per step
+//! and `PASS all`.
 //!
 //! Setup, done once per target directory and skipped when already in place: `npm ci` of the
 //! committed `tests/interop/node/package-lock.json` into `<target>/node-peer`
@@ -60,9 +61,7 @@ fn peer() -> &'static node::Node {
     })
 }
 
-/// What the script prints for a run that passed, step by step. Observe is the strict
-/// expected failure (see the script); once the library implements it the script prints XPASS
-/// and fails, and both lists become `PASS observe`.
+/// What the script prints for a run that passed, step by step.
 const EXPECTED: &[&str] = &[
     "PASS register",
     "PASS read-instance",
@@ -70,7 +69,8 @@ const EXPECTED: &[&str] = &[
     "PASS write",
     "PASS execute",
     "PASS discover",
-    "XFAIL observe",
+    "PASS observe",
+    "PASS observe-instance",
     "PASS update",
     "PASS deregister",
     "PASS all",

@@ -51,6 +51,7 @@ int main(int argc, char **argv) {
     char bind_addr[32];
     lwm2mc_config *cfg = NULL;
     lwm2mc_client *client = NULL;
+    time_t last_reading = 0;
     lwm2mc_event ev;
     bool stopped = false;
     static const lwm2mc_resource_def temperature[] = {
@@ -90,6 +91,12 @@ int main(int argc, char **argv) {
     signal(SIGTERM, on_signal);
     TRY(lwm2mc_client_start(client, 0));
     while (!stop_requested || !stopped) {
+        /* The sensor's value moves each second: tell the library, so that a server observing
+         * it gets a notification (values set with lwm2mc_client_set_* need no such call). */
+        if (time(NULL) != last_reading) {
+            last_reading = time(NULL);
+            TRY(lwm2mc_client_changed(client, "/3303/0/5700"));
+        }
         if (stop_requested == 1) {
             printf("stopping: de-registering\n");
             TRY(lwm2mc_client_stop(client, 0));

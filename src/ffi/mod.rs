@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod events;
 pub mod guard;
+pub mod observations;
 pub mod result;
 pub mod types;
 pub mod values;

@@ -63,13 +63,18 @@ def main() -> None:
     ) as client:
         print(f"endpoint {args.endpoint} on udp port {client.port}", flush=True)
         client.start()
+        last = int(time.time())
         while not stop:
-            client.set("/3/0/13", int(time.time()))
+            now = int(time.time())
+            client.set("/3/0/13", now)  # a store value: observers are notified by itself
+            if now != last:  # the sensor Python holds moved: say so, for its observers
+                last = now
+                client.changed("/3303/0/5700")
             for event in client.poll(0.2):
                 print(f"event {event.kind} ssid={event.ssid} {event.path} {event.message}", flush=True)
         print("stopping: de-registering", flush=True)
         for event in client.stop():
-            print(f"event {event.kind} ssid={event.ssid} {event.message}", flush=True)
+            print(f"event {event.kind} ssid={event.ssid} {event.path} {event.message}", flush=True)
 
 
 if __name__ == "__main__":

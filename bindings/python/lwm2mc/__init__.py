@@ -969,6 +969,25 @@ class Client:
         with self._locked() as h:
             self._check(self._c(_lib.lwm2mc_client_save, h), "save")
 
+    def changed(self, path: str) -> None:
+        """The value at `path` of an object Python holds (an `Object`) changed: observations
+        that see it may notify. Values set with `set` need no such call."""
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_changed, h, path.encode()), f"changed {path}")
+
+    def observations(self) -> list[tuple[int, str]]:
+        """What the servers observe: (short server ID, path), oldest first."""
+        out = []
+        with self._locked() as h:
+            n = ctypes.c_size_t()
+            self._check(self._c(_lib.lwm2mc_client_observation_count, h, ctypes.byref(n)), "observations")
+            for i in range(n.value):
+                ssid, buf, used = ctypes.c_uint16(), ctypes.create_string_buffer(32), ctypes.c_size_t()
+                self._check(self._c(_lib.lwm2mc_client_observation, h, i, ctypes.byref(ssid), buf, 32,
+                                    ctypes.byref(used)), "observation")
+                out.append((ssid.value, buf.value.decode()))
+        return out
+
     def is_registered(self, short_server_id: int = 1) -> bool:
         out = ctypes.c_bool()
         with self._locked() as h:

@@ -15,7 +15,9 @@
 //   write            Write /3/0/14 (UTC Offset, text/plain), then Read it back
 //   execute          Execute /1/0/8 (Registration Update Trigger): the device sends an Update
 //   discover         Discover /3/0
-//   observe          expected to fail (XFAIL) until the library implements Observe, see below
+//   observe          Observe the --observe resource: two notifications, then Cancel, which the
+//                    device must report ending
+//   observe-instance Observe its instance: a notification
 //   update           the device refreshes its registration before the lifetime runs out
 //   deregister       on SIGTERM the device sends De-register and exits 0
 //
@@ -431,38 +433,72 @@ async function stepDiscover() {
     pass('discover', `/3/0: ${targets.length} links`);
 }
 
-// Observe is not implemented in lwm2mc yet: the device answers an Observe as a plain Read (no
-// Observe option) and never notifies. This step is a strict expected failure, like pytest's
-// xfail(strict=True): failing prints XFAIL and does not fail the run; passing prints XPASS and
-// fails the run, so whoever implements Observe turns this into a normal step (print PASS).
-async function stepObserve() {
-    const [o, i, r] = opts.observe.split('/').slice(1);
+// Observes /O/I/R (or /O/I with r === '') until `count` notifications came after the first
+// answer, or `windowMs` passed. lwm2m-node-lib calls back once with the first answer (the one
+// carrying Observe, or an error), then `handler` for every notification after it.
+function observeUntil(o, i, r, count, windowMs) {
     const seen = {first: null, notifications: []};
-    // Waits OBSERVE_WINDOW_MS for a notification, less if one comes. The library calls back
-    // once an answer carries Observe (or was an error); then `handler` for every notification
-    // after it.
-    await new Promise((resolve) => {
-        const timer = setTimeout(resolve, OBSERVE_WINDOW_MS);
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(seen), windowMs);
         lwm2m.server.observe(deviceId, o, i, r,
             (value) => {
                 seen.notifications.push(value);
-                clearTimeout(timer);
-                resolve();
+                if (seen.notifications.length >= count) {
+                    clearTimeout(timer);
+                    resolve(seen);
+                }
             },
             (error, value) => {
                 seen.first = error ? `error ${error.name}` : value;
             });
     });
-    if (seen.first !== null && !String(seen.first).startsWith('error') && seen.notifications.length > 0) {
-        console.log('XPASS observe');
-        throw new StepError(`XPASS: ${opts.observe} answered with Observe and notified ` +
-            `"${seen.notifications[0]}"; make this a normal step`);
-    }
-    // Only the expected failure counts as one: the resource must be there and readable.
-    const value = await call(`Read ${opts.observe}`, lwm2m.server.read, deviceId, o, i, r);
-    console.log(`XFAIL observe (${opts.observe} reads "${value}" but gave ` +
-        `${seen.first === null ? 'no answer carrying Observe' : `the answer "${seen.first}"`} and ` +
-        `no notification in ${OBSERVE_WINDOW_MS / 1000} s)`);
+}
+
+// The device's line for the ObservationCancelled event of `path`: "no longer observes P"
+// (CLI) or "observation_cancelled ssid=1 P" (C, Python).
+function cancelledLine(path) {
+    const escaped = path.replace(/\//g, '\\/');
+    return new RegExp(`(no longer observes|observation_cancelled ssid=\\d+) ${escaped}(\\s|$)`);
+}
+
+// Observe (Core 1.1 §5.5, RFC 7641) of a resource that changes by itself: the first answer
+// and two notifications with distinct values; then Cancel. lwm2m-node-lib cancels by
+// forgetting the observation (no GET with Observe=1; the NON notifications that still come
+// are dropped by its proxy without RST, which RFC 7641 §3.6 allows), so the check here is
+// that nothing more reaches the application; that the device ends its observations is
+// checked at De-register.
+async function stepObserve() {
+    const [o, i, r] = opts.observe.split('/').slice(1);
+    const seen = await observeUntil(o, i, r, 2, OBSERVE_WINDOW_MS);
+    check(seen.first !== null && !String(seen.first).startsWith('error'),
+        `Observe ${opts.observe}: ${seen.first === null ? 'no answer carrying Observe' : seen.first}`);
+    check(seen.notifications.length >= 2,
+        `${seen.notifications.length} notifications of ${opts.observe} in ${OBSERVE_WINDOW_MS / 1000} s`);
+    check(seen.notifications[0] !== seen.notifications[1],
+        `two notifications of the same value "${seen.notifications[0]}"`);
+    await call(`Cancel ${opts.observe}`, lwm2m.server.cancelObserver, deviceId, o, i, r);
+    const after = seen.notifications.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    check(seen.notifications.length === after, 'notifications still reach the application after Cancel');
+    pass('observe', `first "${seen.first}", then "${seen.notifications.slice(0, 2).join('", "')}"; cancelled`);
+}
+
+// Observe of the instance holding that resource: the first answer and a notification, in the
+// device's multi-value format.
+async function stepObserveInstance() {
+    const [o, i] = opts.observe.split('/').slice(1);
+    const seen = await withAccept('application/senml+json',
+        () => observeUntil(o, i, '', 1, OBSERVE_WINDOW_MS));
+    check(seen.first !== null && !String(seen.first).startsWith('error'),
+        `Observe /${o}/${i}: ${seen.first === null ? 'no answer carrying Observe' : seen.first}`);
+    check(seen.notifications.length >= 1, `no notification of /${o}/${i} in ${OBSERVE_WINDOW_MS / 1000} s`);
+    const first = senmlValues(seen.first);
+    const next = senmlValues(seen.notifications[0]);
+    check(opts.observe in first && opts.observe in next,
+        `${opts.observe} missing from the SenML of /${o}/${i}: ${seen.notifications[0]}`);
+    await call(`Cancel /${o}/${i}`, lwm2m.server.cancelObserver, deviceId, o, i, '');
+    pass('observe-instance', `/${o}/${i} in SenML JSON: ${opts.observe} "${first[opts.observe]}" then ` +
+        `"${next[opts.observe]}"`);
 }
 
 async function stepUpdate() {
@@ -486,7 +522,11 @@ async function stepDeregister() {
     check(exit !== null, 'device still running 10 s after SIGTERM');
     check(!exit.error, `device: ${exit.error}`);
     check(exit.code === 0, `device exited with ${exit.code === null ? `signal ${exit.signal}` : exit.code}`);
-    pass('deregister', 'DELETE answered 2.02, device exited 0');
+    // De-registration ends every observation (Core 1.1 §5.5): the device reports the end of
+    // the one the server forgot without telling it.
+    check(deviceLines.some((l) => cancelledLine(opts.observe).test(l)),
+        `the device did not end the observation of ${opts.observe} at De-register`);
+    pass('deregister', 'DELETE answered 2.02, observations ended, device exited 0');
 }
 
 async function main() {
@@ -516,6 +556,7 @@ async function main() {
         ['execute', stepExecute],
         ['discover', stepDiscover],
         ['observe', stepObserve],
+        ['observe-instance', stepObserveInstance],
         ['update', stepUpdate],
         ['deregister', stepDeregister],
     ];

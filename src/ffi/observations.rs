@@ -1,0 +1,78 @@
+//! Information Reporting from C: telling the client a value changed, and listing what the
+//! servers observe.
+
+use core::ffi::c_char;
+
+use super::client::{lwm2mc_client, with_client};
+use super::config::parse_path;
+use super::guard::{copy_out, write_out};
+use super::result::lwm2mc_result;
+
+/// Tells the client that the value at `path` ("/3303/0/5700", "/3303/0") changed, for objects
+/// whose values the application holds through callbacks: observations that see it may send a
+/// notification at the next `lwm2mc_client_step`. Values set with `lwm2mc_client_set_*` need
+/// no such call.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_changed(
+    client: *mut lwm2mc_client,
+    path: *const c_char,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        // SAFETY: per this function's contract.
+        let p = unsafe { parse_path(path) }?;
+        c.core()?.changed(&p);
+        Ok(())
+    })
+}
+
+/// Writes how many observations the client serves (all servers) to `out`.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_observation_count(
+    client: *mut lwm2mc_client,
+    out: *mut usize,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        let n = c.core_ref()?.observations().len();
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, n) }
+    })
+}
+
+/// Observation `index` (0-based, oldest first, below `lwm2mc_client_observation_count`): the
+/// observing server's Short Server ID to `ssid_out` and the observed path, NUL-terminated, to
+/// `path_buf` (`cap` bytes; 32 always suffice), the bytes written, NUL included, to `out_len`.
+/// NOT_FOUND past the last one;
+/// INSUFFICIENT_SIZE with the size needed in `out_len` when `cap` is too small.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `ssid_out` and `out_len` valid for writes;
+/// `path_buf` writable for `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_observation(
+    client: *mut lwm2mc_client,
+    index: usize,
+    ssid_out: *mut u16,
+    path_buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        if ssid_out.is_null() || out_len.is_null() || (path_buf.is_null() && cap > 0) {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let all = c.core_ref()?.observations();
+        let (ssid, path) = all.get(index).ok_or(lwm2mc_result::NotFound)?;
+        let mut text = path.to_string().into_bytes();
+        text.push(0);
+        // SAFETY: per this function's contract.
+        unsafe { copy_out(&text, path_buf.cast(), cap, out_len) }?;
+        // SAFETY: per this function's contract.
+        unsafe { write_out(ssid_out, *ssid) }
+    })
+}

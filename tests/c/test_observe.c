@@ -1,0 +1,123 @@
+/* Information Reporting from C: an Observe on an object the application holds through
+ * callbacks, lwm2mc_client_changed bringing a notification, the observation list, and a
+ * cancelling GET (Observe=1) ending it. The test plays the LwM2M Server with hand-made CoAP. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lwm2mc.h"
+#include "check.h"
+#include "fake_net.h"
+
+static double celsius = 21.5;
+
+static lwm2mc_result t_read(void *ud, uint16_t obj, uint16_t inst, uint16_t res, lwm2mc_value *out) {
+    (void)ud;
+    (void)obj;
+    if (inst != 0 || res != 5700) {
+        return LWM2MC_RESULT_NOT_FOUND;
+    }
+    out->type = LWM2MC_TYPE_FLOAT;
+    out->floating = celsius;
+    return LWM2MC_RESULT_OK;
+}
+
+/* GET /3303/0/5700 with Observe = `observe` (0 register, 1 deregister), no token. */
+static size_t observe_request(uint8_t *out, uint16_t mid, uint8_t observe) {
+    static const uint8_t path[] = {0x54, '3', '3', '0', '3', 0x01, '0', 0x04, '5', '7', '0', '0'};
+    size_t n = 0;
+    out[n++] = 0x40;
+    out[n++] = 0x01;
+    out[n++] = (uint8_t)(mid >> 8);
+    out[n++] = (uint8_t)(mid & 0xff);
+    if (observe == 0) {
+        out[n++] = 0x60; /* Observe (6), empty: the value 0 */
+    } else {
+        out[n++] = 0x61; /* Observe (6), one byte */
+        out[n++] = observe;
+    }
+    memcpy(out + n, path, sizeof path); /* Uri-Path (11 = 6 + 5) */
+    return n + sizeof path;
+}
+
+/* Whether the datagram carries an Observe option (the first option after a 0-byte token). */
+static int has_observe(const uint8_t *d, size_t len) {
+    return len > 4 && (d[4] >> 4) == 6;
+}
+
+int main(void) {
+    static const lwm2mc_resource_def res[] = {{5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true}};
+    fake_net n;
+    lwm2mc_config *cfg = NULL;
+    lwm2mc_client *c = NULL;
+    lwm2mc_object_callbacks cb;
+    lwm2mc_event ev;
+    lwm2mc_transport t;
+    uint8_t req[64];
+    size_t len, used = 0, count = 99;
+    uint16_t ssid = 0;
+    char path[32];
+    uint64_t next = 0;
+    int started = 0, cancelled = 0;
+
+    memset(&n, 0, sizeof n);
+    memset(&cb, 0, sizeof cb);
+    cb.read = t_read;
+    t = fake_transport(&n);
+    CHECK_OK(lwm2mc_config_new("c-observer", &cfg));
+    CHECK_OK(lwm2mc_config_add_server(cfg, 1, "coap://127.0.0.1:5683", 60));
+    CHECK_OK(lwm2mc_config_set_device(cfg, "ACME", "obs", "0001"));
+    CHECK_OK(lwm2mc_config_set_transport(cfg, &t));
+    CHECK_OK(lwm2mc_config_add_object(cfg, 3303, NULL, true, res, 1, &cb));
+    CHECK_OK(lwm2mc_client_new(cfg, &c));
+    lwm2mc_config_free(cfg);
+    CHECK_OK(lwm2mc_client_start(c, 0));
+    fake_accept_register(c, &n, 1);
+
+    /* Observe: 2.05 "21.5" carrying the Observe option. */
+    len = observe_request(req, 0x200, 0);
+    CHECK(fake_ask(c, &n, req, len, 1000) == 0x45);
+    CHECK(has_observe(n.last, n.last_len));
+    CHECK(n.last_len >= 4 && memcmp(n.last + n.last_len - 4, "21.5", 4) == 0);
+    CHECK_OK(lwm2mc_client_observation_count(c, &count));
+    CHECK(count == 1);
+    CHECK_OK(lwm2mc_client_observation(c, 0, &ssid, path, sizeof path, &used));
+    CHECK(ssid == 1 && strcmp(path, "/3303/0/5700") == 0 && used == 13);
+    CHECK_RESULT(lwm2mc_client_observation(c, 0, &ssid, path, 4, &used), LWM2MC_RESULT_INSUFFICIENT_SIZE);
+    CHECK(used == 13);
+    CHECK_RESULT(lwm2mc_client_observation(c, 1, &ssid, path, sizeof path, &used), LWM2MC_RESULT_NOT_FOUND);
+    CHECK_RESULT(lwm2mc_client_observation(c, 0, NULL, path, sizeof path, &used), LWM2MC_RESULT_NULL_PARAMETER);
+
+    /* The sensor moved: nothing is sent until the application says so, then a NON 2.05. */
+    celsius = 22.25;
+    int sends = n.sends;
+    CHECK_OK(lwm2mc_client_step(c, 2000, &next));
+    CHECK(n.sends == sends);
+    CHECK_OK(lwm2mc_client_changed(c, "/3303/0/5700"));
+    CHECK_RESULT(lwm2mc_client_changed(c, "not a path"), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_client_changed(c, NULL), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_OK(lwm2mc_client_step(c, 2001, &next));
+    CHECK(n.sends == sends + 1);
+    CHECK((n.last[0] & 0x30) == 0x10 && n.last[1] == 0x45); /* NON 2.05 */
+    CHECK(has_observe(n.last, n.last_len));
+    CHECK(memcmp(n.last + n.last_len - 5, "22.25", 5) == 0);
+
+    /* Observe=1 with the same (empty) token: answered as a Read, the observation ends. */
+    len = observe_request(req, 0x201, 1);
+    CHECK(fake_ask(c, &n, req, len, 3000) == 0x45);
+    CHECK(!has_observe(n.last, n.last_len));
+    CHECK_OK(lwm2mc_client_observation_count(c, &count));
+    CHECK(count == 0);
+    while (lwm2mc_client_next_event(c, &ev) == LWM2MC_RESULT_OK) {
+        if (ev.kind == LWM2MC_EVENT_KIND_OBSERVATION_STARTED && strcmp(ev.path, "/3303/0/5700") == 0) {
+            started++;
+        }
+        if (ev.kind == LWM2MC_EVENT_KIND_OBSERVATION_CANCELLED && ev.ssid == 1) {
+            cancelled++;
+        }
+    }
+    CHECK(started == 1 && cancelled == 1);
+    CHECK(strcmp(lwm2mc_event_kind_str(LWM2MC_EVENT_KIND_OBSERVATION_CANCELLED), "observation_cancelled") == 0);
+    lwm2mc_client_free(c);
+    printf("observe: ok\n");
+    return 0;
+}
