@@ -291,6 +291,8 @@ fn report(event: &Event, verbose: bool) {
         Event::ObservationCancelled { ssid, path } => {
             println!("observe: server {ssid} no longer observes {path}")
         }
+        Event::SendCompleted { ssid } => println!("send: server {ssid} accepted"),
+        Event::SendRejected { ssid, reason } => println!("send: server {ssid}: {reason}"),
         Event::PeerClosed { .. } => {}
     }
 }

@@ -90,6 +90,10 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_OBSERVATION_STARTED = 17,
   // The observation of `path` by `ssid` ended.
   LWM2MC_EVENT_KIND_OBSERVATION_CANCELLED = 18,
+  // Server `ssid` accepted a Send (`lwm2mc_client_send`).
+  LWM2MC_EVENT_KIND_SEND_COMPLETED = 19,
+  // Server `ssid` refused a Send or left it unanswered; `message` says which.
+  LWM2MC_EVENT_KIND_SEND_REJECTED = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -658,6 +662,18 @@ lwm2mc_result lwm2mc_client_observation_count(struct lwm2mc_client *client, size
 // `client` must be NULL or a live client; `ssid_out` and `out_len` valid for writes;
 // `path_buf` writable for `cap` bytes.
 lwm2mc_result lwm2mc_client_observation(struct lwm2mc_client *client, size_t index, uint16_t *ssid_out, char *path_buf, size_t cap, size_t *out_len);
+
+// LwM2M 1.1 Send: pushes the current values at `paths` (`n_paths` NUL-terminated strings,
+// e.g. "/3/0/9", "/3303/0") to server `short_server_id` as one SenML pack (`POST /dp`). The
+// answer comes later as a SEND_COMPLETED or SEND_REJECTED event. Nothing is sent when the
+// result is not OK: UNSUPPORTED in LwM2M 1.0 mode, INVALID_STATE when not registered with
+// that server or it muted Send (`/1/x/23`), NOT_FOUND for a path that cannot be read,
+// INVALID_ARGUMENT for no path, a malformed one, or a pack over the payload limit.
+//
+// # Safety
+// `client` must be NULL or a live client; `paths` readable for `n_paths` pointers, each
+// NUL-terminated.
+lwm2mc_result lwm2mc_client_send(struct lwm2mc_client *client, uint16_t short_server_id, const char *const *paths, size_t n_paths, uint64_t now_ms);
 
 // A static, NUL-terminated English message for a result code (any value, even one this
 // version does not know). Never NULL; do not free it.

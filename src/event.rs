@@ -70,6 +70,10 @@ pub enum Event {
     /// its confirmable notification went unanswered, its target went away, or the
     /// registration ended or was renewed.
     ObservationCancelled { ssid: u16, path: Path },
+    /// Server `ssid` accepted a Send (2.04).
+    SendCompleted { ssid: u16 },
+    /// Server `ssid` refused a Send, or it went unanswered; `reason` says which.
+    SendRejected { ssid: u16, reason: String },
 }
 
 /// A bounded queue of events: when full, the oldest is dropped and counted, and the next

@@ -138,6 +138,14 @@ impl Registrations {
             .map(|r| r.account.ssid)
     }
 
+    /// The peer of server `ssid`, if the client is registered with it.
+    pub(crate) fn registered_peer(&self, ssid: u16) -> Option<PeerId> {
+        self.servers
+            .get(&ssid)
+            .filter(|r| r.is_registered())
+            .map(|r| r.peer)
+    }
+
     pub(crate) fn state(&self, ssid: u16) -> Option<&RegState> {
         self.servers.get(&ssid).map(|r| &r.state)
     }

@@ -418,3 +418,60 @@ fn observation_token(net: &Net) -> Vec<u8> {
         .map(|p| p.get_token().to_vec())
         .unwrap()
 }
+
+#[test]
+fn send_pushes_a_senml_pack_of_the_values_and_reports_the_answer() {
+    let mut net = registered_device(41, 77);
+    let now = net.now;
+    let paths = [Path::resource(3, 0, 9), Path::resource(1, 0, 1)];
+    net.client.send(now, 1, &paths).unwrap();
+    assert!(net.run_until(5_000, |n| n
+        .has_event(|e| matches!(e, Event::SendCompleted { ssid: 1 }))));
+    let (cf, payload) = net.dm(DM_PORT).sends[0].clone();
+    assert_eq!(cf, Some(110));
+    assert_eq!(
+        String::from_utf8(payload).unwrap(),
+        r#"[{"n":"/3/0/9","v":77},{"n":"/1/0/1","v":300}]"#
+    );
+
+    // A refusal by the server is reported with its code.
+    net.dm(DM_PORT).send_answer = msg::BAD_REQUEST;
+    let now = net.now;
+    net.client.send(now, 1, &paths[..1]).unwrap();
+    assert!(net.run_until(5_000, |n| n.has_event(|e| matches!(e,
+        Event::SendRejected { ssid: 1, reason } if reason.contains("4.00")))));
+}
+
+#[test]
+fn send_refuses_what_it_cannot_send_and_sends_nothing() {
+    use lwm2mc::client::SendError;
+    let mut net = registered_device(43, 77);
+    let now = net.now;
+    let sent = net.wire.len();
+    assert_eq!(
+        net.client.send(now, 9, &[Path::resource(3, 0, 9)]),
+        Err(SendError::NotRegistered(9))
+    );
+    assert_eq!(net.client.send(now, 1, &[]), Err(SendError::Empty));
+    assert!(matches!(
+        net.client.send(now, 1, &[Path::resource(3, 0, 4)]),
+        Err(SendError::Unreadable { .. })
+    ));
+    assert!(matches!(
+        net.client.send(now, 1, &[Path::instance(0, 0)]),
+        Err(SendError::Unreadable { .. })
+    ));
+    // Core 1.1 §E.2 /1/x/23 Mute Send.
+    net.client
+        .set(&Path::resource(1, 0, 23), Value::Boolean(true))
+        .unwrap();
+    assert_eq!(
+        net.client.send(now, 1, &[Path::resource(3, 0, 9)]),
+        Err(SendError::Muted(1))
+    );
+    wait(&mut net, 1_000);
+    assert!(net.dm(DM_PORT).sends.is_empty());
+    assert!(net.wire[sent..]
+        .iter()
+        .all(|w| w.to_client || !w.bytes.windows(2).any(|x| x == b"dp")));
+}

@@ -42,6 +42,9 @@ mod observe_flow;
 mod peers;
 mod persistence;
 mod registration_flow;
+mod send_flow;
+
+pub use send_flow::SendError;
 
 use peers::peer_for;
 
@@ -60,6 +63,8 @@ type AppliedCard = (Vec<SmartcardWrite>, BTreeSet<(u16, u16)>);
 enum Purpose {
     BootstrapRequest,
     Registration(RegExchange),
+    /// A Send (`POST /dp`) to this server.
+    Send(u16),
 }
 
 /// One LwM2M client: its objects, its servers, its exchanges.
@@ -422,6 +427,7 @@ impl Client {
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
                 self.deregister_done(now, ssid, forget)
             }
+            Purpose::Send(ssid) => self.send_answered(ssid, code),
         }
         self.apply_registration_outputs(now);
     }
@@ -448,6 +454,10 @@ impl Client {
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
                 self.deregister_done(now, ssid, forget)
             }
+            Purpose::Send(ssid) => self.emit(Event::SendRejected {
+                ssid,
+                reason: why.to_string(),
+            }),
         }
         self.apply_registration_outputs(now);
     }

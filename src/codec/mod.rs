@@ -150,6 +150,27 @@ pub fn decode(
     }
 }
 
+/// Encodes the values of several targets as one SenML pack whose records carry full names
+/// (`"n":"/3/0/9"`): the payload of Send and Read-Composite (Core 1.1 §7.4.4). Only the SenML
+/// formats carry that.
+pub fn encode_composite(
+    format: ContentFormat,
+    items: &[(Path, Instances)],
+) -> Result<Vec<u8>, CodecError> {
+    #[cfg(any(feature = "json", feature = "cbor"))]
+    let records = senml::composite_records(items)?;
+    match format {
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::write_records(&records),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::write_records(&records),
+        _ => {
+            let _ = items;
+            Err(CodecError::Unsupported)
+        }
+    }
+}
+
 /// Encodes the content of a Read of `target`.
 pub fn encode(
     format: ContentFormat,

@@ -424,6 +424,29 @@ pub(crate) struct OutRecord<'a> {
     pub value: &'a Value,
 }
 
+/// Records for several targets, each leaf named by its full path and no base name, in the
+/// order given (Send and Read-Composite, Core 1.1 §7.4.4 and §6.4.1).
+pub(crate) fn composite_records(
+    items: &[(Path, Instances)],
+) -> Result<Vec<OutRecord<'_>>, CodecError> {
+    let mut out = Vec::new();
+    for (target, content) in items {
+        for record in out_records(target, content)? {
+            let leaf = match (&record.base_name, &record.name) {
+                (Some(bn), None) => bn.clone(),
+                (_, Some(n)) => format!("{target}/{n}"),
+                (None, None) => target.to_string(),
+            };
+            out.push(OutRecord {
+                base_name: None,
+                name: Some(leaf),
+                value: record.value,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Flattens the content of a Read of `target` into records, in path order.
 ///
 /// Shapes as Leshan and the TS examples write them (VECTORS §4.2): for an object, instance or

@@ -22,6 +22,7 @@ mod attributes;
 mod read;
 mod write;
 
+pub(crate) use read::read_values;
 pub use read::Listing;
 
 /// What a handled request asks the client to do besides replying.

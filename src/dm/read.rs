@@ -10,10 +10,33 @@ use crate::coap::msg;
 use crate::codec::link::{format_links, Link};
 use crate::codec::{self, CodecError, ContentFormat};
 use crate::data_model::DataModel;
-use crate::model::ObjectDef;
+use crate::model::{ObjectDef, ResourceDef};
 use crate::path::Path;
 use crate::request::{Reply, Request};
 use crate::value::{Instances, ResourceType, ResourceValue, Resources};
+
+/// What a Read of `path` returns, or the error it is answered with: 4.04 for what does not
+/// exist or holds no value, 4.05 for a resource that is not readable. Security objects are the
+/// caller's to refuse.
+pub(crate) fn read_values(
+    model: &mut DataModel<'_>,
+    path: &Path,
+) -> Result<(Instances, Option<ResourceDef>), Reply> {
+    let (def, rdef) = target(model, path)?;
+    if let Some(rd) = &rdef {
+        if !rd.operations.readable() {
+            return Err(Reply::error(
+                msg::METHOD_NOT_ALLOWED,
+                format!("{path} is not readable"),
+            ));
+        }
+    }
+    match readable_content(model, &def, path) {
+        Ok(Some(c)) => Ok((c, rdef)),
+        Ok(None) => Err(Reply::error(msg::NOT_FOUND, format!("{path} has no value"))),
+        Err(code) => Err(failed(code)),
+    }
+}
 
 pub(super) fn read(
     model: &mut DataModel<'_>,
@@ -21,19 +44,9 @@ pub(super) fn read(
     path: &Path,
     req: &Request,
 ) -> Reply {
-    let (def, rdef) = match target(model, path) {
-        Ok(t) => t,
+    let (content, rdef) = match read_values(model, path) {
+        Ok(c) => c,
         Err(r) => return r,
-    };
-    if let Some(rd) = &rdef {
-        if !rd.operations.readable() {
-            return Reply::error(msg::METHOD_NOT_ALLOWED, format!("{path} is not readable"));
-        }
-    }
-    let content = match readable_content(model, &def, path) {
-        Ok(Some(c)) => c,
-        Ok(None) => return Reply::error(msg::NOT_FOUND, format!("{path} has no value")),
-        Err(code) => return failed(code),
     };
     let single_value =
         rdef.as_ref().is_some_and(|rd| !rd.multiple) || path.resource_instance_id().is_some();

@@ -105,7 +105,7 @@ impl ClientState {
 
     /// After every state change: opens new peers, sends queued datagrams, collects events.
     /// Stops calling callbacks as soon as one of them frees the client.
-    fn flush(&mut self) -> FfiResult {
+    pub(super) fn flush(&mut self) -> FfiResult {
         let logger = self.log.clone();
         let dying = self.dying.clone();
         let dying = || dying.load(Ordering::SeqCst);

@@ -32,6 +32,8 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::SendFailed { .. } => lwm2mc_event_kind::SendFailed,
         Event::ObservationStarted { .. } => lwm2mc_event_kind::ObservationStarted,
         Event::ObservationCancelled { .. } => lwm2mc_event_kind::ObservationCancelled,
+        Event::SendCompleted { .. } => lwm2mc_event_kind::SendCompleted,
+        Event::SendRejected { .. } => lwm2mc_event_kind::SendRejected,
         Event::PeerClosed { .. } => return None,
     })
 }
@@ -69,9 +71,10 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             Event::RegistrationFailed { ssid, reason, .. } => {
                 (*ssid, None, Vec::new(), reason.clone())
             }
-            Event::RegistrationUpdated { ssid } | Event::Deregistered { ssid } => {
-                (*ssid, None, Vec::new(), String::new())
-            }
+            Event::SendRejected { ssid, reason } => (*ssid, None, Vec::new(), reason.clone()),
+            Event::RegistrationUpdated { ssid }
+            | Event::Deregistered { ssid }
+            | Event::SendCompleted { ssid } => (*ssid, None, Vec::new(), String::new()),
             Event::Executed { ssid, path, args } => {
                 (*ssid, Some(*path), args.clone(), String::new())
             }

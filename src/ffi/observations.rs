@@ -1,5 +1,5 @@
-//! Information Reporting from C: telling the client a value changed, and listing what the
-//! servers observe.
+//! Information Reporting from C: telling the client a value changed, listing what the servers
+//! observe, and Send.
 
 use core::ffi::c_char;
 
@@ -74,5 +74,47 @@ pub unsafe extern "C" fn lwm2mc_client_observation(
         unsafe { copy_out(&text, path_buf.cast(), cap, out_len) }?;
         // SAFETY: per this function's contract.
         unsafe { write_out(ssid_out, *ssid) }
+    })
+}
+
+/// LwM2M 1.1 Send: pushes the current values at `paths` (`n_paths` NUL-terminated strings,
+/// e.g. "/3/0/9", "/3303/0") to server `short_server_id` as one SenML pack (`POST /dp`). The
+/// answer comes later as a SEND_COMPLETED or SEND_REJECTED event. Nothing is sent when the
+/// result is not OK: UNSUPPORTED in LwM2M 1.0 mode, INVALID_STATE when not registered with
+/// that server or it muted Send (`/1/x/23`), NOT_FOUND for a path that cannot be read,
+/// INVALID_ARGUMENT for no path, a malformed one, or a pack over the payload limit.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `paths` readable for `n_paths` pointers, each
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_send(
+    client: *mut lwm2mc_client,
+    short_server_id: u16,
+    paths: *const *const c_char,
+    n_paths: usize,
+    now_ms: u64,
+) -> lwm2mc_result {
+    use crate::client::SendError;
+    with_client(client, |c| {
+        if paths.is_null() && n_paths > 0 {
+            return Err(lwm2mc_result::NullParameter);
+        }
+        let mut parsed = Vec::with_capacity(n_paths.min(64));
+        for k in 0..n_paths {
+            // SAFETY: per this function's contract, `paths` has `n_paths` readable pointers.
+            let p = unsafe { *paths.add(k) };
+            // SAFETY: each is NULL (refused) or NUL-terminated, per the contract.
+            parsed.push(unsafe { parse_path(p) }?);
+        }
+        c.core()?
+            .send(now_ms, short_server_id, &parsed)
+            .map_err(|e| match e {
+                SendError::Version => lwm2mc_result::Unsupported,
+                SendError::NotRegistered(_) | SendError::Muted(_) => lwm2mc_result::InvalidState,
+                SendError::Unreadable { .. } => lwm2mc_result::NotFound,
+                SendError::Empty | SendError::TooLarge(_) => lwm2mc_result::InvalidArgument,
+            })?;
+        c.flush()
     })
 }

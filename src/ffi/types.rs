@@ -356,11 +356,15 @@ pub enum lwm2mc_event_kind {
     ObservationStarted = 17,
     /// The observation of `path` by `ssid` ended.
     ObservationCancelled = 18,
+    /// Server `ssid` accepted a Send (`lwm2mc_client_send`).
+    SendCompleted = 19,
+    /// Server `ssid` refused a Send or left it unanswered; `message` says which.
+    SendRejected = 20,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 19] = [
+    pub const ALL: [lwm2mc_event_kind; 21] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -380,6 +384,8 @@ impl lwm2mc_event_kind {
         Self::SendFailed,
         Self::ObservationStarted,
         Self::ObservationCancelled,
+        Self::SendCompleted,
+        Self::SendRejected,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -404,6 +410,8 @@ impl lwm2mc_event_kind {
             Self::SendFailed => b"send_failed\0",
             Self::ObservationStarted => b"observation_started\0",
             Self::ObservationCancelled => b"observation_cancelled\0",
+            Self::SendCompleted => b"send_completed\0",
+            Self::SendRejected => b"send_rejected\0",
         }
     }
 }

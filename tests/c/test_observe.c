@@ -1,6 +1,6 @@
 /* Information Reporting from C: an Observe on an object the application holds through
- * callbacks, lwm2mc_client_changed bringing a notification, the observation list, and a
- * cancelling GET (Observe=1) ending it. The test plays the LwM2M Server with hand-made CoAP. */
+ * callbacks, lwm2mc_client_changed bringing a notification, the observation list, a
+ * cancelling GET (Observe=1) ending it, and Send. The test plays the LwM2M Server with hand-made CoAP. */
 #include <stdio.h>
 #include <string.h>
 
@@ -117,6 +117,39 @@ int main(void) {
     }
     CHECK(started == 1 && cancelled == 1);
     CHECK(strcmp(lwm2mc_event_kind_str(LWM2MC_EVENT_KIND_OBSERVATION_CANCELLED), "observation_cancelled") == 0);
+
+    /* Send: a CON POST /dp with the SenML JSON pack, then the server's 2.04 as an event. */
+    {
+        const char *paths[] = {"/3303/0/5700", "/3/0/0"};
+        const char *bad[] = {"/3303/0/9999"};
+        static const char pack[] = "[{\"n\":\"/3303/0/5700\",\"v\":22.25},{\"n\":\"/3/0/0\",\"vs\":\"ACME\"}]";
+        uint8_t ack[16];
+        size_t tkl, k = 0;
+        int completed = 0;
+        CHECK_RESULT(lwm2mc_client_send(c, 1, paths, 0, 4000), LWM2MC_RESULT_INVALID_ARGUMENT);
+        CHECK_RESULT(lwm2mc_client_send(c, 9, paths, 2, 4000), LWM2MC_RESULT_INVALID_STATE);
+        CHECK_RESULT(lwm2mc_client_send(c, 1, bad, 1, 4000), LWM2MC_RESULT_NOT_FOUND);
+        CHECK_RESULT(lwm2mc_client_send(c, 1, NULL, 1, 4000), LWM2MC_RESULT_NULL_PARAMETER);
+        sends = n.sends;
+        CHECK_OK(lwm2mc_client_send(c, 1, paths, 2, 4000));
+        CHECK(n.sends == sends + 1);
+        CHECK((n.last[0] & 0x30) == 0x00 && n.last[1] == 0x02); /* CON POST */
+        CHECK(n.last_len > sizeof pack && memcmp(n.last + n.last_len - (sizeof pack - 1), pack, sizeof pack - 1) == 0);
+        tkl = n.last[0] & 0x0f;
+        ack[k++] = (uint8_t)(0x60 | tkl);
+        ack[k++] = 0x44; /* 2.04 */
+        ack[k++] = n.last[2];
+        ack[k++] = n.last[3];
+        memcpy(ack + k, n.last + 4, tkl);
+        k += tkl;
+        CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, ack, k, 4001));
+        while (lwm2mc_client_next_event(c, &ev) == LWM2MC_RESULT_OK) {
+            if (ev.kind == LWM2MC_EVENT_KIND_SEND_COMPLETED && ev.ssid == 1) {
+                completed++;
+            }
+        }
+        CHECK(completed == 1);
+    }
     lwm2mc_client_free(c);
     printf("observe: ok\n");
     return 0;

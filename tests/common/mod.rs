@@ -66,6 +66,10 @@ pub struct FakeDm {
     pub location: Option<String>,
     pub forgotten: bool,
     pub refuse_register: Option<u8>,
+    /// Send payloads received on `POST /dp`: (Content-Format, payload).
+    pub sends: Vec<(Option<u16>, Vec<u8>)>,
+    /// The code `POST /dp` is answered with (2.04 by default).
+    pub send_answer: u8,
     pending: BTreeMap<ExchangeId, String>,
     pub answers: Vec<Answer>,
     count: u32,
@@ -179,6 +183,8 @@ impl FakeDm {
             location: None,
             forgotten: false,
             refuse_register: None,
+            sends: vec![],
+            send_answer: msg::CHANGED,
             pending: BTreeMap::new(),
             answers: vec![],
             count: 0,
@@ -220,6 +226,10 @@ impl FakeDm {
                         msg::add_location_path(&mut r, &["rd", &loc]);
                         r
                     }
+                } else if code == msg::POST && path == ["dp"] {
+                    self.sends
+                        .push((msg::content_format(&request), request.payload.clone()));
+                    msg::new_response(self.send_answer)
                 } else if Some(format!("/{}", path.join("/"))) == self.location {
                     if code == msg::POST && !self.forgotten {
                         self.updates.push(q);

@@ -276,6 +276,8 @@ class EventKind(enum.IntEnum):
     SEND_FAILED = 16
     OBSERVATION_STARTED = 17
     OBSERVATION_CANCELLED = 18
+    SEND_COMPLETED = 19
+    SEND_REJECTED = 20
 
 
 
@@ -974,6 +976,16 @@ class Client:
         that see it may notify. Values set with `set` need no such call."""
         with self._locked() as h:
             self._check(self._c(_lib.lwm2mc_client_changed, h, path.encode()), f"changed {path}")
+
+    def send(self, paths: Sequence[str], short_server_id: int = 1) -> None:
+        """LwM2M 1.1 Send: pushes the current values at `paths` to the server as one SenML pack.
+        Its answer comes as a `send_completed` or `send_rejected` event; nothing is sent if
+        this raises (`InvalidState`: not registered or muted; `NotFound`: a path cannot be
+        read; `Unsupported`: LwM2M 1.0)."""
+        arr = (ctypes.c_char_p * max(1, len(paths)))(*[p.encode() for p in paths])
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_send, h, short_server_id, arr, len(paths), self._now()),
+                        "send")
 
     def observations(self) -> list[tuple[int, str]]:
         """What the servers observe: (short server ID, path), oldest first."""
