@@ -475,3 +475,74 @@ fn send_refuses_what_it_cannot_send_and_sends_nothing() {
         .iter()
         .all(|w| w.to_client || !w.bytes.windows(2).any(|x| x == b"dp")));
 }
+
+/// FETCH on `/` naming `names` in SenML JSON, answered in SenML JSON (Read-Composite).
+fn fetch(names: &[&str], observe: Option<u32>) -> coap_lite::Packet {
+    let mut p = msg::new_request(msg::FETCH, &[], &[]);
+    msg::set_content_format(&mut p, 110);
+    msg::set_accept(&mut p, 110);
+    if let Some(o) = observe {
+        msg::set_observe(&mut p, o);
+    }
+    let records: Vec<String> = names.iter().map(|n| format!(r#"{{"n":"{n}"}}"#)).collect();
+    p.payload = format!("[{}]", records.join(",")).into_bytes();
+    p
+}
+
+#[test]
+fn read_composite_answers_the_named_paths_in_one_pack_and_leaves_out_what_is_absent() {
+    let mut net = registered_device(45, 64);
+    let (code, cf, body) = ask(
+        &mut net,
+        fetch(&["/3/0/9", "/1/0/1", "/3/0/9999", "/3/0/4"], None),
+    );
+    assert_eq!((code, cf), (msg::CONTENT, Some(110)));
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"[{"n":"/3/0/9","v":64},{"n":"/1/0/1","v":300}]"#
+    );
+    // A Security path refuses it whole; a list that is not SenML, or no list, is refused.
+    assert_eq!(
+        ask(&mut net, fetch(&["/3/0/9", "/0/0"], None)).0,
+        msg::UNAUTHORIZED
+    );
+    assert_eq!(ask(&mut net, fetch(&[], None)).0, msg::BAD_REQUEST);
+    let mut tlv = fetch(&["/3/0/9"], None);
+    msg::set_content_format(&mut tlv, 11542);
+    assert_eq!(ask(&mut net, tlv).0, msg::UNSUPPORTED_CONTENT_FORMAT);
+    let mut text = fetch(&["/3/0/9"], None);
+    msg::set_accept(&mut text, 0);
+    assert_eq!(ask(&mut net, text).0, msg::NOT_ACCEPTABLE);
+}
+
+#[test]
+fn observe_composite_notifies_when_any_named_path_changes() {
+    let mut net = registered_device(47, 64);
+    let skip = net.dm(DM_PORT).answers.len();
+    let now = net.now;
+    net.dm(DM_PORT)
+        .send(now, fetch(&["/3/0/9", "/1/0/1"], Some(0)));
+    assert!(net.run_until(5_000, |n| n.dm(DM_PORT).answers.len() > skip));
+    let first = net.dm(DM_PORT).answers[skip].clone();
+    assert_eq!(
+        (first.code, first.content_format),
+        (msg::CONTENT, Some(110))
+    );
+    assert!(first.observe.is_some());
+    assert_eq!(net.client.observations(), vec![(1, Path::ROOT)]);
+    set_battery(&mut net, 63);
+    wait(&mut net, 1_000);
+    net.client
+        .set(
+            &Path::resource(3, 0, 1),
+            Value::String("other model".into()),
+        )
+        .unwrap(); // not observed: nothing
+    wait(&mut net, 1_000);
+    let seen = notifications(&mut net, skip + 1);
+    let payloads: Vec<&str> = seen.iter().map(|(_, _, p)| p.as_str()).collect();
+    assert_eq!(
+        payloads,
+        [r#"[{"n":"/3/0/9","v":63},{"n":"/1/0/1","v":300}]"#]
+    );
+}

@@ -68,7 +68,7 @@ impl Client {
                 effects.clear();
             }
         }
-        if req.method == msg::GET && req.observe.is_some() {
+        if matches!(req.method, msg::GET | msg::FETCH) && req.observe.is_some() {
             self.observe_answered(now, peer, ssid, packet, req, &mut reply);
         }
         self.respond(now, peer, packet, reply);

@@ -7,12 +7,13 @@ use super::*;
 use crate::data_model::DataModel;
 use crate::observe::attributes::{AttributeStore, Attributes};
 use crate::observe::condition::{numeric, Due, Schedule};
-use crate::observe::registry::{overlaps, Observation};
+use crate::observe::registry::Observation;
 
 impl Client {
-    /// A Read from server `ssid` was answered with `reply`: with Observe=0 and 2.05 it
-    /// establishes an observation and the answer carries the Observe option; with Observe=1 it
-    /// ends the observation with this token and is otherwise a plain Read (RFC 7641 §3.6).
+    /// A Read or Read-Composite from server `ssid` was answered with `reply`: with Observe=0
+    /// and 2.05 it establishes an observation (Observe-Composite for a FETCH, Core 1.1
+    /// §5.5.1.1) and the answer carries the Observe option; with Observe=1 it ends the
+    /// observation with this token and is otherwise a plain read (RFC 7641 §3.6).
     pub(super) fn observe_answered(
         &mut self,
         now: u64,
@@ -31,6 +32,13 @@ impl Client {
             }
             Some(0) if reply.code == msg::CONTENT => {
                 let Ok(path) = req.path() else { return };
+                let paths = match req.method {
+                    msg::FETCH => match dm::requested_paths(req) {
+                        Ok((paths, _)) => paths,
+                        Err(_) => return,
+                    },
+                    _ => alloc::vec![path],
+                };
                 let max = self.config.limits.max_observations;
                 if !self.observations.has_room(peer, &token, max) {
                     return; // RFC 7641 §4.1: answered as a plain GET
@@ -39,14 +47,18 @@ impl Client {
                 let value = self.numeric_value(&path, &attrs);
                 let seq = self.observations.next_seq();
                 reply.observe = Some(seq);
+                let mut request = req.clone();
+                request.observe = None;
+                request.accept = reply.content_format;
                 let obs = Observation {
                     ssid,
                     peer,
                     token,
                     path,
-                    format: reply.content_format.unwrap_or(0),
+                    snapshot: self.snapshots(&paths),
+                    paths,
+                    request,
                     schedule: Schedule::started(now, value),
-                    snapshot: self.snapshot(&path),
                     last_con_at: now,
                     last_exchange: None,
                 };
@@ -65,7 +77,7 @@ impl Client {
         let hit: Vec<(PeerId, Vec<u8>)> = self
             .observations
             .iter()
-            .filter(|o| overlaps(&o.path, path))
+            .filter(|o| o.sees(path))
             .map(|o| (o.peer, o.token.clone()))
             .collect();
         for (peer, token) in hit {
@@ -84,12 +96,15 @@ impl Client {
     }
 
     fn mark_changed(&mut self, now: u64, peer: PeerId, token: &[u8]) {
-        let Some((ssid, path)) = self.find(peer, token).map(|o| (o.ssid, o.path)) else {
+        let Some((ssid, path, paths)) = self
+            .find(peer, token)
+            .map(|o| (o.ssid, o.path, o.paths.clone()))
+        else {
             return;
         };
         let attrs = self.effective_attrs(ssid, &path);
         let value = self.numeric_value(&path, &attrs);
-        let snapshot = self.snapshot(&path);
+        let snapshot = self.snapshots(&paths);
         if let Some(obs) = self.find_mut(peer, token) {
             obs.schedule.changed(&attrs, now, value);
             obs.snapshot = snapshot;
@@ -131,14 +146,19 @@ impl Client {
         numeric(&value)
     }
 
-    /// What the store holds at `path` now, for objects the library holds (the application's
-    /// report their changes through `changed`).
-    fn snapshot(&self, path: &Path) -> Option<Instances> {
-        let o = path.object_id()?;
-        if self.handlers.contains_key(&o) {
-            return None;
-        }
-        observed_values(&self.store, path)
+    /// What the store holds at each path now, for objects the library holds (the
+    /// application's report their changes through `changed`).
+    fn snapshots(&self, paths: &[Path]) -> Vec<Option<Instances>> {
+        paths
+            .iter()
+            .map(|path| {
+                let o = path.object_id()?;
+                if self.handlers.contains_key(&o) {
+                    return None;
+                }
+                observed_values(&self.store, path)
+            })
+            .collect()
     }
 
     /// Finds the changes made to store-held objects since the last look, whichever way they
@@ -156,8 +176,8 @@ impl Client {
         let seen: Vec<(PeerId, Vec<u8>)> = self
             .observations
             .iter()
-            .filter(|o| o.path.object_id().is_some_and(|x| changed.contains(&x)))
-            .filter(|o| observed_values(&self.store, &o.path) != o.snapshot)
+            .filter(|o| changed.iter().any(|x| o.looks_at(*x)))
+            .filter(|o| self.snapshots(&o.paths) != o.snapshot)
             .map(|o| (o.peer, o.token.clone()))
             .collect();
         for (peer, token) in seen {
@@ -238,22 +258,14 @@ impl Client {
         let Some(obs) = self.find(peer, token).cloned() else {
             return;
         };
-        let req = Request {
-            method: msg::GET,
-            segments: path_segments(&obs.path),
-            queries: Vec::new(),
-            content_format: None,
-            accept: Some(obs.format),
-            observe: None,
-            payload: Vec::new(),
-        };
+        let req = &obs.request;
         let ctx = DmContext {
             ssid: obs.ssid,
             default_format: self.config.default_format,
             max_instances: self.config.limits.max_instances,
         };
         let mut model = DataModel::new(&mut self.store, &mut self.handlers);
-        let (reply, _) = dm::handle(&mut model, &ctx, &mut self.attributes, &req);
+        let (reply, _) = dm::handle(&mut model, &ctx, &mut self.attributes, req);
         let _ = model.end(); // a Read changes nothing
         let mut reply = self.bounded(reply);
         let interval = self.config.notify_con_interval_ms;
@@ -273,7 +285,7 @@ impl Client {
         let id = self.endpoint.send(now, peer, packet, confirmable);
         let attrs = self.effective_attrs(obs.ssid, &obs.path);
         let value = self.numeric_value(&obs.path, &attrs);
-        let snapshot = self.snapshot(&obs.path);
+        let snapshot = self.snapshots(&obs.paths);
         if let Some(o) = self.find_mut(peer, token) {
             o.last_exchange = Some(id);
             if confirmable {
@@ -361,17 +373,4 @@ fn observed_values(store: &Store, path: &Path) -> Option<Instances> {
         }
     }
     Some(out)
-}
-
-fn path_segments(path: &Path) -> Vec<String> {
-    [
-        path.object_id(),
-        path.instance_id(),
-        path.resource_id(),
-        path.resource_instance_id(),
-    ]
-    .into_iter()
-    .map_while(|s| s)
-    .map(|s| format!("{s}"))
-    .collect()
 }

@@ -150,6 +150,21 @@ pub fn decode(
     }
 }
 
+/// The paths a composite request names (`FETCH` with a SenML pack of names, Core 1.1
+/// §5.4.1.1). Only the SenML formats carry them.
+pub fn decode_paths(format: ContentFormat, payload: &[u8]) -> Result<Vec<Path>, CodecError> {
+    match format {
+        #[cfg(feature = "json")]
+        ContentFormat::SenmlJson => senml_json::decode_paths(payload),
+        #[cfg(feature = "cbor")]
+        ContentFormat::SenmlCbor => senml_cbor::decode_paths(payload),
+        _ => {
+            let _ = payload;
+            Err(CodecError::Unsupported)
+        }
+    }
+}
+
 /// Encodes the values of several targets as one SenML pack whose records carry full names
 /// (`"n":"/3/0/9"`): the payload of Send and Read-Composite (Core 1.1 §7.4.4). Only the SenML
 /// formats carry that.

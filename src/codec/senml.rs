@@ -192,6 +192,35 @@ pub(crate) fn resolve(
     Ok(out)
 }
 
+/// The paths a composite request names (Read-Composite, Observe-Composite: Core 1.1 §5.4.1.1,
+/// §5.5.1.1): base names applied, each full name `/O`, `/O/I`, `/O/I/R` or `/O/I/R/RI`;
+/// values, if any, are ignored. An empty list is malformed.
+pub(crate) fn resolve_paths(
+    records: impl IntoIterator<Item = RawRecord>,
+) -> Result<Vec<Path>, CodecError> {
+    let mut base = String::new();
+    let mut out = Vec::new();
+    for r in records {
+        if let Some(bn) = r.base_name {
+            base = bn;
+        }
+        let mut full = base.clone();
+        full.push_str(r.name.as_deref().unwrap_or(""));
+        let bad = || CodecError::Malformed(format!("record name {full:?} is not a path"));
+        let rest = full.strip_prefix('/').ok_or_else(bad)?;
+        if rest.split('/').any(str::is_empty) {
+            return Err(bad());
+        }
+        out.push(Path::from_segments(rest.split('/')).map_err(|_| bad())?);
+    }
+    if out.is_empty() {
+        return Err(CodecError::Malformed(
+            "a composite request names no path".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// Parses `/O/I/R` or `/O/I/R/RI`, strictly: a leading `/`, no empty segments.
 fn parse_name(full: &str) -> Result<Path, CodecError> {
     let bad = || CodecError::Malformed(format!("record name {full:?} is not a resource path"));

@@ -33,6 +33,11 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
     senml::build_instances(target, senml::resolve(records)?, schema, Dialect::Senml)
 }
 
+/// The paths a composite request in SenML CBOR names.
+pub(crate) fn decode_paths(payload: &[u8]) -> Result<Vec<Path>, CodecError> {
+    senml::resolve_paths(parse_records(payload)?)
+}
+
 /// Encodes the content of a Read of `target` as a SenML CBOR pack.
 pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError> {
     write_records(&senml::out_records(target, content)?)

@@ -19,9 +19,11 @@ use crate::path::Path;
 use crate::request::{Reply, Request};
 
 mod attributes;
+mod composite;
 mod read;
 mod write;
 
+pub(crate) use composite::requested_paths;
 pub(crate) use read::read_values;
 pub use read::Listing;
 
@@ -90,6 +92,8 @@ pub(crate) fn handle(
             only(read::discover(model, &path, &attached))
         }
         msg::GET => only(read::read(model, ctx, &path, req)),
+        // Transport 1.1 §6.4: Read-Composite is a FETCH on the root.
+        msg::FETCH if path == Path::ROOT => only(composite::read_composite(model, req)),
         // Transport 1.1 §6.4: Write-Attributes is a PUT carrying only a query.
         msg::PUT if !req.queries.is_empty() => only(attributes::write_attributes(
             model, attrs, ctx.ssid, &path, req,

@@ -8,6 +8,7 @@ use super::condition::Schedule;
 use crate::coap::ExchangeId;
 use crate::path::Path;
 use crate::peer::PeerId;
+use crate::request::Request;
 use crate::value::Instances;
 
 /// One observation.
@@ -18,13 +19,17 @@ pub(crate) struct Observation {
     pub peer: PeerId,
     /// The token of its Observe request; every notification carries it.
     pub token: Vec<u8>,
+    /// The observed path; the root `/` for Observe-Composite.
     pub path: Path,
-    /// The Content-Format of the first answer: every notification uses it (RFC 7641 §4.2).
-    pub format: u16,
+    /// What it looks at: `[path]`, or the paths an Observe-Composite named.
+    pub paths: Vec<Path>,
+    /// The Observe request, replayed as a plain read for every notification, its Accept set
+    /// to the Content-Format of the first answer (RFC 7641 §4.2: the same representation).
+    pub request: Request,
     pub schedule: Schedule,
-    /// The observed values at the last evaluation (objects the library holds: how a change
-    /// is seen whichever way it was made).
-    pub snapshot: Option<Instances>,
+    /// The observed values at the last evaluation, per path (objects the library holds: how
+    /// a change is seen whichever way it was made).
+    pub snapshot: Vec<Option<Instances>>,
     /// When the last confirmable notification was sent (RFC 7641 §4.5: one at least every
     /// 24 hours).
     pub last_con_at: u64,
@@ -110,11 +115,23 @@ impl Observations {
         let mut objects: Vec<u16> = self
             .list
             .iter()
-            .filter_map(|o| o.path.object_id())
+            .flat_map(|o| o.paths.iter().filter_map(|p| p.object_id()))
             .collect();
         objects.sort_unstable();
         objects.dedup();
         objects
+    }
+}
+
+impl Observation {
+    /// Whether a change at `changed` concerns this observation.
+    pub(crate) fn sees(&self, changed: &Path) -> bool {
+        self.paths.iter().any(|p| overlaps(p, changed))
+    }
+
+    /// Whether it looks at object `o`.
+    pub(crate) fn looks_at(&self, o: u16) -> bool {
+        self.paths.iter().any(|p| p.object_id() == Some(o))
     }
 }
 
