@@ -1,0 +1,388 @@
+"""Information Reporting against aiocoap (an independent CoAP stack) as the LwM2M Server and
+RFC 7641 observer of a Python device: a second check of the RFC 7641 wire rules next to the
+sans-I/O tests (tests/observe_sim.rs), from a stack whose Observe client we did not write.
+
+The device polls on its own thread (ctypes releases the GIL during library calls); the server
+runs on asyncio. Every request, the Observe included, goes out of the server context the device
+registered with, so from the address and port the device knows as its server's (it answers no
+one else). Every wait is bounded (T seconds) and the device is stopped and joined in every
+outcome."""
+
+import asyncio
+import json
+import threading
+import time
+import warnings
+
+import aiocoap
+import aiocoap.error
+import aiocoap.resource
+from aiocoap import CON, DELETE, EMPTY, GET, NON, POST, PUT, RST, Message
+
+import lwm2mc
+
+T = 5.0  # seconds: the bound of every single wait
+PATH = "/3303/0/5700"
+TEXT, LINK_FORMAT, SENML_JSON = 0, 40, 110
+
+
+class Temperature(lwm2mc.Object):
+    """IPSO Temperature with its value held by Python: the library reads it, and learns of a
+    change only from `client.changed` (the application's duty for objects it holds)."""
+
+    object_id = 3303
+    resources = [lwm2mc.Resource(5700, lwm2mc.Type.FLOAT, "R", mandatory=True)]
+
+    def __init__(self, value: float) -> None:
+        self.value = value  # set by the test's thread, read on the device's
+
+    def read(self, instance, resource):
+        if (instance, resource) != (0, 5700):
+            raise lwm2mc.NotFound()
+        return self.value
+
+
+class Site(aiocoap.resource.Resource):
+    def __init__(self, handle):
+        super().__init__()
+        self.handle = handle
+
+    async def render(self, request):
+        return await self.handle(request)
+
+
+class Device:
+    """A device with a factory server account (SSID 1) pointing at an aiocoap LwM2M Server,
+    polled on its own thread; `async with` gives it registered and stops it on the way out.
+
+    `wire_in` holds every message aiocoap's message layer receives (notifications included,
+    even those aiocoap drops after a cancel) and `wire_out` every one it sends: tapped at the
+    message manager, so the tests see CoAP types and Message IDs, not only what the request
+    API passes on."""
+
+    def __init__(self, endpoint: str, objects=()) -> None:
+        self.endpoint, self.objects = endpoint, list(objects)
+        self.events: list[lwm2mc.Event] = []
+        self.wire_in: list[Message] = []
+        self.wire_out: list[Message] = []
+        self.stop = threading.Event()
+        self.ctx = self.client = self.thread = None
+
+    # ---- the LwM2M Server side: Register, Update, De-register ----
+
+    async def serve(self, request):
+        path = tuple(request.opt.uri_path)
+        if request.code == POST and path == ("rd",):
+            if not self.registration.done():
+                self.registration.set_result(request)
+            return Message(code=aiocoap.CREATED, location_path=("rd", "x1"))
+        if path == ("rd", "x1"):
+            return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
+        return Message(code=aiocoap.NOT_FOUND)
+
+    async def __aenter__(self) -> "Device":
+        self.loop = asyncio.get_running_loop()
+        self.registration = self.loop.create_future()
+        self.woken = asyncio.Event()
+        try:
+            self.ctx = await aiocoap.Context.create_server_context(
+                Site(self.serve), bind=("127.0.0.1", 0), transports=["udp6"])
+            self.mm = self.ctx.request_interfaces[0].token_interface  # the message manager
+            self._tap()
+            sock = self.mm.message_interface.transport.get_extra_info("socket")
+            port = sock.getsockname()[1]
+            self.client = lwm2mc.Client(self.endpoint, server=f"coap://127.0.0.1:{port}", lifetime=60,
+                                        objects=self.objects)
+            self.client.start()
+            self.thread = threading.Thread(target=self._run, name=f"device {self.endpoint}")
+            self.thread.start()
+            register = await asyncio.wait_for(self.registration, T)
+            # Only once the device has seen the 2.01 is it registered, and answers DM requests.
+            await self.event("registered")
+            host, dport = register.remote.sockaddr[0].replace("::ffff:", ""), register.remote.sockaddr[1]
+            self.base = f"coap://{host}:{dport}"
+            return self
+        except BaseException:
+            await self.close()
+            raise
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self.stop.set()
+        alive = False
+        if self.thread is not None:
+            # Joined while the loop runs: the device's De-register must be answered.
+            await self.loop.run_in_executor(None, self.thread.join, 3 * T)
+            alive = self.thread.is_alive()
+        if self.client is not None and not alive:
+            self.client.close()
+        if self.ctx is not None:
+            await self.ctx.shutdown()
+        assert not alive, "the device thread did not stop"
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                self._record(self.client.poll(0.05))
+        finally:
+            self._record(self.client.stop(T))
+
+    def _record(self, events) -> None:
+        if not events:
+            return
+        self.events.extend(events)
+        try:
+            self.loop.call_soon_threadsafe(self.woken.set)
+        except RuntimeError:
+            pass  # the loop is gone: nobody waits any more
+
+    def _tap(self) -> None:
+        mm, transport = self.mm, self.mm.message_interface
+        dispatch, send = mm.dispatch_message, transport.send
+
+        def dispatched(message):
+            dispatch(message)  # first, so what aiocoap answers to it is in wire_out already
+            self.wire_in.append(message)
+            self.woken.set()
+
+        def sent(message):
+            self.wire_out.append(message)
+            send(message)
+
+        mm.dispatch_message, transport.send = dispatched, sent
+
+    # ---- waiting, bounded ----
+
+    async def until(self, what: str, predicate, timeout: float = T):
+        """The first truthy predicate() (re-checked on each device event or incoming
+        message), or AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.woken.clear()
+            got = predicate()
+            if got:
+                return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}; device events "
+                                     f"{[(e.kind, e.ssid, e.path) for e in self.events]}")
+            try:
+                await asyncio.wait_for(self.woken.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def event(self, kind: str, path: str = "") -> lwm2mc.Event:
+        return await self.until(f"event {kind} {path}", lambda: next(
+            (e for e in self.events if e.kind == kind and (not path or e.path == path)), None))
+
+    # ---- requests from the server ----
+
+    def message(self, code, path: str, **options) -> Message:
+        return Message(code=code, uri=self.base + path, **options)
+
+    async def request(self, code, path: str, **options) -> Message:
+        return await asyncio.wait_for(self.ctx.request(self.message(code, path, **options)).response, T)
+
+    async def observe(self, path: str, **options):
+        """GET with Observe=0 (RFC 7641 §3.1): the first response and a Notifications."""
+        req = self.ctx.request(self.message(GET, path, observe=0, **options))
+        first = await asyncio.wait_for(req.response, T)
+        return req, first, Notifications(req.observation)
+
+
+class Notifications:
+    """What aiocoap's ClientObservation delivers after the first response, in order, with the
+    end of the observation as its exception. (Its `async for` interface is a lossy one-slot
+    queue, protocol.py ClientObservation._Iterator, which would let a final response be
+    overwritten by the end that comes with it; the callbacks lose nothing.)"""
+
+    def __init__(self, observation) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+        with warnings.catch_warnings():  # the callback interface is deprecated, not gone
+            warnings.simplefilter("ignore", DeprecationWarning)
+            observation.register_callback(self.queue.put_nowait)
+            observation.register_errback(self.queue.put_nowait)
+
+    async def next(self):
+        try:
+            return await asyncio.wait_for(self.queue.get(), T)
+        except asyncio.TimeoutError:
+            raise AssertionError("no notification within the time bound") from None
+
+
+def next_seq(v: int) -> int:
+    """The Observe value after v (RFC 7641 §4.4: a 24-bit sequence number)."""
+    return (v + 1) % (1 << 24)
+
+
+def run(scenario):
+    return asyncio.run(scenario())
+
+
+def test_aiocoap_observes_an_application_object_and_gets_each_change():
+    temperature = Temperature(21.5)
+
+    async def scenario():
+        async with Device("py-aio-observe", [temperature]) as dev:
+            req, first, notes = await dev.observe(PATH)
+            # RFC 7641 §3.1/§4.1: the observer is added, and the response says so with Observe.
+            assert str(first.code) == "2.05 Content"
+            assert first.opt.observe is not None
+            assert (first.opt.content_format, first.payload) == (TEXT, b"21.5")
+            started = await dev.event("observation_started", PATH)
+            assert started.ssid == 1
+            assert dev.client.observations() == [(1, PATH)]
+
+            seqs, got = [first.opt.observe], []
+            for value, text in ((22.25, b"22.25"), (-3.5, b"-3.5")):
+                temperature.value = value
+                dev.client.changed(PATH)
+                n = await notes.next()
+                # aiocoap passes on only notifications it takes as fresh (RFC 7641 §3.4:
+                # V1 < V2 < V1 + 2^23), so a stale Observe value would time out above.
+                assert isinstance(n, Message), n
+                got.append((str(n.code), n.opt.content_format, n.payload, n.mtype))
+                seqs.append(n.opt.observe)
+                assert dev.client.observations() == [(1, PATH)]
+            # Each a 2.05 to the same GET (RFC 7641 §4.2: same token, which aiocoap matched),
+            # so in the same format; NON (§4.5 leaves the type to the server; this device sends a
+            # CON only every 24 h); Observe values from one sequence rising by one (§4.4).
+            assert got == [("2.05 Content", TEXT, b"22.25", NON), ("2.05 Content", TEXT, b"-3.5", NON)]
+            assert seqs == [seqs[0], next_seq(seqs[0]), next_seq(next_seq(seqs[0]))]
+            req.observation.cancel()
+
+    run(scenario)
+
+
+def test_aiocoap_cancel_forgets_then_an_rst_to_a_notification_ends_the_observation():
+    """aiocoap 0.4.17's `ClientObservation.cancel()` puts nothing on the wire: it only marks the
+    observation cancelled (protocol.py ClientObservation.cancel). Request._run then drops the
+    token on the next notification (`if self.observation.cancelled: self._stop_interest()`,
+    "We don't really support cancellation of observations yet", aiocoap issue #92), and an
+    unknown response is rejected with RST only if it is a CON (messagemanager.py
+    dispatch_message: "Ignoring unknown response (which is not a unicast CON)"). So aiocoap
+    "forgets" (RFC 7641 §3.6) but never RSTs a NON notification (RFC 7252 §4.3 makes that a
+    MAY); a device sending NON would learn of it from the CON it sends at least every 24 h
+    (RFC 7641 §4.5). The RST RFC 7641 §3.6 describes for the next notification is therefore
+    sent here through aiocoap's own message layer, from the same socket."""
+    temperature = Temperature(10.0)
+
+    async def scenario():
+        async with Device("py-aio-rst", [temperature]) as dev:
+            req, first, notes = await dev.observe(PATH)
+            token = first.token
+            await dev.event("observation_started", PATH)
+            req.observation.cancel()
+            out_before = len(dev.wire_out)
+
+            temperature.value = 11.0
+            dev.client.changed(PATH)
+            note = await dev.until("the notification after the cancel", lambda: next(
+                (m for m in dev.wire_in if m.token == token and m.opt.observe is not None
+                 and m.payload == b"11"), None))
+            assert (note.mtype, note.opt.observe) == (NON, next_seq(first.opt.observe))
+            # aiocoap answered nothing and delivered nothing: the cancel was local only.
+            assert [m for m in dev.wire_out[out_before:] if m.mtype == RST] == []
+            assert notes.queue.empty()
+            assert dev.client.observations() == [(1, PATH)]  # the device cannot know yet
+
+            # RFC 7641 §3.6 / §4.5: a notification rejected with RST ends the observation.
+            # Built as aiocoap's message manager builds its own RSTs (private-argument style).
+            rst = Message(_mtype=RST, _mid=note.mid, code=EMPTY, payload=b"")
+            rst.remote = note.remote.as_response_address()
+            dev.mm.message_interface.send(rst)
+            cancelled = await dev.event("observation_cancelled", PATH)
+            assert cancelled.ssid == 1
+            assert dev.client.observations() == []
+
+    run(scenario)
+
+
+def test_aiocoap_deregisters_with_get_observe_1_on_the_observation_token():
+    """RFC 7641 §3.6's explicit de-registration, which aiocoap's request API cannot produce (it
+    picks a fresh token for every request: tokenmanager.py TokenManager.request): a GET with
+    Observe=1 and the observation's token, sent as a CON through aiocoap's message layer. The
+    device must answer it as a plain GET, without Observe, and stop notifying; aiocoap, whose
+    observation is still live, then takes that answer as the observation's last response."""
+    temperature = Temperature(5.0)
+
+    async def scenario():
+        async with Device("py-aio-dereg", [temperature]) as dev:
+            req, first, notes = await dev.observe(PATH)
+            await dev.event("observation_started", PATH)
+            assert dev.client.observations() == [(1, PATH)]
+            temperature.value = 6.0  # the answer must be the current value, read anew
+
+            cancel = Message(code=GET, _mtype=CON, _token=first.token, observe=1,
+                             uri_path=tuple(PATH.strip("/").split("/")))
+            cancel.remote = first.remote
+            refused = []
+            dev.mm.send_message(cancel, lambda: refused.append("RST"))
+            last = await notes.next()
+            assert isinstance(last, Message), last
+            assert (str(last.code), last.opt.observe, last.opt.content_format, last.payload) == \
+                ("2.05 Content", None, TEXT, b"6")
+            assert last.mtype == aiocoap.ACK and last.mid == cancel.mid  # piggybacked
+            end = await notes.next()
+            assert isinstance(end, aiocoap.error.ObservationCancelled), end
+            cancelled = await dev.event("observation_cancelled", PATH)
+            assert (cancelled.ssid, refused) == (1, [])
+            assert dev.client.observations() == []
+
+    run(scenario)
+
+
+def senml_values(payload: bytes) -> dict:
+    """SenML JSON (RFC 8428 §4.5.1) resolved to {name: value}: the base name carries over."""
+    out, base = {}, ""
+    for record in json.loads(payload):
+        base = record.get("bn", base)
+        for key in ("v", "vs", "vb", "vd", "vlo"):
+            if key in record:
+                out[base + record.get("n", "")] = record[key]
+    return out
+
+
+def test_aiocoap_observes_a_store_held_instance_in_senml_json():
+    async def scenario():
+        async with Device("py-aio-senml") as dev:
+            dev.client.set("/3/0/9", 77)
+            req, first, notes = await dev.observe("/3/0", accept=SENML_JSON)
+            assert (str(first.code), first.opt.content_format) == ("2.05 Content", SENML_JSON)
+            assert first.opt.observe is not None
+            assert senml_values(first.payload)["/3/0/9"] == 77
+            await dev.event("observation_started", "/3/0")
+            assert dev.client.observations() == [(1, "/3/0")]
+
+            # A store-held value: the library sees the change itself (no `changed`).
+            dev.client.set("/3/0/9", 42)
+            n = await notes.next()
+            assert isinstance(n, Message), n
+            # A notification answers the Observe's GET (RFC 7641 §4.2), so in its Accept format.
+            assert (str(n.code), n.opt.content_format, n.mtype) == ("2.05 Content", SENML_JSON, NON)
+            assert n.opt.observe == next_seq(first.opt.observe)
+            values = senml_values(n.payload)
+            assert values["/3/0/9"] == 42
+            assert values["/3/0/0"] == "lwm2mc project"  # the whole instance, not the change
+            req.observation.cancel()
+
+    run(scenario)
+
+
+def test_aiocoap_write_attributes_and_discover():
+    async def scenario():
+        async with Device("py-aio-attrs") as dev:
+            # Write-Attributes (Core 1.1 §5.4.4): PUT with only a query, no payload.
+            r = await dev.request(PUT, "/3/0/9", uri_query=("pmin=1",))
+            assert str(r.code) == "2.04 Changed"
+            # lt must stay below gt (Core "Attributes Definitions and Rules"): the whole set is refused.
+            r = await dev.request(PUT, "/3/0/9", uri_query=("lt=50", "gt=40"))
+            assert str(r.code) == "4.00 Bad Request"
+            # Discover shows what is attached, and the refused set left nothing behind.
+            r = await dev.request(GET, "/3/0/9", accept=LINK_FORMAT)
+            assert (str(r.code), r.opt.content_format, r.payload) == \
+                ("2.05 Content", LINK_FORMAT, b"</3/0/9>;pmin=1")
+
+    run(scenario)
