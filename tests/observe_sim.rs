@@ -546,3 +546,115 @@ fn observe_composite_notifies_when_any_named_path_changes() {
         [r#"[{"n":"/3/0/9","v":63},{"n":"/1/0/1","v":300}]"#]
     );
 }
+
+#[test]
+fn pmin_attached_to_the_instance_governs_an_observation_of_its_resource() {
+    // Core 1.2 attribute rules: an OI-level attribute applies to every resource of the
+    // instance unless the resource level sets its own.
+    let mut net = registered_device(49, 80);
+    assert_eq!(ask(&mut net, attrs("/3/0", "pmin=5")).0, msg::CHANGED);
+    let skip = net.dm(DM_PORT).answers.len();
+    start_observing(&mut net, "/3/0/9");
+    let t0 = net.dm(DM_PORT).answers[skip].at;
+    set_battery(&mut net, 70);
+    wait(&mut net, 7_000);
+    let seen = notifications(&mut net, skip + 1);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        (t0 + 5_000..t0 + 5_010).contains(&seen[0].0),
+        "{seen:?} from {t0}"
+    );
+    // The resource level prevails: pmin=0 there lets the next change out at once.
+    assert_eq!(ask(&mut net, attrs("/3/0/9", "pmin=0")).0, msg::CHANGED);
+    let before = net.dm(DM_PORT).answers.len();
+    set_battery(&mut net, 69);
+    let at = net.now;
+    wait(&mut net, 500);
+    let next = net.dm(DM_PORT).answers[before..]
+        .iter()
+        .find(|a| a.observe.is_some())
+        .cloned()
+        .expect("a notification");
+    assert_eq!(next.payload, b"69");
+    assert!(
+        next.at < at + 50,
+        "sent at {} after the change at {at}",
+        next.at
+    );
+}
+
+/// A sensor the application holds, whose value changes without the application saying so.
+struct Unreported(std::sync::Arc<std::sync::Mutex<f64>>);
+
+impl lwm2mc::object::ObjectHandler for Unreported {
+    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+        Ok(vec![0])
+    }
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<lwm2mc::ResourceValue, u8> {
+        match rid {
+            5700 => Ok(lwm2mc::ResourceValue::Single(Value::Float(
+                *self.0.lock().unwrap(),
+            ))),
+            _ => Err(msg::NOT_FOUND),
+        }
+    }
+    fn write(&mut self, _: u16, _: u16, _: &lwm2mc::ResourceValue) -> Result<(), u8> {
+        Err(msg::METHOD_NOT_ALLOWED)
+    }
+    fn execute(&mut self, _: u16, _: u16, _: &[u8]) -> Result<(), u8> {
+        Err(msg::METHOD_NOT_ALLOWED)
+    }
+}
+
+#[test]
+fn epmax_evaluates_an_application_value_nobody_reported_and_gt_fires_on_it() {
+    use lwm2mc::model::{ObjectDef, Operations, ResourceDef};
+    let sensor = std::sync::Arc::new(std::sync::Mutex::new(20.0));
+    let mut store = factory_bs_only(0);
+    store.define(
+        ObjectDef {
+            id: 3303,
+            name: "Temperature".into(),
+            version: "1.0".into(),
+            multiple: true,
+            mandatory: false,
+            resources: std::borrow::Cow::Owned(vec![ResourceDef::new(
+                5700,
+                "Sensor Value",
+                lwm2mc::ResourceType::Float,
+                Operations::R,
+                false,
+                true,
+            )]),
+        },
+        false,
+    );
+    let mut client = lwm2mc::Client::new(config(51), store);
+    client
+        .set_handler(3303, Box::new(Unreported(sensor.clone())))
+        .unwrap();
+    let mut net = Net::new(client);
+    net.servers
+        .insert(BS_PORT, Server::Bs(FakeBs::new(51, standard_plan(1, 300))));
+    net.servers.insert(DM_PORT, Server::Dm(FakeDm::new(52)));
+    net.client.start(net.now);
+    assert!(net.run_until(10_000, registered));
+    assert_eq!(
+        ask(&mut net, attrs("/3303/0/5700", "gt=30&epmax=2")).0,
+        msg::CHANGED
+    );
+    let skip = net.dm(DM_PORT).answers.len();
+    start_observing(&mut net, "/3303/0/5700");
+    let t0 = net.dm(DM_PORT).answers[skip].at;
+    *sensor.lock().unwrap() = 25.0; // below gt: evaluated, not notified
+    wait(&mut net, 2_500);
+    *sensor.lock().unwrap() = 35.5; // rises above gt: notified at the next evaluation
+    wait(&mut net, 2_000);
+    let seen = notifications(&mut net, skip + 1);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].2, "35.5");
+    assert!(
+        (t0 + 4_000..t0 + 4_010).contains(&seen[0].0),
+        "{seen:?} from {t0}"
+    );
+}
