@@ -675,6 +675,15 @@ lwm2mc_result lwm2mc_client_observation(struct lwm2mc_client *client, size_t ind
 // NUL-terminated.
 lwm2mc_result lwm2mc_client_send(struct lwm2mc_client *client, uint16_t short_server_id, const char *const *paths, size_t n_paths, uint64_t now_ms);
 
+// Offline mode (the link is down): while `offline` is true nothing new is sent — Register
+// and Update wait, notifications are stored (all of them in order when the server's
+// `/1/x/6` Notification Storing is true, else the latest per observation). Back online
+// (`false`), every registration sends an Update and the stored notifications follow it.
+//
+// # Safety
+// `client` must be NULL or a live client.
+lwm2mc_result lwm2mc_client_set_offline(struct lwm2mc_client *client, bool offline, uint64_t now_ms);
+
 // A static, NUL-terminated English message for a result code (any value, even one this
 // version does not know). Never NULL; do not free it.
 const char *lwm2mc_result_str(uint32_t result);

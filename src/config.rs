@@ -64,6 +64,9 @@ pub struct Limits {
     /// Most levels (server, path) carrying Write-Attributes; a Write-Attributes that would
     /// add one beyond is 4.00. 128 by default.
     pub max_attribute_levels: usize,
+    /// Most notifications kept while offline (all servers); beyond, the oldest is dropped.
+    /// 32 by default.
+    pub max_stored_notifications: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +78,7 @@ impl Default for Limits {
             max_queued_events: 64,
             max_observations: 64,
             max_attribute_levels: 128,
+            max_stored_notifications: 32,
         }
     }
 }

@@ -53,7 +53,7 @@ fn start_observing(net: &mut Net, path: &str) -> lwm2mc::coap::ExchangeId {
 }
 
 /// The notifications received so far after the first `skip` answers: (time, Observe, payload).
-fn notifications(net: &mut Net, skip: usize) -> Vec<(u64, Option<u32>, String)> {
+fn notifications(net: &mut Net, skip: usize) -> Vec<Seen> {
     net.dm(DM_PORT).answers[skip..]
         .iter()
         .map(|a| {
@@ -657,4 +657,69 @@ fn epmax_evaluates_an_application_value_nobody_reported_and_gt_fires_on_it() {
         (t0 + 4_000..t0 + 4_010).contains(&seen[0].0),
         "{seen:?} from {t0}"
     );
+}
+
+/// A notification as the server saw it: (time, Observe, payload).
+type Seen = (u64, Option<u32>, String);
+
+/// Offline for three changes a second apart, then back: what the server gets afterwards, and
+/// its Update count before and after.
+fn offline_changes(net: &mut Net) -> (Vec<Seen>, usize, usize) {
+    let skip = net.dm(DM_PORT).answers.len();
+    start_observing(net, "/3/0/9");
+    let seq0 = net.dm(DM_PORT).answers[skip].observe.unwrap();
+    let updates = net.dm(DM_PORT).updates.len();
+    let now = net.now;
+    net.client.set_offline(now, true);
+    for level in [70, 60, 50] {
+        set_battery(net, level);
+        wait(net, 1_000);
+    }
+    // Longer than the registration's Update delay: nothing at all goes out while offline.
+    let wire = net.wire.len();
+    wait(net, 250_000);
+    assert!(
+        net.wire[wire..].iter().all(|w| w.to_client),
+        "sent while offline"
+    );
+    assert_eq!(net.dm(DM_PORT).updates.len(), updates);
+    let now = net.now;
+    net.client.set_offline(now, false);
+    wait(net, 2_000);
+    let seen = notifications(net, skip + 1)
+        .into_iter()
+        .map(|(at, o, p)| (at, o.map(|o| o - seq0), p))
+        .collect();
+    (seen, updates, net.dm(DM_PORT).updates.len())
+}
+
+#[test]
+fn notifications_made_offline_are_stored_and_sent_in_order_after_the_update() {
+    let mut net = registered_device(53, 80);
+    // The bootstrap plan wrote /1/0/6 = false (as the TS vector does); the server wants them.
+    net.client
+        .set(&Path::resource(1, 0, 6), Value::Boolean(true))
+        .unwrap();
+    let (seen, before, after) = offline_changes(&mut net);
+    assert_eq!(after, before + 1, "back online, an Update first");
+    let payloads: Vec<(Option<u32>, &str)> =
+        seen.iter().map(|(_, o, p)| (*o, p.as_str())).collect();
+    assert_eq!(
+        payloads,
+        [(Some(1), "70"), (Some(2), "60"), (Some(3), "50")]
+    );
+}
+
+#[test]
+fn without_notification_storing_only_the_latest_is_sent_after_the_update() {
+    let mut net = registered_device(55, 80);
+    // Core 1.1 §E.2 /1/x/6 Notification Storing When Disabled or Offline.
+    net.client
+        .set(&Path::resource(1, 0, 6), Value::Boolean(false))
+        .unwrap();
+    let (seen, before, after) = offline_changes(&mut net);
+    assert_eq!(after, before + 1);
+    let payloads: Vec<(Option<u32>, &str)> =
+        seen.iter().map(|(_, o, p)| (*o, p.as_str())).collect();
+    assert_eq!(payloads, [(Some(1), "50")]);
 }

@@ -39,6 +39,7 @@ use crate::value::{Instances, ResourceValue, Value};
 mod bootstrap_flow;
 mod dm_flow;
 mod observe_flow;
+mod offline;
 mod peers;
 mod persistence;
 mod registration_flow;
@@ -124,6 +125,10 @@ pub struct Client {
     /// The store as it was when observed values were last compared (copy-on-write: shares
     /// every object that did not change since). None while nothing is observed.
     observed_baseline: Option<Store>,
+    /// Offline mode (see `offline`): nothing new is sent.
+    offline: bool,
+    /// Notifications kept while offline, oldest first.
+    stored: Vec<offline::Stored>,
 }
 
 impl Client {
@@ -157,6 +162,8 @@ impl Client {
             observations: Observations::new(),
             attributes: AttributeStore::new(max_attribute_levels),
             observed_baseline: None,
+            offline: false,
+            stored: Vec::new(),
         }
     }
 
@@ -329,7 +336,7 @@ impl Client {
         }
         [
             self.endpoint.poll_timeout(),
-            self.timers.next(),
+            self.timers.next().filter(|_| !self.offline),
             self.next_observation_deadline(),
         ]
         .into_iter()
@@ -492,6 +499,11 @@ impl Client {
     /// Sends whatever is due: Bootstrap-Request, Register, Update; fails an expired session.
     fn drive(&mut self, now: u64) {
         if !self.started || self.stopping {
+            return;
+        }
+        if self.offline {
+            // Timers stay due until the client is back online; notifications are stored.
+            self.drive_observations(now);
             return;
         }
         for timer in self.timers.take_due(now) {

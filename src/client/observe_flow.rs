@@ -3,6 +3,7 @@
 //! period elapses. When to notify is `observe::condition`'s business; this module finds the
 //! changes, reads the values through the data model and sends.
 
+use super::offline::Stored;
 use super::*;
 use crate::data_model::DataModel;
 use crate::observe::attributes::{AttributeStore, Attributes};
@@ -258,42 +259,76 @@ impl Client {
         let Some(obs) = self.find(peer, token).cloned() else {
             return;
         };
-        let req = &obs.request;
         let ctx = DmContext {
             ssid: obs.ssid,
             default_format: self.config.default_format,
             max_instances: self.config.limits.max_instances,
         };
         let mut model = DataModel::new(&mut self.store, &mut self.handlers);
-        let (reply, _) = dm::handle(&mut model, &ctx, &mut self.attributes, req);
+        let (reply, _) = dm::handle(&mut model, &ctx, &mut self.attributes, &obs.request);
         let _ = model.end(); // a Read changes nothing
-        let mut reply = self.bounded(reply);
-        let interval = self.config.notify_con_interval_ms;
-        let confirmable = interval == 0 || now >= obs.last_con_at.saturating_add(interval);
+        let reply = self.bounded(reply);
         if reply.code != msg::CONTENT {
-            let mut packet = reply.into_packet();
-            packet.set_token(obs.token.clone());
-            self.endpoint.send(now, peer, packet, confirmable);
-            if let Some(gone) = self.observations.remove_token(peer, token) {
+            let ended = self.observations.remove_token(peer, token);
+            match self.offline {
+                true => self.store_notification(Stored {
+                    ssid: obs.ssid,
+                    peer,
+                    token: obs.token.clone(),
+                    reply,
+                    ends: true,
+                }),
+                false => self.send_notification(now, peer, &obs.token, reply),
+            }
+            if let Some(gone) = ended {
                 self.observation_ended(gone);
             }
             return;
         }
-        reply.observe = Some(self.observations.next_seq());
-        let mut packet = reply.into_packet();
-        packet.set_token(obs.token.clone());
-        let id = self.endpoint.send(now, peer, packet, confirmable);
+        match self.offline {
+            true => self.store_notification(Stored {
+                ssid: obs.ssid,
+                peer,
+                token: obs.token.clone(),
+                reply,
+                ends: false,
+            }),
+            false => self.send_notification(now, peer, token, reply),
+        }
+        // The periods restart from this notification, sent or stored.
         let attrs = self.effective_attrs(obs.ssid, &obs.path);
         let value = self.numeric_value(&obs.path, &attrs);
         let snapshot = self.snapshots(&obs.paths);
+        if let Some(o) = self.find_mut(peer, token) {
+            o.schedule.notified(now, value);
+            o.snapshot = snapshot;
+        }
+    }
+
+    /// Sends one notification (or the error that ends an observation) with the next Observe
+    /// sequence number, confirmable when the CON interval has passed.
+    pub(super) fn send_notification(&mut self, now: u64, peer: PeerId, token: &[u8], reply: Reply) {
+        let interval = self.config.notify_con_interval_ms;
+        let last_con = self.find(peer, token).map_or(0, |o| o.last_con_at);
+        let confirmable = interval == 0 || now >= last_con.saturating_add(interval);
+        let mut reply = reply;
+        if reply.code == msg::CONTENT {
+            reply.observe = Some(self.observations.next_seq());
+        }
+        let mut packet = reply.into_packet();
+        packet.set_token(token.to_vec());
+        let id = self.endpoint.send(now, peer, packet, confirmable);
         if let Some(o) = self.find_mut(peer, token) {
             o.last_exchange = Some(id);
             if confirmable {
                 o.last_con_at = now;
             }
-            o.schedule.notified(now, value);
-            o.snapshot = snapshot;
         }
+    }
+
+    /// Whether the observation with this peer and token still exists.
+    pub(super) fn is_observing(&self, peer: PeerId, token: &[u8]) -> bool {
+        self.find(peer, token).is_some()
     }
 
     /// A notification drew RST, or a confirmable one was never acknowledged: the server is no

@@ -34,6 +34,11 @@ impl Client {
                     | Event::RegistrationFailed { ssid, .. } = &event
                     {
                         self.end_observations_of(*ssid);
+                        self.drop_stored(*ssid);
+                    }
+                    // Core 1.1 §E.2 /1/x/6: stored notifications follow the next Update.
+                    if let Event::RegistrationUpdated { ssid } = &event {
+                        self.flush_stored(now, *ssid);
                     }
                     self.emit(event)
                 }

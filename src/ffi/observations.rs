@@ -118,3 +118,22 @@ pub unsafe extern "C" fn lwm2mc_client_send(
         c.flush()
     })
 }
+
+/// Offline mode (the link is down): while `offline` is true nothing new is sent — Register
+/// and Update wait, notifications are stored (all of them in order when the server's
+/// `/1/x/6` Notification Storing is true, else the latest per observation). Back online
+/// (`false`), every registration sends an Update and the stored notifications follow it.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_client_set_offline(
+    client: *mut lwm2mc_client,
+    offline: bool,
+    now_ms: u64,
+) -> lwm2mc_result {
+    with_client(client, |c| {
+        c.core()?.set_offline(now_ms, offline);
+        c.flush()
+    })
+}

@@ -44,6 +44,20 @@ static int has_observe(const uint8_t *d, size_t len) {
     return len > 4 && (d[4] >> 4) == 6;
 }
 
+/* Answers the client's last (CON) datagram with a piggybacked ACK carrying `code`. */
+static void ack_last(lwm2mc_client *c, fake_net *n, uint8_t code, uint64_t now) {
+    uint8_t ack[16];
+    size_t tkl = n->last[0] & 0x0f, k = 0;
+    CHECK((n->last[0] & 0x30) == 0x00 && tkl <= 8);
+    ack[k++] = (uint8_t)(0x60 | tkl);
+    ack[k++] = code;
+    ack[k++] = n->last[2];
+    ack[k++] = n->last[3];
+    memcpy(ack + k, n->last + 4, tkl);
+    k += tkl;
+    CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, ack, k, now));
+}
+
 int main(void) {
     static const lwm2mc_resource_def res[] = {{5700, LWM2MC_TYPE_FLOAT, LWM2MC_OPERATION_READ, false, true}};
     fake_net n;
@@ -101,6 +115,22 @@ int main(void) {
     CHECK(has_observe(n.last, n.last_len));
     CHECK(memcmp(n.last + n.last_len - 5, "22.25", 5) == 0);
 
+    /* Offline: the change is stored, nothing is sent; back online, an Update goes out first. */
+    CHECK_OK(lwm2mc_client_set_offline(c, true, 2100));
+    celsius = 23.0;
+    CHECK_OK(lwm2mc_client_changed(c, "/3303/0/5700"));
+    sends = n.sends;
+    CHECK_OK(lwm2mc_client_step(c, 2200, &next));
+    CHECK(n.sends == sends);
+    CHECK_OK(lwm2mc_client_set_offline(c, false, 2300));
+    CHECK(n.sends >= sends + 1 && n.last[1] == 0x02); /* CON POST /rd/1: the Update */
+    sends = n.sends;
+    ack_last(c, &n, 0x44, 2301);
+    /* ... then the stored notification, "23". */
+    CHECK(n.sends == sends + 1 && n.last[1] == 0x45);
+    CHECK(memcmp(n.last + n.last_len - 2, "23", 2) == 0);
+    CHECK_RESULT(lwm2mc_client_set_offline(NULL, false, 0), LWM2MC_RESULT_NULL_PARAMETER);
+
     /* Observe=1 with the same (empty) token: answered as a Read, the observation ends. */
     len = observe_request(req, 0x201, 1);
     CHECK(fake_ask(c, &n, req, len, 3000) == 0x45);
@@ -123,9 +153,8 @@ int main(void) {
         const char *paths[] = {"/3303/0/5700", "/3/0/0"};
         const char *bad[] = {"/3303/0/9999"};
         static const char pack[] = "[{\"n\":\"/3303/0/5700\",\"v\":22.25},{\"n\":\"/3/0/0\",\"vs\":\"ACME\"}]";
-        uint8_t ack[16];
-        size_t tkl, k = 0;
         int completed = 0;
+        celsius = 22.25;
         CHECK_RESULT(lwm2mc_client_send(c, 1, paths, 0, 4000), LWM2MC_RESULT_INVALID_ARGUMENT);
         CHECK_RESULT(lwm2mc_client_send(c, 9, paths, 2, 4000), LWM2MC_RESULT_INVALID_STATE);
         CHECK_RESULT(lwm2mc_client_send(c, 1, bad, 1, 4000), LWM2MC_RESULT_NOT_FOUND);
@@ -135,14 +164,7 @@ int main(void) {
         CHECK(n.sends == sends + 1);
         CHECK((n.last[0] & 0x30) == 0x00 && n.last[1] == 0x02); /* CON POST */
         CHECK(n.last_len > sizeof pack && memcmp(n.last + n.last_len - (sizeof pack - 1), pack, sizeof pack - 1) == 0);
-        tkl = n.last[0] & 0x0f;
-        ack[k++] = (uint8_t)(0x60 | tkl);
-        ack[k++] = 0x44; /* 2.04 */
-        ack[k++] = n.last[2];
-        ack[k++] = n.last[3];
-        memcpy(ack + k, n.last + 4, tkl);
-        k += tkl;
-        CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, ack, k, 4001));
+        ack_last(c, &n, 0x44, 4001);
         while (lwm2mc_client_next_event(c, &ev) == LWM2MC_RESULT_OK) {
             if (ev.kind == LWM2MC_EVENT_KIND_SEND_COMPLETED && ev.ssid == 1) {
                 completed++;

@@ -987,6 +987,12 @@ class Client:
             self._check(self._c(_lib.lwm2mc_client_send, h, short_server_id, arr, len(paths), self._now()),
                         "send")
 
+    def set_offline(self, offline: bool) -> None:
+        """Offline mode (the link is down): nothing new is sent and notifications are stored
+        (per the server's /1/x/6); back online, an Update goes out and they follow it."""
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_set_offline, h, bool(offline), self._now()), "set_offline")
+
     def observations(self) -> list[tuple[int, str]]:
         """What the servers observe: (short server ID, path), oldest first."""
         out = []

@@ -187,6 +187,7 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "lwm2mc_client_save": ([cli], result_t),
         "lwm2mc_client_is_registered": ([cli, ctypes.c_uint16, P(ctypes.c_bool)], result_t),
         "lwm2mc_client_changed": ([cli, c_char_p], result_t),
+        "lwm2mc_client_set_offline": ([cli, ctypes.c_bool, ctypes.c_uint64], result_t),
         "lwm2mc_client_send": ([cli, ctypes.c_uint16, P(c_char_p), c_size_t, ctypes.c_uint64], result_t),
         "lwm2mc_client_observation_count": ([cli, P(c_size_t)], result_t),
         "lwm2mc_client_observation": ([cli, c_size_t, P(ctypes.c_uint16), c_char_p, c_size_t, P(c_size_t)],
