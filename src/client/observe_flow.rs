@@ -113,15 +113,11 @@ impl Client {
     }
 
     fn find(&self, peer: PeerId, token: &[u8]) -> Option<&Observation> {
-        self.observations
-            .iter()
-            .find(|o| o.peer == peer && o.token == token)
+        self.observations.get(peer, token)
     }
 
     fn find_mut(&mut self, peer: PeerId, token: &[u8]) -> Option<&mut Observation> {
-        self.observations
-            .iter_mut()
-            .find(|o| o.peer == peer && o.token == token)
+        self.observations.get_mut(peer, token)
     }
 
     /// The attributes governing an observation by `ssid` on `path`, with the server's Default
@@ -162,6 +158,34 @@ impl Client {
             .collect()
     }
 
+    /// Whether the store still holds what `obs` last evaluated. A resource is compared in
+    /// place (no copy: this runs for every observation of an object that changed).
+    fn matches_snapshot(&self, obs: &Observation) -> bool {
+        obs.paths.iter().zip(&obs.snapshot).all(|(path, snap)| {
+            let Some(o) = path.object_id() else {
+                return true;
+            };
+            if self.handlers.contains_key(&o) {
+                return true;
+            }
+            match (
+                path.instance_id(),
+                path.resource_id(),
+                path.resource_instance_id(),
+            ) {
+                (Some(i), Some(r), None) => {
+                    let now = self.store.resource(o, i, r);
+                    let then = snap
+                        .as_ref()
+                        .and_then(|s| s.get(&i))
+                        .and_then(|res| res.get(&r));
+                    now == then
+                }
+                _ => observed_values(&self.store, path) == *snap,
+            }
+        })
+    }
+
     /// Finds the changes made to store-held objects since the last look, whichever way they
     /// were made (`set`, `store_mut`, a server's Write): the object's copy-on-write data is
     /// shared with the last look's copy unless it changed, so unchanged objects cost nothing.
@@ -178,7 +202,7 @@ impl Client {
             .observations
             .iter()
             .filter(|o| changed.iter().any(|x| o.looks_at(*x)))
-            .filter(|o| self.snapshots(&o.paths) != o.snapshot)
+            .filter(|o| !self.matches_snapshot(o))
             .map(|o| (o.peer, o.token.clone()))
             .collect();
         for (peer, token) in seen {
@@ -318,8 +342,8 @@ impl Client {
         let mut packet = reply.into_packet();
         packet.set_token(token.to_vec());
         let id = self.endpoint.send(now, peer, packet, confirmable);
+        self.observations.set_exchange(peer, token, id);
         if let Some(o) = self.find_mut(peer, token) {
-            o.last_exchange = Some(id);
             if confirmable {
                 o.last_con_at = now;
             }
@@ -359,16 +383,20 @@ impl Client {
     }
 }
 
-/// The governing attributes (see `Client::effective_attrs`).
+/// The governing attributes (see `Client::effective_attrs`). The server's default periods
+/// are read straight from its Server instance: this runs per observation per wake-up, so it
+/// allocates nothing.
 fn effective(attrs: &AttributeStore, store: &Store, ssid: u16, path: &Path) -> Attributes {
-    let server = accounts::server_accounts(store)
-        .into_iter()
-        .find(|a| a.ssid == ssid)
-        .map(|a| a.server_iid);
+    let server = store.instances(crate::model::oid::SERVER).and_then(|all| {
+        all.values().find(|res| {
+            matches!(res.get(&accounts::srv::SSID),
+                Some(ResourceValue::Single(Value::Integer(v))) if *v == i64::from(ssid))
+        })
+    });
     let period = |rid: u16| -> Option<u32> {
-        match store.value(&Path::resource(crate::model::oid::SERVER, server?, rid))? {
-            Value::Integer(v) => u32::try_from(*v).ok(),
-            Value::Unsigned(v) => u32::try_from(*v).ok(),
+        match server?.get(&rid)? {
+            ResourceValue::Single(Value::Integer(v)) => u32::try_from(*v).ok(),
+            ResourceValue::Single(Value::Unsigned(v)) => u32::try_from(*v).ok(),
             _ => None,
         }
     };

@@ -2,6 +2,7 @@
 //! (server, token), with the path, the format of the first answer, its schedule and what was
 //! last evaluated. Bounded by `Limits::max_observations`.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::condition::Schedule;
@@ -37,10 +38,17 @@ pub(crate) struct Observation {
     pub last_exchange: Option<ExchangeId>,
 }
 
-/// Every observation, in the order they were established.
+/// Every observation, in the order they were established, indexed by (peer, token) and by the
+/// exchange of its last notification, so that finding one costs O(log n) whatever their number.
 #[derive(Debug, Clone)]
 pub(crate) struct Observations {
-    list: Vec<Observation>,
+    /// By establishment number: iteration is oldest first.
+    list: BTreeMap<u64, Observation>,
+    by_token: BTreeMap<(PeerId, Vec<u8>), u64>,
+    by_exchange: BTreeMap<ExchangeId, u64>,
+    /// How many observations look at each object.
+    objects: BTreeMap<u16, usize>,
+    next_id: u64,
     /// The next Observe option value, shared by all observations so that a re-established
     /// relation never goes back in sequence (RFC 7641 §4.4: 24 bits, increasing by one).
     next_seq: u32,
@@ -49,7 +57,11 @@ pub(crate) struct Observations {
 impl Observations {
     pub(crate) fn new() -> Observations {
         Observations {
-            list: Vec::new(),
+            list: BTreeMap::new(),
+            by_token: BTreeMap::new(),
+            by_exchange: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            next_id: 0,
             next_seq: 0,
         }
     }
@@ -70,57 +82,101 @@ impl Observations {
     /// replaced one.
     pub(crate) fn insert(&mut self, obs: Observation) -> Option<Observation> {
         let old = self.remove_token(obs.peer, &obs.token);
-        self.list.push(obs);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_token.insert((obs.peer, obs.token.clone()), id);
+        for o in object_ids(&obs) {
+            *self.objects.entry(o).or_default() += 1;
+        }
+        self.list.insert(id, obs);
         old
     }
 
     /// Whether a new observation (not replacing one) fits under `max`.
     pub(crate) fn has_room(&self, peer: PeerId, token: &[u8], max: usize) -> bool {
-        self.list.len() < max || self.list.iter().any(|o| o.peer == peer && o.token == token)
+        self.list.len() < max || self.by_token.contains_key(&(peer, token.to_vec()))
+    }
+
+    pub(crate) fn get(&self, peer: PeerId, token: &[u8]) -> Option<&Observation> {
+        let id = self.by_token.get(&(peer, token.to_vec()))?;
+        self.list.get(id)
+    }
+
+    pub(crate) fn get_mut(&mut self, peer: PeerId, token: &[u8]) -> Option<&mut Observation> {
+        let id = self.by_token.get(&(peer, token.to_vec()))?;
+        self.list.get_mut(id)
+    }
+
+    /// Records `exchange` as the last notification of the observation (peer, token).
+    pub(crate) fn set_exchange(&mut self, peer: PeerId, token: &[u8], exchange: ExchangeId) {
+        let Some(&id) = self.by_token.get(&(peer, token.to_vec())) else {
+            return;
+        };
+        if let Some(obs) = self.list.get_mut(&id) {
+            if let Some(old) = obs.last_exchange.replace(exchange) {
+                self.by_exchange.remove(&old);
+            }
+            self.by_exchange.insert(exchange, id);
+        }
     }
 
     pub(crate) fn remove_token(&mut self, peer: PeerId, token: &[u8]) -> Option<Observation> {
-        let at = self
-            .list
-            .iter()
-            .position(|o| o.peer == peer && o.token == token)?;
-        Some(self.list.remove(at))
+        let id = *self.by_token.get(&(peer, token.to_vec()))?;
+        self.remove_id(id)
     }
 
     /// The observation whose last notification was exchange `id`.
     pub(crate) fn remove_exchange(&mut self, id: ExchangeId) -> Option<Observation> {
-        let at = self.list.iter().position(|o| o.last_exchange == Some(id))?;
-        Some(self.list.remove(at))
+        let obs = *self.by_exchange.get(&id)?;
+        self.remove_id(obs)
     }
 
     /// Ends every observation of server `ssid` (de-registered, registered anew, or gone).
     pub(crate) fn remove_server(&mut self, ssid: u16) -> Vec<Observation> {
-        let (gone, kept) = core::mem::take(&mut self.list)
-            .into_iter()
-            .partition(|o| o.ssid == ssid);
-        self.list = kept;
-        gone
+        let ids: Vec<u64> = self
+            .list
+            .iter()
+            .filter(|(_, o)| o.ssid == ssid)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.remove_id(id))
+            .collect()
+    }
+
+    fn remove_id(&mut self, id: u64) -> Option<Observation> {
+        let obs = self.list.remove(&id)?;
+        self.by_token.remove(&(obs.peer, obs.token.clone()));
+        if let Some(x) = obs.last_exchange {
+            self.by_exchange.remove(&x);
+        }
+        for o in object_ids(&obs) {
+            if let Some(n) = self.objects.get_mut(&o) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.objects.remove(&o);
+                }
+            }
+        }
+        Some(obs)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Observation> {
-        self.list.iter()
+        self.list.values()
     }
 
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Observation> {
-        self.list.iter_mut()
+    /// The objects some observation looks at, in order.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = u16> + '_ {
+        self.objects.keys().copied()
     }
+}
 
-    /// The objects some observation looks at.
-    pub(crate) fn objects(&self) -> Vec<u16> {
-        let mut objects: Vec<u16> = self
-            .list
-            .iter()
-            .flat_map(|o| o.paths.iter().filter_map(|p| p.object_id()))
-            .collect();
-        objects.sort_unstable();
-        objects.dedup();
-        objects
-    }
+/// The objects `obs` looks at, each once.
+fn object_ids(obs: &Observation) -> Vec<u16> {
+    let mut ids: Vec<u16> = obs.paths.iter().filter_map(|p| p.object_id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 impl Observation {
