@@ -217,7 +217,6 @@ impl Client {
         let baseline = self.observed_baseline.as_ref();
         self.observations
             .objects()
-            .into_iter()
             .filter(|o| !self.handlers.contains_key(o))
             .filter(|o| baseline.is_none_or(|b| !self.store.shares_object(b, *o)))
             .collect()
