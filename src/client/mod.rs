@@ -52,7 +52,9 @@ use peers::peer_for;
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// Where it goes (see `Client::peer_info` for the address and keys).
     pub peer: PeerId,
+    /// One whole CoAP message (RFC 7252 §3), to be sent as one UDP datagram.
     pub data: Vec<u8>,
 }
 
@@ -177,6 +179,7 @@ impl Client {
         client
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -310,12 +313,14 @@ impl Client {
         self.now
     }
 
+    /// The next datagram to send, oldest first; `None` when there is nothing (more) to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.endpoint
             .poll_transmit()
             .map(|(peer, data)| Transmit { peer, data })
     }
 
+    /// The next event for the application, oldest first (bounded: see `Limits`).
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }

@@ -22,7 +22,12 @@ pub enum SendError {
     Empty,
     /// A path cannot be read: it does not exist, is not readable, or is a Security object.
     #[error("{path}: {reason}")]
-    Unreadable { path: Path, reason: String },
+    Unreadable {
+        /// The path that could not be read.
+        path: Path,
+        /// Why: the CoAP code a Read of it gets, and its diagnostic.
+        reason: String,
+    },
     /// The pack exceeds `Limits::max_response_payload` (one datagram; no block-wise yet).
     #[error("the pack ({0} bytes) exceeds the payload limit")]
     TooLarge(usize),

@@ -31,19 +31,39 @@ pub use read::Listing;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// A store-held resource was executed (the application learns of it by an event).
-    Executed { path: Path, args: Vec<u8> },
+    Executed {
+        /// The executed resource.
+        path: Path,
+        /// The Execute arguments as received (Core 1.1 §5.4.5).
+        args: Vec<u8>,
+    },
     /// A value was written.
-    Written { path: Path },
+    Written {
+        /// The target of the Write.
+        path: Path,
+    },
     /// An instance was created (`/O/I`).
-    Created { path: Path },
+    Created {
+        /// The new instance.
+        path: Path,
+    },
     /// An instance was deleted (`/O/I`).
-    Deleted { path: Path },
+    Deleted {
+        /// The deleted instance.
+        path: Path,
+    },
     /// `/1/x/8` Registration Update Trigger for the server with this SSID.
-    UpdateTrigger { ssid: u16 },
+    UpdateTrigger {
+        /// The server to send an Update to.
+        ssid: u16,
+    },
     /// `/1/x/9` Bootstrap-Request Trigger (Core 1.1 §5.2.3.4: start client-initiated bootstrap).
     BootstrapTrigger,
     /// A registration parameter (lifetime, binding) of this server changed: send an Update.
-    RegistrationParamsChanged { ssid: u16 },
+    RegistrationParamsChanged {
+        /// The server whose Server instance changed.
+        ssid: u16,
+    },
 }
 
 /// Per-request context.
