@@ -80,6 +80,9 @@
 //! | `bootstrapping`, `registrations`, `timers`, `data_model` | no | the client's state machines, timer table and data-model view |
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Every public item is documented (module table above). unreachable_pub is not on: 97 items
+// of private modules are still `pub`, 52 of them in src/dm, src/observe and src/codec.
+#![warn(missing_docs)]
 // docs.rs (nightly, `--cfg docsrs`) marks feature-gated items; stable builds never see this.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -88,6 +91,13 @@ extern crate alloc;
 pub mod accounts;
 mod bootstrap;
 mod bootstrapping;
+// src/client/ is being edited elsewhere; until it documents Transmit::{peer, data},
+// Client::{config, poll_transmit, poll_event} and SendError::Unreadable's fields this keeps
+// the build (clippy -D warnings) green, and the `expect` warns once they are all documented.
+#[expect(
+    missing_docs,
+    reason = "seven items in src/client/ are not documented yet"
+)]
 pub mod client;
 pub mod coap;
 pub mod codec;
