@@ -67,20 +67,39 @@ enum lwm2mc_event_kind
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // A bootstrap session finished and its configuration was committed.
   LWM2MC_EVENT_KIND_BOOTSTRAPPED = 0,
+  // A bootstrap attempt failed; `message` says why.
   LWM2MC_EVENT_KIND_BOOTSTRAP_FAILED = 1,
+  // Registered with server `ssid`; `message` is the registration's location (`/rd/...`).
   LWM2MC_EVENT_KIND_REGISTERED = 2,
+  // Server `ssid` accepted a registration Update.
   LWM2MC_EVENT_KIND_REGISTRATION_UPDATED = 3,
+  // Register or Update with server `ssid` failed; `message` says why.
   LWM2MC_EVENT_KIND_REGISTRATION_FAILED = 4,
+  // De-registered from server `ssid` (on stop, or because its account was removed).
   LWM2MC_EVENT_KIND_DEREGISTERED = 5,
+  // Server `ssid` executed the library-held resource `path`; `data`/`data_len` are the
+  // Execute arguments as received (Core 1.1 §5.4.5). Resources of objects with callbacks
+  // go to their `execute` callback instead.
   LWM2MC_EVENT_KIND_EXECUTED = 6,
+  // Server `ssid` wrote `path`; the write has been applied.
   LWM2MC_EVENT_KIND_WRITTEN = 7,
+  // Saving or loading the persistent configuration failed; `message` says why.
   LWM2MC_EVENT_KIND_STORAGE_ERROR = 8,
+  // The smartcard's bootstrap data was applied.
   LWM2MC_EVENT_KIND_SMARTCARD_PROVISIONED = 9,
+  // The smartcard's data went away; what it provisioned was removed.
   LWM2MC_EVENT_KIND_SMARTCARD_REMOVED = 10,
+  // The Bootstrap-Server account was purged after its Account Timeout (`/0/x/12`).
   LWM2MC_EVENT_KIND_BOOTSTRAP_ACCOUNT_PURGED = 11,
+  // Server `ssid` created the instance `path` (`/O/I`).
   LWM2MC_EVENT_KIND_CREATED = 12,
+  // Server `ssid` deleted the instance `path` (`/O/I`).
   LWM2MC_EVENT_KIND_DELETED = 13,
+  // Bootstrap-Finish was answered 4.06 because the configuration is inconsistent;
+  // `message` is the diagnostic. Nothing was committed; the session stays open for
+  // corrections (Core 1.1 §5.2.6).
   LWM2MC_EVENT_KIND_BOOTSTRAP_FINISH_REFUSED = 14,
   // Older events were dropped (queue full); `message` says how many.
   LWM2MC_EVENT_KIND_EVENTS_DROPPED = 15,
@@ -103,21 +122,32 @@ typedef uint32_t lwm2mc_event_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Resource data types, the values of `lwm2mc_value.type` and `lwm2mc_resource_def.type`.
+// Resource data types (Core 1.1 Appendix C), the values of `lwm2mc_value.type` and
+// `lwm2mc_resource_def.type`.
 enum lwm2mc_type
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // No value: the type of executable resources; not a valid `lwm2mc_value`.
   LWM2MC_TYPE_NONE = 0,
+  // UTF-8 text in `bytes`/`len`, not NUL-terminated.
   LWM2MC_TYPE_STRING = 1,
+  // Signed 64-bit integer in `integer`.
   LWM2MC_TYPE_INTEGER = 2,
+  // Unsigned 64-bit integer in `unsigned_integer` (LwM2M 1.1).
   LWM2MC_TYPE_UNSIGNED = 3,
+  // IEEE 754 binary64 in `floating`.
   LWM2MC_TYPE_FLOAT = 4,
+  // True or false in `boolean`.
   LWM2MC_TYPE_BOOLEAN = 5,
+  // Raw bytes in `bytes`/`len`.
   LWM2MC_TYPE_OPAQUE = 6,
+  // Unix time in seconds, signed, in `integer`.
   LWM2MC_TYPE_TIME = 7,
+  // Object link in `objlnk_object` and `objlnk_instance`; 65535:65535 is the null link.
   LWM2MC_TYPE_OBJLNK = 8,
+  // CoRE Link Format text (RFC 6690, LwM2M 1.1) in `bytes`/`len`, UTF-8.
   LWM2MC_TYPE_CORELNK = 9,
 };
 #ifndef __cplusplus
@@ -134,8 +164,11 @@ enum lwm2mc_operation
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // Servers may Read the resource.
   LWM2MC_OPERATION_READ = 1,
+  // Servers may Write the resource.
   LWM2MC_OPERATION_WRITE = 2,
+  // Servers may Execute the resource; not combined with READ or WRITE.
   LWM2MC_OPERATION_EXECUTE = 4,
 };
 #ifndef __cplusplus
@@ -152,9 +185,15 @@ enum lwm2mc_log_level
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // The most severe level; this version sends no message at it.
   LWM2MC_LOG_LEVEL_ERROR = 0,
+  // Something was lost or refused: a transport `open` or `send` failed, `open` returned a
+  // handle another peer holds, a UDP send failed.
   LWM2MC_LOG_LEVEL_WARN = 1,
+  // Every event the client hands out, in its Rust debug form.
   LWM2MC_LOG_LEVEL_INFO = 2,
+  // Every datagram sent (and, with the built-in UDP loop, received) as a one-line trace,
+  // Security keys redacted.
   LWM2MC_LOG_LEVEL_DEBUG = 3,
 };
 #ifndef __cplusplus
@@ -255,6 +294,7 @@ typedef struct lwm2mc_server_info {
   const char *uri;
   // Host part of the URI (name or IP literal without brackets), NUL-terminated.
   const char *host;
+  // The port from the URI, or the scheme's default (5683, or 5684 for coaps); never 0.
   uint16_t port;
   // True for coaps:// (the host runs DTLS with the keys below).
   bool secure;
@@ -264,12 +304,15 @@ typedef struct lwm2mc_server_info {
   uint32_t security_mode;
   // `/0/x/3` PSK identity or the client's public key / certificate.
   const uint8_t *identity;
+  // The length of `identity` in bytes; 0 when the resource is empty or absent.
   size_t identity_len;
   // `/0/x/4` the server's public key or certificate.
   const uint8_t *server_public_key;
+  // The length of `server_public_key` in bytes; 0 when empty or absent.
   size_t server_public_key_len;
   // `/0/x/5` the PSK or the client's private key.
   const uint8_t *secret_key;
+  // The length of `secret_key` in bytes; 0 when empty or absent.
   size_t secret_key_len;
 } lwm2mc_server_info;
 
@@ -282,9 +325,17 @@ typedef struct lwm2mc_server_info {
 // `send` that does is one lost datagram (logged at WARN and counted by
 // `lwm2mc_client_send_failures`), never the end of the client.
 typedef struct lwm2mc_transport {
+  // Passed back as the first argument of every callback.
   void *userdata;
+  // Makes the server described by `info` reachable and writes the host's handle for it to
+  // `peer_out`. Handles must differ between open peers: one another open peer holds leaves
+  // this server closed. When NULL, no server can be reached.
   lwm2mc_result (*open)(void *userdata, const struct lwm2mc_server_info *info, size_t *peer_out);
+  // Sends one datagram, `len` bytes at `buf` (borrowed for the call), to the peer with the
+  // handle `peer`. When NULL, datagrams are dropped.
   lwm2mc_result (*send)(void *userdata, size_t peer, const uint8_t *buf, size_t len);
+  // The client no longer talks to the peer `peer`: release it. Also called by
+  // `lwm2mc_client_free` for every peer still open. May be NULL.
   void (*close)(void *userdata, size_t peer);
 } lwm2mc_transport;
 
@@ -295,9 +346,16 @@ typedef struct lwm2mc_transport {
 // ASCII strings. Any other return value (an unknown one included) is a storage failure:
 // loading falls back to the factory state with a STORAGE_ERROR event, saving fails.
 typedef struct lwm2mc_storage {
+  // Passed back as the first argument of every callback.
   void *userdata;
+  // Reads the value of `key` as described above. When NULL, nothing is ever found: every
+  // start is from the factory configuration.
   lwm2mc_result (*load)(void *userdata, const char *key, uint8_t *buf, size_t cap, size_t *out_n);
+  // Replaces the value of `key` with the `len` bytes at `buf` (borrowed for the call).
+  // When NULL, every save fails.
   lwm2mc_result (*store)(void *userdata, const char *key, const uint8_t *buf, size_t len);
+  // Removes the value of `key`; LWM2MC_RESULT_NOT_FOUND counts as success. When NULL,
+  // erasing does nothing.
   lwm2mc_result (*erase)(void *userdata, const char *key);
 } lwm2mc_storage;
 
@@ -307,12 +365,16 @@ typedef void (*lwm2mc_log_cb)(void *userdata, uint32_t level, const char *messag
 
 // One resource of an application object.
 typedef struct lwm2mc_resource_def {
+  // The Resource ID within the object, 0 to 65534 (65535 is reserved, Core 1.1 §7.1).
   uint16_t id;
   // An `lwm2mc_type` value.
   uint32_t type;
   // `lwm2mc_operation` bits (READ | WRITE, or EXECUTE).
   uint8_t operations;
+  // Whether it is a multiple-instance resource, whose values are `/O/I/R/RI`.
   bool multiple;
+  // Whether it is Mandatory: a Create must carry it if it is writable (else 4.00), and a
+  // replacing Write keeps its value when the payload leaves it out.
   bool mandatory;
 } lwm2mc_resource_def;
 
@@ -321,14 +383,23 @@ typedef struct lwm2mc_resource_def {
 // `bytes`/`len` for STRING, CORELNK (UTF-8, not NUL-terminated) and OPAQUE, `objlnk_*` for
 // OBJLNK. `bytes` is borrowed: valid only during the call or callback that carries it.
 typedef struct lwm2mc_value {
+  // An `lwm2mc_type` value: which of the fields below holds the value.
   uint32_t type;
+  // The value of an INTEGER, or of a TIME in Unix seconds.
   int64_t integer;
+  // The value of an UNSIGNED.
   uint64_t unsigned_integer;
+  // The value of a FLOAT.
   double floating;
+  // The value of a BOOLEAN.
   bool boolean;
+  // The first byte of a STRING, CORELNK or OPAQUE value (borrowed, see above).
   const uint8_t *bytes;
+  // The number of bytes at `bytes`.
   size_t len;
+  // The Object ID of an OBJLNK (65535 in the null link).
   uint16_t objlnk_object;
+  // The Object Instance ID of an OBJLNK (65535 in the null link).
   uint16_t objlnk_instance;
 } lwm2mc_value;
 
@@ -376,12 +447,18 @@ typedef struct lwm2mc_object_callbacks {
 // (failure reason, registration location). `data` and `message` are owned by the client and
 // valid until the next call on that client.
 typedef struct lwm2mc_event {
+  // What happened; its documentation says which of the other fields are set.
   lwm2mc_event_kind kind;
   // Short Server ID of the server concerned, 0 if none.
   uint16_t ssid;
+  // The path concerned (`/3/0/4`), NUL-terminated; empty when the kind has none.
   char path[32];
+  // The Execute arguments of an EXECUTED event; owned by the client (see above).
   const uint8_t *data;
+  // The number of bytes at `data`; 0 for other kinds.
   size_t data_len;
+  // The reason, location or count the kind documents, NUL-terminated; empty (never NULL)
+  // for kinds without one. Owned by the client (see above).
   const char *message;
 } lwm2mc_event;
 

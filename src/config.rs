@@ -8,11 +8,16 @@ use crate::codec::ContentFormat;
 /// The LwM2M enabler version the client announces (`lwm2m=` in Register, Discover).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// LwM2M 1.0: `lwm2m=1.0`, no `pct` on Bootstrap-Request, no `ct` on the root link (TLV
+    /// is assumed, Core 1.0 §6.4), the 1.0 form of Bootstrap-Discover, no Bootstrap-Read, and
+    /// the core objects (`/0` to `/3`) announced without `ver`.
     V1_0,
+    /// LwM2M 1.1 (the default): `lwm2m=1.1` and everything Core 1.1 adds.
     V1_1,
 }
 
 impl Version {
+    /// The version as it appears in the `lwm2m=` parameter: `"1.0"` or `"1.1"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Version::V1_0 => "1.0",
@@ -87,7 +92,9 @@ impl Default for Limits {
 /// 50% random jitter, never more than `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
+    /// Delay before the first retry, in milliseconds, without jitter.
     pub base_ms: u64,
+    /// Upper bound on any delay, jitter included, in milliseconds.
     pub max_ms: u64,
     /// Attempts before giving up (0 = never give up).
     pub attempts: u32,
@@ -108,6 +115,8 @@ impl Backoff {
 pub struct Config {
     /// Endpoint Client Name (`ep=`).
     pub endpoint: String,
+    /// The LwM2M version the client speaks: announced in Register and Bootstrap-Discover, and
+    /// deciding which 1.1 additions are used. 1.1 by default.
     pub version: Version,
     /// Preferred bootstrap Content-Format, sent as `pct=` on Bootstrap-Request (1.1 only,
     /// Core 1.1 §5.2.7.1). `None` sends no `pct`.
@@ -136,6 +145,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// A configuration for the endpoint `endpoint` with the defaults: LwM2M 1.1, TLV for
+    /// multi-value Reads, bootstrap retries from 10 s doubling up to 10 min without end,
+    /// registration retries from 60 s doubling up to 1 h until 5 attempts failed, the RFC 7252
+    /// transmission parameters,
+    /// the default [`Limits`], a confirmable notification at least every 24 h, and a fixed
+    /// seed (set [`seed`](Self::seed) from the OS for a real device).
     pub fn new(endpoint: impl Into<String>) -> Config {
         Config {
             endpoint: endpoint.into(),

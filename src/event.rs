@@ -13,41 +13,86 @@ pub enum Event {
     Bootstrapped,
     /// A bootstrap attempt failed; another attempt is scheduled at `retry_at` (ms), if any.
     BootstrapFailed {
+        /// What went wrong, for logs (no Bootstrap-Server account, an error response, a
+        /// timeout, smartcard data that could not be applied, ...).
         reason: String,
+        /// When the next Bootstrap-Request is due, in ms on the clock the owner passes as
+        /// `now`; `None` when no attempt is scheduled.
         retry_at: Option<u64>,
     },
     /// The Bootstrap-Server's Finish was answered 4.06 because the configuration it wrote is
     /// inconsistent (`reason` is the diagnostic sent back). The session stays open for
     /// corrections until EXCHANGE_LIFETIME after the last command (Core 1.1 §5.2.6, §5.2.3.3);
     /// nothing has been committed.
-    BootstrapFinishRefused { reason: String },
+    BootstrapFinishRefused {
+        /// The diagnostic payload of the 4.06 answer: which check the configuration failed.
+        reason: String,
+    },
     /// Registered with the server whose Short Server ID is `ssid`.
-    Registered { ssid: u16, location: String },
+    Registered {
+        /// Short Server ID (`/1/x/0`) of the server.
+        ssid: u16,
+        /// The Location-Path segments of the server's 2.01, as one path (`/rd/5a3f`): where
+        /// Update and De-register go (Transport 1.1 §6.2.1).
+        location: String,
+    },
     /// A registration Update was accepted.
-    RegistrationUpdated { ssid: u16 },
+    RegistrationUpdated {
+        /// Short Server ID (`/1/x/0`) of the server.
+        ssid: u16,
+    },
     /// Register or Update failed; `retry_at` says when the next attempt is due.
     RegistrationFailed {
+        /// Short Server ID (`/1/x/0`) of the server.
         ssid: u16,
+        /// What went wrong, for logs (an error response, a timeout, an unusable server URI).
         reason: String,
+        /// When the next Register is due, in ms on the clock the owner passes as `now`;
+        /// `None` when this server gets no further attempt.
         retry_at: Option<u64>,
     },
     /// De-registered (on `stop`, or because the server account was removed).
-    Deregistered { ssid: u16 },
+    Deregistered {
+        /// Short Server ID (`/1/x/0`) of the server.
+        ssid: u16,
+    },
     /// A server executed a resource the application owns (e.g. `/3/0/4` Reboot). The client has
     /// already answered 2.04; what happens next is the application's decision.
     Executed {
+        /// Short Server ID of the server that sent the Execute.
         ssid: u16,
+        /// The executed resource, `/O/I/R`.
         path: Path,
+        /// The Execute payload as received: the argument list of Core 1.1 §5.4.5
+        /// (e.g. `0='ab',1`), empty when the server sent none.
         args: Vec<u8>,
     },
     /// A server wrote a value (after the write was applied).
-    Written { ssid: u16, path: Path },
+    Written {
+        /// Short Server ID of the server that wrote.
+        ssid: u16,
+        /// The path the Write targeted: `/O/I`, `/O/I/R` or `/O/I/R/RI`.
+        path: Path,
+    },
     /// A server created the instance `path` (`/O/I`).
-    Created { ssid: u16, path: Path },
+    Created {
+        /// Short Server ID of the server that created it.
+        ssid: u16,
+        /// The new instance, `/O/I`.
+        path: Path,
+    },
     /// A server deleted the instance `path` (`/O/I`).
-    Deleted { ssid: u16, path: Path },
+    Deleted {
+        /// Short Server ID of the server that deleted it.
+        ssid: u16,
+        /// The instance that is gone, `/O/I`.
+        path: Path,
+    },
     /// Saving or loading the persistent configuration failed.
-    StorageError { reason: String },
+    StorageError {
+        /// The storage's error, as text.
+        reason: String,
+    },
     /// The smartcard's bootstrap data was applied (Bootstrap from Smartcard).
     SmartcardProvisioned,
     /// The smartcard's data went away; what it provisioned was removed.
@@ -55,25 +100,55 @@ pub enum Event {
     /// The Bootstrap-Server account was purged after its Account Timeout (`/0/x/12`).
     BootstrapAccountPurged,
     /// The client no longer talks to this peer: transports may release it.
-    PeerClosed { peer: PeerId },
+    PeerClosed {
+        /// The peer that is no longer used. Ids are not reused: a later peer, even for the
+        /// same URI, gets a new one.
+        peer: PeerId,
+    },
     /// A transport adapter could not send a datagram to `peer` (too large for UDP, no route,
     /// the host's send callback failed). It counts as one lost datagram: CoAP retransmits or
     /// the exchange fails on its own. Reported by the adapters (`UdpClient`, the C transport
     /// hook), never by the sans-I/O core.
-    SendFailed { peer: PeerId, reason: String },
+    SendFailed {
+        /// The peer the datagram was for.
+        peer: PeerId,
+        /// Why it could not be sent (the OS error, or what the send callback reported).
+        reason: String,
+    },
     /// `count` older events were dropped because nobody took them while the queue was full
     /// (`Limits::max_queued_events`). Reported before the events that were kept.
-    EventsDropped { count: u64 },
+    EventsDropped {
+        /// How many events were dropped since the last `EventsDropped`.
+        count: u64,
+    },
     /// Server `ssid` observes `path` (Core 1.1 §5.5.1): notifications follow its changes.
-    ObservationStarted { ssid: u16, path: Path },
+    ObservationStarted {
+        /// Short Server ID of the observing server.
+        ssid: u16,
+        /// The observed path (object, instance, resource or resource instance).
+        path: Path,
+    },
     /// The observation of `path` by `ssid` ended: cancelled by the server (Observe=1, RST),
     /// its confirmable notification went unanswered, its target went away, or the
     /// registration ended or was renewed.
-    ObservationCancelled { ssid: u16, path: Path },
+    ObservationCancelled {
+        /// Short Server ID of the server that observed.
+        ssid: u16,
+        /// The path that was observed.
+        path: Path,
+    },
     /// Server `ssid` accepted a Send (2.04).
-    SendCompleted { ssid: u16 },
+    SendCompleted {
+        /// Short Server ID of the server the data was sent to.
+        ssid: u16,
+    },
     /// Server `ssid` refused a Send, or it went unanswered; `reason` says which.
-    SendRejected { ssid: u16, reason: String },
+    SendRejected {
+        /// Short Server ID of the server the data was sent to.
+        ssid: u16,
+        /// The server's response code (`answered 4.04`), or why no answer came.
+        reason: String,
+    },
 }
 
 /// A bounded queue of events: when full, the oldest is dropped and counted, and the next
@@ -105,6 +180,8 @@ impl EventQueue {
         self.queue.pop_front()
     }
 
+    /// True when [`pop`](Self::pop) would return `None`: no event queued and none dropped
+    /// unreported.
     pub fn is_empty(&self) -> bool {
         self.dropped == 0 && self.queue.is_empty()
     }

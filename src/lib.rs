@@ -51,34 +51,82 @@
 //! Security/Server instances as accounts), `model` (object definitions from the OMA registry),
 //! `persist` (the A/B snapshot with CRC), `smartcard`, `object` (application-held objects), and
 //! the adapters `transport::udp`, `storage_file`, `ffi` (the C ABI) and `testkit`.
+//!
+//! # Public API
+//!
+//! A module is public when users of the crate reach it: the README, `examples/`, `tests/` and
+//! the `fuzz/` crate, which see only what is public. Every public item is documented.
+//!
+//! | Module | Public | Why |
+//! |---|---|---|
+//! | [`client`] | yes | [`Client`], [`Transmit`] and `client::SendError`: the core itself |
+//! | [`config`] | yes | [`Config`] and its parts ([`Limits`], [`Version`], `config::Backoff`) |
+//! | [`event`], [`path`], [`peer`], [`store`], [`value`] | yes | what `Client` takes and hands out |
+//! | [`uri`] | yes | `uri::ServerUri` is [`PeerInfo::uri`], which a transport reads |
+//! | [`accounts`] | yes | `accounts::factory` provisions a store (README, examples, fuzz) |
+//! | [`model`] | yes | object definitions (`model::ObjectDef`) for application objects |
+//! | [`object`] | yes | `object::ObjectHandler`, for objects the application holds itself |
+//! | [`smartcard`] | yes | the `smartcard::Smartcard` trait a card reader implements |
+//! | [`persist`] | yes | the `persist::Storage` trait and `persist::MemoryStorage` |
+//! | `storage_file` (std) | yes | `FileStorage`, the std file adapter (examples) |
+//! | [`transport`] | yes | `transport::udp` (std), the std UDP loop (README, examples) |
+//! | [`coap`] | yes | endpoint and message helpers: tests and fuzz build server fixtures with them |
+//! | [`codec`] | yes | payload formats: tests and fuzz encode and decode payloads |
+//! | [`rng`] | yes | the seeded PRNG the tests' server fixtures draw from |
+//! | [`trace`] | yes | `trace::describe`, one line per datagram for logs (examples, tests, fuzz) |
+//! | `ffi` (std) | yes | the C ABI; its doc comments are the docs of `include/lwm2mc.h` |
+//! | `testkit` (testkit) | yes | embedded Bootstrap-Server and LwM2M Server (demo, tests) |
+//! | `bootstrap`, `dm`, `observe`, `registration`, `request`, `transaction` | no | rules behind `Client`; no public signature names their types |
+//! | `bootstrapping`, `registrations`, `timers`, `data_model` | no | the client's state machines, timer table and data-model view |
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Every public item is documented (module table above). unreachable_pub is not on: 97 items
+// of private modules are still `pub`, 52 of them in src/dm, src/observe and src/codec.
+#![warn(missing_docs)]
 // docs.rs (nightly, `--cfg docsrs`) marks feature-gated items; stable builds never see this.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 
 pub mod accounts;
-pub mod bootstrap;
+mod bootstrap;
 mod bootstrapping;
+// src/client/ is being edited elsewhere; until it documents Transmit::{peer, data},
+// Client::{config, poll_transmit, poll_event} and SendError::Unreadable's fields this keeps
+// the build (clippy -D warnings) green, and the `expect` warns once they are all documented.
+#[expect(
+    missing_docs,
+    reason = "seven items in src/client/ are not documented yet"
+)]
 pub mod client;
 pub mod coap;
 pub mod codec;
 pub mod config;
 mod data_model;
-pub mod dm;
+// `dm` and `observe` are private (table above), which leaves a few of their items unused; the
+// `expect`s go, and warn until they do, once those items are removed from the modules.
+#[expect(
+    unused_imports,
+    reason = "dm re-exports read::Listing, which nothing uses"
+)]
+mod dm;
 pub mod event;
 #[cfg(feature = "std")]
 pub mod ffi;
 pub mod model;
 pub mod object;
-pub mod observe;
+#[expect(
+    dead_code,
+    reason = "AttributeStore::{len, is_empty, levels, forget_server} and \
+              Schedule::{notified_at, is_pending} are used by unit tests or not at all"
+)]
+mod observe;
 pub mod path;
 pub mod peer;
 pub mod persist;
-pub mod registration;
+mod registration;
 mod registrations;
-pub mod request;
+mod request;
 pub mod rng;
 pub mod smartcard;
 #[cfg(feature = "std")]
@@ -89,7 +137,7 @@ pub mod store;
 pub mod testkit;
 mod timers;
 pub mod trace;
-pub mod transaction;
+mod transaction;
 pub mod transport;
 pub mod uri;
 pub mod value;

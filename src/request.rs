@@ -83,25 +83,6 @@ impl Request {
     pub fn is_bs(&self) -> bool {
         self.segments.len() == 1 && self.segments.first().is_some_and(|s| s == "bs")
     }
-
-    /// A short human form for transcripts: `PUT /0/1 ct=11542 (39 B)`.
-    pub fn summary(&self) -> String {
-        let mut s = alloc::format!(
-            "{} /{}",
-            crate::trace::method_name(self.method),
-            self.segments.join("/")
-        );
-        if let Some(cf) = self.content_format {
-            s.push_str(&alloc::format!(" ct={cf}"));
-        }
-        if let Some(a) = self.accept {
-            s.push_str(&alloc::format!(" accept={a}"));
-        }
-        if !self.payload.is_empty() {
-            s.push_str(&alloc::format!(" ({} B)", self.payload.len()));
-        }
-        s
-    }
 }
 
 /// What the client answers.

@@ -19,16 +19,25 @@ use crate::value::{Instances, ResourceValue, Resources, Value};
 /// Errors from store operations, each with the CoAP code a server would get.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
+    /// The object's definition has no resource with this ID; carries the path asked for.
     #[error("{0} not found")]
     NotFound(Path),
+    /// The instance to create, `/O/I`, already exists.
     #[error("{0} already exists")]
     AlreadyExists(Path),
+    /// The store defines no object with this ID.
     #[error("object {0} is not defined")]
     UnknownObject(u16),
+    /// The object with this ID is single-instance ([`ObjectDef::multiple`] is false) and
+    /// already has its instance, so a second one cannot be added.
     #[error("object {0} is single-instance")]
     SingleInstance(u16),
+    /// The value does not fit the resource at this path: a type other than the definition's,
+    /// or one value for a multiple resource (or instances for a single one).
     #[error("value of wrong type for {0}")]
     WrongType(Path),
+    /// The path has the wrong depth for the operation (e.g. [`Store::set`] wants `/O/I/R` for a
+    /// single resource and `/O/I/R/RI` for a multiple one).
     #[error("path {0} does not name what this operation needs")]
     BadPath(Path),
 }
@@ -85,6 +94,7 @@ impl Store {
         }
     }
 
+    /// The definition of object `oid`, `None` when the store does not define it.
     pub fn def(&self, oid: u16) -> Option<&ObjectDef> {
         self.objects.get(&oid).map(|s| &*s.def)
     }
@@ -94,10 +104,14 @@ impl Store {
         self.objects.keys().copied()
     }
 
+    /// Whether object `oid` is saved in the persistent snapshot; false when it is not
+    /// defined.
     pub fn is_persistent(&self, oid: u16) -> bool {
         self.objects.get(&oid).is_some_and(|s| s.persistent)
     }
 
+    /// Chooses whether object `oid` is saved in the persistent snapshot.
+    /// [`StoreError::UnknownObject`] when it is not defined.
     pub fn set_persistent(&mut self, oid: u16, persistent: bool) -> Result<(), StoreError> {
         let slot = self
             .objects
@@ -107,20 +121,27 @@ impl Store {
         Ok(())
     }
 
+    /// The instances of object `oid` held in the store, by instance ID; `None` when the object
+    /// is not defined. An object the application holds (`Client::set_handler`) has its
+    /// instances there, not here.
     pub fn instances(&self, oid: u16) -> Option<&Instances> {
         self.objects.get(&oid).map(|s| &*s.instances)
     }
 
+    /// The IDs of object `oid`'s instances in the store, ascending; empty when it has none or is
+    /// not defined.
     pub fn instance_ids(&self, oid: u16) -> Vec<u16> {
         self.instances(oid)
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default()
     }
 
+    /// The resources of instance `/oid/iid`, by resource ID; `None` when it does not exist.
     pub fn instance(&self, oid: u16, iid: u16) -> Option<&Resources> {
         self.instances(oid)?.get(&iid)
     }
 
+    /// Whether instance `/oid/iid` exists in the store.
     pub fn has_instance(&self, oid: u16, iid: u16) -> bool {
         self.instance(oid, iid).is_some()
     }

@@ -27,6 +27,8 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// True when nothing changed: no instance and no resource (only the unit tests ask).
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty() && self.resources.is_empty()
     }

@@ -10,19 +10,30 @@ use core::ffi::{c_char, c_void};
 /// (-1, 13, 99, ...) counts as a failure of the callback, like LWM2MC_RESULT_INTERNAL.
 pub type lwm2mc_callback_result = u32;
 
-/// Resource data types, the values of `lwm2mc_value.type` and `lwm2mc_resource_def.type`.
+/// Resource data types (Core 1.1 Appendix C), the values of `lwm2mc_value.type` and
+/// `lwm2mc_resource_def.type`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum lwm2mc_type {
+    /// No value: the type of executable resources; not a valid `lwm2mc_value`.
     None = 0,
+    /// UTF-8 text in `bytes`/`len`, not NUL-terminated.
     String = 1,
+    /// Signed 64-bit integer in `integer`.
     Integer = 2,
+    /// Unsigned 64-bit integer in `unsigned_integer` (LwM2M 1.1).
     Unsigned = 3,
+    /// IEEE 754 binary64 in `floating`.
     Float = 4,
+    /// True or false in `boolean`.
     Boolean = 5,
+    /// Raw bytes in `bytes`/`len`.
     Opaque = 6,
+    /// Unix time in seconds, signed, in `integer`.
     Time = 7,
+    /// Object link in `objlnk_object` and `objlnk_instance`; 65535:65535 is the null link.
     Objlnk = 8,
+    /// CoRE Link Format text (RFC 6690, LwM2M 1.1) in `bytes`/`len`, UTF-8.
     Corelnk = 9,
 }
 
@@ -30,8 +41,11 @@ pub enum lwm2mc_type {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum lwm2mc_operation {
+    /// Servers may Read the resource.
     Read = 1,
+    /// Servers may Write the resource.
     Write = 2,
+    /// Servers may Execute the resource; not combined with READ or WRITE.
     Execute = 4,
 }
 
@@ -56,9 +70,15 @@ pub enum lwm2mc_transaction_step {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum lwm2mc_log_level {
+    /// The most severe level; this version sends no message at it.
     Error = 0,
+    /// Something was lost or refused: a transport `open` or `send` failed, `open` returned a
+    /// handle another peer holds, a UDP send failed.
     Warn = 1,
+    /// Every event the client hands out, in its Rust debug form.
     Info = 2,
+    /// Every datagram sent (and, with the built-in UDP loop, received) as a one-line trace,
+    /// Security keys redacted.
     Debug = 3,
 }
 
@@ -83,14 +103,23 @@ pub(crate) const LWM2MC_LOG_DEBUG: u32 = lwm2mc_log_level::Debug as u32;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_value {
+    /// An `lwm2mc_type` value: which of the fields below holds the value.
     pub r#type: u32,
+    /// The value of an INTEGER, or of a TIME in Unix seconds.
     pub integer: i64,
+    /// The value of an UNSIGNED.
     pub unsigned_integer: u64,
+    /// The value of a FLOAT.
     pub floating: f64,
+    /// The value of a BOOLEAN.
     pub boolean: bool,
+    /// The first byte of a STRING, CORELNK or OPAQUE value (borrowed, see above).
     pub bytes: *const u8,
+    /// The number of bytes at `bytes`.
     pub len: usize,
+    /// The Object ID of an OBJLNK (65535 in the null link).
     pub objlnk_object: u16,
+    /// The Object Instance ID of an OBJLNK (65535 in the null link).
     pub objlnk_instance: u16,
 }
 
@@ -98,12 +127,16 @@ pub struct lwm2mc_value {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_resource_def {
+    /// The Resource ID within the object, 0 to 65534 (65535 is reserved, Core 1.1 §7.1).
     pub id: u16,
     /// An `lwm2mc_type` value.
     pub r#type: u32,
     /// `lwm2mc_operation` bits (READ | WRITE, or EXECUTE).
     pub operations: u8,
+    /// Whether it is a multiple-instance resource, whose values are `/O/I/R/RI`.
     pub multiple: bool,
+    /// Whether it is Mandatory: a Create must carry it if it is writable (else 4.00), and a
+    /// replacing Write keeps its value when the payload leaves it out.
     pub mandatory: bool,
 }
 
@@ -217,6 +250,7 @@ pub struct lwm2mc_server_info {
     pub uri: *const c_char,
     /// Host part of the URI (name or IP literal without brackets), NUL-terminated.
     pub host: *const c_char,
+    /// The port from the URI, or the scheme's default (5683, or 5684 for coaps); never 0.
     pub port: u16,
     /// True for coaps:// (the host runs DTLS with the keys below).
     pub secure: bool,
@@ -226,12 +260,15 @@ pub struct lwm2mc_server_info {
     pub security_mode: u32,
     /// `/0/x/3` PSK identity or the client's public key / certificate.
     pub identity: *const u8,
+    /// The length of `identity` in bytes; 0 when the resource is empty or absent.
     pub identity_len: usize,
     /// `/0/x/4` the server's public key or certificate.
     pub server_public_key: *const u8,
+    /// The length of `server_public_key` in bytes; 0 when empty or absent.
     pub server_public_key_len: usize,
     /// `/0/x/5` the PSK or the client's private key.
     pub secret_key: *const u8,
+    /// The length of `secret_key` in bytes; 0 when empty or absent.
     pub secret_key_len: usize,
 }
 
@@ -246,7 +283,11 @@ pub struct lwm2mc_server_info {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_transport {
+    /// Passed back as the first argument of every callback.
     pub userdata: *mut c_void,
+    /// Makes the server described by `info` reachable and writes the host's handle for it to
+    /// `peer_out`. Handles must differ between open peers: one another open peer holds leaves
+    /// this server closed. When NULL, no server can be reached.
     pub open: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,
@@ -254,6 +295,8 @@ pub struct lwm2mc_transport {
             peer_out: *mut usize,
         ) -> lwm2mc_callback_result,
     >,
+    /// Sends one datagram, `len` bytes at `buf` (borrowed for the call), to the peer with the
+    /// handle `peer`. When NULL, datagrams are dropped.
     pub send: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,
@@ -262,6 +305,8 @@ pub struct lwm2mc_transport {
             len: usize,
         ) -> lwm2mc_callback_result,
     >,
+    /// The client no longer talks to the peer `peer`: release it. Also called by
+    /// `lwm2mc_client_free` for every peer still open. May be NULL.
     pub close: Option<unsafe extern "C" fn(userdata: *mut c_void, peer: usize)>,
 }
 
@@ -274,7 +319,10 @@ pub struct lwm2mc_transport {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_storage {
+    /// Passed back as the first argument of every callback.
     pub userdata: *mut c_void,
+    /// Reads the value of `key` as described above. When NULL, nothing is ever found: every
+    /// start is from the factory configuration.
     pub load: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,
@@ -284,6 +332,8 @@ pub struct lwm2mc_storage {
             out_n: *mut usize,
         ) -> lwm2mc_callback_result,
     >,
+    /// Replaces the value of `key` with the `len` bytes at `buf` (borrowed for the call).
+    /// When NULL, every save fails.
     pub store: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,
@@ -292,6 +342,8 @@ pub struct lwm2mc_storage {
             len: usize,
         ) -> lwm2mc_callback_result,
     >,
+    /// Removes the value of `key`; LWM2MC_RESULT_NOT_FOUND counts as success. When NULL,
+    /// erasing does nothing.
     pub erase: Option<
         unsafe extern "C" fn(userdata: *mut c_void, key: *const c_char) -> lwm2mc_callback_result,
     >,
@@ -333,20 +385,39 @@ pub enum lwm2mc_limit {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum lwm2mc_event_kind {
+    /// A bootstrap session finished and its configuration was committed.
     Bootstrapped = 0,
+    /// A bootstrap attempt failed; `message` says why.
     BootstrapFailed = 1,
+    /// Registered with server `ssid`; `message` is the registration's location (`/rd/...`).
     Registered = 2,
+    /// Server `ssid` accepted a registration Update.
     RegistrationUpdated = 3,
+    /// Register or Update with server `ssid` failed; `message` says why.
     RegistrationFailed = 4,
+    /// De-registered from server `ssid` (on stop, or because its account was removed).
     Deregistered = 5,
+    /// Server `ssid` executed the library-held resource `path`; `data`/`data_len` are the
+    /// Execute arguments as received (Core 1.1 §5.4.5). Resources of objects with callbacks
+    /// go to their `execute` callback instead.
     Executed = 6,
+    /// Server `ssid` wrote `path`; the write has been applied.
     Written = 7,
+    /// Saving or loading the persistent configuration failed; `message` says why.
     StorageError = 8,
+    /// The smartcard's bootstrap data was applied.
     SmartcardProvisioned = 9,
+    /// The smartcard's data went away; what it provisioned was removed.
     SmartcardRemoved = 10,
+    /// The Bootstrap-Server account was purged after its Account Timeout (`/0/x/12`).
     BootstrapAccountPurged = 11,
+    /// Server `ssid` created the instance `path` (`/O/I`).
     Created = 12,
+    /// Server `ssid` deleted the instance `path` (`/O/I`).
     Deleted = 13,
+    /// Bootstrap-Finish was answered 4.06 because the configuration is inconsistent;
+    /// `message` is the diagnostic. Nothing was committed; the session stays open for
+    /// corrections (Core 1.1 §5.2.6).
     BootstrapFinishRefused = 14,
     /// Older events were dropped (queue full); `message` says how many.
     EventsDropped = 15,
@@ -435,11 +506,17 @@ pub extern "C" fn lwm2mc_event_kind_str(kind: u32) -> *const c_char {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lwm2mc_event {
+    /// What happened; its documentation says which of the other fields are set.
     pub kind: lwm2mc_event_kind,
     /// Short Server ID of the server concerned, 0 if none.
     pub ssid: u16,
+    /// The path concerned (`/3/0/4`), NUL-terminated; empty when the kind has none.
     pub path: [c_char; 32],
+    /// The Execute arguments of an EXECUTED event; owned by the client (see above).
     pub data: *const u8,
+    /// The number of bytes at `data`; 0 for other kinds.
     pub data_len: usize,
+    /// The reason, location or count the kind documents, NUL-terminated; empty (never NULL)
+    /// for kinds without one. Owned by the client (see above).
     pub message: *const c_char,
 }
