@@ -91,35 +91,17 @@ extern crate alloc;
 pub mod accounts;
 mod bootstrap;
 mod bootstrapping;
-// src/client/ is being edited elsewhere; until it documents Transmit::{peer, data},
-// Client::{config, poll_transmit, poll_event} and SendError::Unreadable's fields this keeps
-// the build (clippy -D warnings) green, and the `expect` warns once they are all documented.
-#[expect(
-    missing_docs,
-    reason = "seven items in src/client/ are not documented yet"
-)]
 pub mod client;
 pub mod coap;
 pub mod codec;
 pub mod config;
 mod data_model;
-// `dm` and `observe` are private (table above), which leaves a few of their items unused; the
-// `expect`s go, and warn until they do, once those items are removed from the modules.
-#[expect(
-    unused_imports,
-    reason = "dm re-exports read::Listing, which nothing uses"
-)]
 mod dm;
 pub mod event;
 #[cfg(feature = "std")]
 pub mod ffi;
 pub mod model;
 pub mod object;
-#[expect(
-    dead_code,
-    reason = "AttributeStore::{len, is_empty, levels, forget_server} and \
-              Schedule::{notified_at, is_pending} are used by unit tests or not at all"
-)]
 mod observe;
 pub mod path;
 pub mod peer;

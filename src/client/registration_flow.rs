@@ -36,6 +36,10 @@ impl Client {
                         self.end_observations_of(*ssid);
                         self.drop_stored(*ssid);
                     }
+                    // A registration that ended takes its server's attributes along.
+                    if let Event::Deregistered { ssid } = &event {
+                        self.attributes.forget_server(*ssid);
+                    }
                     // Core 1.1 §E.2 /1/x/6: stored notifications follow the next Update.
                     if let Event::RegistrationUpdated { ssid } = &event {
                         self.flush_stored(now, *ssid);

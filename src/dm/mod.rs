@@ -25,7 +25,6 @@ mod write;
 
 pub(crate) use composite::requested_paths;
 pub(crate) use read::read_values;
-pub use read::Listing;
 
 /// What a handled request asks the client to do besides replying.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -291,11 +291,13 @@ impl AttributeStore {
         }
     }
 
+    #[cfg(test)]
     /// The number of levels that hold attributes.
     pub fn len(&self) -> usize {
         self.levels.len()
     }
 
+    #[cfg(test)]
     /// True when no server attached anything.
     pub fn is_empty(&self) -> bool {
         self.levels.is_empty()
@@ -383,6 +385,7 @@ impl AttributeStore {
         out
     }
 
+    #[cfg(test)]
     /// Every level server `ssid` attached attributes to, in path order.
     pub fn levels(&self, ssid: u16) -> impl Iterator<Item = (&Path, &Attributes)> + '_ {
         self.levels

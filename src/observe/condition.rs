@@ -214,11 +214,7 @@ impl Schedule {
         ]
     }
 
-    /// When the last notification (or the Observe response) was sent.
-    pub fn notified_at(&self) -> u64 {
-        self.notified_at
-    }
-
+    #[cfg(test)]
     /// True when a qualifying change waits for `pmin`.
     pub fn is_pending(&self) -> bool {
         self.pending
