@@ -25,18 +25,18 @@ use crate::value::Resources;
 /// A bootstrap session in progress: the Bootstrap-Server's changes, staged in a transaction
 /// until Finish. Only the objects it changed are committed, so values the application changed
 /// meanwhile in other objects (battery level, ...) are not rolled back.
-pub type Session = Transaction;
+pub(crate) type Session = Transaction;
 
 /// What a Bootstrap-Server request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Reply(Reply),
     /// Bootstrap-Finish: the caller validates, commits and replies.
     Finish,
 }
 
 /// Handles one request from the Bootstrap-Server within a session.
-pub fn handle(
+pub(crate) fn handle(
     session: &mut Session,
     req: &Request,
     version: Version,
@@ -83,7 +83,7 @@ pub fn handle(
 /// `format` is the payload's Content-Format, or the reply its absence or rejection earns (given
 /// only once the path is known to be writable, so a bad path is reported first). Smartcard
 /// provisioning writes through here too.
-pub fn write(
+pub(crate) fn write(
     session: &mut Session,
     path: &Path,
     format: Result<ContentFormat, Reply>,
@@ -377,7 +377,7 @@ fn empty_keys(iid: u16, mode: Option<SecurityMode>, res: &Resources, problems: &
 
 /// The consistency check of Bootstrap-Finish (Core 1.1 §5.2.6): returns every problem found;
 /// empty means consistent.
-pub fn validate(store: &Store) -> Vec<String> {
+pub(crate) fn validate(store: &Store) -> Vec<String> {
     let mut problems = Vec::new();
     let securities = accounts::security_accounts(store);
     let bs_count = securities.iter().filter(|a| a.bootstrap).count();

@@ -19,7 +19,7 @@ use crate::store::Store;
 
 /// Where one server's registration stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegState {
+pub(crate) enum RegState {
     /// Not registered; the next Register is due when the client's `Timer::Register` fires
     /// (none armed: not scheduled).
     Idle,
@@ -33,7 +33,7 @@ pub enum RegState {
 
 /// One LwM2M Server the client registers with.
 #[derive(Debug, Clone)]
-pub struct Registration {
+pub(crate) struct Registration {
     pub account: ServerAccount,
     pub peer: PeerId,
     pub state: RegState,
@@ -52,7 +52,7 @@ pub struct Registration {
 }
 
 impl Registration {
-    pub fn new(account: ServerAccount, peer: PeerId) -> Registration {
+    pub(crate) fn new(account: ServerAccount, peer: PeerId) -> Registration {
         Registration {
             account,
             peer,
@@ -67,17 +67,17 @@ impl Registration {
     }
 
     /// True once the server accepted a Register and until De-register or expiry.
-    pub fn is_registered(&self) -> bool {
+    pub(crate) fn is_registered(&self) -> bool {
         matches!(self.state, RegState::Registered | RegState::Updating)
     }
 
-    pub fn location_path(&self) -> String {
+    pub(crate) fn location_path(&self) -> String {
         format!("/{}", self.location.join("/"))
     }
 }
 
 /// The Content-Formats this build decodes and encodes, besides plain text and opaque.
-pub fn supported_formats() -> Vec<u16> {
+pub(crate) fn supported_formats() -> Vec<u16> {
     let mut v = alloc::vec![ContentFormat::Tlv.code()];
     if ContentFormat::SenmlJson.can_encode() {
         v.push(ContentFormat::SenmlJson.code());
@@ -90,7 +90,7 @@ pub fn supported_formats() -> Vec<u16> {
 }
 
 /// The value of the root link's `ct` attribute, if any (see `RootFormats`).
-pub fn root_ct(config: &Config) -> Option<String> {
+pub(crate) fn root_ct(config: &Config) -> Option<String> {
     if config.version == Version::V1_0 {
         // 1.0 servers know TLV and LwM2M JSON (11543) only; we announce nothing, as TLV is
         // assumed (Core 1.0 §6.4).
@@ -158,7 +158,7 @@ pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -
 }
 
 /// `POST /rd?ep=..&lt=..&lwm2m=..&b=..` with the object list (Transport 1.1 §6.2.1).
-pub fn register_packet(
+pub(crate) fn register_packet(
     endpoint: &str,
     version: Version,
     account: &ServerAccount,
@@ -178,7 +178,7 @@ pub fn register_packet(
 }
 
 /// `POST /{location}` with only what changed; an empty Update is the lifetime refresh.
-pub fn update_packet(reg: &Registration, links: &str) -> Packet {
+pub(crate) fn update_packet(reg: &Registration, links: &str) -> Packet {
     let mut queries = Vec::new();
     if reg.account.lifetime_s != reg.sent_lifetime_s {
         queries.push(format!("lt={}", reg.account.lifetime_s));
@@ -197,7 +197,7 @@ pub fn update_packet(reg: &Registration, links: &str) -> Packet {
 }
 
 /// `DELETE /{location}`.
-pub fn deregister_packet(reg: &Registration) -> Packet {
+pub(crate) fn deregister_packet(reg: &Registration) -> Packet {
     let segs: Vec<&str> = reg.location.iter().map(String::as_str).collect();
     msg::new_request(msg::DELETE, &segs, &[])
 }
@@ -205,7 +205,7 @@ pub fn deregister_packet(reg: &Registration) -> Packet {
 /// How long after a successful Register/Update the next Update is sent. The TS gives no formula
 /// (FACTS §3.4); like Wakaama we leave MAX_TRANSMIT_WAIT (93 s) for the Update's own
 /// retransmissions when the lifetime allows it, else half the lifetime, and never under 1 s.
-pub fn update_delay_ms(lifetime_s: i64, max_transmit_wait_ms: u64) -> u64 {
+pub(crate) fn update_delay_ms(lifetime_s: i64, max_transmit_wait_ms: u64) -> u64 {
     let lifetime_ms = u64::try_from(lifetime_s).unwrap_or(0).saturating_mul(1000);
     let delay = if lifetime_ms > 2 * max_transmit_wait_ms {
         lifetime_ms - max_transmit_wait_ms

@@ -11,7 +11,7 @@ use crate::path::{Path, PathError};
 
 /// A server's request, parsed once.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: u8,
     pub segments: Vec<String>,
     pub queries: Vec<String>,
@@ -23,7 +23,7 @@ pub struct Request {
 
 impl Request {
     /// `None` when an option is not valid UTF-8 (the caller answers 4.00).
-    pub fn parse(p: &Packet) -> Option<Request> {
+    pub(crate) fn parse(p: &Packet) -> Option<Request> {
         Some(Request {
             method: msg::code_of(p),
             segments: msg::uri_path(p)?,
@@ -36,14 +36,14 @@ impl Request {
     }
 
     /// The LwM2M path the request targets.
-    pub fn path(&self) -> Result<Path, PathError> {
+    pub(crate) fn path(&self) -> Result<Path, PathError> {
         Path::from_segments(self.segments.iter().map(String::as_str))
     }
 
     /// The format of the payload (Content-Format negotiation, incoming side, in one place):
     /// Core 1.1 §5.2.7.4 and §5.4.3 make Content-Format mandatory on a write (4.00 without
     /// it); one this build cannot decode is 4.15 Unsupported Content-Format.
-    pub fn payload_format(&self) -> Result<ContentFormat, Reply> {
+    pub(crate) fn payload_format(&self) -> Result<ContentFormat, Reply> {
         let Some(cf) = self.content_format else {
             return Err(Reply::error(
                 msg::BAD_REQUEST,
@@ -62,7 +62,7 @@ impl Request {
     /// The format to answer in (outgoing side): the Accept if this build encodes it and
     /// `allowed` admits it, else 4.06 Not Acceptable; without Accept, `default` (the client's
     /// choice, Core 1.1 §7.1).
-    pub fn answer_format(
+    pub(crate) fn answer_format(
         &self,
         allowed: impl Fn(ContentFormat) -> bool,
         default: ContentFormat,
@@ -80,14 +80,14 @@ impl Request {
     }
 
     /// True for `/bs` (Bootstrap-Finish target).
-    pub fn is_bs(&self) -> bool {
+    pub(crate) fn is_bs(&self) -> bool {
         self.segments.len() == 1 && self.segments.first().is_some_and(|s| s == "bs")
     }
 }
 
 /// What the client answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub code: u8,
     pub content_format: Option<u16>,
     pub payload: Vec<u8>,
@@ -100,7 +100,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn code(code: u8) -> Reply {
+    pub(crate) fn code(code: u8) -> Reply {
         Reply {
             code,
             content_format: None,
@@ -111,7 +111,7 @@ impl Reply {
         }
     }
 
-    pub fn content(content_format: u16, payload: Vec<u8>) -> Reply {
+    pub(crate) fn content(content_format: u16, payload: Vec<u8>) -> Reply {
         Reply {
             code: msg::CONTENT,
             content_format: Some(content_format),
@@ -123,7 +123,7 @@ impl Reply {
     }
 
     /// An error with a diagnostic payload (RFC 7252 §5.5.2: UTF-8 text, no Content-Format).
-    pub fn error(code: u8, diagnostic: impl ToString) -> Reply {
+    pub(crate) fn error(code: u8, diagnostic: impl ToString) -> Reply {
         Reply {
             code,
             content_format: None,
@@ -134,7 +134,7 @@ impl Reply {
         }
     }
 
-    pub fn into_packet(self) -> Packet {
+    pub(crate) fn into_packet(self) -> Packet {
         let mut p = msg::new_response(self.code);
         if let Some(cf) = self.content_format {
             msg::set_content_format(&mut p, cf);
@@ -154,7 +154,7 @@ impl Reply {
     }
 
     /// 4.13 Request Entity Too Large, naming the limit in Size1 (RFC 7959 §2.9.3).
-    pub fn too_large(limit: usize) -> Reply {
+    pub(crate) fn too_large(limit: usize) -> Reply {
         let mut r = Reply::error(
             msg::REQUEST_ENTITY_TOO_LARGE,
             alloc::format!("payload over {limit} bytes"),
@@ -163,7 +163,7 @@ impl Reply {
         r
     }
 
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         self.code >> 5 == 2
     }
 }

@@ -18,7 +18,7 @@ use crate::value::{Instances, Resources};
 
 /// What a committed transaction changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// Instances created or deleted (`/O/I`): the object list changed (Core 1.1 §5.3.2).
     pub instances: BTreeSet<Path>,
     /// Resources whose value changed, appeared or disappeared in instances that exist before
@@ -29,17 +29,17 @@ pub struct Changes {
 impl Changes {
     /// True when nothing changed: no instance and no resource (only the unit tests ask).
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.instances.is_empty() && self.resources.is_empty()
     }
 
     /// Whether Register/Update's object list is different now.
-    pub fn object_list_changed(&self) -> bool {
+    pub(crate) fn object_list_changed(&self) -> bool {
         !self.instances.is_empty()
     }
 
     /// Every object with a change.
-    pub fn objects(&self) -> BTreeSet<u16> {
+    pub(crate) fn objects(&self) -> BTreeSet<u16> {
         self.instances
             .iter()
             .chain(&self.resources)
@@ -76,14 +76,14 @@ impl Changes {
 
 /// A change in progress over a snapshot of the committed store.
 #[derive(Debug, Clone)]
-pub struct Transaction {
+pub(crate) struct Transaction {
     /// The committed store as it was when the transaction began.
     base: Store,
     staged: Store,
 }
 
 impl Transaction {
-    pub fn begin(store: &Store) -> Transaction {
+    pub(crate) fn begin(store: &Store) -> Transaction {
         Transaction {
             base: store.clone(),
             staged: store.clone(),
@@ -91,16 +91,16 @@ impl Transaction {
     }
 
     /// The store as the transaction sees it.
-    pub fn staged(&self) -> &Store {
+    pub(crate) fn staged(&self) -> &Store {
         &self.staged
     }
 
-    pub fn staged_mut(&mut self) -> &mut Store {
+    pub(crate) fn staged_mut(&mut self) -> &mut Store {
         &mut self.staged
     }
 
     /// The objects this transaction changed, ascending.
-    pub fn touched(&self) -> Vec<u16> {
+    pub(crate) fn touched(&self) -> Vec<u16> {
         self.staged
             .object_ids()
             .filter(|o| !self.staged.shares_object(&self.base, *o))
@@ -108,7 +108,7 @@ impl Transaction {
     }
 
     /// What committing would change.
-    pub fn changes(&self) -> Changes {
+    pub(crate) fn changes(&self) -> Changes {
         let mut changes = Changes::default();
         for o in self.touched() {
             changes.of_object(o, self.base.instances(o), self.staged.instances(o));
@@ -120,7 +120,7 @@ impl Transaction {
     /// changed objects the transaction did not touch, such as a battery level, and those
     /// changes stay) with the objects this transaction changed taken from the staged copy.
     /// The caller persists it and then installs it; dropping it instead is a rollback.
-    pub fn result_over(&self, current: &Store) -> (Store, Changes) {
+    pub(crate) fn result_over(&self, current: &Store) -> (Store, Changes) {
         let mut result = current.clone();
         for o in self.touched() {
             result.adopt_object(&self.staged, o);

@@ -52,14 +52,14 @@ pub(crate) struct RawRecord {
 }
 
 impl RawRecord {
-    pub fn set_base_name(&mut self, s: String) -> Result<(), CodecError> {
+    pub(super) fn set_base_name(&mut self, s: String) -> Result<(), CodecError> {
         set_once(&mut self.base_name, s, "bn")
     }
-    pub fn set_name(&mut self, s: String) -> Result<(), CodecError> {
+    pub(super) fn set_name(&mut self, s: String) -> Result<(), CodecError> {
         set_once(&mut self.name, s, "n")
     }
     /// RFC 8428 §4.2: a record carries at most one value field.
-    pub fn set_value(&mut self, v: RawValue) -> Result<(), CodecError> {
+    pub(super) fn set_value(&mut self, v: RawValue) -> Result<(), CodecError> {
         set_once(&mut self.value, v, "value")
     }
 }
@@ -97,7 +97,7 @@ pub(crate) enum Field {
 
 impl Field {
     /// By JSON key (also accepted as a text key in CBOR).
-    pub fn from_key(key: &str) -> Field {
+    pub(super) fn from_key(key: &str) -> Field {
         match key {
             "bn" => Field::BaseName,
             "bt" => Field::BaseTime,
@@ -118,7 +118,7 @@ impl Field {
 
     /// By CBOR integer label (RFC 8428 §6 Table 4).
     #[cfg(feature = "cbor")]
-    pub fn from_label(label: i128) -> Field {
+    pub(super) fn from_label(label: i128) -> Field {
         match label {
             -1 => Field::BaseVersion,
             -2 => Field::BaseName,
@@ -747,7 +747,7 @@ pub(crate) mod test_data {
     use crate::value::{Instances, ResourceType as T, ResourceValue, Value};
 
     /// The Device instance of VECTORS §1.1 / §4.1–4.3 as Instances of object 3.
-    pub fn device_instance() -> Instances {
+    pub(crate) fn device_instance() -> Instances {
         let s = |v: &str| ResourceValue::Single(Value::String(v.into()));
         let i = |v: i64| ResourceValue::Single(Value::Integer(v));
         let m = |vs: &[i64]| {
@@ -778,7 +778,7 @@ pub(crate) mod test_data {
     }
 
     /// Object 1024 with one resource of each type; 1 and 3 are multiple.
-    pub fn test_object() -> ObjectDef {
+    pub(crate) fn test_object() -> ObjectDef {
         ObjectDef {
             id: 1024,
             name: Cow::Borrowed("Codec test"),
@@ -801,7 +801,7 @@ pub(crate) mod test_data {
     }
 
     /// The part of `content` that lies under `target`.
-    pub fn restrict(content: &Instances, target: &crate::path::Path) -> Instances {
+    pub(crate) fn restrict(content: &Instances, target: &crate::path::Path) -> Instances {
         let mut out = Instances::new();
         for (&iid, res) in content {
             if target.instance_id().is_some_and(|t| t != iid) {
@@ -829,7 +829,7 @@ pub(crate) mod test_data {
     }
 
     /// Two instances of 1024 holding every value type, multiple resources included.
-    pub fn every_type() -> Instances {
+    pub(crate) fn every_type() -> Instances {
         let mut c = Instances::new();
         for iid in [0u16, 7] {
             let mut r = BTreeMap::new();

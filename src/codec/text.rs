@@ -125,7 +125,7 @@ pub(super) struct ValueTarget {
 impl ValueTarget {
     /// Core 1.1 §7.4.1: single-value formats only address a resource or a resource instance;
     /// anything above is `Unsupported` (4.15 on input, 4.06 on output).
-    pub fn of(target: &Path) -> Result<ValueTarget, CodecError> {
+    pub(super) fn of(target: &Path) -> Result<ValueTarget, CodecError> {
         match (
             target.object_id(),
             target.instance_id(),
@@ -143,7 +143,7 @@ impl ValueTarget {
 
     /// A multiple resource as a whole has no single-value form; a resource-instance path on a
     /// single resource names nothing.
-    pub fn check_shape(&self, shape: ResourceShape) -> Result<(), CodecError> {
+    pub(super) fn check_shape(&self, shape: ResourceShape) -> Result<(), CodecError> {
         match (shape.multiple, self.resource_instance) {
             (false, None) | (true, Some(_)) => Ok(()),
             (true, None) => Err(CodecError::Unsupported),
@@ -154,7 +154,7 @@ impl ValueTarget {
     }
 
     /// The decode result: the target's instance holding the value (or nothing).
-    pub fn wrap(&self, value: Option<Value>) -> Instances {
+    pub(super) fn wrap(&self, value: Option<Value>) -> Instances {
         let mut resources = Resources::new();
         if let Some(v) = value {
             let rv = match self.resource_instance {
@@ -173,7 +173,7 @@ impl ValueTarget {
     }
 
     /// The value to encode. A multiple resource as a whole is `Unsupported`.
-    pub fn find<'a>(&self, content: &'a Instances) -> Result<&'a Value, CodecError> {
+    pub(super) fn find<'a>(&self, content: &'a Instances) -> Result<&'a Value, CodecError> {
         let missing = || CodecError::WrongTarget(String::from("target missing from the content"));
         let rv = content
             .get(&self.instance)

@@ -28,7 +28,7 @@ pub(crate) use read::read_values;
 
 /// What a handled request asks the client to do besides replying.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// A store-held resource was executed (the application learns of it by an event).
     Executed {
         /// The executed resource.
@@ -67,7 +67,7 @@ pub enum Effect {
 
 /// Per-request context.
 #[derive(Debug, Clone, Copy)]
-pub struct DmContext {
+pub(crate) struct DmContext {
     /// The requesting server.
     pub ssid: u16,
     /// Format used when a Read of several values comes without Accept.
@@ -230,7 +230,7 @@ fn execute(model: &mut DataModel<'_>, path: &Path, args: &[u8]) -> (Reply, Vec<E
 
 /// Execute arguments, Core 1.1 §5.4.5: `arg *("," arg)`, `arg = DIGIT ["=" "'" *CHAR "'"]`.
 /// Parsed leniently about blanks around separators, as the TS's own examples contain them.
-pub fn parse_execute_args(payload: &[u8]) -> Option<Vec<(u8, Option<String>)>> {
+pub(crate) fn parse_execute_args(payload: &[u8]) -> Option<Vec<(u8, Option<String>)>> {
     let text = core::str::from_utf8(payload).ok()?;
     let mut out = Vec::new();
     let mut rest = text.trim();

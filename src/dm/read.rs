@@ -112,7 +112,7 @@ fn readable_content(
 
 /// What Discover shows of one object: per instance, its resources with the number of
 /// instances of each multiple resource (`dim`).
-pub type Listing = BTreeMap<u16, crate::object::PresentResources>;
+pub(super) type Listing = BTreeMap<u16, crate::object::PresentResources>;
 
 /// Discover: only the instances it shows are asked what they hold, and nothing is read of an
 /// application object that lists its resources.

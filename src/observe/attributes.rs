@@ -20,7 +20,7 @@ use crate::value::ResourceType;
 /// The `<NOTIFICATION>` attributes at one level, or the effective ones for an observation.
 /// `None` means "not set". Periods are in seconds; thresholds are in the resource's unit.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Attributes {
+pub(crate) struct Attributes {
     /// Minimum Period (`pmin`): the least time between two notifications.
     pub pmin: Option<u32>,
     /// Maximum Period (`pmax`): a notification is sent at the latest after this time; 0, or a
@@ -40,20 +40,20 @@ pub struct Attributes {
 
 impl Attributes {
     /// True when no attribute is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Attributes::default()
     }
 
     /// True when one of the value conditions `gt`, `lt`, `st` is set (they change what counts
     /// as a change worth notifying, see `condition`).
-    pub fn has_value_conditions(&self) -> bool {
+    pub(crate) fn has_value_conditions(&self) -> bool {
         self.gt.is_some() || self.lt.is_some() || self.st.is_some()
     }
 }
 
 /// What one Write-Attributes does to one attribute at the addressed level.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Edit<T> {
+pub(crate) enum Edit<T> {
     /// The attribute is not in the query: it keeps its current value.
     #[default]
     Unchanged,
@@ -66,7 +66,7 @@ pub enum Edit<T> {
 
 impl<T: Copy> Edit<T> {
     /// The attribute after this edit, given its current value.
-    pub fn apply(self, current: Option<T>) -> Option<T> {
+    pub(crate) fn apply(self, current: Option<T>) -> Option<T> {
         match self {
             Edit::Unchanged => current,
             Edit::Set(v) => Some(v),
@@ -75,14 +75,14 @@ impl<T: Copy> Edit<T> {
     }
 
     /// True unless the query left the attribute alone.
-    pub fn is_mentioned(&self) -> bool {
+    pub(crate) fn is_mentioned(&self) -> bool {
         !matches!(self, Edit::Unchanged)
     }
 }
 
 /// A parsed Write-Attributes query ([`parse_query`]): one [`Edit`] per attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct AttributeWrite {
+pub(crate) struct AttributeWrite {
     /// `pmin`.
     pub pmin: Edit<u32>,
     /// `pmax`.
@@ -101,7 +101,7 @@ pub struct AttributeWrite {
 
 impl AttributeWrite {
     /// The attributes of a level after this write, given what the level holds now.
-    pub fn merge(&self, current: &Attributes) -> Attributes {
+    pub(crate) fn merge(&self, current: &Attributes) -> Attributes {
         Attributes {
             pmin: self.pmin.apply(current.pmin),
             pmax: self.pmax.apply(current.pmax),
@@ -114,7 +114,7 @@ impl AttributeWrite {
     }
 
     /// True when the query names `gt`, `lt` or `st`, set or unset.
-    pub fn mentions_value_conditions(&self) -> bool {
+    pub(crate) fn mentions_value_conditions(&self) -> bool {
         self.gt.is_mentioned() || self.lt.is_mentioned() || self.st.is_mentioned()
     }
 }
@@ -122,7 +122,7 @@ impl AttributeWrite {
 /// Why a Write-Attributes was refused. Every case is the peer's fault and answered 4.00
 /// ([`AttrError::code`]); the `Display` text is the reason, fit for a diagnostic payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AttrError {
+pub(crate) enum AttrError {
     /// No query parameter at all: that is a Write (Replace), not a Write-Attributes.
     #[error("Write-Attributes carries no attribute")]
     Empty,
@@ -168,7 +168,7 @@ pub enum AttrError {
 impl AttrError {
     /// The CoAP response code: 4.00 Bad Request for every case (FACTS §4.1, Write-Attributes:
     /// "4.00 bad attribute/inconsistent set"; the store limit has no code of its own).
-    pub fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         msg::BAD_REQUEST
     }
 }
@@ -183,7 +183,7 @@ fn echo(s: &str) -> String {
 
 /// Parses the Uri-Query parameters of a Write-Attributes (each `name=value` or `name`). Names
 /// are case-sensitive as CoAP options are. The whole query is refused on the first error.
-pub fn parse_query(queries: &[String]) -> Result<AttributeWrite, AttrError> {
+pub(crate) fn parse_query(queries: &[String]) -> Result<AttributeWrite, AttrError> {
     if queries.is_empty() {
         return Err(AttrError::Empty);
     }
@@ -264,7 +264,7 @@ fn parse_decimal(v: &str, signed: bool) -> Option<f64> {
 
 /// True for the resource types `gt`, `lt` and `st` may apply to (Core 1.2: "numerical"
 /// resources): Integer, Unsigned Integer, Float and Time.
-pub fn is_numeric_type(t: ResourceType) -> bool {
+pub(crate) fn is_numeric_type(t: ResourceType) -> bool {
     matches!(
         t,
         ResourceType::Integer
@@ -276,7 +276,7 @@ pub fn is_numeric_type(t: ResourceType) -> bool {
 
 /// The attributes every LwM2M Server attached, per (Short Server ID, level), bounded.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttributeStore {
+pub(crate) struct AttributeStore {
     levels: BTreeMap<(u16, Path), Attributes>,
     max_entries: usize,
 }
@@ -284,7 +284,7 @@ pub struct AttributeStore {
 impl AttributeStore {
     /// An empty store holding at most `max_entries` levels (over all servers): a server could
     /// otherwise grow it without bound, one Write-Attributes per path (DESIGN.md §7).
-    pub fn new(max_entries: usize) -> AttributeStore {
+    pub(crate) fn new(max_entries: usize) -> AttributeStore {
         AttributeStore {
             levels: BTreeMap::new(),
             max_entries,
@@ -293,13 +293,13 @@ impl AttributeStore {
 
     #[cfg(test)]
     /// The number of levels that hold attributes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.levels.len()
     }
 
     #[cfg(test)]
     /// True when no server attached anything.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.levels.is_empty()
     }
 
@@ -310,7 +310,7 @@ impl AttributeStore {
     /// The write is merged into what the level holds, the result is checked, and only then
     /// stored: on error nothing changes (DESIGN.md §3). A level left with no attribute is
     /// removed.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         ssid: u16,
         path: &Path,
@@ -343,7 +343,7 @@ impl AttributeStore {
     /// Exactly what server `ssid` attached at `path` (nothing inherited): what Discover shows
     /// for a level. To show inherited values too (the Core 1.2 Discover example
     /// `</3/0>;pmin=10;pmax=60`), use [`AttributeStore::effective`] without defaults.
-    pub fn attached(&self, ssid: u16, path: &Path) -> Attributes {
+    pub(crate) fn attached(&self, ssid: u16, path: &Path) -> Attributes {
         self.levels.get(&(ssid, *path)).copied().unwrap_or_default()
     }
 
@@ -353,7 +353,7 @@ impl AttributeStore {
     /// only from R and RI levels. `pmin` and `pmax` not set anywhere fall back to the server's
     /// Default Minimum / Maximum Period (`/1/x/2`, `/1/x/3`), passed in by the caller since this
     /// store does not read objects.
-    pub fn effective(
+    pub(crate) fn effective(
         &self,
         ssid: u16,
         path: &Path,
@@ -387,7 +387,7 @@ impl AttributeStore {
 
     #[cfg(test)]
     /// Every level server `ssid` attached attributes to, in path order.
-    pub fn levels(&self, ssid: u16) -> impl Iterator<Item = (&Path, &Attributes)> + '_ {
+    pub(crate) fn levels(&self, ssid: u16) -> impl Iterator<Item = (&Path, &Attributes)> + '_ {
         self.levels
             .range((ssid, Path::ROOT)..)
             .take_while(move |((s, _), _)| *s == ssid)
@@ -397,18 +397,18 @@ impl AttributeStore {
     /// Drops everything server `ssid` attached (its account was removed). Whether a new
     /// Register also clears them is the caller's policy; this store does not know about
     /// registrations.
-    pub fn forget_server(&mut self, ssid: u16) {
+    pub(crate) fn forget_server(&mut self, ssid: u16) {
         self.levels.retain(|(s, _), _| *s != ssid);
     }
 
     /// Drops the levels at `path` and below it, for every server: the instance or resource
     /// instance there was deleted, and one created later with the same ID starts clean.
-    pub fn forget_below(&mut self, path: &Path) {
+    pub(crate) fn forget_below(&mut self, path: &Path) {
         self.levels.retain(|(_, p), _| !path.contains(p));
     }
 
     /// Drops the levels of instance `/oid/iid` and below (the instance was deleted).
-    pub fn forget_instance(&mut self, oid: u16, iid: u16) {
+    pub(crate) fn forget_instance(&mut self, oid: u16, iid: u16) {
         self.forget_below(&Path::instance(oid, iid));
     }
 }
@@ -442,7 +442,7 @@ fn below(a: f64, b: f64) -> bool {
 /// discovered: integers as decimal digits, floats as Rust's shortest round-trip decimal without
 /// exponent, an integral float without `.0` (`gt=45` → `"45"`, `st=0.5` → `"0.5"`, `-0` →
 /// `"0"`). A non-finite float (which parsing never stores) has no such form and is left out.
-pub fn link_params(a: &Attributes) -> Vec<(String, String)> {
+pub(crate) fn link_params(a: &Attributes) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut int = |name: &str, v: Option<u32>| {
         if let Some(v) = v {

@@ -33,7 +33,7 @@ use crate::value::Value;
 
 /// What an observation needs at a given time ([`Schedule::due`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
+pub(crate) enum Due {
     /// Nothing before [`Schedule::next_deadline`].
     Nothing,
     /// Read the value and report it with [`Schedule::evaluated`] (`epmin` ended a deferral, or
@@ -46,7 +46,7 @@ pub enum Due {
 /// The scheduling state of one observation. Built by [`Schedule::started`] when the Observe
 /// response is sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// When the last notification (or the Observe response) went out.
     notified_at: u64,
     /// The numeric value it carried: the base of `st`.
@@ -91,7 +91,7 @@ impl Schedule {
     /// The Observe response carrying `value` (its numeric form, [`numeric`], or `None` for a
     /// non-numeric or composite target) was sent at `now`: it counts as the first notification
     /// (FACTS §5).
-    pub fn started(now: u64, value: Option<f64>) -> Schedule {
+    pub(crate) fn started(now: u64, value: Option<f64>) -> Schedule {
         Schedule {
             notified_at: now,
             notified_value: value,
@@ -122,7 +122,7 @@ impl Schedule {
     /// while 17→24 does not although it crosses 20 upwards (and steps only 7). A crossing in
     /// either direction would notify 48→42 and 17→24; requiring crossing *and* step would miss
     /// 45→50. A value with no numeric form, or no previous value to compare with, qualifies.
-    pub fn changed(&mut self, attrs: &Attributes, now: u64, value: Option<f64>) {
+    pub(crate) fn changed(&mut self, attrs: &Attributes, now: u64, value: Option<f64>) {
         let p = Periods::of(attrs);
         if p.epmin > 0 && now < self.evaluated_at.saturating_add(p.epmin) {
             self.deferred = true;
@@ -134,7 +134,7 @@ impl Schedule {
     /// The value was re-read at `now` because [`Due::Evaluate`] was returned. If a change was
     /// deferred by `epmin`, a non-numeric `value` counts as changed; otherwise only a numeric
     /// value different from the last evaluated one does.
-    pub fn evaluated(&mut self, attrs: &Attributes, now: u64, value: Option<f64>) {
+    pub(crate) fn evaluated(&mut self, attrs: &Attributes, now: u64, value: Option<f64>) {
         let signalled = self.deferred;
         self.evaluate(attrs, now, value, signalled);
     }
@@ -178,18 +178,18 @@ impl Schedule {
     }
 
     /// A notification carrying `value` was sent at `now`. It is also an evaluation.
-    pub fn notified(&mut self, now: u64, value: Option<f64>) {
+    pub(crate) fn notified(&mut self, now: u64, value: Option<f64>) {
         *self = Schedule::started(now, value);
     }
 
     /// The earliest time something may become due, or `None` when nothing will without a new
     /// change. A deadline at or before the caller's `now` means "due now".
-    pub fn next_deadline(&self, attrs: &Attributes) -> Option<u64> {
+    pub(crate) fn next_deadline(&self, attrs: &Attributes) -> Option<u64> {
         self.deadlines(attrs).into_iter().flatten().min()
     }
 
     /// What is due at `now`. Notify wins over Evaluate: sending reads the value anyway.
-    pub fn due(&self, attrs: &Attributes, now: u64) -> Due {
+    pub(crate) fn due(&self, attrs: &Attributes, now: u64) -> Due {
         let [hold, pmax, defer, epmax] = self.deadlines(attrs);
         let reached = |d: Option<u64>| d.is_some_and(|d| now >= d);
         if reached(hold) || reached(pmax) {
@@ -216,7 +216,7 @@ impl Schedule {
 
     #[cfg(test)]
     /// True when a qualifying change waits for `pmin`.
-    pub fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         self.pending
     }
 }
@@ -224,7 +224,7 @@ impl Schedule {
 /// The numeric form of a value for `gt`/`lt`/`st`: Integer, Unsigned Integer, Float and Time
 /// (the types [`is_numeric_type`](super::attributes::is_numeric_type) accepts). Integers beyond
 /// 2^53 lose precision, which thresholds written as decimals cannot resolve anyway.
-pub fn numeric(v: &Value) -> Option<f64> {
+pub(crate) fn numeric(v: &Value) -> Option<f64> {
     match v {
         Value::Integer(i) | Value::Time(i) => Some(*i as f64),
         Value::Unsigned(u) => Some(*u as f64),

@@ -8,6 +8,6 @@
 //! level with their inheritance; [`condition`] schedules one observation from its effective
 //! attributes.
 
-pub mod attributes;
-pub mod condition;
+pub(crate) mod attributes;
+pub(crate) mod condition;
 pub(crate) mod registry;

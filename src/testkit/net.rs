@@ -30,7 +30,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Sends a confirmable request.
-    pub fn request(&mut self, peer: SocketAddr, packet: Packet) -> ExchangeId {
+    pub(super) fn request(&mut self, peer: SocketAddr, packet: Packet) -> ExchangeId {
         self.ep.request(self.now, peer, packet, true)
     }
 }
@@ -69,7 +69,7 @@ pub(crate) struct ServerLoop<H: Handler> {
 
 impl<H: Handler> ServerLoop<H> {
     /// Binds `addr` (port 0: an ephemeral one) and starts the thread.
-    pub fn start(
+    pub(super) fn start(
         addr: SocketAddr,
         handler: H,
         seed: u64,
@@ -108,12 +108,12 @@ impl<H: Handler> ServerLoop<H> {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(super) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Runs `job` on the socket thread (soon: the thread is woken up).
-    pub fn post(&self, job: impl FnOnce(&mut H, &mut Ctx<'_>) + Send + 'static) {
+    pub(super) fn post(&self, job: impl FnOnce(&mut H, &mut Ctx<'_>) + Send + 'static) {
         let _ = self.jobs.send(Box::new(job));
         self.wake();
     }
@@ -124,11 +124,11 @@ impl<H: Handler> ServerLoop<H> {
     }
 
     /// Silently drops the next `n` datagrams received (replacing any count still pending).
-    pub fn drop_next(&self, n: usize) {
+    pub(super) fn drop_next(&self, n: usize) {
         self.drop_next.store(n, Ordering::SeqCst);
     }
 
-    pub fn transcript(&self) -> Vec<String> {
+    pub(super) fn transcript(&self) -> Vec<String> {
         self.transcript
             .lock()
             .map(|t| t.clone())
