@@ -293,6 +293,5 @@ fn report(event: &Event, verbose: bool) {
         }
         Event::SendCompleted { ssid } => println!("send: server {ssid} accepted"),
         Event::SendRejected { ssid, reason } => println!("send: server {ssid}: {reason}"),
-        Event::PeerClosed { .. } => {}
     }
 }

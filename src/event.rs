@@ -99,12 +99,6 @@ pub enum Event {
     SmartcardRemoved,
     /// The Bootstrap-Server account was purged after its Account Timeout (`/0/x/12`).
     BootstrapAccountPurged,
-    /// The client no longer talks to this peer: transports may release it.
-    PeerClosed {
-        /// The peer that is no longer used. Ids are not reused: a later peer, even for the
-        /// same URI, gets a new one.
-        peer: PeerId,
-    },
     /// A transport adapter could not send a datagram to `peer` (too large for UDP, no route,
     /// the host's send callback failed). It counts as one lost datagram: CoAP retransmits or
     /// the exchange fails on its own. Reported by the adapters (`UdpClient`, the C transport

@@ -124,7 +124,7 @@ pub mod transport;
 pub mod uri;
 pub mod value;
 
-pub use client::{Client, Transmit};
+pub use client::{Client, PeerChange, Transmit};
 pub use config::{Config, Limits, RootFormats, Version};
 pub use event::Event;
 pub use path::Path;

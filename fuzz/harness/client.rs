@@ -194,10 +194,12 @@ impl Sim {
                     }
                 }
             }
-            while let Some(e) = self.client.poll_event() {
-                if let Event::PeerClosed { peer } = e {
+            while let Some(change) = self.client.poll_peer_change() {
+                if let lwm2mc::PeerChange::Closed(peer) = change {
                     self.ports.remove(&peer);
                 }
+            }
+            while let Some(e) = self.client.poll_event() {
                 self.events.push(e);
             }
             if replies.is_empty() {

@@ -45,6 +45,7 @@ mod persistence;
 mod registration_flow;
 mod send_flow;
 
+pub use peers::PeerChange;
 pub use send_flow::SendError;
 
 use peers::peer_for;
@@ -131,6 +132,8 @@ pub struct Client {
     offline: bool,
     /// Notifications kept while offline, oldest first.
     stored: Vec<offline::Stored>,
+    /// The peers reported by `poll_peer_change` as opened and not yet as closed.
+    announced: BTreeSet<PeerId>,
 }
 
 impl Client {
@@ -166,6 +169,7 @@ impl Client {
             observed_baseline: None,
             offline: false,
             stored: Vec::new(),
+            announced: BTreeSet::new(),
         }
     }
 

@@ -1,9 +1,39 @@
-//! Peer ids for transport descriptions: allocated on first use, released (with
-//! `Event::PeerClosed`) when nothing refers to them.
+//! Peer ids for transport descriptions: allocated on first use, released when nothing refers
+//! to them. The adapter learns both from `Client::poll_peer_change`.
 
 use super::*;
 
+/// A change in the peers the client talks to, for the adapter that maps them to transports
+/// (sockets, DTLS sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerChange {
+    /// A new peer: open a transport to it (`Client::peer_info` says where and how) before
+    /// sending its first datagram.
+    Opened(PeerId),
+    /// The client no longer uses this peer and has nothing left to send it: the transport may
+    /// be released. Ids are not reused: a later peer, even for the same URI, gets a new one.
+    Closed(PeerId),
+}
+
 impl Client {
+    /// The next change in the peers, oldest first. Call it until `None` before
+    /// `poll_transmit` (so every datagram's peer is open) and again after (a peer is reported
+    /// closed only once its last datagram was taken).
+    pub fn poll_peer_change(&mut self) -> Option<PeerChange> {
+        if let Some(id) = self.peers.keys().find(|id| !self.announced.contains(id)) {
+            let id = *id;
+            self.announced.insert(id);
+            return Some(PeerChange::Opened(id));
+        }
+        let closed = self
+            .announced
+            .iter()
+            .find(|id| !self.peers.contains_key(id) && !self.endpoint.has_queued(**id))
+            .copied()?;
+        self.announced.remove(&closed);
+        Some(PeerChange::Closed(closed))
+    }
+
     /// The peer for a transport description, allocating an id the first time. A changed
     /// description (new URI or keys) is a new peer: Core 1.1 §5.2.5 wants a new session then.
     pub(super) fn peer_for(&mut self, info: PeerInfo) -> PeerId {
@@ -39,7 +69,6 @@ impl Client {
             }
             self.peers.remove(&peer);
             self.endpoint.forget_peer(peer);
-            self.emit(Event::PeerClosed { peer });
         }
     }
 }

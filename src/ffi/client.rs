@@ -11,17 +11,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::adapters::{describe_code, known, CObject, CStorage};
+use super::adapters::{CObject, CStorage};
 use super::config::{lwm2mc_config, store_error, LogHook, StorageChoice};
 use super::guard::{as_bytes, as_ref, as_str, guard, write_out, FfiResult, FreeClaim, Gate};
 use super::result::lwm2mc_result;
 use super::types::*;
 use crate::client::Client;
-use crate::event::{Event, EventQueue};
+use crate::event::EventQueue;
 use crate::peer::PeerId;
 use crate::transport::udp::{Direction, UdpClient};
 
-enum Mode {
+// One per client, built once and never moved in a hot path: boxing would only add a pointer.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Mode {
     /// Driven by the host through the transport hook.
     Hooked(Client),
     /// Driven by the built-in UDP loop.
@@ -42,17 +44,19 @@ pub struct lwm2mc_client {
 }
 
 pub(super) struct ClientState {
-    mode: Mode,
-    transport: Option<lwm2mc_transport>,
+    pub(super) mode: Mode,
+    pub(super) transport: Option<lwm2mc_transport>,
     /// Host peer handles of the peers opened through the transport hook.
-    opened: BTreeMap<PeerId, usize>,
+    pub(super) opened: BTreeMap<PeerId, usize>,
     /// Peers whose `open` returned a handle another peer holds: never opened, not retried.
-    refused: BTreeSet<PeerId>,
-    log: Logger,
+    pub(super) refused: BTreeSet<PeerId>,
+    /// Peers the client added whose `open` did not succeed yet: tried at every call.
+    pub(super) pending_open: BTreeSet<PeerId>,
+    pub(super) log: Logger,
     /// Set when a callback asked for this client to be freed: no more callbacks run.
-    dying: Arc<AtomicBool>,
+    pub(super) dying: Arc<AtomicBool>,
     /// Datagrams the transport hook's `send` failed to send.
-    send_failures: u64,
+    pub(super) send_failures: u64,
     pub(super) events: EventQueue,
     /// Storage behind the pointers of the last event handed out.
     pub(super) held_message: CString,
@@ -61,7 +65,7 @@ pub(super) struct ClientState {
 
 /// The log hook, silent once the client is being freed.
 #[derive(Clone)]
-struct Logger {
+pub(super) struct Logger {
     hook: Option<LogHook>,
     dying: Arc<AtomicBool>,
 }
@@ -72,7 +76,7 @@ unsafe impl Send for Logger {}
 
 impl Logger {
     /// Log lines go out only at points where the client's state is consistent.
-    fn log(&self, level: u32, line: &str) {
+    pub(super) fn log(&self, level: u32, line: &str) {
         let Some(h) = self.hook else { return };
         if self.dying.load(Ordering::SeqCst) {
             return;
@@ -101,137 +105,6 @@ impl ClientState {
             Mode::Udp(u) => Ok(u.client()),
             Mode::Switching => Err(lwm2mc_result::Internal),
         }
-    }
-
-    /// After every state change: opens new peers, sends queued datagrams, collects events.
-    /// Stops calling callbacks as soon as one of them frees the client.
-    pub(super) fn flush(&mut self) -> FfiResult {
-        let logger = self.log.clone();
-        let dying = self.dying.clone();
-        let dying = || dying.load(Ordering::SeqCst);
-        let Mode::Hooked(client) = &mut self.mode else {
-            return Ok(());
-        };
-        if let Some(t) = self.transport {
-            let new: Vec<(PeerId, crate::peer::PeerInfo)> = client
-                .peers()
-                .filter(|(id, _)| !self.opened.contains_key(id) && !self.refused.contains(id))
-                .map(|(id, i)| (id, i.clone()))
-                .collect();
-            for (id, info) in new {
-                if dying() {
-                    return Ok(());
-                }
-                let (Ok(uri), Ok(host)) = (
-                    CString::new(info.uri_text.clone()),
-                    CString::new(info.uri.host.clone()),
-                ) else {
-                    continue;
-                };
-                let c_info = lwm2mc_server_info {
-                    uri: uri.as_ptr(),
-                    host: host.as_ptr(),
-                    port: info.uri.port,
-                    secure: info.uri.scheme == crate::uri::Scheme::Coaps,
-                    bootstrap: info.bootstrap,
-                    security_mode: info.security_mode.as_i64() as u32,
-                    identity: info.public_key_or_identity.as_ptr(),
-                    identity_len: info.public_key_or_identity.len(),
-                    server_public_key: info.server_public_key.as_ptr(),
-                    server_public_key_len: info.server_public_key.len(),
-                    secret_key: info.secret_key.as_ptr(),
-                    secret_key_len: info.secret_key.len(),
-                };
-                let mut handle = 0usize;
-                let r = match t.open {
-                    // SAFETY: c_info and the strings it points to live across the call.
-                    Some(open) => unsafe { open(t.userdata, &c_info, &mut handle) },
-                    None => lwm2mc_result::InvalidState as u32,
-                };
-                let taken = self.opened.values().any(|h| *h == handle);
-                if known(r) == Some(lwm2mc_result::Ok) && taken {
-                    // A handle names one peer: given out twice, datagrams for one server would
-                    // go to the other and incoming ones be attributed to the wrong one (a DM
-                    // GET opened a bootstrap session). This peer stays closed.
-                    logger.log(
-                        LWM2MC_LOG_WARN,
-                        &format!(
-                            "transport open({}) returned handle {handle}, which another peer \
-                             already uses; this peer stays closed",
-                            info.uri_text
-                        ),
-                    );
-                    self.refused.insert(id);
-                } else if known(r) == Some(lwm2mc_result::Ok) {
-                    self.opened.insert(id, handle);
-                } else {
-                    logger.log(
-                        LWM2MC_LOG_WARN,
-                        &format!(
-                            "transport open({}) failed: {}",
-                            info.uri_text,
-                            describe_code(r)
-                        ),
-                    );
-                }
-            }
-        }
-        while !dying() {
-            let Some(tx) = client.poll_transmit() else {
-                break;
-            };
-            logger.log(
-                LWM2MC_LOG_DEBUG,
-                &format!("-> {}", crate::trace::describe(&tx.data)),
-            );
-            let (Some(t), Some(h)) = (self.transport, self.opened.get(&tx.peer)) else {
-                continue;
-            };
-            if dying() {
-                break;
-            }
-            if let Some(send) = t.send {
-                // SAFETY: tx.data is readable for its length during the call.
-                let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
-                if known(r) != Some(lwm2mc_result::Ok) {
-                    self.send_failures = self.send_failures.saturating_add(1);
-                    let reason = format!(
-                        "transport send failed ({} B): {}",
-                        tx.data.len(),
-                        describe_code(r)
-                    );
-                    logger.log(LWM2MC_LOG_WARN, &reason);
-                    let max = client.config().limits.max_queued_events;
-                    self.events.push(
-                        Event::SendFailed {
-                            peer: tx.peer,
-                            reason,
-                        },
-                        max,
-                    );
-                }
-            }
-        }
-        while let Some(ev) = client.poll_event() {
-            if let Event::PeerClosed { peer } = ev {
-                // Once dying, the handle stays in `opened` and is closed by the free.
-                if dying() {
-                    continue;
-                }
-                self.refused.remove(&peer);
-                if let (Some(t), Some(h)) = (self.transport, self.opened.remove(&peer)) {
-                    if let Some(close) = t.close {
-                        // SAFETY: the host's own handle, given back once.
-                        unsafe { close(t.userdata, h) };
-                    }
-                }
-                continue;
-            }
-            logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
-            let max = client.config().limits.max_queued_events;
-            self.events.push(ev, max);
-        }
-        Ok(())
     }
 }
 
@@ -337,6 +210,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
             transport: cfg.transport,
             opened: BTreeMap::new(),
             refused: Default::default(),
+            pending_open: Default::default(),
             log: Logger {
                 hook: cfg.log,
                 dying: dying.clone(),
@@ -600,10 +474,8 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
             .map_err(|_| lwm2mc_result::TransportError)?;
         let max = u.client().config().limits.max_queued_events;
         for ev in events {
-            if !matches!(ev, Event::PeerClosed { .. }) {
-                logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
-                c.events.push(ev, max);
-            }
+            logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
+            c.events.push(ev, max);
         }
         Ok(())
     })

@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod client;
 pub mod config;
 pub mod events;
+mod flush;
 pub mod guard;
 pub mod observations;
 pub mod result;

@@ -2,13 +2,13 @@
 //! from their URIs, the clock read from `Instant`. NoSec only: DTLS belongs to a host stack
 //! plugged in through the C transport hook.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::client::{Client, PeerChange};
 use crate::event::Event;
 use crate::peer::PeerId;
 
@@ -41,6 +41,8 @@ pub struct UdpClient {
     start: Instant,
     addrs: BTreeMap<PeerId, SocketAddr>,
     peers_by_addr: HashMap<SocketAddr, PeerId>,
+    /// Peers the client added whose address did not resolve yet.
+    unresolved: BTreeSet<PeerId>,
     tap: Option<Tap>,
     on_send_error: Option<SendErrorHook>,
     send_errors: u64,
@@ -66,6 +68,7 @@ impl UdpClient {
             start: Instant::now(),
             addrs: BTreeMap::new(),
             peers_by_addr: HashMap::new(),
+            unresolved: BTreeSet::new(),
             tap: None,
             on_send_error: None,
             send_errors: 0,
@@ -178,11 +181,6 @@ impl UdpClient {
         self.flush()?;
         let mut events = std::mem::take(&mut self.send_failed);
         while let Some(ev) = self.client.poll_event() {
-            if let Event::PeerClosed { peer } = &ev {
-                if let Some(addr) = self.addrs.remove(peer) {
-                    self.peers_by_addr.remove(&addr);
-                }
-            }
             events.push(ev);
         }
         Ok(events)
@@ -232,25 +230,39 @@ impl UdpClient {
         Ok(seen)
     }
 
-    /// Resolves peers the client knows but we have no address for yet.
-    fn resolve_peers(&mut self) {
+    /// Takes the client's peer changes: a new peer gets its address (resolved again at every
+    /// flush until it resolves), a dropped one is forgotten.
+    fn apply_peer_changes(&mut self) {
+        while let Some(change) = self.client.poll_peer_change() {
+            match change {
+                PeerChange::Opened(id) => {
+                    self.unresolved.insert(id);
+                }
+                PeerChange::Closed(id) => {
+                    self.unresolved.remove(&id);
+                    if let Some(addr) = self.addrs.remove(&id) {
+                        self.peers_by_addr.remove(&addr);
+                    }
+                }
+            }
+        }
         let local_v4 = self
             .socket
             .local_addr()
             .map(|a| a.is_ipv4())
             .unwrap_or(true);
-        let missing: Vec<(PeerId, String, u16)> = self
-            .client
-            .peers()
-            .filter(|(id, _)| !self.addrs.contains_key(id))
-            .map(|(id, info)| (id, info.uri.host.clone(), info.uri.port))
-            .collect();
-        for (id, host, port) in missing {
-            let found = (host.as_str(), port)
+        let pending: Vec<PeerId> = self.unresolved.iter().copied().collect();
+        for id in pending {
+            let Some(info) = self.client.peer_info(id) else {
+                self.unresolved.remove(&id);
+                continue;
+            };
+            let found = (info.uri.host.as_str(), info.uri.port)
                 .to_socket_addrs()
                 .ok()
                 .and_then(|mut it| it.find(|a| a.is_ipv4() == local_v4));
             if let Some(addr) = found {
+                self.unresolved.remove(&id);
                 self.addrs.insert(id, addr);
                 self.peers_by_addr.insert(addr, id);
             }
@@ -263,7 +275,7 @@ impl UdpClient {
     /// send-error hook, and the rest is sent; the CoAP layer's retransmissions and timeouts
     /// deal with it. So this never fails today; the `Result` is kept for the callers.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.resolve_peers();
+        self.apply_peer_changes();
         while let Some(t) = self.client.poll_transmit() {
             let Some(addr) = self.addrs.get(&t.peer).copied() else {
                 // Unresolvable peer: the exchange times out and the client reports it.
@@ -293,6 +305,8 @@ impl UdpClient {
                 }
             }
         }
+        // Peers dropped now that their last datagrams went out.
+        self.apply_peer_changes();
         Ok(())
     }
 }

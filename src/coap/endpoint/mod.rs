@@ -267,6 +267,11 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         failed
     }
 
+    /// Whether a datagram to `peer` waits in the outbox.
+    pub fn has_queued(&self, peer: P) -> bool {
+        self.outbox.iter().any(|(p, _)| *p == peer)
+    }
+
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<(P, Vec<u8>)> {
         self.outbox.pop_front()
