@@ -85,9 +85,11 @@ enum Purpose {
 ///   ([`peers`](Self::peers), [`peer_info`](Self::peer_info));
 /// - [`handle_timeout`](Self::handle_timeout) when the time [`poll_timeout`](Self::poll_timeout)
 ///   returned has come (calling it early is harmless);
-/// - then, after each of these calls, [`poll_transmit`](Self::poll_transmit) until it returns
-///   `None` (send each datagram to its peer), [`poll_event`](Self::poll_event) until `None`, and
-///   `poll_timeout` again: a call may change all three;
+/// - then, after each of these calls, [`poll_peer_change`](Self::poll_peer_change) until it
+///   returns `None` (open a transport for each new peer), [`poll_transmit`](Self::poll_transmit)
+///   until `None` (send each datagram to its peer), `poll_peer_change` again (release the peers
+///   now closed), [`poll_event`](Self::poll_event) until `None`, and `poll_timeout` again: a
+///   call may change all of them;
 /// - [`stop`](Self::stop) to de-register, then keep driving until
 ///   [`is_stopped`](Self::is_stopped).
 ///
