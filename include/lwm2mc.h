@@ -510,7 +510,7 @@ lwm2mc_result lwm2mc_client_stop(struct lwm2mc_client *client, uint64_t now_ms);
 //
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_is_stopped(struct lwm2mc_client *client, bool *out);
+lwm2mc_result lwm2mc_client_is_stopped(const struct lwm2mc_client *client, bool *out);
 
 // Feeds one datagram received from the transport peer `peer` (a handle the transport's
 // `open` returned). LWM2MC_RESULT_NOT_FOUND if no open peer has that handle (the datagram is
@@ -519,7 +519,7 @@ lwm2mc_result lwm2mc_client_is_stopped(struct lwm2mc_client *client, bool *out);
 //
 // # Safety
 // `client` must be NULL or a live client; `buf` readable for `len` bytes.
-lwm2mc_result lwm2mc_client_handle_datagram(struct lwm2mc_client *client, size_t peer, const uint8_t *buf, size_t len, uint64_t now_ms);
+lwm2mc_result lwm2mc_client_handle_datagram(struct lwm2mc_client *client, uint64_t now_ms, size_t peer, const uint8_t *buf, size_t len);
 
 // Runs the timers due at `now_ms`, sends what is queued, and writes to `next_ms` when to call
 // again (UINT64_MAX: nothing scheduled, wait for a datagram).
@@ -542,7 +542,7 @@ lwm2mc_result lwm2mc_client_bind_udp(struct lwm2mc_client *client, const char *b
 //
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_udp_port(struct lwm2mc_client *client, uint16_t *out);
+lwm2mc_result lwm2mc_client_udp_port(const struct lwm2mc_client *client, uint16_t *out);
 
 // One turn of the built-in UDP loop: waits up to `max_wait_ms` for a datagram, runs due
 // timers and sends. Events are queued for `lwm2mc_client_next_event`. A datagram the socket
@@ -561,7 +561,7 @@ lwm2mc_result lwm2mc_client_poll_udp(struct lwm2mc_client *client, uint32_t max_
 //
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_send_failures(struct lwm2mc_client *client, uint64_t *out);
+lwm2mc_result lwm2mc_client_send_failures(const struct lwm2mc_client *client, uint64_t *out);
 
 // Saves the current configuration to storage now (after changing Security/Server values).
 //
@@ -573,7 +573,7 @@ lwm2mc_result lwm2mc_client_save(struct lwm2mc_client *client);
 //
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_is_registered(struct lwm2mc_client *client, uint16_t short_server_id, bool *out);
+lwm2mc_result lwm2mc_client_is_registered(const struct lwm2mc_client *client, uint16_t short_server_id, bool *out);
 
 #if defined(LWM2MC_TEST_HOOKS)
 // Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC.
@@ -727,7 +727,7 @@ lwm2mc_result lwm2mc_client_changed(struct lwm2mc_client *client, const char *pa
 //
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
-lwm2mc_result lwm2mc_client_observation_count(struct lwm2mc_client *client, size_t *out);
+lwm2mc_result lwm2mc_client_observation_count(const struct lwm2mc_client *client, size_t *out);
 
 // Observation `index` (0-based, oldest first, below `lwm2mc_client_observation_count`): the
 // observing server's Short Server ID to `ssid_out` and the observed path, NUL-terminated, to
@@ -738,7 +738,7 @@ lwm2mc_result lwm2mc_client_observation_count(struct lwm2mc_client *client, size
 // # Safety
 // `client` must be NULL or a live client; `ssid_out` and `out_len` valid for writes;
 // `path_buf` writable for `cap` bytes.
-lwm2mc_result lwm2mc_client_observation(struct lwm2mc_client *client, size_t index, uint16_t *ssid_out, char *path_buf, size_t cap, size_t *out_len);
+lwm2mc_result lwm2mc_client_observation(const struct lwm2mc_client *client, size_t index, uint16_t *ssid_out, char *path_buf, size_t cap, size_t *out_len);
 
 // LwM2M 1.1 Send: pushes the current values at `paths` (`n_paths` NUL-terminated strings,
 // e.g. "/3/0/9", "/3303/0") to server `short_server_id` as one SenML pack (`POST /dp`). The
@@ -750,7 +750,7 @@ lwm2mc_result lwm2mc_client_observation(struct lwm2mc_client *client, size_t ind
 // # Safety
 // `client` must be NULL or a live client; `paths` readable for `n_paths` pointers, each
 // NUL-terminated.
-lwm2mc_result lwm2mc_client_send(struct lwm2mc_client *client, uint16_t short_server_id, const char *const *paths, size_t n_paths, uint64_t now_ms);
+lwm2mc_result lwm2mc_client_send(struct lwm2mc_client *client, uint64_t now_ms, uint16_t short_server_id, const char *const *paths, size_t n_paths);
 
 // Offline mode (the link is down): while `offline` is true nothing new is sent — Register
 // and Update wait, notifications are stored (all of them in order when the server's
@@ -759,7 +759,7 @@ lwm2mc_result lwm2mc_client_send(struct lwm2mc_client *client, uint16_t short_se
 //
 // # Safety
 // `client` must be NULL or a live client.
-lwm2mc_result lwm2mc_client_set_offline(struct lwm2mc_client *client, bool offline, uint64_t now_ms);
+lwm2mc_result lwm2mc_client_set_offline(struct lwm2mc_client *client, uint64_t now_ms, bool offline);
 
 // A static, NUL-terminated English message for a result code (any value, even one this
 // version does not know). Never NULL; do not free it.
@@ -818,7 +818,7 @@ lwm2mc_result lwm2mc_client_set_string(struct lwm2mc_client *client, const char 
 //
 // # Safety
 // `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
-lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *path, struct lwm2mc_value *out);
+lwm2mc_result lwm2mc_client_get_value(const struct lwm2mc_client *client, const char *path, struct lwm2mc_value *out);
 
 // Copies the String value at `path` into `buf` (`cap` bytes) with a terminating NUL, and its
 // length (without the NUL) into `out_len`. When `cap` has no room for the string and its NUL,
@@ -828,7 +828,7 @@ lwm2mc_result lwm2mc_client_get_value(struct lwm2mc_client *client, const char *
 // # Safety
 // `client` must be NULL or a live client; `path` NUL-terminated; `buf` writable for `cap`
 // bytes; `out_len` valid for a write.
-lwm2mc_result lwm2mc_client_get_string(struct lwm2mc_client *client, const char *path, char *buf, size_t cap, size_t *out_len);
+lwm2mc_result lwm2mc_client_get_string(const struct lwm2mc_client *client, const char *path, char *buf, size_t cap, size_t *out_len);
 
 // Writes the type (`LWM2MC_TYPE_*`) that the object definition gives the resource at `path`
 // ("/3/0/9", or "/3/0/7/1" for an instance of a multiple resource), so a binding can pass a
@@ -837,7 +837,7 @@ lwm2mc_result lwm2mc_client_get_string(struct lwm2mc_client *client, const char 
 //
 // # Safety
 // `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
-lwm2mc_result lwm2mc_client_resource_type(struct lwm2mc_client *client, const char *path, uint32_t *out);
+lwm2mc_result lwm2mc_client_resource_type(const struct lwm2mc_client *client, const char *path, uint32_t *out);
 
 #ifdef __cplusplus
 }  // extern "C"

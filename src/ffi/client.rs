@@ -108,7 +108,9 @@ impl ClientState {
     }
 }
 
-/// Runs `f` on a client's state with its gate held. A call from one of the client's callbacks
+/// Runs `f` on a client's state with its gate held. Queries that change nothing take a
+/// `const lwm2mc_client *` and pass it here cast: the state sits in an `UnsafeCell` behind the
+/// gate, so no `&mut` is ever made from a shared C pointer without holding it. A call from one of the client's callbacks
 /// gets ReentrantCall, one from another thread while a call runs gets Busy; neither does
 /// anything. If a callback freed the client during `f`, the client is freed here, after `f`.
 pub(super) fn with_client(
@@ -308,10 +310,10 @@ pub unsafe extern "C" fn lwm2mc_client_stop(
 /// `client` must be NULL or a live client; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_is_stopped(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     out: *mut bool,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         let stopped = c.core_ref()?.is_stopped();
         // SAFETY: per this function's contract.
         unsafe { write_out(out, stopped) }
@@ -328,10 +330,10 @@ pub unsafe extern "C" fn lwm2mc_client_is_stopped(
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_handle_datagram(
     client: *mut lwm2mc_client,
+    now_ms: u64,
     peer: usize,
     buf: *const u8,
     len: usize,
-    now_ms: u64,
 ) -> lwm2mc_result {
     with_client(client, |c| {
         // SAFETY: per this function's contract.
@@ -431,10 +433,10 @@ pub unsafe extern "C" fn lwm2mc_client_bind_udp(
 /// `client` must be NULL or a live client; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_udp_port(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     out: *mut u16,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         if out.is_null() {
             return Err(lwm2mc_result::NullParameter);
         }
@@ -489,10 +491,10 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
 /// `client` must be NULL or a live client; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_send_failures(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     out: *mut u64,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         let n = match &c.mode {
             Mode::Udp(u) => c.send_failures.saturating_add(u.send_errors()),
             _ => c.send_failures,
@@ -519,11 +521,11 @@ pub unsafe extern "C" fn lwm2mc_client_save(client: *mut lwm2mc_client) -> lwm2m
 /// `client` must be NULL or a live client; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_is_registered(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     short_server_id: u16,
     out: *mut bool,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         let r = c
             .core_ref()?
             .registered_servers()

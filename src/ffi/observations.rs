@@ -34,10 +34,10 @@ pub unsafe extern "C" fn lwm2mc_client_changed(
 /// `client` must be NULL or a live client; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_observation_count(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     out: *mut usize,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         let n = c.core_ref()?.observations().len();
         // SAFETY: per this function's contract.
         unsafe { write_out(out, n) }
@@ -55,14 +55,14 @@ pub unsafe extern "C" fn lwm2mc_client_observation_count(
 /// `path_buf` writable for `cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_observation(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     index: usize,
     ssid_out: *mut u16,
     path_buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         if ssid_out.is_null() || out_len.is_null() || (path_buf.is_null() && cap > 0) {
             return Err(lwm2mc_result::NullParameter);
         }
@@ -90,10 +90,10 @@ pub unsafe extern "C" fn lwm2mc_client_observation(
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_send(
     client: *mut lwm2mc_client,
+    now_ms: u64,
     short_server_id: u16,
     paths: *const *const c_char,
     n_paths: usize,
-    now_ms: u64,
 ) -> lwm2mc_result {
     use crate::client::SendError;
     with_client(client, |c| {
@@ -129,8 +129,8 @@ pub unsafe extern "C" fn lwm2mc_client_send(
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_set_offline(
     client: *mut lwm2mc_client,
-    offline: bool,
     now_ms: u64,
+    offline: bool,
 ) -> lwm2mc_result {
     with_client(client, |c| {
         c.core()?.set_offline(now_ms, offline);

@@ -117,11 +117,11 @@ pub unsafe extern "C" fn lwm2mc_client_set_string(
 /// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_get_value(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     path: *const c_char,
     out: *mut lwm2mc_value,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         // SAFETY: per this function's contract.
         let p = unsafe { parse_path(path) }?;
         if out.is_null() {
@@ -159,13 +159,13 @@ pub unsafe extern "C" fn lwm2mc_client_get_value(
 /// bytes; `out_len` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_get_string(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     path: *const c_char,
     buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         // SAFETY: per this function's contract.
         let p = unsafe { parse_path(path) }?;
         if out_len.is_null() || (buf.is_null() && cap > 0) {
@@ -198,11 +198,11 @@ pub unsafe extern "C" fn lwm2mc_client_get_string(
 /// `client` must be NULL or a live client; `path` NUL-terminated; `out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn lwm2mc_client_resource_type(
-    client: *mut lwm2mc_client,
+    client: *const lwm2mc_client,
     path: *const c_char,
     out: *mut u32,
 ) -> lwm2mc_result {
-    with_client(client, |c| {
+    with_client(client.cast_mut(), |c| {
         // SAFETY: per this function's contract.
         let p = unsafe { parse_path(path) }?;
         let (Some(o), Some(r)) = (p.object_id(), p.resource_id()) else {

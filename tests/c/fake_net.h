@@ -126,7 +126,7 @@ static inline size_t coap_request(uint8_t *out, uint8_t code, uint16_t mid, cons
 /* Sends `req` to the client and returns the code of its piggybacked answer (0 if none). */
 static inline uint8_t fake_ask(lwm2mc_client *c, fake_net *n, const uint8_t *req, size_t len, uint64_t now) {
     int before = n->acks;
-    CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, req, len, now));
+    CHECK_OK(lwm2mc_client_handle_datagram(c, now, FAKE_PEER, req, len));
     if (n->acks == before) {
         return 0;
     }
@@ -153,7 +153,7 @@ static inline void fake_accept_register(lwm2mc_client *c, fake_net *n, uint64_t 
     ack[len++] = 'd';
     ack[len++] = 0x01; /* Location-Path "1" */
     ack[len++] = '1';
-    CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, ack, len, now));
+    CHECK_OK(lwm2mc_client_handle_datagram(c, now, FAKE_PEER, ack, len));
     CHECK_OK(lwm2mc_client_is_registered(c, 1, &registered));
     CHECK(registered);
 }

@@ -69,7 +69,7 @@ static void null_pointers_are_refused(void) {
     CHECK_RESULT(lwm2mc_client_start(NULL, 0), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_stop(NULL, 0), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_is_stopped(NULL, &flag), LWM2MC_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(lwm2mc_client_handle_datagram(NULL, 1, (const uint8_t *)"x", 1, 0), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_client_handle_datagram(NULL, 0, 1, (const uint8_t *)"x", 1), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_step(NULL, 0, &next), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_bind_udp(NULL, "127.0.0.1:0"), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_udp_port(NULL, &port), LWM2MC_RESULT_NULL_PARAMETER);
@@ -89,7 +89,7 @@ static void null_pointers_are_refused(void) {
     CHECK_OK(lwm2mc_config_set_device(cfg, "ACME", "C-1", "0001"));
     CHECK_OK(lwm2mc_client_new(cfg, &client));
     CHECK_RESULT(lwm2mc_client_is_stopped(client, NULL), LWM2MC_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(lwm2mc_client_handle_datagram(client, 1, NULL, 3, 0), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_client_handle_datagram(client, 0, 1, NULL, 3), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_step(client, 0, NULL), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_bind_udp(client, NULL), LWM2MC_RESULT_NULL_PARAMETER);
     CHECK_RESULT(lwm2mc_client_next_event(client, NULL), LWM2MC_RESULT_NULL_PARAMETER);
@@ -187,7 +187,7 @@ static void bad_arguments_are_refused(void) {
     CHECK_OK(lwm2mc_client_step(client, 0, &next));
     CHECK(next == UINT64_MAX);
     /* A datagram from a peer the transport never opened. */
-    CHECK_RESULT(lwm2mc_client_handle_datagram(client, 42, (const uint8_t *)"\x40\x00\x00\x01", 4, 0), LWM2MC_RESULT_NOT_FOUND);
+    CHECK_RESULT(lwm2mc_client_handle_datagram(client, 0, 42, (const uint8_t *)"\x40\x00\x00\x01", 4), LWM2MC_RESULT_NOT_FOUND);
     lwm2mc_client_free(client);
     lwm2mc_config_free(cfg);
 }

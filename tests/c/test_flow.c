@@ -272,7 +272,7 @@ static void run(lwm2mc_client *c, udp_transport *t, seen *s, bool until_register
             ssize_t n = recvfrom(t->fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
             size_t peer = peer_of(t, &from);
             if (n > 0 && peer != 0) {
-                CHECK_OK(lwm2mc_client_handle_datagram(c, peer, buf, (size_t)n, now_ms()));
+                CHECK_OK(lwm2mc_client_handle_datagram(c, now_ms(), peer, buf, (size_t)n));
             }
         }
         if (!stopping && (fds[1].revents & (POLLIN | POLLHUP))) {
@@ -364,7 +364,7 @@ int main(int argc, char **argv) {
                 socklen_t flen = sizeof from;
                 ssize_t n = recvfrom(t.fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
                 if (n > 0 && peer_of(&t, &from) != 0) {
-                    CHECK_OK(lwm2mc_client_handle_datagram(c, peer_of(&t, &from), buf, (size_t)n, now_ms()));
+                    CHECK_OK(lwm2mc_client_handle_datagram(c, now_ms(), peer_of(&t, &from), buf, (size_t)n));
                 }
             }
             CHECK_OK(lwm2mc_client_step(c, now_ms(), &next));

@@ -165,7 +165,7 @@ static void free_inside_object_read(void) {
     CHECK_OK(lwm2mc_client_start(victim, 0));
     fake_accept_register(victim, &n, 1);
     len = coap_request(req, 0x01, 0x4242, "/3303/0/5700", -1, NULL, 0);
-    CHECK_OK(lwm2mc_client_handle_datagram(victim, FAKE_PEER, req, len, 2));
+    CHECK_OK(lwm2mc_client_handle_datagram(victim, 2, FAKE_PEER, req, len));
     CHECK(freed && call_after_free == LWM2MC_RESULT_REENTRANT_CALL && closes_at_free == 0);
     CHECK(n.closes == 1 && logs_after_free == 0);
 }
@@ -273,7 +273,7 @@ static void other_thread_calls_get_busy_and_free_waits(void) {
     CHECK_RESULT(lwm2mc_client_set_int(rv.c, "/3/0/9", 5), LWM2MC_RESULT_BUSY);
     CHECK_RESULT(lwm2mc_client_step(rv.c, 0, &next), LWM2MC_RESULT_BUSY);
     CHECK_RESULT(lwm2mc_client_is_stopped(rv.c, &flag), LWM2MC_RESULT_BUSY);
-    CHECK_RESULT(lwm2mc_client_handle_datagram(rv.c, FAKE_PEER, (const uint8_t *)"\x40\x00\x00\x01", 4, 0),
+    CHECK_RESULT(lwm2mc_client_handle_datagram(rv.c, 0, FAKE_PEER, (const uint8_t *)"\x40\x00\x00\x01", 4),
                  LWM2MC_RESULT_BUSY);
     CHECK(strcmp(lwm2mc_result_str(LWM2MC_RESULT_BUSY), "another thread is using this client") == 0);
     set_stage(2);

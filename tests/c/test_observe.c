@@ -55,7 +55,7 @@ static void ack_last(lwm2mc_client *c, fake_net *n, uint8_t code, uint64_t now) 
     ack[k++] = n->last[3];
     memcpy(ack + k, n->last + 4, tkl);
     k += tkl;
-    CHECK_OK(lwm2mc_client_handle_datagram(c, FAKE_PEER, ack, k, now));
+    CHECK_OK(lwm2mc_client_handle_datagram(c, now, FAKE_PEER, ack, k));
 }
 
 int main(void) {
@@ -116,20 +116,20 @@ int main(void) {
     CHECK(memcmp(n.last + n.last_len - 5, "22.25", 5) == 0);
 
     /* Offline: the change is stored, nothing is sent; back online, an Update goes out first. */
-    CHECK_OK(lwm2mc_client_set_offline(c, true, 2100));
+    CHECK_OK(lwm2mc_client_set_offline(c, 2100, true));
     celsius = 23.0;
     CHECK_OK(lwm2mc_client_changed(c, "/3303/0/5700"));
     sends = n.sends;
     CHECK_OK(lwm2mc_client_step(c, 2200, &next));
     CHECK(n.sends == sends);
-    CHECK_OK(lwm2mc_client_set_offline(c, false, 2300));
+    CHECK_OK(lwm2mc_client_set_offline(c, 2300, false));
     CHECK(n.sends >= sends + 1 && n.last[1] == 0x02); /* CON POST /rd/1: the Update */
     sends = n.sends;
     ack_last(c, &n, 0x44, 2301);
     /* ... then the stored notification, "23". */
     CHECK(n.sends == sends + 1 && n.last[1] == 0x45);
     CHECK(memcmp(n.last + n.last_len - 2, "23", 2) == 0);
-    CHECK_RESULT(lwm2mc_client_set_offline(NULL, false, 0), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_client_set_offline(NULL, 0, false), LWM2MC_RESULT_NULL_PARAMETER);
 
     /* Observe=1 with the same (empty) token: answered as a Read, the observation ends. */
     len = observe_request(req, 0x201, 1);
@@ -155,12 +155,12 @@ int main(void) {
         static const char pack[] = "[{\"n\":\"/3303/0/5700\",\"v\":22.25},{\"n\":\"/3/0/0\",\"vs\":\"ACME\"}]";
         int completed = 0;
         celsius = 22.25;
-        CHECK_RESULT(lwm2mc_client_send(c, 1, paths, 0, 4000), LWM2MC_RESULT_INVALID_ARGUMENT);
-        CHECK_RESULT(lwm2mc_client_send(c, 9, paths, 2, 4000), LWM2MC_RESULT_INVALID_STATE);
-        CHECK_RESULT(lwm2mc_client_send(c, 1, bad, 1, 4000), LWM2MC_RESULT_NOT_FOUND);
-        CHECK_RESULT(lwm2mc_client_send(c, 1, NULL, 1, 4000), LWM2MC_RESULT_NULL_PARAMETER);
+        CHECK_RESULT(lwm2mc_client_send(c, 4000, 1, paths, 0), LWM2MC_RESULT_INVALID_ARGUMENT);
+        CHECK_RESULT(lwm2mc_client_send(c, 4000, 9, paths, 2), LWM2MC_RESULT_INVALID_STATE);
+        CHECK_RESULT(lwm2mc_client_send(c, 4000, 1, bad, 1), LWM2MC_RESULT_NOT_FOUND);
+        CHECK_RESULT(lwm2mc_client_send(c, 4000, 1, NULL, 1), LWM2MC_RESULT_NULL_PARAMETER);
         sends = n.sends;
-        CHECK_OK(lwm2mc_client_send(c, 1, paths, 2, 4000));
+        CHECK_OK(lwm2mc_client_send(c, 4000, 1, paths, 2));
         CHECK(n.sends == sends + 1);
         CHECK((n.last[0] & 0x30) == 0x00 && n.last[1] == 0x02); /* CON POST */
         CHECK(n.last_len > sizeof pack && memcmp(n.last + n.last_len - (sizeof pack - 1), pack, sizeof pack - 1) == 0);

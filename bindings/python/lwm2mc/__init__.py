@@ -859,7 +859,7 @@ class Client:
                 if receive is not None:
                     for peer, data in receive(timeout):
                         buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
-                        r = self._c(_lib.lwm2mc_client_handle_datagram, h, peer, buf, len(data), self._now())
+                        r = self._c(_lib.lwm2mc_client_handle_datagram, h, self._now(), peer, buf, len(data))
                         if r != NOT_FOUND:
                             self._check(r, "datagram")
                 nxt = ctypes.c_uint64()
@@ -984,14 +984,14 @@ class Client:
         read; `Unsupported`: LwM2M 1.0)."""
         arr = (ctypes.c_char_p * max(1, len(paths)))(*[p.encode() for p in paths])
         with self._locked() as h:
-            self._check(self._c(_lib.lwm2mc_client_send, h, short_server_id, arr, len(paths), self._now()),
+            self._check(self._c(_lib.lwm2mc_client_send, h, self._now(), short_server_id, arr, len(paths)),
                         "send")
 
     def set_offline(self, offline: bool) -> None:
         """Offline mode (the link is down): nothing new is sent and notifications are stored
         (per the server's /1/x/6); back online, an Update goes out and they follow it."""
         with self._locked() as h:
-            self._check(self._c(_lib.lwm2mc_client_set_offline, h, bool(offline), self._now()), "set_offline")
+            self._check(self._c(_lib.lwm2mc_client_set_offline, h, self._now(), bool(offline)), "set_offline")
 
     def observations(self) -> list[tuple[int, str]]:
         """What the servers observe: (short server ID, path), oldest first."""
