@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use crate::coap::msg;
 use crate::model::{ObjectDef, ResourceDef};
-use crate::object::{ObjectHandler, PresentResources};
+use crate::object::{ErrorCode, ObjectHandler, PresentResources};
 use crate::store::Store;
 use crate::value::{ResourceValue, Resources};
 
@@ -97,7 +97,7 @@ impl<'a> DataModel<'a> {
     pub(crate) fn instance_ids(&mut self, o: u16) -> Result<Vec<u16>, u8> {
         match self.handlers.get_mut(&o) {
             Some(h) => {
-                let mut ids = h.instances()?;
+                let mut ids = h.instances().map_err(ErrorCode::code)?;
                 ids.sort_unstable();
                 ids.dedup();
                 Ok(ids)
@@ -127,8 +127,8 @@ impl<'a> DataModel<'a> {
         match h.read(i, r) {
             Ok(v) if value_fits(&v, rdef) => Ok(Some(v)),
             Ok(_) => Err(msg::INTERNAL_SERVER_ERROR),
-            Err(msg::NOT_FOUND) => Ok(None),
-            Err(code) => Err(code),
+            Err(ErrorCode::NotFound) => Ok(None),
+            Err(e) => Err(e.code()),
         }
     }
 
@@ -167,7 +167,7 @@ impl<'a> DataModel<'a> {
             let inst = self.store.instance(o, i).ok_or(msg::NOT_FOUND)?;
             return Ok(inst.iter().map(|(rid, v)| (*rid, dim(v))).collect());
         };
-        if let Some(listed) = h.resources(i)? {
+        if let Some(listed) = h.resources(i).map_err(ErrorCode::code)? {
             return Ok(listed
                 .into_iter()
                 .filter(|(rid, _)| def.resource(*rid).is_some())
@@ -197,7 +197,7 @@ impl<'a> DataModel<'a> {
             // (Replace cannot remove what it holds; its `validate` may refuse the result).
             let h = self.begin(o)?;
             for (rid, value) in &incoming {
-                h.write(i, *rid, value)?;
+                h.write(i, *rid, value).map_err(ErrorCode::code)?;
             }
             return Ok(());
         }
@@ -221,7 +221,7 @@ impl<'a> DataModel<'a> {
     /// Creates `/o/i` with `resources` (checked by the caller).
     pub(crate) fn create(&mut self, o: u16, i: u16, resources: Resources) -> Result<(), u8> {
         if self.handlers.contains_key(&o) {
-            return self.begin(o)?.create(i, &resources);
+            return self.begin(o)?.create(i, &resources).map_err(ErrorCode::code);
         }
         self.store
             .create_instance(o, i, resources)
@@ -234,7 +234,7 @@ impl<'a> DataModel<'a> {
             if !self.has_instance(o, i)? {
                 return Ok(false);
             }
-            self.begin(o)?.delete(i)?;
+            self.begin(o)?.delete(i).map_err(ErrorCode::code)?;
             return Ok(true);
         }
         Ok(self.store.remove_instance(o, i))
@@ -243,7 +243,10 @@ impl<'a> DataModel<'a> {
     /// Executes `/o/i/r` (checked executable by the caller).
     pub(crate) fn execute(&mut self, o: u16, i: u16, r: u16, args: &[u8]) -> Result<Executed, u8> {
         match self.handlers.get_mut(&o) {
-            Some(h) => h.execute(i, r, args).map(|()| Executed::ByApplication),
+            Some(h) => h
+                .execute(i, r, args)
+                .map(|()| Executed::ByApplication)
+                .map_err(ErrorCode::code),
             None => Ok(Executed::ToReport),
         }
     }
@@ -252,7 +255,7 @@ impl<'a> DataModel<'a> {
     fn begin(&mut self, o: u16) -> Result<&mut Box<dyn ObjectHandler>, u8> {
         let h = self.handlers.get_mut(&o).ok_or(msg::NOT_FOUND)?;
         if self.begun.insert(o) {
-            h.begin()?;
+            h.begin().map_err(ErrorCode::code)?;
         }
         Ok(h)
     }
@@ -275,7 +278,7 @@ impl AppTransaction {
     pub(crate) fn validate(&self, handlers: &mut Handlers) -> Result<(), u8> {
         for o in &self.begun {
             if let Some(h) = handlers.get_mut(o) {
-                h.validate()?;
+                h.validate().map_err(ErrorCode::code)?;
             }
         }
         Ok(())

@@ -11,34 +11,70 @@ use crate::value::{ResourceValue, Resources};
 /// instances (Discover's `dim`).
 pub type PresentResources = Vec<(u16, Option<usize>)>;
 
-/// The application side of one object. Every method may fail with a CoAP response code
-/// (e.g. `coap::msg::NOT_FOUND`, `coap::msg::INTERNAL_SERVER_ERROR`), which the server receives.
+/// Why an application object did not do an operation: the CoAP response code the server
+/// receives (Core 1.1 §5.4: the codes a Device Management operation may answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 4.00: the value or the request is not acceptable to the object.
+    BadRequest,
+    /// 4.01: the server may not do this.
+    Unauthorized,
+    /// 4.04: the instance or resource is not there (for `read`: the resource is absent).
+    NotFound,
+    /// 4.05: the object does not support this operation.
+    MethodNotAllowed,
+    /// 4.06: the value cannot be given in the asked format.
+    NotAcceptable,
+    /// 5.00: the object failed.
+    InternalServerError,
+    /// 5.03: the object cannot answer now (a sensor asleep, a bus busy).
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    /// The CoAP code (class << 5 | detail, RFC 7252 §3).
+    pub const fn code(self) -> u8 {
+        match self {
+            ErrorCode::BadRequest => msg::BAD_REQUEST,
+            ErrorCode::Unauthorized => msg::UNAUTHORIZED,
+            ErrorCode::NotFound => msg::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => msg::METHOD_NOT_ALLOWED,
+            ErrorCode::NotAcceptable => msg::NOT_ACCEPTABLE,
+            ErrorCode::InternalServerError => msg::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServiceUnavailable => msg::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// The application side of one object. Every method may fail with an [`ErrorCode`], which the
+/// server receives.
 pub trait ObjectHandler: Send {
     /// The instance IDs that exist now.
-    fn instances(&mut self) -> Result<Vec<u16>, u8>;
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode>;
     /// The current value of `/O/iid/rid`; `Err(NOT_FOUND)` means the resource is not present.
-    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, u8>;
+    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, ErrorCode>;
     /// A server wrote `/O/iid/rid`.
-    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8>;
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), ErrorCode>;
     /// A server executed `/O/iid/rid` with these arguments.
-    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8>;
+    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), ErrorCode>;
     /// A server created instance `iid` with these (writable) resource values. By default the
     /// object refuses (4.05).
-    fn create(&mut self, iid: u16, resources: &Resources) -> Result<(), u8> {
+    fn create(&mut self, iid: u16, resources: &Resources) -> Result<(), ErrorCode> {
         let _ = (iid, resources);
-        Err(msg::METHOD_NOT_ALLOWED)
+        Err(ErrorCode::MethodNotAllowed)
     }
     /// The resources instance `iid` holds, with the number of instances of each multiple one,
     /// for Discover, which then calls no `read` (a Discover must not read every sensor). By
     /// default `None`: the library reads the readable resources to find out.
-    fn resources(&mut self, iid: u16) -> Result<Option<PresentResources>, u8> {
+    fn resources(&mut self, iid: u16) -> Result<Option<PresentResources>, ErrorCode> {
         let _ = iid;
         Ok(None)
     }
     /// A server deleted instance `iid`. By default the object refuses (4.05).
-    fn delete(&mut self, iid: u16) -> Result<(), u8> {
+    fn delete(&mut self, iid: u16) -> Result<(), ErrorCode> {
         let _ = iid;
-        Err(msg::METHOD_NOT_ALLOWED)
+        Err(ErrorCode::MethodNotAllowed)
     }
 
     // The transaction around one server request that changes this object (as Anjay's
@@ -48,12 +84,12 @@ pub trait ObjectHandler: Send {
     // saved), else `rollback`, which must restore the state `begin` saw.
 
     /// A request is about to change this object. By default nothing to prepare.
-    fn begin(&mut self) -> Result<(), u8> {
+    fn begin(&mut self) -> Result<(), ErrorCode> {
         Ok(())
     }
     /// Every change of the request was made: is the object consistent? An error refuses the
     /// whole request (the server receives the code) and `rollback` follows.
-    fn validate(&mut self) -> Result<(), u8> {
+    fn validate(&mut self) -> Result<(), ErrorCode> {
         Ok(())
     }
     /// The request succeeded: the changes stay.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use lwm2mc::coap::msg;
 use lwm2mc::model::{ObjectDef, Operations, ResourceDef};
-use lwm2mc::object::ObjectHandler;
+use lwm2mc::object::{ErrorCode, ObjectHandler};
 use lwm2mc::{ResourceType, ResourceValue, Value};
 
 /// IPSO Temperature (3303): 5700 Sensor Value (R, Float), 5701 Units (R, String), 5605 Reset
@@ -70,13 +70,13 @@ struct Sensor {
 struct Handler(Arc<Mutex<Sensor>>);
 
 impl ObjectHandler for Handler {
-    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode> {
         Ok(vec![0])
     }
-    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, ErrorCode> {
         let s = self.0.lock().unwrap();
         if s.fail_reads {
-            return Err(msg::SERVICE_UNAVAILABLE);
+            return Err(ErrorCode::ServiceUnavailable);
         }
         match rid {
             5700 => Ok(ResourceValue::Single(Value::Float(s.celsius))),
@@ -84,10 +84,10 @@ impl ObjectHandler for Handler {
             5750 if !s.app_type.is_empty() => {
                 Ok(ResourceValue::Single(Value::String(s.app_type.clone())))
             }
-            _ => Err(msg::NOT_FOUND),
+            _ => Err(ErrorCode::NotFound),
         }
     }
-    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), ErrorCode> {
         let mut s = self.0.lock().unwrap();
         s.log.push(format!("write {iid}/{rid}"));
         match value {
@@ -95,16 +95,16 @@ impl ObjectHandler for Handler {
                 s.app_type = t.clone();
                 Ok(())
             }
-            _ => Err(msg::BAD_REQUEST),
+            _ => Err(ErrorCode::BadRequest),
         }
     }
-    fn execute(&mut self, _iid: u16, rid: u16, _args: &[u8]) -> Result<(), u8> {
+    fn execute(&mut self, _iid: u16, rid: u16, _args: &[u8]) -> Result<(), ErrorCode> {
         let mut s = self.0.lock().unwrap();
         s.resets += 1;
         if rid == 5605 {
             Ok(())
         } else {
-            Err(msg::METHOD_NOT_ALLOWED)
+            Err(ErrorCode::MethodNotAllowed)
         }
     }
 }
@@ -204,20 +204,20 @@ fn bootstrap_discover_lists_the_instances_of_application_objects() {
 struct Listed(Arc<Mutex<u32>>);
 
 impl ObjectHandler for Listed {
-    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode> {
         Ok(vec![0, 1])
     }
-    fn read(&mut self, _iid: u16, _rid: u16) -> Result<ResourceValue, u8> {
+    fn read(&mut self, _iid: u16, _rid: u16) -> Result<ResourceValue, ErrorCode> {
         *self.0.lock().unwrap() += 1;
         Ok(ResourceValue::Single(Value::Float(20.0)))
     }
-    fn write(&mut self, _iid: u16, _rid: u16, _value: &ResourceValue) -> Result<(), u8> {
+    fn write(&mut self, _iid: u16, _rid: u16, _value: &ResourceValue) -> Result<(), ErrorCode> {
         Ok(())
     }
-    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), u8> {
+    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), ErrorCode> {
         Ok(())
     }
-    fn resources(&mut self, iid: u16) -> Result<Option<lwm2mc::object::PresentResources>, u8> {
+    fn resources(&mut self, iid: u16) -> Result<Option<lwm2mc::object::PresentResources>, ErrorCode> {
         // Instance 1 has no units; 9999 is not in the object's definition and is left out.
         Ok(Some(if iid == 0 {
             vec![(5700, None), (5701, None), (9999, None)]
@@ -275,15 +275,15 @@ struct Journal {
 struct Transactional(Arc<Mutex<Journal>>);
 
 impl ObjectHandler for Transactional {
-    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode> {
         Ok(vec![0])
     }
-    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<ResourceValue, ErrorCode> {
         let j = self.0.lock().unwrap();
-        let v = j.values.get(&rid).ok_or(msg::NOT_FOUND)?;
+        let v = j.values.get(&rid).ok_or(ErrorCode::NotFound)?;
         Ok(ResourceValue::Single(Value::String(v.clone())))
     }
-    fn write(&mut self, _iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+    fn write(&mut self, _iid: u16, rid: u16, value: &ResourceValue) -> Result<(), ErrorCode> {
         let mut j = self.0.lock().unwrap();
         j.log.push(format!("write {rid}"));
         match value {
@@ -291,23 +291,23 @@ impl ObjectHandler for Transactional {
                 j.values.insert(rid, t.clone());
                 Ok(())
             }
-            _ => Err(msg::BAD_REQUEST),
+            _ => Err(ErrorCode::BadRequest),
         }
     }
-    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), u8> {
+    fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), ErrorCode> {
         Ok(())
     }
-    fn begin(&mut self) -> Result<(), u8> {
+    fn begin(&mut self) -> Result<(), ErrorCode> {
         let mut j = self.0.lock().unwrap();
         j.log.push("begin".into());
         j.saved = Some(j.values.clone());
         Ok(())
     }
-    fn validate(&mut self) -> Result<(), u8> {
+    fn validate(&mut self) -> Result<(), ErrorCode> {
         let mut j = self.0.lock().unwrap();
         j.log.push("validate".into());
         match j.refuse_validate {
-            true => Err(msg::BAD_REQUEST),
+            true => Err(ErrorCode::BadRequest),
             false => Ok(()),
         }
     }

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use lwm2mc::coap::msg;
+use lwm2mc::object::ErrorCode;
 use lwm2mc::{Event, Path, Value};
 
 /// A device registered with the fake DM server (lifetime 300 s), battery at `battery`.
@@ -587,22 +588,22 @@ fn pmin_attached_to_the_instance_governs_an_observation_of_its_resource() {
 struct Unreported(std::sync::Arc<std::sync::Mutex<f64>>);
 
 impl lwm2mc::object::ObjectHandler for Unreported {
-    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode> {
         Ok(vec![0])
     }
-    fn read(&mut self, _iid: u16, rid: u16) -> Result<lwm2mc::ResourceValue, u8> {
+    fn read(&mut self, _iid: u16, rid: u16) -> Result<lwm2mc::ResourceValue, ErrorCode> {
         match rid {
             5700 => Ok(lwm2mc::ResourceValue::Single(Value::Float(
                 *self.0.lock().unwrap(),
             ))),
-            _ => Err(msg::NOT_FOUND),
+            _ => Err(ErrorCode::NotFound),
         }
     }
-    fn write(&mut self, _: u16, _: u16, _: &lwm2mc::ResourceValue) -> Result<(), u8> {
-        Err(msg::METHOD_NOT_ALLOWED)
+    fn write(&mut self, _: u16, _: u16, _: &lwm2mc::ResourceValue) -> Result<(), ErrorCode> {
+        Err(ErrorCode::MethodNotAllowed)
     }
-    fn execute(&mut self, _: u16, _: u16, _: &[u8]) -> Result<(), u8> {
-        Err(msg::METHOD_NOT_ALLOWED)
+    fn execute(&mut self, _: u16, _: u16, _: &[u8]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::MethodNotAllowed)
     }
 }
 

@@ -5,8 +5,7 @@ use std::ffi::CString;
 
 use super::result::lwm2mc_result;
 use super::types::*;
-use crate::coap::msg;
-use crate::object::ObjectHandler;
+use crate::object::{ErrorCode, ObjectHandler};
 use crate::persist::{Storage, StorageError};
 use crate::value::{ResourceType, ResourceValue, Value};
 
@@ -119,13 +118,13 @@ pub(crate) fn describe_code(v: lwm2mc_callback_result) -> String {
 
 /// `Ok` for LWM2MC_RESULT_OK, else the CoAP code a server receives when a C object callback
 /// fails with `v`; unknown values are failures (5.00).
-pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), u8> {
+pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), ErrorCode> {
     match known(v) {
         Some(lwm2mc_result::Ok) => Ok(()),
-        Some(lwm2mc_result::NotFound) => Err(msg::NOT_FOUND),
-        Some(lwm2mc_result::InvalidArgument) => Err(msg::BAD_REQUEST),
-        Some(lwm2mc_result::Unsupported) => Err(msg::METHOD_NOT_ALLOWED),
-        _ => Err(msg::INTERNAL_SERVER_ERROR),
+        Some(lwm2mc_result::NotFound) => Err(ErrorCode::NotFound),
+        Some(lwm2mc_result::InvalidArgument) => Err(ErrorCode::BadRequest),
+        Some(lwm2mc_result::Unsupported) => Err(ErrorCode::MethodNotAllowed),
+        _ => Err(ErrorCode::InternalServerError),
     }
 }
 
@@ -135,7 +134,7 @@ pub(crate) fn object_result(v: lwm2mc_callback_result) -> Result<(), u8> {
 /// or an impossible count: 5.00, rather than make instances or resources vanish.
 fn list_ids(
     mut call: impl FnMut(*mut u16, usize, &mut usize) -> lwm2mc_callback_result,
-) -> Result<Vec<u16>, u8> {
+) -> Result<Vec<u16>, ErrorCode> {
     let mut cap = 256usize;
     loop {
         let mut ids = vec![0u16; cap];
@@ -148,7 +147,7 @@ fn list_ids(
             return Ok(ids);
         }
         if cap != 256 || n <= cap || n > usize::from(u16::MAX) {
-            return Err(msg::INTERNAL_SERVER_ERROR);
+            return Err(ErrorCode::InternalServerError);
         }
         cap = n;
     }
@@ -253,7 +252,7 @@ unsafe impl Send for CObject {}
 
 impl CObject {
     /// One transaction step; without the callback every step succeeds.
-    fn step(&mut self, step: lwm2mc_transaction_step) -> Result<(), u8> {
+    fn step(&mut self, step: lwm2mc_transaction_step) -> Result<(), ErrorCode> {
         let Some(f) = self.table.transaction else {
             return Ok(());
         };
@@ -263,7 +262,7 @@ impl CObject {
 }
 
 impl ObjectHandler for CObject {
-    fn instances(&mut self) -> Result<Vec<u16>, u8> {
+    fn instances(&mut self) -> Result<Vec<u16>, ErrorCode> {
         let Some(f) = self.table.instances else {
             return Ok(vec![0]);
         };
@@ -276,7 +275,7 @@ impl ObjectHandler for CObject {
         Ok(ids)
     }
 
-    fn resources(&mut self, iid: u16) -> Result<Option<crate::object::PresentResources>, u8> {
+    fn resources(&mut self, iid: u16) -> Result<Option<crate::object::PresentResources>, ErrorCode> {
         let Some(f) = self.table.resources else {
             return Ok(None);
         };
@@ -302,9 +301,9 @@ impl ObjectHandler for CObject {
         Ok(Some(ids.into_iter().map(|rid| (rid, None)).collect()))
     }
 
-    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, u8> {
+    fn read(&mut self, iid: u16, rid: u16) -> Result<ResourceValue, ErrorCode> {
         let Some(f) = self.table.read else {
-            return Err(msg::NOT_FOUND);
+            return Err(ErrorCode::NotFound);
         };
         let mut out = empty_value();
         // SAFETY: out is a valid, writable lwm2mc_value.
@@ -312,24 +311,24 @@ impl ObjectHandler for CObject {
         // SAFETY: the callback promises out.bytes stays valid until it is called again.
         unsafe { from_c(&out) }
             .map(ResourceValue::Single)
-            .ok_or(msg::INTERNAL_SERVER_ERROR)
+            .ok_or(ErrorCode::InternalServerError)
     }
 
-    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), u8> {
+    fn write(&mut self, iid: u16, rid: u16, value: &ResourceValue) -> Result<(), ErrorCode> {
         let Some(f) = self.table.write else {
-            return Err(msg::METHOD_NOT_ALLOWED);
+            return Err(ErrorCode::MethodNotAllowed);
         };
         let ResourceValue::Single(v) = value else {
-            return Err(msg::METHOD_NOT_ALLOWED);
+            return Err(ErrorCode::MethodNotAllowed);
         };
         let c = to_c(v);
         // SAFETY: c borrows from v, which outlives the call.
         object_result(unsafe { f(self.table.userdata, self.oid, iid, rid, &c) })
     }
 
-    fn create(&mut self, iid: u16, resources: &crate::value::Resources) -> Result<(), u8> {
+    fn create(&mut self, iid: u16, resources: &crate::value::Resources) -> Result<(), ErrorCode> {
         let Some(f) = self.table.create_instance else {
-            return Err(msg::METHOD_NOT_ALLOWED);
+            return Err(ErrorCode::MethodNotAllowed);
         };
         // SAFETY: plain values.
         object_result(unsafe { f(self.table.userdata, self.oid, iid) })?;
@@ -341,19 +340,19 @@ impl ObjectHandler for CObject {
         Ok(())
     }
 
-    fn delete(&mut self, iid: u16) -> Result<(), u8> {
+    fn delete(&mut self, iid: u16) -> Result<(), ErrorCode> {
         let Some(f) = self.table.delete_instance else {
-            return Err(msg::METHOD_NOT_ALLOWED);
+            return Err(ErrorCode::MethodNotAllowed);
         };
         // SAFETY: plain values.
         object_result(unsafe { f(self.table.userdata, self.oid, iid) })
     }
 
-    fn begin(&mut self) -> Result<(), u8> {
+    fn begin(&mut self) -> Result<(), ErrorCode> {
         self.step(lwm2mc_transaction_step::Begin)
     }
 
-    fn validate(&mut self) -> Result<(), u8> {
+    fn validate(&mut self) -> Result<(), ErrorCode> {
         self.step(lwm2mc_transaction_step::Validate)
     }
 
@@ -365,9 +364,9 @@ impl ObjectHandler for CObject {
         let _ = self.step(lwm2mc_transaction_step::Rollback);
     }
 
-    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), u8> {
+    fn execute(&mut self, iid: u16, rid: u16, args: &[u8]) -> Result<(), ErrorCode> {
         let Some(f) = self.table.execute else {
-            return Err(msg::METHOD_NOT_ALLOWED);
+            return Err(ErrorCode::MethodNotAllowed);
         };
         // SAFETY: args is readable for args.len() bytes during the call.
         object_result(unsafe {
