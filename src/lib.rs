@@ -32,25 +32,36 @@
 //!        ─► client (router)  who sent it: the Bootstrap-Server, a registered server, nobody
 //!           ├─► bootstrap    Bootstrap-Write/-Delete/-Discover/-Read/-Finish on a Transaction,
 //!           │                Finish's consistency check (Core 1.1 §5.2, §E.1)
-//!           └─► dm           Read, Write, Execute, Create, Delete, Discover on a Transaction
-//!                            (Core 1.1 §5.4); Security invisible to servers
+//!           └─► dm           Read, Write, Execute, Create, Delete, Discover, Write-Attributes,
+//!                            Read-Composite (Core 1.1 §5.4); Security invisible to servers
+//!        ─► data_model       one interface over the store (staged in a Transaction) and the
+//!                            application's objects (ObjectHandler, with its own begin/validate/
+//!                            commit/rollback); nothing of the application is copied
 //!        ─► store            objects, instances, values (copy-on-write)
 //!        ─► transaction      commit (persisted once, by persist) or drop; Changes
 //!        ─► codec            TLV, text, opaque, link format, SenML JSON/CBOR, LwM2M JSON
 //!        ─► reply ─► coap::endpoint ─► poll_transmit
 //! ```
 //!
-//! Time and answers drive two state machines that own their state and return outputs, which
-//! the router applies; neither calls the other:
+//! Time and answers drive state machines that own their state and return outputs, which the
+//! router applies; none calls another:
 //! - `bootstrapping`: when to send Bootstrap-Request (hold-off, back-off), the session and its
 //!   EXCHANGE_LIFETIME (Core 1.1 §5.2.3, §5.2.4);
 //! - `registrations`: Register, Update, De-register per server, retries, the fall-back to
-//!   bootstrap (Core 1.1 §5.3); `registration` builds their messages and the object list.
+//!   bootstrap (Core 1.1 §5.3); `registration` builds their messages and the object list;
+//! - `observe`: `attributes` (Write-Attributes per server and level, inheritance),
+//!   `condition` (when one observation notifies: pmin, pmax, gt, lt, st, epmin, epmax) and
+//!   `registry` (the observations, by token and by exchange); the router's `observe_flow`
+//!   finds changes (copy-on-write identity of the store's objects, `Client::changed` for the
+//!   application's) and replays each observation's read for its notifications (Core 1.1
+//!   §5.5, RFC 7641); `offline` stores them while the link is down (`/1/x/6`); `send_flow`
+//!   is LwM2M 1.1 Send.
 //!
-//! Every deadline is in one timer table (`timers`). Around the core: `accounts` (reading
+//! Every deadline is in one timer table (`timers`) or an observation's schedule. Peers are
+//! reported to the adapter as `PeerChange`s. Around the core: `accounts` (reading
 //! Security/Server instances as accounts), `model` (object definitions from the OMA registry),
-//! `persist` (the A/B snapshot with CRC), `smartcard`, `object` (application-held objects), and
-//! the adapters `transport::udp`, `storage_file`, `ffi` (the C ABI) and `testkit`.
+//! `persist` (the A/B snapshot with CRC), `smartcard`, `object` (the application's object
+//! trait), and the adapters `transport::udp`, `storage_file`, `ffi` (the C ABI) and `testkit`.
 //!
 //! # Public API
 //!
