@@ -221,7 +221,10 @@ impl<'a> DataModel<'a> {
     /// Creates `/o/i` with `resources` (checked by the caller).
     pub(crate) fn create(&mut self, o: u16, i: u16, resources: Resources) -> Result<(), u8> {
         if self.handlers.contains_key(&o) {
-            return self.begin(o)?.create(i, &resources).map_err(ErrorCode::code);
+            return self
+                .begin(o)?
+                .create(i, &resources)
+                .map_err(ErrorCode::code);
         }
         self.store
             .create_instance(o, i, resources)

@@ -217,7 +217,10 @@ impl ObjectHandler for Listed {
     fn execute(&mut self, _iid: u16, _rid: u16, _args: &[u8]) -> Result<(), ErrorCode> {
         Ok(())
     }
-    fn resources(&mut self, iid: u16) -> Result<Option<lwm2mc::object::PresentResources>, ErrorCode> {
+    fn resources(
+        &mut self,
+        iid: u16,
+    ) -> Result<Option<lwm2mc::object::PresentResources>, ErrorCode> {
         // Instance 1 has no units; 9999 is not in the object's definition and is left out.
         Ok(Some(if iid == 0 {
             vec![(5700, None), (5701, None), (9999, None)]

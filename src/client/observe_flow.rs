@@ -293,31 +293,13 @@ impl Client {
         let reply = self.bounded(reply);
         if reply.code != msg::CONTENT {
             let ended = self.observations.remove_token(peer, token);
-            match self.offline {
-                true => self.store_notification(Stored {
-                    ssid: obs.ssid,
-                    peer,
-                    token: obs.token.clone(),
-                    reply,
-                    ends: true,
-                }),
-                false => self.send_notification(now, peer, &obs.token, reply),
-            }
+            self.deliver(now, obs.ssid, peer, token, reply, true);
             if let Some(gone) = ended {
                 self.observation_ended(gone);
             }
             return;
         }
-        match self.offline {
-            true => self.store_notification(Stored {
-                ssid: obs.ssid,
-                peer,
-                token: obs.token.clone(),
-                reply,
-                ends: false,
-            }),
-            false => self.send_notification(now, peer, token, reply),
-        }
+        self.deliver(now, obs.ssid, peer, token, reply, false);
         // The periods restart from this notification, sent or stored.
         let attrs = self.effective_attrs(obs.ssid, &obs.path);
         let value = self.numeric_value(&obs.path, &attrs);
@@ -325,6 +307,29 @@ impl Client {
         if let Some(o) = self.find_mut(peer, token) {
             o.schedule.notified(now, value);
             o.snapshot = snapshot;
+        }
+    }
+
+    /// Sends a notification now, or stores it while offline (`ends`: the error that ends its
+    /// observation).
+    fn deliver(
+        &mut self,
+        now: u64,
+        ssid: u16,
+        peer: PeerId,
+        token: &[u8],
+        reply: Reply,
+        ends: bool,
+    ) {
+        match self.offline {
+            true => self.store_notification(Stored {
+                ssid,
+                peer,
+                token: token.to_vec(),
+                reply,
+                ends,
+            }),
+            false => self.send_notification(now, peer, token, reply),
         }
     }
 

@@ -179,17 +179,26 @@ const BASE64_STD: GeneralPurpose = GeneralPurpose::new(
 pub(crate) fn resolve(
     records: impl IntoIterator<Item = RawRecord>,
 ) -> Result<Vec<(Path, Option<RawValue>)>, CodecError> {
+    full_names(records)
+        .into_iter()
+        .map(|(full, value)| Ok((parse_name(&full)?, value)))
+        .collect()
+}
+
+/// Each record's full name (RFC 8428 §4.5.1: the latest base name, then the name) and value.
+fn full_names(records: impl IntoIterator<Item = RawRecord>) -> Vec<(String, Option<RawValue>)> {
     let mut base = String::new();
-    let mut out = Vec::new();
-    for r in records {
-        if let Some(bn) = r.base_name {
-            base = bn;
-        }
-        let mut full = base.clone();
-        full.push_str(r.name.as_deref().unwrap_or(""));
-        out.push((parse_name(&full)?, r.value));
-    }
-    Ok(out)
+    records
+        .into_iter()
+        .map(|r| {
+            if let Some(bn) = r.base_name {
+                base = bn;
+            }
+            let mut full = base.clone();
+            full.push_str(r.name.as_deref().unwrap_or(""));
+            (full, r.value)
+        })
+        .collect()
 }
 
 /// The paths a composite request names (Read-Composite, Observe-Composite: Core 1.1 §5.4.1.1,
@@ -198,21 +207,10 @@ pub(crate) fn resolve(
 pub(crate) fn resolve_paths(
     records: impl IntoIterator<Item = RawRecord>,
 ) -> Result<Vec<Path>, CodecError> {
-    let mut base = String::new();
-    let mut out = Vec::new();
-    for r in records {
-        if let Some(bn) = r.base_name {
-            base = bn;
-        }
-        let mut full = base.clone();
-        full.push_str(r.name.as_deref().unwrap_or(""));
-        let bad = || CodecError::Malformed(format!("record name {full:?} is not a path"));
-        let rest = full.strip_prefix('/').ok_or_else(bad)?;
-        if rest.split('/').any(str::is_empty) {
-            return Err(bad());
-        }
-        out.push(Path::from_segments(rest.split('/')).map_err(|_| bad())?);
-    }
+    let out = full_names(records)
+        .into_iter()
+        .map(|(full, _)| parse_path(&full, 1))
+        .collect::<Result<Vec<Path>, CodecError>>()?;
     if out.is_empty() {
         return Err(CodecError::Malformed(
             "a composite request names no path".into(),
@@ -223,13 +221,18 @@ pub(crate) fn resolve_paths(
 
 /// Parses `/O/I/R` or `/O/I/R/RI`, strictly: a leading `/`, no empty segments.
 fn parse_name(full: &str) -> Result<Path, CodecError> {
+    parse_path(full, 3)
+}
+
+/// Parses a path of at least `min_depth` segments, strictly: a leading `/`, no empty segments.
+fn parse_path(full: &str, min_depth: usize) -> Result<Path, CodecError> {
     let bad = || CodecError::Malformed(format!("record name {full:?} is not a resource path"));
     let rest = full.strip_prefix('/').ok_or_else(bad)?;
     if rest.split('/').any(str::is_empty) {
         return Err(bad());
     }
     let path = Path::from_segments(rest.split('/')).map_err(|_| bad())?;
-    if path.depth() < 3 {
+    if path.depth() < min_depth {
         return Err(bad());
     }
     Ok(path)

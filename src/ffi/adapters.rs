@@ -275,7 +275,10 @@ impl ObjectHandler for CObject {
         Ok(ids)
     }
 
-    fn resources(&mut self, iid: u16) -> Result<Option<crate::object::PresentResources>, ErrorCode> {
+    fn resources(
+        &mut self,
+        iid: u16,
+    ) -> Result<Option<crate::object::PresentResources>, ErrorCode> {
         let Some(f) = self.table.resources else {
             return Ok(None);
         };

@@ -23,13 +23,13 @@ impl ClientState {
         let Mode::Hooked(client) = &mut self.mode else {
             return Ok(());
         };
-        let mut peers = Peers {
-            transport: self.transport,
-            opened: &mut self.opened,
-            refused: &mut self.refused,
-            pending: &mut self.pending_open,
-            log: &self.log,
-        };
+        let mut peers = Peers::of(
+            self.transport,
+            &mut self.opened,
+            &mut self.refused,
+            &mut self.pending_open,
+            &self.log,
+        );
         peers.apply_changes(client, &dying);
         peers.open_pending(client, &dying);
         while !dying() {
@@ -67,14 +67,14 @@ impl ClientState {
             }
         }
         // Peers dropped now that their last datagrams went out.
-        let mut peers = Peers {
-            transport: self.transport,
-            opened: &mut self.opened,
-            refused: &mut self.refused,
-            pending: &mut self.pending_open,
-            log: &self.log,
-        };
-        peers.apply_changes(client, &dying);
+        Peers::of(
+            self.transport,
+            &mut self.opened,
+            &mut self.refused,
+            &mut self.pending_open,
+            &self.log,
+        )
+        .apply_changes(client, &dying);
         while let Some(ev) = client.poll_event() {
             self.log.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
             let max = client.config().limits.max_queued_events;
@@ -93,7 +93,23 @@ struct Peers<'a> {
     log: &'a super::client::Logger,
 }
 
-impl Peers<'_> {
+impl<'a> Peers<'a> {
+    fn of(
+        transport: Option<lwm2mc_transport>,
+        opened: &'a mut std::collections::BTreeMap<PeerId, usize>,
+        refused: &'a mut std::collections::BTreeSet<PeerId>,
+        pending: &'a mut std::collections::BTreeSet<PeerId>,
+        log: &'a super::client::Logger,
+    ) -> Peers<'a> {
+        Peers {
+            transport,
+            opened,
+            refused,
+            pending,
+            log,
+        }
+    }
+
     /// Takes the client's peer changes: new peers wait to be opened, dropped ones are closed.
     fn apply_changes(&mut self, client: &mut Client, dying: &dyn Fn() -> bool) {
         while let Some(change) = client.poll_peer_change() {
