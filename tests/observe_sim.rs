@@ -724,3 +724,106 @@ fn without_notification_storing_only_the_latest_is_sent_after_the_update() {
         seen.iter().map(|(_, o, p)| (*o, p.as_str())).collect();
     assert_eq!(payloads, [(Some(1), "50")]);
 }
+
+#[test]
+fn observe_works_on_an_object_and_on_a_resource_instance() {
+    let mut net = registered_device(57, 80);
+    // /3/0/7/0: Power Source Voltage, instance 0 (a multiple resource).
+    net.client
+        .set(&Path::resource_instance(3, 0, 7, 0), Value::Integer(3800))
+        .unwrap();
+    let skip = net.dm(DM_PORT).answers.len();
+    start_observing(&mut net, "/3/0/7/0");
+    start_observing(&mut net, "/3");
+    let first: Vec<(u8, Option<u16>, bool)> = net.dm(DM_PORT).answers[skip..]
+        .iter()
+        .map(|a| (a.code, a.content_format, a.observe.is_some()))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            (msg::CONTENT, Some(0), true),
+            (msg::CONTENT, Some(11542), true)
+        ]
+    );
+    net.client
+        .set(&Path::resource_instance(3, 0, 7, 0), Value::Integer(3700))
+        .unwrap();
+    wait(&mut net, 1_000);
+    let next: Vec<(Option<u16>, Vec<u8>)> = net.dm(DM_PORT).answers[skip + 2..]
+        .iter()
+        .map(|a| (a.content_format, a.payload.clone()))
+        .collect();
+    assert_eq!(next.len(), 2, "one notification each: {next:?}");
+    assert!(next.contains(&(Some(0), b"3700".to_vec())));
+    // The object's TLV carries 7/0 = 3700 (0x0E74): resource-instance entry 0x42 0x00 0x0E 0x74.
+    assert!(next
+        .iter()
+        .any(|(cf, p)| *cf == Some(11542) && p.windows(4).any(|w| w == [0x42, 0x00, 0x0E, 0x74])));
+}
+
+#[test]
+fn a_new_register_ends_the_observations_of_the_old_registration() {
+    let mut net = registered_device(59, 80);
+    start_observing(&mut net, "/3/0/9");
+    // The server lost the registration: the Update gets 4.04 and the device registers anew
+    // (Core 1.1 §5.3.2); the server observes again after a Register (Core 1.1 §5.5).
+    net.dm(DM_PORT).forgotten = true;
+    let registers = net.dm(DM_PORT).registers.len();
+    let now = net.now;
+    net.client.set_offline(now, true);
+    net.client.set_offline(now, false); // sends an Update now
+    assert!(net.run_until(60_000, |n| n.dm(DM_PORT).registers.len() > registers));
+    wait(&mut net, 1_000);
+    assert!(net.client.observations().is_empty());
+    assert!(net.has_event(|e| matches!(e, Event::ObservationCancelled { ssid: 1, .. })));
+}
+
+#[test]
+fn a_confirmable_notification_goes_out_once_per_interval_the_rest_non() {
+    let mut cfg = config(61);
+    cfg.notify_con_interval_ms = 5_000;
+    let mut net = registered_with(61, 80, cfg);
+    start_observing(&mut net, "/3/0/9");
+    let wire = net.wire.len();
+    for (i, level) in [79, 78, 77, 76, 75, 74, 73, 72].into_iter().enumerate() {
+        set_battery(&mut net, level);
+        wait(&mut net, 1_000 + 10 * i as u64);
+    }
+    // Type bits of the client's 2.05 notifications: CON (0) or NON (1), in order.
+    let types: Vec<u8> = net.wire[wire..]
+        .iter()
+        .filter(|w| !w.to_client && w.bytes.get(1) == Some(&msg::CONTENT))
+        .map(|w| (w.bytes[0] >> 4) & 3)
+        .collect();
+    // Sent at about 0, 1.0, 2.0, 3.0, 4.1, 5.1, 6.2 and 7.2 s after the Observe answer, which
+    // counts as contact: NON until 5 s have passed, then one CON, then NON again.
+    assert_eq!(types, [1, 1, 1, 1, 1, 0, 1, 1], "{types:?}");
+}
+
+#[test]
+fn a_fetch_with_observe_1_cancels_an_observe_composite() {
+    let mut net = registered_device(63, 64);
+    let skip = net.dm(DM_PORT).answers.len();
+    let now = net.now;
+    net.dm(DM_PORT).send(now, fetch(&["/3/0/9"], Some(0)));
+    assert!(net.run_until(5_000, |n| n.dm(DM_PORT).answers.len() > skip));
+    assert_eq!(net.client.observations().len(), 1);
+    let token = observation_token(&net);
+    let peer = dm_peer(&net);
+    let mut cancel = fetch(&["/3/0/9"], Some(1));
+    cancel.set_token(token);
+    cancel.header.message_id = 0x7002;
+    let now = net.now;
+    net.client
+        .handle_datagram(now, peer, &cancel.to_bytes().unwrap());
+    let reply = std::iter::from_fn(|| net.client.poll_transmit())
+        .map(|t| coap_lite::Packet::from_bytes(&t.data).unwrap())
+        .find(|p| p.header.message_id == 0x7002)
+        .expect("answered");
+    assert_eq!(
+        (msg::code_of(&reply), msg::observe(&reply)),
+        (msg::CONTENT, None)
+    );
+    assert!(net.client.observations().is_empty());
+}

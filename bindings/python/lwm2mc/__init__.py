@@ -980,8 +980,8 @@ class Client:
     def send(self, paths: Sequence[str], short_server_id: int = 1) -> None:
         """LwM2M 1.1 Send: pushes the current values at `paths` to the server as one SenML pack.
         Its answer comes as a `send_completed` or `send_rejected` event; nothing is sent if
-        this raises (`InvalidState`: not registered or muted; `NotFound`: a path cannot be
-        read; `Unsupported`: LwM2M 1.0)."""
+        this raises (`InvalidStateError`: not registered or muted; `NotFoundError`: a path
+        cannot be read; `UnsupportedError`: LwM2M 1.0)."""
         arr = (ctypes.c_char_p * max(1, len(paths)))(*[p.encode() for p in paths])
         with self._locked() as h:
             self._check(self._c(_lib.lwm2mc_client_send, h, self._now(), short_server_id, arr, len(paths)),

@@ -63,6 +63,7 @@ class Device:
     def __init__(self, endpoint: str, objects=()) -> None:
         self.endpoint, self.objects = endpoint, list(objects)
         self.events: list[lwm2mc.Event] = []
+        self.sends: list[tuple] = []  # (Content-Format, payload) of each POST /dp
         self.wire_in: list[Message] = []
         self.wire_out: list[Message] = []
         self.stop = threading.Event()
@@ -76,6 +77,9 @@ class Device:
             if not self.registration.done():
                 self.registration.set_result(request)
             return Message(code=aiocoap.CREATED, location_path=("rd", "x1"))
+        if request.code == POST and path == ("dp",):  # LwM2M 1.1 Send
+            self.sends.append((request.opt.content_format, request.payload))
+            return Message(code=aiocoap.CHANGED)
         if path == ("rd", "x1"):
             return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
         return Message(code=aiocoap.NOT_FOUND)
@@ -384,5 +388,29 @@ def test_aiocoap_write_attributes_and_discover():
             r = await dev.request(GET, "/3/0/9", accept=LINK_FORMAT)
             assert (str(r.code), r.opt.content_format, r.payload) == \
                 ("2.05 Content", LINK_FORMAT, b"</3/0/9>;pmin=1")
+
+    run(scenario)
+
+
+def test_aiocoap_receives_a_send_and_mute_send_refuses_it():
+    async def scenario():
+        async with Device("py-aio-send") as dev:
+            dev.client.set("/3/0/9", 55)
+            # LwM2M 1.1 Send (Core 1.1 §6.4.1): POST /dp with one SenML pack of full names.
+            await dev.loop.run_in_executor(None, dev.client.send, ["/3/0/9", "/3/0/0"])
+            await dev.until("the Send", lambda: dev.sends)
+            cf, payload = dev.sends[0]
+            assert cf == SENML_JSON
+            assert json.loads(payload) == [{"n": "/3/0/9", "v": 55}, {"n": "/3/0/0", "vs": "lwm2mc project"}]
+            await dev.event("send_completed")
+            # Core 1.1 §E.2 /1/x/23 Mute Send: refused, nothing sent.
+            dev.client.set("/1/0/23", True)
+            try:
+                dev.client.send(["/3/0/9"])
+                raise AssertionError("a muted Send was accepted")
+            except lwm2mc.Lwm2mcError as e:
+                assert e.result == lwm2mc.Result.INVALID_STATE
+            await asyncio.sleep(0.3)  # time for a POST that must not come
+            assert len(dev.sends) == 1
 
     run(scenario)
