@@ -39,6 +39,15 @@ static size_t observe_request(uint8_t *out, uint16_t mid, uint8_t observe) {
     return n + sizeof path;
 }
 
+/* GET /3/0/9 with Observe = 0, no token: the store-held Battery Level. */
+static size_t observe_battery(uint8_t *out, uint16_t mid) {
+    static const uint8_t req[] = {0x40, 0x01, 0, 0, 0x60, 0x51, '3', 0x01, '0', 0x01, '9'};
+    memcpy(out, req, sizeof req);
+    out[2] = (uint8_t)(mid >> 8);
+    out[3] = (uint8_t)(mid & 0xff);
+    return sizeof req;
+}
+
 /* Whether the datagram carries an Observe option (the first option after a 0-byte token). */
 static int has_observe(const uint8_t *d, size_t len) {
     return len > 4 && (d[4] >> 4) == 6;
@@ -114,6 +123,24 @@ int main(void) {
     CHECK((n.last[0] & 0x30) == 0x10 && n.last[1] == 0x45); /* NON 2.05 */
     CHECK(has_observe(n.last, n.last_len));
     CHECK(memcmp(n.last + n.last_len - 5, "22.25", 5) == 0);
+
+    /* A value the library holds: lwm2mc_client_set_int is enough, no changed() call. The
+     * empty token of this Observe replaces the observation above (same peer and token,
+     * RFC 7641 §4.1), so the list still holds one. */
+    CHECK_OK(lwm2mc_client_set_int(c, "/3/0/9", 80));
+    CHECK_OK(lwm2mc_client_step(c, 2040, &next));
+    len = observe_battery(req, 0x210);
+    CHECK(fake_ask(c, &n, req, len, 2050) == 0x45 && has_observe(n.last, n.last_len));
+    CHECK_OK(lwm2mc_client_observation_count(c, &count));
+    CHECK(count == 1);
+    sends = n.sends;
+    CHECK_OK(lwm2mc_client_set_int(c, "/3/0/9", 42));
+    CHECK_OK(lwm2mc_client_step(c, 2060, &next));
+    CHECK(n.sends == sends + 1 && n.last[1] == 0x45 && has_observe(n.last, n.last_len));
+    CHECK(memcmp(n.last + n.last_len - 2, "42", 2) == 0);
+    /* Back to the temperature, for what follows. */
+    len = observe_request(req, 0x211, 0);
+    CHECK(fake_ask(c, &n, req, len, 2070) == 0x45);
 
     /* Offline: the change is stored, nothing is sent; back online, an Update goes out first. */
     CHECK_OK(lwm2mc_client_set_offline(c, 2100, true));
