@@ -258,14 +258,21 @@ enum lwm2mc_limit
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Largest request payload accepted, in bytes (default 4096).
+  // Largest request body accepted, whole or from Block1 blocks, in bytes (default 4096).
   LWM2MC_LIMIT_MAX_REQUEST_PAYLOAD = 0,
-  // Largest response payload sent, in bytes (default 1024).
+  // Largest response body sent (in Block2 blocks above the block size), in bytes (default
+  // 16384).
   LWM2MC_LIMIT_MAX_RESPONSE_PAYLOAD = 1,
   // Most instances one object may hold (default 32).
   LWM2MC_LIMIT_MAX_INSTANCES = 2,
   // Most events queued for the application (default 64).
   LWM2MC_LIMIT_MAX_QUEUED_EVENTS = 3,
+  // Most observations served at once (default 64).
+  LWM2MC_LIMIT_MAX_OBSERVATIONS = 4,
+  // Most levels carrying Write-Attributes (default 128).
+  LWM2MC_LIMIT_MAX_ATTRIBUTE_LEVELS = 5,
+  // Most notifications kept while offline (default 32).
+  LWM2MC_LIMIT_MAX_STORED_NOTIFICATIONS = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -623,6 +630,13 @@ lwm2mc_result lwm2mc_config_set_root_formats(struct lwm2mc_config *config, uint3
 // # Safety
 // `config` must be NULL or a valid config.
 lwm2mc_result lwm2mc_config_set_limit(struct lwm2mc_config *config, uint32_t limit, size_t value);
+
+// Answers longer than `bytes` go out in Block2 blocks of that size (RFC 7959; rounded down to
+// a power of two, 16 to 1024; 1024 by default). 0 sends every answer whole, in one datagram.
+//
+// # Safety
+// `config` must be NULL or a live config.
+lwm2mc_result lwm2mc_config_set_block_size(struct lwm2mc_config *config, size_t bytes);
 
 // Sets CoAP's ACK_TIMEOUT in milliseconds (default 2000, RFC 7252 §4.8).
 //

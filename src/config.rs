@@ -50,12 +50,12 @@ pub enum RootFormats {
 /// gets the CoAP code the spec names and changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest request payload accepted; a larger one is answered 4.13 Request Entity Too
-    /// Large with Size1 = this value (RFC 7959 §2.9.3, §4). 4096 by default.
+    /// Largest request body accepted, whole or put together from Block1 blocks; a larger one
+    /// is answered 4.13 Request Entity Too Large with Size1 = this value (RFC 7959 §2.9.3, §4).
+    /// 4096 by default.
     pub max_request_payload: usize,
-    /// Largest response payload sent; a larger answer is replaced by 5.00 rather than a
-    /// datagram that would not arrive (block-wise transfer comes later). 1024 by default, the
-    /// payload bound RFC 7252 §4.6 gives when the path MTU is unknown.
+    /// Largest response body sent (in Block2 blocks above `Config::block_size`); a larger
+    /// answer is replaced by 5.00. 16384 by default.
     pub max_response_payload: usize,
     /// Most instances one object may hold; a Create or Bootstrap-Write beyond is refused
     /// (5.00 for Create, 4.00 for Bootstrap-Write) and nothing is written. 32 by default.
@@ -78,7 +78,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_request_payload: 4096,
-            max_response_payload: 1024,
+            max_response_payload: 16384,
             max_instances: 32,
             max_queued_events: 64,
             max_observations: 64,
@@ -142,6 +142,11 @@ pub struct Config {
     /// 7641 §4.5 asks for a CON one at least every 24 hours (the default) so that a server
     /// that went away is noticed; 0 makes every notification confirmable.
     pub notify_con_interval_ms: u64,
+    /// Answers (and notifications) longer than this go out in Block2 blocks of this size
+    /// (RFC 7959 §2.4; rounded down to a power of two, 16 to 1024 bytes; 1024 by default, the
+    /// payload RFC 7252 §4.6 allows without a known path MTU). `None` sends every answer whole
+    /// in one datagram.
+    pub block_size: Option<usize>,
 }
 
 impl Config {
@@ -172,6 +177,7 @@ impl Config {
             transmission: TransmissionParams::default(),
             limits: Limits::default(),
             notify_con_interval_ms: 86_400_000,
+            block_size: Some(1024),
         }
     }
 }

@@ -16,6 +16,7 @@ use coap_lite::Packet;
 use crate::accounts;
 use crate::bootstrap::{self, Action};
 use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
+use crate::coap::blockwise::{self, Block1Outcome, Reassembly};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
@@ -136,6 +137,8 @@ pub struct Client {
     stored: Vec<offline::Stored>,
     /// The peers reported by `poll_peer_change` as opened and not yet as closed.
     announced: BTreeSet<PeerId>,
+    /// Request bodies arriving in Block1 blocks (RFC 7959).
+    blocks: Reassembly,
 }
 
 impl Client {
@@ -172,6 +175,7 @@ impl Client {
             offline: false,
             stored: Vec::new(),
             announced: BTreeSet::new(),
+            blocks: Reassembly::default(),
         }
     }
 
@@ -358,7 +362,7 @@ impl Client {
     // ---- incoming requests ----
 
     fn on_request(&mut self, now: u64, peer: PeerId, packet: &Packet) {
-        let Some(req) = Request::parse(packet) else {
+        let Some(mut req) = Request::parse(packet) else {
             self.respond(
                 now,
                 peer,
@@ -368,32 +372,90 @@ impl Client {
             return;
         };
         let limit = self.config.limits.max_request_payload;
-        if self.is_bootstrap_peer(peer) && self.accept_bootstrap_request(now, peer) {
-            if req.payload.len() > limit {
-                self.respond(now, peer, packet, Reply::too_large(limit));
-            } else {
-                self.on_bootstrap_request(now, peer, packet, &req);
-            }
-            return;
-        }
-        let ssid = self.regs.registered_ssid_of(peer);
+        let bootstrap = self.is_bootstrap_peer(peer) && self.accept_bootstrap_request(now, peer);
         // Core 1.1 §6: DM requests before registration completes MUST be ignored; a peer that
         // is neither our Bootstrap-Server nor a registered server gets nothing either.
-        match ssid {
-            Some(_) if req.payload.len() > limit => {
-                self.respond(now, peer, packet, Reply::too_large(limit));
-            }
-            Some(ssid) => self.on_dm_request(now, peer, ssid, packet, &req),
+        let ssid = match bootstrap {
+            true => None,
+            false => match self.regs.registered_ssid_of(peer) {
+                Some(ssid) => Some(ssid),
+                None => return,
+            },
+        };
+        if req.payload.len() > limit {
+            self.respond(now, peer, packet, Reply::too_large(limit));
+            return;
+        }
+        // RFC 7959 §2.3: a body in Block1 blocks is handled once, whole, on its last block.
+        match blockwise::block_option(packet, coap_lite::CoapOption::Block1) {
             None => {}
+            Some(None) => {
+                let reply = Reply::error(msg::BAD_REQUEST, "malformed Block1 option");
+                self.respond(now, peer, packet, reply);
+                return;
+            }
+            Some(Some(block)) => {
+                let size1 = msg::uint_option(packet, coap_lite::CoapOption::Size1);
+                let bounds = blockwise::Bounds {
+                    lifetime_ms: self.params.exchange_lifetime_ms(),
+                    limit,
+                };
+                match self.blocks.accept(now, bounds, peer, &req, block, size1) {
+                    Block1Outcome::Continue => {
+                        self.respond(now, peer, packet, Reply::code(msg::CONTINUE));
+                        return;
+                    }
+                    Block1Outcome::Refuse(reply) => {
+                        self.respond(now, peer, packet, reply);
+                        return;
+                    }
+                    Block1Outcome::Complete(body) => req.payload = body,
+                }
+            }
+        }
+        match ssid {
+            None => self.on_bootstrap_request(now, peer, packet, &req),
+            Some(ssid) => self.on_dm_request(now, peer, ssid, packet, &req),
         }
     }
 
-    /// Sends `reply` to `request`. An answer over `Limits::max_response_payload` would not
-    /// arrive in one datagram (and block-wise transfer is not there yet): 5.00 instead.
+    /// Sends `reply` to `request`: 5.00 instead of an answer over
+    /// `Limits::max_response_payload`; the block the request asks for (or the first) of an
+    /// answer over the block size (RFC 7959 §2.4); the request's Block1 echoed (§2.3).
     fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
-        let reply = self.bounded(reply);
-        self.endpoint
-            .respond(now, peer, request, reply.into_packet());
+        let success = reply.is_success();
+        let mut packet = self.bounded(reply).into_packet();
+        if let Some(b1) = request.get_first_option(coap_lite::CoapOption::Block1) {
+            packet.add_option(coap_lite::CoapOption::Block1, b1.clone());
+        }
+        if success && !packet.payload.is_empty() {
+            let wanted = blockwise::block_option(request, coap_lite::CoapOption::Block2);
+            if let Err(reply) = self.cut_block2(&mut packet, wanted) {
+                packet = reply.into_packet();
+            }
+        }
+        self.endpoint.respond(now, peer, request, packet);
+    }
+
+    /// Cuts `packet` to the Block2 block `wanted` asks for, or to the first block when it is
+    /// longer than `Config::block_size`; a malformed Block2 option is 4.00.
+    fn cut_block2(
+        &self,
+        packet: &mut Packet,
+        wanted: Option<Option<blockwise::Block>>,
+    ) -> Result<(), Reply> {
+        let Some(size) = self.config.block_size else {
+            return Ok(());
+        };
+        let szx = blockwise::szx_for(size);
+        match wanted {
+            Some(None) => Err(Reply::error(msg::BAD_REQUEST, "malformed Block2 option")),
+            Some(Some(block)) => blockwise::cut_block2(packet, Some(block), szx),
+            None if packet.payload.len() > (16usize << szx) => {
+                blockwise::cut_block2(packet, None, szx)
+            }
+            None => Ok(()),
+        }
     }
 
     /// `reply`, or 5.00 if its payload exceeds `Limits::max_response_payload`.

@@ -344,6 +344,11 @@ impl Client {
             reply.observe = Some(self.observations.next_seq());
         }
         let mut packet = reply.into_packet();
+        // RFC 7959 §3.4: a long notification carries its first block; the observer asks for
+        // the rest with plain GETs.
+        if let Err(error) = self.cut_block2(&mut packet, None) {
+            packet = error.into_packet();
+        }
         packet.set_token(token.to_vec());
         let id = self.endpoint.send(now, peer, packet, confirmable);
         self.observations.set_exchange(peer, token, id);

@@ -69,6 +69,7 @@ impl Client {
             }
             self.peers.remove(&peer);
             self.endpoint.forget_peer(peer);
+            self.blocks.forget_peer(peer);
         }
     }
 }

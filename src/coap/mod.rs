@@ -7,6 +7,7 @@
 //! Time is a `u64` millisecond count passed in by the caller; randomness (tokens, initial MIDs,
 //! retransmission jitter) comes from [`crate::rng::Rng`] seeded by the caller.
 
+pub(crate) mod blockwise;
 mod dedup;
 mod endpoint;
 mod exchange;

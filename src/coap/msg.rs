@@ -117,7 +117,7 @@ fn string_options(packet: &Packet, option: CoapOption) -> Option<Vec<String>> {
 }
 
 /// The first value of a uint option, leniently decoded.
-fn uint_option(packet: &Packet, option: CoapOption) -> Option<u32> {
+pub fn uint_option(packet: &Packet, option: CoapOption) -> Option<u32> {
     packet.get_first_option(option).and_then(|v| decode_uint(v))
 }
 

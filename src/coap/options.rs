@@ -29,7 +29,9 @@ const BLOCK2: u16 = 23;
 const BLOCK1: u16 = 27;
 
 /// The number of the first critical option the message carries that we do not recognise.
-pub(crate) fn unrecognised_critical(packet: &Packet) -> Option<u16> {
+/// `block_responses`: the layer above takes responses in blocks itself (see
+/// `Endpoint::accept_block_responses`).
+pub(crate) fn unrecognised_critical(packet: &Packet, block_responses: bool) -> Option<u16> {
     let request = crate::coap::msg::is_request_code(crate::coap::msg::code_of(packet));
     packet.options().find_map(|(&number, values)| {
         if number & 1 == 0 || values.is_empty() {
@@ -41,26 +43,27 @@ pub(crate) fn unrecognised_critical(packet: &Packet) -> Option<u16> {
             Some(&(_, repeatable, min, max)) => {
                 (repeatable || values.len() == 1)
                     && values.iter().all(|v| (min..=max).contains(&v.len()))
-                    && values.iter().all(|v| block_is_whole(number, v, request))
+                    && values
+                        .iter()
+                        .all(|v| block_responses || block_is_whole(number, v, request))
             }
         };
         (!ok).then_some(number)
     })
 }
 
-/// Block-wise transfer (RFC 7959) is not implemented yet, so a Block option is understood
-/// only where it describes the whole body: Block1 NUM=0 without M (a body sent in one block),
-/// Block2 NUM=0 in a request (the first block: the whole body comes back), Block2 NUM=0
-/// without M in a response. Anything else would make us apply a fragment as if it were the
-/// whole (a two-block write kept only its last block): it is refused as unrecognised, 4.02
-/// Bad Option for a CON request, and nothing is applied.
+/// Block-wise transfer (RFC 7959) is served for requests (`coap::blockwise`: Block1 bodies put
+/// back together, answers cut into Block2 blocks). In a response to one of the client's own
+/// requests it is not handled yet, so there a Block option is understood only where it
+/// describes the whole body (Block2 NUM=0 without M); anything else would make the client take
+/// a fragment for the whole, and the response is rejected.
 fn block_is_whole(number: u16, value: &[u8], request: bool) -> bool {
-    if number != BLOCK1 && number != BLOCK2 {
+    if request || (number != BLOCK1 && number != BLOCK2) {
         return true;
     }
     let v = value.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
     let (num, more) = (v >> 4, v & 0x08 != 0);
-    num == 0 && (!more || number == BLOCK2 && request)
+    num == 0 && !more
 }
 
 #[cfg(test)]
@@ -77,15 +80,15 @@ mod tests {
         p.add_option(CoapOption::Block2, vec![0x06]);
         p.add_option(CoapOption::Unknown(2048), vec![1]); // elective unknown: fine
         p.add_option(CoapOption::NoResponse, vec![]); // 258, elective
-        assert_eq!(unrecognised_critical(&p), None);
+        assert_eq!(unrecognised_critical(&p, false), None);
 
         let mut q = p.clone();
         q.add_option(CoapOption::Unknown(2049), vec![]); // critical unknown
-        assert_eq!(unrecognised_critical(&q), Some(2049));
+        assert_eq!(unrecognised_critical(&q, false), Some(2049));
 
         let mut q = p.clone();
         q.add_option(CoapOption::Oscore, vec![]);
-        assert_eq!(unrecognised_critical(&q), Some(9));
+        assert_eq!(unrecognised_critical(&q, false), Some(9));
 
         // Block options only in their whole-body forms (no block-wise transfer yet).
         let block = |option, value: Vec<u8>, request: bool| {
@@ -96,29 +99,32 @@ mod tests {
                 coap_lite::MessageClass::Response(coap_lite::ResponseType::Content)
             };
             b.add_option(option, value);
-            unrecognised_critical(&b)
+            unrecognised_critical(&b, false)
         };
         assert_eq!(block(CoapOption::Block1, vec![0x06], true), None); // NUM 0, last, 1 KiB
         assert_eq!(block(CoapOption::Block1, vec![], true), None); // NUM 0, last, 16 B
-        assert_eq!(block(CoapOption::Block1, vec![0x0E], true), Some(27)); // NUM 0, more
-        assert_eq!(block(CoapOption::Block1, vec![0x16], true), Some(27)); // NUM 1
-        assert_eq!(block(CoapOption::Block1, vec![0x01, 0x06], true), Some(27)); // NUM 16
+                                                                   // In requests every block is understood: coap::blockwise serves them.
+        assert_eq!(block(CoapOption::Block1, vec![0x0E], true), None); // NUM 0, more
+        assert_eq!(block(CoapOption::Block1, vec![0x16], true), None); // NUM 1
+        assert_eq!(block(CoapOption::Block1, vec![0x01, 0x06], true), None); // NUM 16
         assert_eq!(block(CoapOption::Block2, vec![0x06], true), None); // first block wanted
         assert_eq!(block(CoapOption::Block2, vec![0x0E], true), None);
-        assert_eq!(block(CoapOption::Block2, vec![0x26], true), Some(23)); // NUM 2
+        assert_eq!(block(CoapOption::Block2, vec![0x26], true), None); // NUM 2
+                                                                       // In responses to the client's own requests only a whole body is.
+        assert_eq!(block(CoapOption::Block2, vec![0x26], false), Some(23)); // NUM 2
         assert_eq!(block(CoapOption::Block2, vec![0x0E], false), Some(23)); // more to come
         assert_eq!(block(CoapOption::Block2, vec![0x06], false), None);
 
         let mut q = p.clone();
         q.add_option(CoapOption::Accept, vec![0]); // second Accept (§5.4.5)
-        assert_eq!(unrecognised_critical(&q), Some(17));
+        assert_eq!(unrecognised_critical(&q, false), Some(17));
 
         let mut q = p.clone();
         q.add_option(CoapOption::Block1, vec![1, 2, 3, 4]); // too long (RFC 7959 §2.1)
-        assert_eq!(unrecognised_critical(&q), Some(27));
+        assert_eq!(unrecognised_critical(&q, false), Some(27));
 
         let mut q = p;
         q.add_option(CoapOption::UriHost, vec![]); // too short (§5.10.1)
-        assert_eq!(unrecognised_critical(&q), Some(3));
+        assert_eq!(unrecognised_critical(&q, false), Some(3));
     }
 }

@@ -207,9 +207,33 @@ pub unsafe extern "C" fn lwm2mc_config_set_limit(
             l if l == lwm2mc_limit::MaxResponsePayload as u32 => &mut limits.max_response_payload,
             l if l == lwm2mc_limit::MaxInstances as u32 => &mut limits.max_instances,
             l if l == lwm2mc_limit::MaxQueuedEvents as u32 => &mut limits.max_queued_events,
+            l if l == lwm2mc_limit::MaxObservations as u32 => &mut limits.max_observations,
+            l if l == lwm2mc_limit::MaxAttributeLevels as u32 => &mut limits.max_attribute_levels,
+            l if l == lwm2mc_limit::MaxStoredNotifications as u32 => {
+                &mut limits.max_stored_notifications
+            }
             _ => return Err(lwm2mc_result::InvalidArgument),
         };
         *slot = value;
+        Ok(())
+    })
+}
+
+/// Answers longer than `bytes` go out in Block2 blocks of that size (RFC 7959; rounded down to
+/// a power of two, 16 to 1024; 1024 by default). 0 sends every answer whole, in one datagram.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn lwm2mc_config_set_block_size(
+    config: *mut lwm2mc_config,
+    bytes: usize,
+) -> lwm2mc_result {
+    with_config(config, |c| {
+        if bytes != 0 && bytes < 16 {
+            return Err(lwm2mc_result::InvalidArgument);
+        }
+        c.config.block_size = (bytes != 0).then_some(bytes);
         Ok(())
     })
 }

@@ -371,14 +371,21 @@ pub enum lwm2mc_root_formats {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum lwm2mc_limit {
-    /// Largest request payload accepted, in bytes (default 4096).
+    /// Largest request body accepted, whole or from Block1 blocks, in bytes (default 4096).
     MaxRequestPayload = 0,
-    /// Largest response payload sent, in bytes (default 1024).
+    /// Largest response body sent (in Block2 blocks above the block size), in bytes (default
+    /// 16384).
     MaxResponsePayload = 1,
     /// Most instances one object may hold (default 32).
     MaxInstances = 2,
     /// Most events queued for the application (default 64).
     MaxQueuedEvents = 3,
+    /// Most observations served at once (default 64).
+    MaxObservations = 4,
+    /// Most levels carrying Write-Attributes (default 128).
+    MaxAttributeLevels = 5,
+    /// Most notifications kept while offline (default 32).
+    MaxStoredNotifications = 6,
 }
 
 /// Kinds of `lwm2mc_event`.

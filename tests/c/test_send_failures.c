@@ -68,6 +68,7 @@ int main(void) {
     CHECK_OK(lwm2mc_config_set_log(cfg, NULL, log_cb));
     /* Let the answer be built at full size, so that the socket is what refuses it. */
     CHECK_OK(lwm2mc_config_set_limit(cfg, LWM2MC_LIMIT_MAX_RESPONSE_PAYLOAD, 1000000));
+    CHECK_OK(lwm2mc_config_set_block_size(cfg, 0)); /* whole answers: one datagram each */
     CHECK_OK(lwm2mc_client_new(cfg, &c));
     lwm2mc_config_free(cfg);
     /* Two 33 KB strings: /3/0 no longer fits a UDP datagram. */

@@ -174,8 +174,10 @@ impl FakeBs {
 
 impl FakeDm {
     pub fn new(seed: u64) -> FakeDm {
+        let mut ep = Endpoint::new(seed, params());
+        ep.accept_block_responses(true); // block-wise answers are looked at one by one
         FakeDm {
-            ep: Endpoint::new(seed, params()),
+            ep,
             registers: vec![],
             updates: vec![],
             deregisters: 0,

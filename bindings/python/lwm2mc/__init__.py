@@ -282,7 +282,8 @@ class EventKind(enum.IntEnum):
 
 
 # lwm2mc_limit, in numbering order.
-_LIMITS = ("max_request_payload", "max_response_payload", "max_instances", "max_queued_events")
+_LIMITS = ("max_request_payload", "max_response_payload", "max_instances", "max_queued_events",
+           "max_observations", "max_attribute_levels", "max_stored_notifications")
 
 # lwm2mc_root_formats, in numbering order.
 _ROOT_FORMATS = ("preferred", "all", "none")

@@ -66,6 +66,7 @@ class Device:
         self.sends: list[tuple] = []  # (Content-Format, payload) of each POST /dp
         self.wire_in: list[Message] = []
         self.wire_out: list[Message] = []
+        self.received: list[tuple] = []  # (code, payload length, Block2) of each, on arrival
         self.stop = threading.Event()
         self.ctx = self.client = self.thread = None
 
@@ -147,6 +148,8 @@ class Device:
         dispatch, send = mm.dispatch_message, transport.send
 
         def dispatched(message):
+            # As it came: aiocoap appends later blocks to the first block's message in place.
+            self.received.append((str(message.code), len(message.payload), message.opt.block2))
             dispatch(message)  # first, so what aiocoap answers to it is in wire_out already
             self.wire_in.append(message)
             self.woken.set()
@@ -412,5 +415,27 @@ def test_aiocoap_receives_a_send_and_mute_send_refuses_it():
                 assert e.result == lwm2mc.Result.INVALID_STATE
             await asyncio.sleep(0.3)  # time for a POST that must not come
             assert len(dev.sends) == 1
+
+    run(scenario)
+
+
+def test_aiocoap_writes_and_reads_a_long_value_block_wise():
+    """RFC 7959 both ways with a stack that does block-wise itself: aiocoap cuts the 3,000-byte
+    PUT into Block1 blocks and puts the device's Block2 answer back together."""
+    text = "".join(chr(ord("a") + i % 26) for i in range(3000))
+
+    async def scenario():
+        async with Device("py-aio-blocks") as dev:
+            r = await dev.request(PUT, "/3/0/15", payload=text.encode(), content_format=TEXT)
+            assert str(r.code) == "2.04 Changed"
+            assert dev.client.get("/3/0/15") == text
+            # The device sent 2.31 Continue for every block but the last (RFC 7959 §2.3).
+            continues = [m for m in dev.wire_in if str(m.code) == "2.31 Continue"]
+            assert len(continues) == 2, [str(m.code) for m in dev.wire_in]
+            r = await dev.request(GET, "/3/0/15")
+            assert (str(r.code), r.payload.decode()) == ("2.05 Content", text)
+            # It came in three Block2 blocks of 1,024 bytes at most.
+            blocks = [n for code, n, b2 in dev.received if b2 is not None and code == "2.05 Content"]
+            assert blocks == [1024, 1024, 952], dev.received
 
     run(scenario)

@@ -62,7 +62,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-        if unrecognised_critical(&packet).is_some() {
+        if unrecognised_critical(&packet, self.block_responses).is_some() {
             if header.ty == CON {
                 // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
                 // request MUST cause the return of a 4.02 (Bad Option) response."
@@ -96,7 +96,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         // §5.3.2: a piggybacked response must carry the request's token; §5.4.1: an ACK whose
         // response has an unrecognised critical option is rejected. Rejecting an ACK means
         // ignoring it (§4.2); the request keeps being retransmitted.
-        if !token_matches || unrecognised_critical(&packet).is_some() {
+        if !token_matches || unrecognised_critical(&packet, self.block_responses).is_some() {
             return None;
         }
         Some(self.complete(now, peer, id, packet))
@@ -114,7 +114,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
         let matched = self.find(|e| e.peer == peer && e.awaits_response(packet.get_token()));
-        let acceptable = unrecognised_critical(&packet).is_none();
+        let acceptable = unrecognised_critical(&packet, self.block_responses).is_none();
         match matched {
             Some(id) if acceptable => {
                 if header.ty == CON {

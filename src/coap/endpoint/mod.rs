@@ -105,6 +105,10 @@ pub struct Endpoint<P> {
     exchanges: BTreeMap<u64, Exchange<P>>,
     peers: BTreeMap<P, PeerState>,
     outbox: VecDeque<(P, Vec<u8>)>,
+    /// Responses in Block2 blocks (or with Block1) surface as they are: the layer above puts
+    /// them together itself. Off by default, where such a response is rejected so that a
+    /// fragment is never taken for the whole body.
+    block_responses: bool,
 }
 
 /// Serialises a packet we built. `to_bytes_unlimited` fails only if its own 4-byte header
@@ -126,6 +130,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             exchanges: BTreeMap::new(),
             peers: BTreeMap::new(),
             outbox: VecDeque::new(),
+            block_responses: false,
         }
     }
 
@@ -265,6 +270,12 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         }
         self.collect_garbage(now);
         failed
+    }
+
+    /// Lets responses carrying Block1 or Block2 options surface (for a layer above that does
+    /// block-wise transfer itself, such as a test server reading a client's blocks).
+    pub fn accept_block_responses(&mut self, accept: bool) {
+        self.block_responses = accept;
     }
 
     /// Whether a datagram to `peer` waits in the outbox.
