@@ -9,11 +9,13 @@ use crate::value::ResourceType;
 
 mod access_control;
 mod device;
+mod firmware;
 mod security;
 mod server;
 
 pub use access_control::ACCESS_CONTROL;
 pub use device::DEVICE;
+pub use firmware::FIRMWARE;
 pub use security::SECURITY;
 pub use server::SERVER;
 
@@ -27,6 +29,8 @@ pub mod oid {
     pub const ACCESS_CONTROL: u16 = 2;
     /// Device (Core 1.1 §E.4).
     pub const DEVICE: u16 = 3;
+    /// Firmware Update (Core 1.1 §E.6); optional, see [`FIRMWARE`](super::FIRMWARE).
+    pub const FIRMWARE: u16 = 5;
     /// LwM2M OSCORE (new in LwM2M 1.1); like Security, never shown to a DM server.
     pub const OSCORE: u16 = 21;
 }
