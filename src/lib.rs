@@ -111,7 +111,8 @@ mod dm;
 pub mod event;
 #[cfg(feature = "std")]
 pub mod ffi;
-// Not wired into the router yet (issue 12): only its tests use it until then.
+// Pull delivery, user deferral and the outcome after a reboot are not wired into the router
+// yet (issue 12): the parts of the state machine for them are used by its tests only.
 #[cfg_attr(not(test), allow(dead_code))]
 mod firmware;
 pub mod model;

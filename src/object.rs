@@ -97,3 +97,47 @@ pub trait ObjectHandler: Send {
     /// The request failed (here or in another object): undo every change since `begin`.
     fn rollback(&mut self) {}
 }
+
+/// Why receiving or checking a firmware package failed: the Update Result the server sees
+/// (Firmware Update object 5, `/5/0/5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DownloadFailure {
+    /// 2: the package does not fit in flash.
+    NotEnoughFlash,
+    /// 3: out of RAM.
+    OutOfRam,
+    /// 5: the package failed its integrity check.
+    IntegrityFailure,
+    /// 6: the package is not of a type the device can install.
+    UnsupportedPackage,
+}
+
+/// How installing a firmware package failed (Update Result 8, or 5 for a package found
+/// corrupt at installation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InstallFailure {
+    /// 8, back to Downloaded: the package is kept and Update may be executed again.
+    Failed,
+    /// 8, back to Idle: the package is gone or unusable.
+    FailedImageLost,
+    /// 5, back to Idle: the package failed its integrity check at installation.
+    IntegrityFailure,
+}
+
+/// The application side of firmware update (object 5, Core 1.1 §E.6): where a pushed package
+/// goes, how it is checked and installed. The library runs the object's state machine and
+/// answers the server; the package is streamed through `write`, never held whole.
+pub trait FirmwareInstaller: Send {
+    /// A package starts arriving; `size` is its total if the server announced it (Size1).
+    fn open(&mut self, size: Option<u64>) -> Result<(), DownloadFailure>;
+    /// `chunk` belongs at `offset` of the package (chunks come in order).
+    fn write(&mut self, offset: u64, chunk: &[u8]) -> Result<(), DownloadFailure>;
+    /// The whole package arrived: check it (signature, checksum, type).
+    fn verify(&mut self) -> Result<(), DownloadFailure>;
+    /// Install the package. `Ok` when it is installed and running now.
+    fn apply(&mut self) -> Result<(), InstallFailure>;
+    /// Throw away what was received (the server reset or cancelled, or a transfer failed).
+    fn discard(&mut self);
+}

@@ -177,7 +177,14 @@ impl Client {
                 }
                 BsOutput::Arm { timer, at } => self.timers.set_after(timer, at, 0),
                 BsOutput::Disarm(timer) => self.timers.clear(timer),
-                BsOutput::Event(event) => self.emit(event),
+                BsOutput::Event(event) => {
+                    // Bootstrap-Delete of / took the firmware instance along: it is the
+                    // library's, and comes back as the state machine has it.
+                    if event == Event::Bootstrapped {
+                        let _ = self.mirror_firmware();
+                    }
+                    self.emit(event)
+                }
                 BsOutput::PeersChanged => self.collect_peers(),
             }
         }

@@ -39,6 +39,7 @@ use crate::value::{Instances, ResourceValue, Value};
 
 mod bootstrap_flow;
 mod dm_flow;
+mod firmware_flow;
 mod observe_flow;
 mod offline;
 mod peers;
@@ -139,6 +140,10 @@ pub struct Client {
     announced: BTreeSet<PeerId>,
     /// Request bodies arriving in Block1 blocks (RFC 7959).
     blocks: Reassembly,
+    /// Firmware update (object 5), when the application enabled it.
+    firmware: Option<firmware_flow::FirmwareUpdate>,
+    /// The block of a Package write being handed to the installer.
+    pending_chunk: Vec<u8>,
 }
 
 impl Client {
@@ -176,6 +181,8 @@ impl Client {
             stored: Vec::new(),
             announced: BTreeSet::new(),
             blocks: Reassembly::default(),
+            firmware: None,
+            pending_chunk: Vec::new(),
         }
     }
 
@@ -382,6 +389,10 @@ impl Client {
                 None => return,
             },
         };
+        // Object 5 streams its package to the application, block by block, whatever its size.
+        if ssid.is_some() && self.firmware_request(now, peer, packet, &req) {
+            return;
+        }
         if req.payload.len() > limit {
             self.respond(now, peer, packet, Reply::too_large(limit));
             return;

@@ -1,0 +1,259 @@
+//! Firmware Update (object 5, Core 1.1 §E.6) over the library's own endpoint: the package a
+//! server pushes to `/5/0/0` is streamed block by block (RFC 7959 Block1) to the
+//! application's `FirmwareInstaller`, never held whole; Update (`/5/0/2`) and Cancel
+//! (`/5/0/10`) run the state machine of `crate::firmware`, whose State and Update Result are
+//! mirrored into the store, so that Read and Observe of `/5/0/3` and `/5/0/5` work as for any
+//! value.
+
+use super::*;
+use crate::coap::blockwise::Block;
+use crate::firmware::{DownloadError, Firmware, Input, Output, UpdateError};
+use crate::object::{DownloadFailure, FirmwareInstaller, InstallFailure};
+
+/// Firmware update as the client runs it.
+pub(super) struct FirmwareUpdate {
+    machine: Firmware,
+    installer: Box<dyn FirmwareInstaller>,
+    /// The bytes of the package received so far (the offset of the next block).
+    received: u64,
+}
+
+impl Client {
+    /// Enables firmware update by push (`/5/0/0`): object 5 is defined with its instance 0
+    /// and `installer` receives the package. Call it before `start`.
+    pub fn set_firmware(
+        &mut self,
+        installer: Box<dyn FirmwareInstaller>,
+    ) -> Result<(), crate::store::StoreError> {
+        let machine = Firmware::new(crate::firmware::Delivery::Push, &[]);
+        self.store.define(crate::model::FIRMWARE.clone(), false);
+        self.firmware = Some(FirmwareUpdate {
+            machine,
+            installer,
+            received: 0,
+        });
+        self.mirror_firmware()
+    }
+
+    /// Writes the state machine's State, Update Result, Delivery Method and Package URI into
+    /// `/5/0` (creating the instance), so that Read, Discover and Observe see them.
+    pub(super) fn mirror_firmware(&mut self) -> Result<(), crate::store::StoreError> {
+        let Some(fw) = self.firmware.as_ref() else {
+            return Ok(());
+        };
+        let integers = [
+            (3, fw.machine.state().value()),
+            (5, fw.machine.result().value()),
+            (9, fw.machine.delivery().value()),
+        ];
+        let uri = fw.machine.package_uri().to_string();
+        for (rid, value) in integers {
+            self.store
+                .set(&Path::resource(5, 0, rid), Value::Integer(i64::from(value)))?;
+        }
+        self.store.set(&Path::resource(5, 0, 1), Value::String(uri))
+    }
+
+    /// Takes the requests object 5 runs itself (a Package write in any number of blocks,
+    /// Package URI, Update, Cancel); `false` leaves the request to the DM layer.
+    pub(super) fn firmware_request(
+        &mut self,
+        now: u64,
+        peer: PeerId,
+        packet: &Packet,
+        req: &Request,
+    ) -> bool {
+        if self.firmware.is_none() {
+            return false;
+        }
+        let Ok(path) = req.path() else { return false };
+        let reply = match (
+            req.method,
+            path.object_id(),
+            path.instance_id(),
+            path.resource_id(),
+        ) {
+            (msg::PUT | msg::POST, Some(5), Some(0), Some(0))
+                if path.resource_instance_id().is_none() =>
+            {
+                self.package_block(packet, req)
+            }
+            // Package URI in plain text (Core 1.1 §E.6): this device takes no pull, so a
+            // non-empty URI is refused (4.05) and the empty one resets.
+            (msg::PUT | msg::POST, Some(5), Some(0), Some(1))
+                if matches!(req.content_format, Some(0))
+                    && path.resource_instance_id().is_none() =>
+            {
+                match String::from_utf8(req.payload.clone()) {
+                    Ok(uri) => self.firmware_input(Input::UriWritten(uri)),
+                    Err(_) => Reply::error(msg::BAD_REQUEST, "Package URI is not UTF-8"),
+                }
+            }
+            (msg::POST, Some(5), Some(0), Some(2))
+                if matches!(req.content_format, None | Some(0)) =>
+            {
+                self.firmware_input(Input::UpdateExecuted { defer: false })
+            }
+            (msg::POST, Some(5), Some(0), Some(10))
+                if matches!(req.content_format, None | Some(0)) =>
+            {
+                self.firmware_input(Input::CancelExecuted)
+            }
+            _ => return false,
+        };
+        self.respond(now, peer, packet, reply);
+        true
+    }
+
+    /// One block (or the whole) of a Package write. RFC 7959 §2.3: blocks come in order; the
+    /// answer to each but the last is 2.31 Continue (Block1 echoed by `respond`).
+    fn package_block(&mut self, packet: &Packet, req: &Request) -> Reply {
+        let block =
+            match crate::coap::blockwise::block_option(packet, coap_lite::CoapOption::Block1) {
+                None => Block {
+                    num: 0,
+                    more: false,
+                    szx: 6,
+                },
+                Some(Some(b)) => b,
+                Some(None) => return Reply::error(msg::BAD_REQUEST, "malformed Block1 option"),
+            };
+        if block.more && req.payload.len() != block.size() {
+            return Reply::error(
+                msg::BAD_REQUEST,
+                "a block before the last must fill its block size",
+            );
+        }
+        let Some(fw) = self.firmware.as_mut() else {
+            return Reply::code(msg::NOT_FOUND);
+        };
+        if block.num == 0 {
+            if !block.more && crate::firmware::is_empty_package(&req.payload) {
+                return self.firmware_input(Input::PackageEmpty);
+            }
+            let size = msg::uint_option(packet, coap_lite::CoapOption::Size1).map(u64::from);
+            fw.received = 0;
+            let started = self.firmware_input(Input::PackageWriteStarted { size });
+            if !started.is_success() {
+                return started;
+            }
+        } else {
+            let offset = u64::try_from(block.offset()).unwrap_or(u64::MAX);
+            let end = offset.saturating_add(req.payload.len() as u64);
+            if end == fw.received && block.more {
+                return Reply::code(msg::CONTINUE); // a retransmitted block, taken already
+            }
+            if offset != fw.received {
+                // The transfer cannot be completed: Update Result 4 (connection lost).
+                let _ = self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost));
+                return Reply::error(
+                    msg::REQUEST_ENTITY_INCOMPLETE,
+                    format!("block {} does not follow the blocks received", block.num),
+                );
+            }
+        }
+        self.pending_chunk = req.payload.clone();
+        let chunk = self.firmware_input(Input::PackageChunk {
+            len: req.payload.len(),
+        });
+        self.pending_chunk.clear();
+        if !chunk.is_success() {
+            return chunk;
+        }
+        if block.more {
+            return Reply::code(msg::CONTINUE);
+        }
+        let done = self.firmware_input(Input::PackageComplete);
+        match done.is_success() {
+            true => Reply::code(msg::CHANGED),
+            false => done,
+        }
+    }
+
+    /// Feeds the state machine and carries out what it answers, feeding back what the
+    /// installer reports, until nothing is left; the reply for the request that started it.
+    fn firmware_input(&mut self, input: Input) -> Reply {
+        let mut inputs = alloc::collections::VecDeque::from([input]);
+        let mut first = true;
+        while let Some(input) = inputs.pop_front() {
+            let Some(fw) = self.firmware.as_mut() else {
+                return Reply::code(msg::NOT_FOUND);
+            };
+            let outputs = match fw.machine.handle(input) {
+                Ok(o) => o,
+                Err(refusal) if first => {
+                    return Reply::error(refusal.code(), format!("{refusal:?}"))
+                }
+                Err(_) => continue, // a report the machine does not take: nothing changes
+            };
+            first = false;
+            for output in outputs {
+                if let Some(next) = self.firmware_output(output) {
+                    inputs.push_back(next);
+                }
+            }
+        }
+        Reply::code(msg::CHANGED)
+    }
+
+    /// Carries out one output; the input the installer's answer makes, if any.
+    fn firmware_output(&mut self, output: Output) -> Option<Input> {
+        let chunk = core::mem::take(&mut self.pending_chunk);
+        let fw = self.firmware.as_mut()?;
+        let input = match output {
+            Output::OpenPackage { size } => fw
+                .installer
+                .open(size)
+                .err()
+                .map(|e| Input::DownloadFailed(download_error(e))),
+            Output::WriteChunk { offset, len } => {
+                let failed = fw
+                    .installer
+                    .write(offset, chunk.get(..len).unwrap_or(&chunk))
+                    .err();
+                fw.received = offset.saturating_add(len as u64);
+                failed.map(|e| Input::DownloadFailed(download_error(e)))
+            }
+            Output::Verify => Some(Input::VerifyResult(
+                fw.installer.verify().map_err(download_error),
+            )),
+            Output::Discard => {
+                fw.installer.discard();
+                fw.received = 0;
+                None
+            }
+            Output::Apply => Some(Input::UpdateFinished(
+                fw.installer.apply().map_err(update_error),
+            )),
+            // Pull, user deferral and a reboot's outcome are not offered by this client yet.
+            Output::StartPull { .. } => {
+                Some(Input::DownloadFailed(DownloadError::UnsupportedProtocol))
+            }
+            Output::AskUser => Some(Input::UpdateAccepted),
+            Output::QueryOutcome => None,
+            Output::Changed { .. } => {
+                let _ = self.mirror_firmware(); // the definition is there: set cannot fail
+                None
+            }
+        };
+        self.pending_chunk = chunk;
+        input
+    }
+}
+
+fn download_error(e: DownloadFailure) -> DownloadError {
+    match e {
+        DownloadFailure::NotEnoughFlash => DownloadError::NotEnoughFlash,
+        DownloadFailure::OutOfRam => DownloadError::OutOfRam,
+        DownloadFailure::IntegrityFailure => DownloadError::IntegrityFailure,
+        DownloadFailure::UnsupportedPackage => DownloadError::UnsupportedPackage,
+    }
+}
+
+fn update_error(e: InstallFailure) -> UpdateError {
+    match e {
+        InstallFailure::Failed => UpdateError::Failed,
+        InstallFailure::FailedImageLost => UpdateError::FailedImageLost,
+        InstallFailure::IntegrityFailure => UpdateError::IntegrityFailure,
+    }
+}
