@@ -469,6 +469,29 @@ typedef struct lwm2mc_event {
   const char *message;
 } lwm2mc_event;
 
+// Callbacks through which the host stores, checks and installs a firmware package (Firmware
+// Update object 5, push delivery). Each returns 0 for success or an Update Result code
+// (`/5/0/5`, Core 1.1 §E.6): from `open`, `write` and `verify` 2 (not enough flash), 3 (out
+// of RAM), 5 (integrity check failure) or 6 (unsupported package type); from `apply` 8
+// (installation failed, the package is kept: Update may be executed again) or 5 (the
+// package is corrupt). Any other value is taken as 5 from `verify`, 2 from `open` and
+// `write`, and from `apply` as 8 with the package gone. They run inside the client call that
+// handles the server's request.
+typedef struct lwm2mc_firmware_callbacks {
+  // Passed back as the first argument of every callback.
+  void *userdata;
+  // A package starts arriving: `size` bytes if `size_known`.
+  lwm2mc_result (*open)(void *userdata, uint64_t size, bool size_known);
+  // `len` bytes at `chunk` belong at `offset` of the package; chunks come in order.
+  lwm2mc_result (*write)(void *userdata, uint64_t offset, const uint8_t *chunk, size_t len);
+  // The whole package arrived: check it.
+  lwm2mc_result (*verify)(void *userdata);
+  // Install it; return 0 once the new firmware runs.
+  lwm2mc_result (*apply)(void *userdata);
+  // Throw away what was received.
+  void (*discard)(void *userdata);
+} lwm2mc_firmware_callbacks;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -727,6 +750,13 @@ lwm2mc_result lwm2mc_config_set_value(struct lwm2mc_config *config, const char *
 // # Safety
 // `client` must be NULL or a live client; `out` valid for a write.
 lwm2mc_result lwm2mc_client_next_event(struct lwm2mc_client *client, struct lwm2mc_event *out);
+
+// Enables firmware update by push: object 5 is offered, and `callbacks` (copied; NULL
+// members answer success, except `apply`, whose absence refuses to install with 8).
+//
+// # Safety
+// `config` must be NULL or a live config; `callbacks` NULL or valid for a read.
+lwm2mc_result lwm2mc_config_set_firmware(struct lwm2mc_config *config, const struct lwm2mc_firmware_callbacks *callbacks);
 
 // Tells the client that the value at `path` ("/3303/0/5700", "/3303/0") changed, for objects
 // whose values the application holds through callbacks: observations that see it may send a

@@ -62,6 +62,11 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
+fn firmware_update_by_push_through_the_c_callbacks() {
+    run_c_program("test_firmware", &[]);
+}
+
+#[test]
 fn observe_changed_and_the_observation_list_from_c() {
     run_c_program("test_observe", &[]);
 }
@@ -530,7 +535,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         version.is_ok_and(|o| o.status.success()),
         "valgrind is needed (.ci/run installs it from Debian's packages)"
     );
-    let programs: [(&str, &[&str]); 9] = [
+    let programs: [(&str, &[&str]); 10] = [
         ("test_api_contract", &[]),
         ("test_callback_codes", &[]),
         ("test_lifecycle", &["-pthread"]),
@@ -540,6 +545,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         ("test_config_checks", &[]),
         ("test_send_failures", &[]),
         ("test_observe", &[]),
+        ("test_firmware", &[]),
     ];
     for (name, extra) in programs {
         let lib = lib_dir(&format!("{name}-valgrind"));

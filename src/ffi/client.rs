@@ -205,6 +205,11 @@ pub unsafe extern "C" fn lwm2mc_client_new(
                 .set_handler(oid, Box::new(CObject { oid, table }))
                 .map_err(store_error)?;
         }
+        if let Some(table) = cfg.firmware {
+            client
+                .set_firmware(Box::new(super::firmware::CFirmware(table)))
+                .map_err(store_error)?;
+        }
         let gate = Gate::new();
         let dying = gate.dying_flag();
         let mut state = ClientState {

@@ -43,6 +43,8 @@ pub struct lwm2mc_config {
     pub(crate) storage: Option<StorageChoice>,
     pub(crate) log: Option<LogHook>,
     pub(crate) objects: Vec<(u16, lwm2mc_object_callbacks)>,
+    /// Firmware update callbacks (`lwm2mc_config_set_firmware`).
+    pub(crate) firmware: Option<super::firmware::lwm2mc_firmware_callbacks>,
 }
 
 pub(crate) fn store_error(e: StoreError) -> lwm2mc_result {
@@ -83,6 +85,7 @@ pub unsafe extern "C" fn lwm2mc_config_new(
             storage: None,
             log: None,
             objects: Vec::new(),
+            firmware: None,
         };
         // SAFETY: out checked non-NULL.
         unsafe { write_out(out, Box::into_raw(Box::new(cfg))) }
@@ -105,7 +108,7 @@ pub unsafe extern "C" fn lwm2mc_config_free(config: *mut lwm2mc_config) {
 }
 
 /// Runs `f` on a config pointer.
-fn with_config(
+pub(crate) fn with_config(
     config: *mut lwm2mc_config,
     f: impl FnOnce(&mut lwm2mc_config) -> FfiResult,
 ) -> lwm2mc_result {

@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod client;
 pub mod config;
 pub mod events;
+pub mod firmware;
 mod flush;
 pub mod guard;
 pub mod observations;

@@ -29,7 +29,7 @@ from . import _ffi
 
 __version__ = "0.1.0"
 __all__ = [
-    "Client", "Event", "EventKind", "Object", "Resource", "Result", "Type", "ServerInfo", "Transport",
+    "Client", "Event", "EventKind", "Firmware", "Object", "Resource", "Result", "Type", "ServerInfo", "Transport",
     "Storage", "Lwm2mcError", "ClientClosed", "NotFound", "BadRequest", "MethodNotAllowed",
     "library_version", "error_class",
 ]
@@ -298,6 +298,7 @@ class _Hooks:
         self.storage: Optional[Storage] = None
         self.objects: dict[int, Object] = {}
         self.log: Optional[Callable[[int, str], None]] = None
+        self.firmware: Optional["Firmware"] = None
         self.error: Optional[BaseException] = None
         self.keep: Any = None  # bytes handed to C during a callback
 
@@ -370,6 +371,68 @@ def _t_close(ud, peer):
         h.transport.close(int(peer))
     except BaseException as e:  # noqa: BLE001
         h.fail(e, TRANSPORT_ERROR)
+
+
+class Firmware:
+    """Firmware update by push (object 5): the package a server writes to /5/0/0 arrives
+    through `write`, in order; `verify` checks it, `apply` installs it. Each returns None for
+    success or an Update Result code (Core 1.1 §E.6): 2 not enough flash, 3 out of RAM, 5
+    integrity check failure, 6 unsupported package type; from `apply` 8 (failed, package kept)
+    or 5. An exception counts as a failure (5 from verify, 2 from open/write, 8 from apply)
+    and is re-raised from the client call that was running."""
+
+    def open(self, size: Optional[int]) -> Optional[int]:
+        return None
+
+    def write(self, offset: int, data: bytes) -> Optional[int]:
+        return None
+
+    def verify(self) -> Optional[int]:
+        return None
+
+    def apply(self) -> Optional[int]:
+        return 8
+
+    def discard(self) -> None:
+        pass
+
+
+def _fw_call(ud, name: str, failure: int, *args) -> int:
+    h = _hooks(ud)
+    if h is None or h.firmware is None:
+        return failure
+    try:
+        r = getattr(h.firmware, name)(*args)
+        return 0 if r is None else int(r)
+    except BaseException as e:  # noqa: BLE001
+        if h.error is None:
+            h.error = e
+        return failure
+
+
+@_ffi.FW_OPEN_CB
+def _fw_open(ud, size, known):
+    return _fw_call(ud, "open", 2, int(size) if known else None)
+
+
+@_ffi.FW_WRITE_CB
+def _fw_write(ud, offset, chunk, n):
+    return _fw_call(ud, "write", 2, int(offset), _bytes(chunk, n))
+
+
+@_ffi.FW_STEP_CB
+def _fw_verify(ud):
+    return _fw_call(ud, "verify", 5)
+
+
+@_ffi.FW_STEP_CB
+def _fw_apply(ud):
+    return _fw_call(ud, "apply", 8)
+
+
+@_ffi.FW_DISCARD_CB
+def _fw_discard(ud):
+    _fw_call(ud, "discard", 0)
 
 
 @_ffi.LOAD_CB
@@ -656,6 +719,7 @@ class Client:
         bind: str = "127.0.0.1:0",
         ack_timeout_ms: Optional[int] = None,
         log: Optional[Callable[[int, str], None]] = None,
+        firmware: Optional[Firmware] = None,
     ) -> None:
         self._handle: Optional[int] = None
         self._lock = threading.RLock()
@@ -665,6 +729,7 @@ class Client:
         self._hooks = _Hooks()
         self._hooks.transport, self._hooks.storage, self._hooks.log = transport, storage, log
         self._hooks.objects = {o.object_id: o for o in objects}
+        self._hooks.firmware = firmware
         self._key = next(_keys)
         with _registry_lock:
             _registry[self._key] = weakref.ref(self._hooks)
@@ -678,6 +743,10 @@ class Client:
                 if name not in _LIMITS:
                     raise ValueError(f"unknown limit {name!r}; known: {', '.join(_LIMITS)}")
                 self._check(_lib.lwm2mc_config_set_limit(cfg, _LIMITS.index(name), value), name)
+            if firmware is not None:
+                fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,
+                                            _fw_discard)
+                self._check(_lib.lwm2mc_config_set_firmware(cfg, ctypes.byref(fw)), "firmware")
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
             self._handle = handle.value

@@ -93,6 +93,23 @@ class ObjectCallbacks(ctypes.Structure):
     ]
 
 
+FW_OPEN_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint64, ctypes.c_bool)
+FW_WRITE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint8), c_size_t)
+FW_STEP_CB = ctypes.CFUNCTYPE(result_t, c_void_p)
+FW_DISCARD_CB = ctypes.CFUNCTYPE(None, c_void_p)
+
+
+class FirmwareCallbacks(ctypes.Structure):
+    _fields_ = [
+        ("userdata", c_void_p),
+        ("open", FW_OPEN_CB),
+        ("write", FW_WRITE_CB),
+        ("verify", FW_STEP_CB),
+        ("apply", FW_STEP_CB),
+        ("discard", FW_DISCARD_CB),
+    ]
+
+
 class ServerInfo(ctypes.Structure):
     _fields_ = [
         ("uri", c_char_p),
@@ -166,6 +183,7 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "lwm2mc_config_set_storage": ([cfg, P(Storage)], result_t),
         "lwm2mc_config_use_file_storage": ([cfg, c_char_p], result_t),
         "lwm2mc_config_set_log": ([cfg, c_void_p, LOG_CB], result_t),
+        "lwm2mc_config_set_firmware": ([cfg, P(FirmwareCallbacks)], result_t),
         "lwm2mc_config_add_object": (
             [cfg, ctypes.c_uint16, c_char_p, ctypes.c_bool, P(ResourceDef), c_size_t, P(ObjectCallbacks)],
             result_t,

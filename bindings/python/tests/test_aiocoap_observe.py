@@ -60,8 +60,8 @@ class Device:
     message manager, so the tests see CoAP types and Message IDs, not only what the request
     API passes on."""
 
-    def __init__(self, endpoint: str, objects=()) -> None:
-        self.endpoint, self.objects = endpoint, list(objects)
+    def __init__(self, endpoint: str, objects=(), firmware=None) -> None:
+        self.endpoint, self.objects, self.firmware = endpoint, list(objects), firmware
         self.events: list[lwm2mc.Event] = []
         self.sends: list[tuple] = []  # (Content-Format, payload) of each POST /dp
         self.wire_in: list[Message] = []
@@ -97,7 +97,7 @@ class Device:
             sock = self.mm.message_interface.transport.get_extra_info("socket")
             port = sock.getsockname()[1]
             self.client = lwm2mc.Client(self.endpoint, server=f"coap://127.0.0.1:{port}", lifetime=60,
-                                        objects=self.objects)
+                                        objects=self.objects, firmware=self.firmware)
             self.client.start()
             self.thread = threading.Thread(target=self._run, name=f"device {self.endpoint}")
             self.thread.start()
@@ -437,5 +437,69 @@ def test_aiocoap_writes_and_reads_a_long_value_block_wise():
             # It came in three Block2 blocks of 1,024 bytes at most.
             blocks = [n for code, n, b2 in dev.received if b2 is not None and code == "2.05 Content"]
             assert blocks == [1024, 1024, 952], dev.received
+
+    run(scenario)
+
+
+class Flash(lwm2mc.Firmware):
+    """A firmware slot in memory; "installing" swaps the running version string."""
+
+    def __init__(self, corrupt: bool = False) -> None:
+        self.image, self.sizes, self.corrupt, self.version = bytearray(), [], corrupt, "1.0"
+
+    def open(self, size):
+        self.sizes.append(size)
+        self.image.clear()
+
+    def write(self, offset, data):
+        assert offset == len(self.image), "chunks come in order"
+        self.image += data
+
+    def verify(self):
+        return 5 if self.corrupt else None  # Update Result 5: integrity check failure
+
+    def apply(self):
+        self.version = "2.0"
+
+    def discard(self):
+        self.image.clear()
+
+
+def test_aiocoap_pushes_a_1_mib_firmware_package_block_wise_and_the_update_succeeds():
+    """Issue 12: aiocoap (which does block-wise itself) pushes 1 MiB to /5/0/0; the device's
+    installer gets the exact bytes, State goes to Downloaded, Update installs (Result 1)."""
+    package = bytes(i * 31 % 251 for i in range(1 << 20))
+    flash = Flash()
+
+    async def scenario():
+        async with Device("py-aio-fw", firmware=flash) as dev:
+            put = dev.message(PUT, "/5/0/0", payload=package, content_format=42)
+            r = await asyncio.wait_for(dev.ctx.request(put).response, 120)
+            assert str(r.code) == "2.04 Changed"
+            assert bytes(flash.image) == package
+            r = await dev.request(GET, "/5/0/3")
+            assert r.payload == b"2"  # Downloaded
+            r = await dev.request(POST, "/5/0/2")
+            assert str(r.code) == "2.04 Changed"
+            assert flash.version == "2.0"
+            r = await dev.request(GET, "/5/0/5")
+            assert r.payload == b"1"  # Update Result: success
+
+    run(scenario)
+
+
+def test_aiocoap_a_corrupt_package_reports_integrity_failure():
+    flash = Flash(corrupt=True)
+
+    async def scenario():
+        async with Device("py-aio-fw-bad", firmware=flash) as dev:
+            put = dev.message(PUT, "/5/0/0", payload=b"x" * 5000, content_format=42)
+            r = await asyncio.wait_for(dev.ctx.request(put).response, 30)
+            # The write itself is taken; the outcome is in State and Update Result (Core E.6).
+            assert str(r.code) == "2.04 Changed"
+            assert (await dev.request(GET, "/5/0/3")).payload == b"0"
+            assert (await dev.request(GET, "/5/0/5")).payload == b"5"
+            r = await dev.request(POST, "/5/0/2")
+            assert str(r.code) == "4.05 Method Not Allowed"
 
     run(scenario)
