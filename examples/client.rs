@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{ArgGroup, Parser, ValueEnum};
 use lwm2mc::accounts::factory;
 use lwm2mc::codec::ContentFormat;
+use lwm2mc::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure};
 use lwm2mc::storage_file::FileStorage;
 use lwm2mc::transport::udp::{os_seed, Direction, UdpClient};
 use lwm2mc::{Client, Config, Event, Path, RootFormats, Store, Value};
@@ -64,6 +65,73 @@ struct Args {
     /// redacted).
     #[arg(long)]
     verbose: bool,
+    /// Offer firmware update by push (object 5): a package a server writes to /5/0/0 is
+    /// stored at this path; Update "installs" it by making its CRC-32 the Firmware Version
+    /// (/3/0/3).
+    #[arg(long, value_name = "PATH")]
+    firmware: Option<PathBuf>,
+}
+
+/// The CLI device's firmware slot: a file. "Installing" swaps the version string.
+struct FileFirmware {
+    path: PathBuf,
+    part: Option<std::fs::File>,
+    crc: u32,
+    /// The version the main loop puts into /3/0/3 once installed.
+    installed: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl FirmwareInstaller for FileFirmware {
+    fn open(&mut self, size: Option<u64>) -> Result<(), DownloadFailure> {
+        println!("firmware: receiving a package ({size:?} bytes)");
+        self.crc = 0;
+        let file = std::fs::File::create(self.path.with_extension("part"))
+            .map_err(|_| DownloadFailure::NotEnoughFlash)?;
+        self.part = Some(file);
+        Ok(())
+    }
+    fn write(&mut self, _offset: u64, chunk: &[u8]) -> Result<(), DownloadFailure> {
+        use std::io::Write;
+        self.crc = crc32(self.crc, chunk);
+        let file = self.part.as_mut().ok_or(DownloadFailure::NotEnoughFlash)?;
+        file.write_all(chunk)
+            .map_err(|_| DownloadFailure::NotEnoughFlash)
+    }
+    fn verify(&mut self) -> Result<(), DownloadFailure> {
+        self.part = None; // closed
+        std::fs::rename(self.path.with_extension("part"), &self.path)
+            .map_err(|_| DownloadFailure::NotEnoughFlash)?;
+        println!("firmware: package complete, crc32 {:08x}", self.crc);
+        Ok(())
+    }
+    fn apply(&mut self) -> Result<Applied, InstallFailure> {
+        let version = format!("fw-{:08x}", self.crc);
+        println!("firmware: installed {version}");
+        if let Ok(mut slot) = self.installed.lock() {
+            *slot = Some(version);
+        }
+        Ok(Applied::Running)
+    }
+    fn discard(&mut self) {
+        self.part = None;
+        let _ = std::fs::remove_file(self.path.with_extension("part"));
+    }
+}
+
+/// CRC-32 (IEEE), bit by bit: a sample device's checksum, not a fast one.
+fn crc32(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for b in data {
+        c ^= u32::from(*b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }
 
 fn unix_now() -> i64 {
@@ -169,13 +237,25 @@ fn run(args: Args) -> Result<(), String> {
             _ => return Err(format!("--pct {pct}: use 110, 112 or 11542")),
         };
     }
-    let client = match &args.state_file {
+    let mut client = match &args.state_file {
         Some(dir) => {
             let storage = FileStorage::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             Client::with_storage(config, store, Box::new(storage))
         }
         None => Client::new(config, store),
     };
+    let installed = Arc::new(std::sync::Mutex::new(None::<String>));
+    if let Some(path) = &args.firmware {
+        let slot = FileFirmware {
+            path: path.clone(),
+            part: None,
+            crc: 0,
+            installed: installed.clone(),
+        };
+        client
+            .set_firmware(Box::new(slot))
+            .map_err(|e| e.to_string())?;
+    }
     let bind = SocketAddr::new(args.bind, args.port);
     let mut udp = UdpClient::bind(client, bind).map_err(|e| format!("bind {bind}: {e}"))?;
     println!(
@@ -206,6 +286,11 @@ fn run(args: Args) -> Result<(), String> {
         // A Device object that lives, so that a server observing it sees notifications.
         for (rid, value) in device_readings(now, now.saturating_sub(started)) {
             let _ = udp.client_mut().set(&Path::resource(3, 0, rid), value);
+        }
+        if let Some(version) = installed.lock().ok().and_then(|mut v| v.take()) {
+            let _ = udp
+                .client_mut()
+                .set(&Path::resource(3, 0, 3), Value::String(version));
         }
         for event in udp
             .turn(Duration::from_millis(250))

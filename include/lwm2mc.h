@@ -282,6 +282,26 @@ typedef uint32_t lwm2mc_limit;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What `lwm2mc_firmware_callbacks.apply` returns besides an Update Result failure code.
+enum lwm2mc_firmware_apply
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Installed; the new firmware runs now (Update Result 1).
+  LWM2MC_FIRMWARE_APPLY_DONE = 0,
+  // The device restarts to finish installing: the library keeps State Updating in its
+  // storage and calls `outcome` after the restart.
+  LWM2MC_FIRMWARE_APPLY_RESTARTING = 256,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lwm2mc_firmware_apply lwm2mc_firmware_apply;
+#else
+typedef uint32_t lwm2mc_firmware_apply;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The data type of a resource, as declared in the object model.
 typedef struct ResourceType ResourceType;
 
@@ -486,10 +506,16 @@ typedef struct lwm2mc_firmware_callbacks {
   lwm2mc_result (*write)(void *userdata, uint64_t offset, const uint8_t *chunk, size_t len);
   // The whole package arrived: check it.
   lwm2mc_result (*verify)(void *userdata);
-  // Install it; return 0 once the new firmware runs.
+  // Install it; return LWM2MC_FIRMWARE_APPLY_DONE (0) once the new firmware runs, or
+  // LWM2MC_FIRMWARE_APPLY_RESTARTING when the device restarts to finish (the outcome is
+  // then asked through `outcome`).
   lwm2mc_result (*apply)(void *userdata);
   // Throw away what was received.
   void (*discard)(void *userdata);
+  // After a restart during an installation: 0 if the new firmware runs, else 8 or 5.
+  // NULL counts as success. Needs a storage (`lwm2mc_config_set_storage` or
+  // `lwm2mc_config_use_file_storage`), where the library keeps the state across the restart.
+  lwm2mc_result (*outcome)(void *userdata);
 } lwm2mc_firmware_callbacks;
 
 #ifdef __cplusplus

@@ -126,6 +126,16 @@ pub enum InstallFailure {
     IntegrityFailure,
 }
 
+/// How an installation went on (`FirmwareInstaller::apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Applied {
+    /// The new firmware is installed and running: Update Result 1 now.
+    Running,
+    /// The device restarts to finish: the library keeps State Updating (saved, if it has a
+    /// storage) and asks `FirmwareInstaller::outcome` after the restart.
+    Restarting,
+}
+
 /// The application side of firmware update (object 5, Core 1.1 §E.6): where a pushed package
 /// goes, how it is checked and installed. The library runs the object's state machine and
 /// answers the server; the package is streamed through `write`, never held whole.
@@ -136,8 +146,13 @@ pub trait FirmwareInstaller: Send {
     fn write(&mut self, offset: u64, chunk: &[u8]) -> Result<(), DownloadFailure>;
     /// The whole package arrived: check it (signature, checksum, type).
     fn verify(&mut self) -> Result<(), DownloadFailure>;
-    /// Install the package. `Ok` when it is installed and running now.
-    fn apply(&mut self) -> Result<(), InstallFailure>;
+    /// Install the package.
+    fn apply(&mut self) -> Result<Applied, InstallFailure>;
+    /// After a restart during an installation (`Applied::Restarting`): did it succeed? By
+    /// default yes: the device came back, running the new firmware.
+    fn outcome(&mut self) -> Result<(), InstallFailure> {
+        Ok(())
+    }
     /// Throw away what was received (the server reset or cancelled, or a transfer failed).
     fn discard(&mut self);
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use coap_lite::{CoapOption, Packet};
 use common::*;
 use lwm2mc::coap::msg;
-use lwm2mc::object::{DownloadFailure, FirmwareInstaller, InstallFailure};
+use lwm2mc::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure};
 
 #[derive(Default)]
 struct Flash {
@@ -20,6 +20,10 @@ struct Flash {
     applied: usize,
     discarded: usize,
     bad_image: bool,
+    /// `apply` restarts the device instead of finishing in place.
+    restarts: bool,
+    /// What `outcome` says after a restart.
+    failed_after_restart: bool,
 }
 
 struct Installer(Arc<Mutex<Flash>>);
@@ -46,9 +50,19 @@ impl FirmwareInstaller for Installer {
             false => Ok(()),
         }
     }
-    fn apply(&mut self) -> Result<(), InstallFailure> {
-        self.0.lock().unwrap().applied += 1;
-        Ok(())
+    fn apply(&mut self) -> Result<Applied, InstallFailure> {
+        let mut f = self.0.lock().unwrap();
+        f.applied += 1;
+        Ok(match f.restarts {
+            true => Applied::Restarting,
+            false => Applied::Running,
+        })
+    }
+    fn outcome(&mut self) -> Result<(), InstallFailure> {
+        match self.0.lock().unwrap().failed_after_restart {
+            true => Err(InstallFailure::Failed),
+            false => Ok(()),
+        }
     }
     fn discard(&mut self) {
         let mut f = self.0.lock().unwrap();
@@ -223,4 +237,55 @@ fn an_observer_of_the_state_sees_downloading_then_downloaded() {
         .map(|a| String::from_utf8_lossy(&a.payload).into_owned())
         .collect();
     assert_eq!(states, ["0", "1", "2"]);
+}
+
+/// One life of a device over `storage` (what survives a restart).
+fn life(seed: u64, storage: &FaultyStorage, flash: &Arc<Mutex<Flash>>) -> Net {
+    let store = factory_bs_only(0);
+    let mut client = lwm2mc::Client::with_storage(config(seed), store, Box::new(storage.clone()));
+    client
+        .set_firmware(Box::new(Installer(flash.clone())))
+        .unwrap();
+    client.start(0);
+    let mut net = Net::new(client);
+    net.servers.insert(
+        BS_PORT,
+        Server::Bs(FakeBs::new(seed, standard_plan(1, 300))),
+    );
+    net.servers
+        .insert(DM_PORT, Server::Dm(FakeDm::new(seed + 1)));
+    assert!(net.run_until(10_000, registered));
+    net
+}
+
+#[test]
+fn an_update_that_restarts_the_device_is_reported_after_the_restart() {
+    // Core 1.1 §E.6: the outcome of an installation that restarted the device is reported
+    // by the device once it runs again: State Idle and Update Result 1 (or 8).
+    for (failed, result) in [(false, "1"), (true, "8")] {
+        let storage = FaultyStorage::new(usize::MAX, false);
+        let flash = Arc::new(Mutex::new(Flash {
+            restarts: true,
+            failed_after_restart: failed,
+            ..Flash::default()
+        }));
+        let mut first = life(91, &storage, &flash);
+        push(&mut first, &package(3000));
+        assert_eq!(ask(&mut first, execute("/5/0/2")).0, msg::CHANGED);
+        assert_eq!(
+            read(&mut first, "/5/0/3"),
+            "3",
+            "Updating until the restart"
+        );
+        drop(first); // the device restarts into the new firmware
+        let mut second = life(93, &storage, &flash);
+        assert_eq!(
+            (read(&mut second, "/5/0/3"), read(&mut second, "/5/0/5")),
+            (
+                if failed { "2" } else { "0" }.to_string(),
+                result.to_string()
+            )
+        );
+        assert_eq!(flash.lock().unwrap().applied, 1);
+    }
 }

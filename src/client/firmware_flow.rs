@@ -8,7 +8,10 @@
 use super::*;
 use crate::coap::blockwise::Block;
 use crate::firmware::{DownloadError, Firmware, Input, Output, UpdateError};
-use crate::object::{DownloadFailure, FirmwareInstaller, InstallFailure};
+use crate::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure};
+
+/// The storage key of the state machine's snapshot (State, Update Result, Package URI).
+const SNAPSHOT_KEY: &str = "firmware";
 
 /// Firmware update as the client runs it.
 pub(super) struct FirmwareUpdate {
@@ -32,7 +35,50 @@ impl Client {
             installer,
             received: 0,
         });
+        // Core 1.1 §E.6: an installation that restarted the device is reported now.
+        if let Some(snapshot) = self.load_firmware_snapshot() {
+            let restored = self
+                .firmware
+                .as_mut()
+                .map(|fw| fw.machine.restore(&snapshot));
+            if let Some(Ok(outputs)) = restored {
+                self.run_firmware_outputs(outputs);
+            }
+        }
         self.mirror_firmware()
+    }
+
+    fn load_firmware_snapshot(&mut self) -> Option<crate::firmware::Snapshot> {
+        let bytes = self.storage.as_mut()?.load(SNAPSHOT_KEY).ok()??;
+        let (&[version, state, result], uri) = (bytes.get(..3)?, bytes.get(3..)?) else {
+            return None;
+        };
+        if version != 1 {
+            return None;
+        }
+        Some(crate::firmware::Snapshot {
+            state,
+            result,
+            package_uri: String::from_utf8(uri.to_vec()).ok()?,
+        })
+    }
+
+    /// Saves the state machine's snapshot: before an installation starts (which may restart
+    /// the device), so that its outcome is reported after the restart.
+    fn save_firmware_snapshot(&mut self) {
+        let Some(fw) = self.firmware.as_ref() else {
+            return;
+        };
+        let s = fw.machine.snapshot();
+        let mut bytes = alloc::vec![1, s.state, s.result];
+        bytes.extend_from_slice(s.package_uri.as_bytes());
+        if let Some(storage) = self.storage.as_mut() {
+            if storage.store(SNAPSHOT_KEY, &bytes).is_err() {
+                self.emit(Event::StorageError {
+                    reason: "could not save the firmware update state".into(),
+                });
+            }
+        }
     }
 
     /// Writes the state machine's State, Update Result, Delivery Method and Package URI into
@@ -187,13 +233,33 @@ impl Client {
                 Err(_) => continue, // a report the machine does not take: nothing changes
             };
             first = false;
-            for output in outputs {
-                if let Some(next) = self.firmware_output(output) {
-                    inputs.push_back(next);
-                }
-            }
+            inputs.extend(self.run_firmware_outputs_once(outputs));
         }
         Reply::code(msg::CHANGED)
+    }
+
+    /// Carries out `outputs` and every input they lead to.
+    fn run_firmware_outputs(&mut self, outputs: Vec<Output>) {
+        let mut inputs: alloc::collections::VecDeque<Input> =
+            self.run_firmware_outputs_once(outputs).into();
+        while let Some(input) = inputs.pop_front() {
+            let handled = self.firmware.as_mut().map(|fw| fw.machine.handle(input));
+            if let Some(Ok(outputs)) = handled {
+                inputs.extend(self.run_firmware_outputs_once(outputs));
+            }
+        }
+    }
+
+    /// Carries out `outputs` (saving the snapshot first when they change State or Update
+    /// Result: an `Apply` may restart the device); the inputs the installer's answers make.
+    fn run_firmware_outputs_once(&mut self, outputs: Vec<Output>) -> Vec<Input> {
+        if outputs.iter().any(|o| matches!(o, Output::Changed { .. })) {
+            self.save_firmware_snapshot();
+        }
+        outputs
+            .into_iter()
+            .filter_map(|output| self.firmware_output(output))
+            .collect()
     }
 
     /// Carries out one output; the input the installer's answer makes, if any.
@@ -222,15 +288,20 @@ impl Client {
                 fw.received = 0;
                 None
             }
-            Output::Apply => Some(Input::UpdateFinished(
-                fw.installer.apply().map_err(update_error),
-            )),
+            Output::Apply => match fw.installer.apply() {
+                Ok(Applied::Running) => Some(Input::UpdateFinished(Ok(()))),
+                // Updating stays (and is saved): the outcome is asked after the restart.
+                Ok(Applied::Restarting) => None,
+                Err(e) => Some(Input::UpdateFinished(Err(update_error(e)))),
+            },
             // Pull, user deferral and a reboot's outcome are not offered by this client yet.
             Output::StartPull { .. } => {
                 Some(Input::DownloadFailed(DownloadError::UnsupportedProtocol))
             }
             Output::AskUser => Some(Input::UpdateAccepted),
-            Output::QueryOutcome => None,
+            Output::QueryOutcome => Some(Input::UpdateFinished(
+                fw.installer.outcome().map_err(update_error),
+            )),
             Output::Changed { .. } => {
                 let _ = self.mirror_firmware(); // the definition is there: set cannot fail
                 None

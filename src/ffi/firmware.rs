@@ -9,7 +9,18 @@ use super::config::{lwm2mc_config, with_config};
 use super::guard::as_ref;
 use super::result::lwm2mc_result;
 use super::types::lwm2mc_callback_result;
-use crate::object::{DownloadFailure, FirmwareInstaller, InstallFailure};
+use crate::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure};
+
+/// What `lwm2mc_firmware_callbacks.apply` returns besides an Update Result failure code.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lwm2mc_firmware_apply {
+    /// Installed; the new firmware runs now (Update Result 1).
+    Done = 0,
+    /// The device restarts to finish installing: the library keeps State Updating in its
+    /// storage and calls `outcome` after the restart.
+    Restarting = 256,
+}
 
 /// Callbacks through which the host stores, checks and installs a firmware package (Firmware
 /// Update object 5, push delivery). Each returns 0 for success or an Update Result code
@@ -43,10 +54,16 @@ pub struct lwm2mc_firmware_callbacks {
     >,
     /// The whole package arrived: check it.
     pub verify: Option<unsafe extern "C" fn(userdata: *mut c_void) -> lwm2mc_callback_result>,
-    /// Install it; return 0 once the new firmware runs.
+    /// Install it; return LWM2MC_FIRMWARE_APPLY_DONE (0) once the new firmware runs, or
+    /// LWM2MC_FIRMWARE_APPLY_RESTARTING when the device restarts to finish (the outcome is
+    /// then asked through `outcome`).
     pub apply: Option<unsafe extern "C" fn(userdata: *mut c_void) -> lwm2mc_callback_result>,
     /// Throw away what was received.
     pub discard: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+    /// After a restart during an installation: 0 if the new firmware runs, else 8 or 5.
+    /// NULL counts as success. Needs a storage (`lwm2mc_config_set_storage` or
+    /// `lwm2mc_config_use_file_storage`), where the library keeps the state across the restart.
+    pub outcome: Option<unsafe extern "C" fn(userdata: *mut c_void) -> lwm2mc_callback_result>,
 }
 
 // SAFETY: the table is only called from inside a client call, on the thread holding the
@@ -88,6 +105,14 @@ fn download(
     }
 }
 
+fn install_failure(code: lwm2mc_callback_result) -> InstallFailure {
+    match code {
+        8 => InstallFailure::Failed,
+        5 => InstallFailure::IntegrityFailure,
+        _ => InstallFailure::FailedImageLost,
+    }
+}
+
 impl FirmwareInstaller for CFirmware {
     fn open(&mut self, size: Option<u64>) -> Result<(), DownloadFailure> {
         let Some(f) = self.0.open else { return Ok(()) };
@@ -114,16 +139,26 @@ impl FirmwareInstaller for CFirmware {
         )
     }
 
-    fn apply(&mut self) -> Result<(), InstallFailure> {
+    fn apply(&mut self) -> Result<Applied, InstallFailure> {
         let Some(f) = self.0.apply else {
             return Err(InstallFailure::Failed);
         };
         // SAFETY: the host's own userdata.
         match unsafe { f(self.0.userdata) } {
+            0 => Ok(Applied::Running),
+            r if r == lwm2mc_firmware_apply::Restarting as u32 => Ok(Applied::Restarting),
+            r => Err(install_failure(r)),
+        }
+    }
+
+    fn outcome(&mut self) -> Result<(), InstallFailure> {
+        let Some(f) = self.0.outcome else {
+            return Ok(());
+        };
+        // SAFETY: the host's own userdata.
+        match unsafe { f(self.0.userdata) } {
             0 => Ok(()),
-            8 => Err(InstallFailure::Failed),
-            5 => Err(InstallFailure::IntegrityFailure),
-            _ => Err(InstallFailure::FailedImageLost),
+            r => Err(install_failure(r)),
         }
     }
 

@@ -378,8 +378,13 @@ class Firmware:
     through `write`, in order; `verify` checks it, `apply` installs it. Each returns None for
     success or an Update Result code (Core 1.1 §E.6): 2 not enough flash, 3 out of RAM, 5
     integrity check failure, 6 unsupported package type; from `apply` 8 (failed, package kept)
-    or 5. An exception counts as a failure (5 from verify, 2 from open/write, 8 from apply)
-    and is re-raised from the client call that was running."""
+    or 5, or `RESTARTING` when the device restarts to finish (the library then keeps State
+    Updating in its storage and asks `outcome` after the restart). An exception counts as a
+    failure (5 from verify, 2 from open/write, 8 from apply) and is re-raised from the client
+    call that was running."""
+
+    #: What `apply` returns when the device restarts to finish installing.
+    RESTARTING = 256
 
     def open(self, size: Optional[int]) -> Optional[int]:
         return None
@@ -395,6 +400,10 @@ class Firmware:
 
     def discard(self) -> None:
         pass
+
+    def outcome(self) -> Optional[int]:
+        """After a restart during an installation: None if the new firmware runs, else 8/5."""
+        return None
 
 
 def _fw_call(ud, name: str, failure: int, *args) -> int:
@@ -433,6 +442,11 @@ def _fw_apply(ud):
 @_ffi.FW_DISCARD_CB
 def _fw_discard(ud):
     _fw_call(ud, "discard", 0)
+
+
+@_ffi.FW_STEP_CB
+def _fw_outcome(ud):
+    return _fw_call(ud, "outcome", 8)
 
 
 @_ffi.LOAD_CB
@@ -745,7 +759,7 @@ class Client:
                 self._check(_lib.lwm2mc_config_set_limit(cfg, _LIMITS.index(name), value), name)
             if firmware is not None:
                 fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,
-                                            _fw_discard)
+                                            _fw_discard, _fw_outcome)
                 self._check(_lib.lwm2mc_config_set_firmware(cfg, ctypes.byref(fw)), "firmware")
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")

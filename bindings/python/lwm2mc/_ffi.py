@@ -107,6 +107,7 @@ class FirmwareCallbacks(ctypes.Structure):
         ("verify", FW_STEP_CB),
         ("apply", FW_STEP_CB),
         ("discard", FW_DISCARD_CB),
+        ("outcome", FW_STEP_CB),
     ]
 
 
