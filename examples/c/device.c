@@ -37,12 +37,66 @@ static lwm2mc_result read_temperature(void *ud, uint16_t obj, uint16_t inst, uin
     return LWM2MC_RESULT_NOT_FOUND;
 }
 
+/* Firmware update by push (--firmware PATH): the package goes to PATH.part, then PATH;
+ * "installing" it makes its CRC-32 the Firmware Version (/3/0/3), set by the main loop. */
+static const char *fw_path;
+static char fw_part[512];
+static FILE *fw_file;
+static uint32_t fw_crc;
+static char fw_installed[32]; /* the new version string, "" when nothing to set */
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static lwm2mc_result fw_open(void *ud, uint64_t size, bool known) {
+    (void)ud;
+    printf("firmware: receiving a package (%llu bytes%s)\n", (unsigned long long)size, known ? "" : ", size unknown");
+    fw_crc = 0;
+    fw_file = fopen(fw_part, "wb");
+    return fw_file != NULL ? 0 : 2; /* Update Result 2: not enough flash */
+}
+
+static lwm2mc_result fw_write(void *ud, uint64_t offset, const uint8_t *chunk, size_t len) {
+    (void)ud;
+    (void)offset; /* chunks come in order */
+    fw_crc = crc32_update(fw_crc, chunk, len);
+    return fw_file != NULL && fwrite(chunk, 1, len, fw_file) == len ? 0 : 2;
+}
+
+static lwm2mc_result fw_verify(void *ud) {
+    (void)ud;
+    if (fw_file == NULL || fclose(fw_file) != 0) { fw_file = NULL; return 2; }
+    fw_file = NULL;
+    if (rename(fw_part, fw_path) != 0) return 2;
+    printf("firmware: package complete, crc32 %08lx\n", (unsigned long)fw_crc);
+    return 0;
+}
+
+static lwm2mc_result fw_apply(void *ud) {
+    (void)ud;
+    snprintf(fw_installed, sizeof fw_installed, "fw-%08lx", (unsigned long)fw_crc);
+    printf("firmware: installed %s\n", fw_installed);
+    return LWM2MC_FIRMWARE_APPLY_DONE;
+}
+
+static void fw_discard(void *ud) {
+    (void)ud;
+    if (fw_file != NULL) { fclose(fw_file); fw_file = NULL; }
+    remove(fw_part);
+}
+
 #define TRY(expr) do { lwm2mc_result r_ = (expr); if (r_ != LWM2MC_RESULT_OK) { \
     fprintf(stderr, "%s: %s\n", #expr, lwm2mc_result_str(r_)); return 1; } } while (0)
 
 static void usage(void) {
     fprintf(stderr, "usage: device (--bootstrap URI | --server URI) [--endpoint NAME] [--port N] "
-                    "[--lifetime S] [--state-file DIR] [--pct 110|112|11542]\n");
+                    "[--lifetime S] [--state-file DIR] [--pct 110|112|11542] [--firmware PATH]\n");
 }
 
 int main(int argc, char **argv) {
@@ -68,6 +122,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--endpoint") == 0) endpoint = v;
         else if (strcmp(argv[i], "--port") == 0) port = strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "--lifetime") == 0) lifetime = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--firmware") == 0) fw_path = v;
         else if (strcmp(argv[i], "--state-file") == 0) state = v;
         else if (strcmp(argv[i], "--pct") == 0) pct = strtoul(v, NULL, 10);
         else { usage(); return 2; }
@@ -82,6 +137,12 @@ int main(int argc, char **argv) {
     if (pct) TRY(lwm2mc_config_set_preferred_format(cfg, (uint16_t)pct));
     TRY(lwm2mc_config_set_device(cfg, "lwm2mc project", "lwm2mc-c-device", "C-0001"));
     TRY(lwm2mc_config_add_object(cfg, 3303, NULL, true, temperature, 2, &callbacks));
+    if (fw_path != NULL) {
+        lwm2mc_firmware_callbacks fw = {.open = fw_open, .write = fw_write, .verify = fw_verify,
+                                        .apply = fw_apply, .discard = fw_discard};
+        snprintf(fw_part, sizeof fw_part, "%s.part", fw_path);
+        TRY(lwm2mc_config_set_firmware(cfg, &fw));
+    }
     TRY(lwm2mc_client_new(cfg, &client));
     lwm2mc_config_free(cfg);
     snprintf(bind_addr, sizeof bind_addr, "127.0.0.1:%lu", port);
@@ -93,6 +154,10 @@ int main(int argc, char **argv) {
     while (!stop_requested || !stopped) {
         /* The sensor's value moves each second: tell the library, so that a server observing
          * it gets a notification (values set with lwm2mc_client_set_* need no such call). */
+        if (fw_installed[0] != '\0') {
+            TRY(lwm2mc_client_set_string(client, "/3/0/3", fw_installed));
+            fw_installed[0] = '\0';
+        }
         if (time(NULL) != last_reading) {
             last_reading = time(NULL);
             TRY(lwm2mc_client_changed(client, "/3303/0/5700"));

@@ -8,8 +8,10 @@ SIGINT/SIGTERM, then de-registers.
 
 import argparse
 import math
+import os
 import signal
 import time
+import zlib
 
 import lwm2mc
 
@@ -29,6 +31,37 @@ class Temperature(lwm2mc.Object):
         return "Cel" if resource == 5701 else None
 
 
+class FileFirmware(lwm2mc.Firmware):
+    """Firmware update by push: the package goes to a file; "installing" it makes its CRC-32
+    the Firmware Version (/3/0/3), which the main loop sets."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.file, self.crc, self.installed = path, None, 0, None
+
+    def open(self, size):
+        print(f"firmware: receiving a package ({size} bytes)", flush=True)
+        self.file, self.crc = open(self.path + ".part", "wb"), 0
+
+    def write(self, offset, data):
+        self.file.write(data)
+        self.crc = zlib.crc32(data, self.crc)
+
+    def verify(self):
+        self.file.close()
+        os.replace(self.path + ".part", self.path)
+        print(f"firmware: package complete, crc32 {self.crc:08x}", flush=True)
+
+    def apply(self):
+        self.installed = f"fw-{self.crc:08x}"
+        print(f"firmware: installed {self.installed}", flush=True)
+
+    def discard(self):
+        if self.file is not None:
+            self.file.close()
+        if os.path.exists(self.path + ".part"):
+            os.remove(self.path + ".part")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="An LwM2M 1.1 device (NoSec over UDP) on lwm2mc")
     who = ap.add_mutually_exclusive_group(required=True)
@@ -40,6 +73,7 @@ def main() -> None:
     ap.add_argument("--lifetime", type=int, default=300)
     ap.add_argument("--state-file", metavar="DIR", help="keep the configuration in this directory")
     ap.add_argument("--pct", type=int, choices=[110, 112, 11542], help="preferred bootstrap format")
+    ap.add_argument("--firmware", metavar="PATH", help="offer firmware update by push; the package goes here")
     args = ap.parse_args()
 
     stop = False
@@ -48,6 +82,7 @@ def main() -> None:
         nonlocal stop
         stop = True
 
+    firmware = FileFirmware(args.firmware) if args.firmware else None
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     with lwm2mc.Client(
@@ -59,6 +94,7 @@ def main() -> None:
         state_dir=args.state_file,
         bind=f"{args.bind}:{args.port}",
         objects=[Temperature()],
+        firmware=firmware,
         device={"model": "lwm2mc-py-device", "serial": "PY-0001"},
     ) as client:
         print(f"endpoint {args.endpoint} on udp port {client.port}", flush=True)
@@ -70,6 +106,9 @@ def main() -> None:
             if now != last:  # the sensor Python holds moved: say so, for its observers
                 last = now
                 client.changed("/3303/0/5700")
+            if firmware is not None and firmware.installed:
+                client.set("/3/0/3", firmware.installed)
+                firmware.installed = None
             for event in client.poll(0.2):
                 print(f"event {event.kind} ssid={event.ssid} {event.path} {event.message}", flush=True)
         print("stopping: de-registering", flush=True)
