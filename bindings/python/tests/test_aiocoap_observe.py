@@ -503,3 +503,61 @@ def test_aiocoap_a_corrupt_package_reports_integrity_failure():
             assert str(r.code) == "4.05 Method Not Allowed"
 
     run(scenario)
+
+
+def test_the_python_sample_device_takes_a_firmware_push(tmp_path):
+    """examples/device.py --firmware: aiocoap registers it, pushes a 10,240-byte package
+    block-wise and executes Update; the package is in the file and /3/0/3 is its CRC-32."""
+    import os
+    import sys
+    import zlib
+
+    package = bytes(range(256)) * 40
+    target = tmp_path / "fw.bin"
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "device.py")
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        registered = loop.create_future()
+
+        async def serve(request):
+            path = tuple(request.opt.uri_path)
+            if request.code == POST and path == ("rd",):
+                if not registered.done():
+                    registered.set_result(request)
+                return Message(code=aiocoap.CREATED, location_path=("rd", "fw"))
+            return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
+
+        ctx = await aiocoap.Context.create_server_context(Site(serve), bind=("127.0.0.1", 0), transports=["udp6"])
+        port = ctx.request_interfaces[0].token_interface.message_interface.transport.get_extra_info("socket").getsockname()[1]
+        dev = await asyncio.create_subprocess_exec(
+            sys.executable, example, "--server", f"coap://127.0.0.1:{port}", "--endpoint", "py-sample-fw",
+            "--firmware", str(target), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            reg = await asyncio.wait_for(registered, 3 * T)
+            host, dport = reg.remote.sockaddr[0].replace("::ffff:", ""), reg.remote.sockaddr[1]
+            base = f"coap://{host}:{dport}"
+
+            async def ask(code, path, **kw):
+                return await asyncio.wait_for(ctx.request(Message(code=code, uri=base + path, **kw)).response, 3 * T)
+
+            assert str((await ask(PUT, "/5/0/0", payload=package, content_format=42)).code) == "2.04 Changed"
+            assert target.read_bytes() == package
+            assert str((await ask(POST, "/5/0/2")).code) == "2.04 Changed"
+            want = f"fw-{zlib.crc32(package):08x}".encode()
+            # The device sets the new version on its next turn (at most a poll, 0.2 s).
+            deadline = loop.time() + T
+            while (await ask(GET, "/3/0/3")).payload != want:
+                assert loop.time() < deadline, "the Firmware Version did not change"
+                await asyncio.sleep(0.05)
+            assert (await ask(GET, "/5/0/5")).payload == b"1"
+        finally:
+            dev.terminate()
+            try:
+                await asyncio.wait_for(dev.wait(), 3 * T)  # de-registers against the running loop
+            finally:
+                if dev.returncode is None:
+                    dev.kill()
+                await ctx.shutdown()
+
+    run(scenario)
