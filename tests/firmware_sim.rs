@@ -289,3 +289,20 @@ fn an_update_that_restarts_the_device_is_reported_after_the_restart() {
         assert_eq!(flash.lock().unwrap().applied, 1);
     }
 }
+
+#[test]
+fn a_push_that_stops_half_way_ends_with_result_4_after_exchange_lifetime() {
+    let (mut net, flash) = device(95);
+    let mut first = put("/5/0/0", 42, vec![7; 1024]);
+    first.add_option(CoapOption::Block1, vec![0x0E]);
+    assert_eq!(ask(&mut net, first).0, msg::CONTINUE);
+    assert_eq!(read(&mut net, "/5/0/3"), "1");
+    // No further block: after EXCHANGE_LIFETIME (247 s) the download is given up.
+    let end = net.now + 250_000;
+    net.run_until(250_000, |n| n.now >= end);
+    assert_eq!(
+        (read(&mut net, "/5/0/3"), read(&mut net, "/5/0/5")),
+        ("0".into(), "4".into())
+    );
+    assert_eq!(flash.lock().unwrap().discarded, 1);
+}

@@ -19,6 +19,9 @@ pub(super) struct FirmwareUpdate {
     installer: Box<dyn FirmwareInstaller>,
     /// The bytes of the package received so far (the offset of the next block).
     received: u64,
+    /// While a push is under way: when it is given up if no block comes (EXCHANGE_LIFETIME
+    /// after the last one).
+    push_expires: Option<u64>,
 }
 
 impl Client {
@@ -34,6 +37,7 @@ impl Client {
             machine,
             installer,
             received: 0,
+            push_expires: None,
         });
         // Core 1.1 §E.6: an installation that restarted the device is reported now.
         if let Some(snapshot) = self.load_firmware_snapshot() {
@@ -147,8 +151,35 @@ impl Client {
             }
             _ => return false,
         };
+        // A push that stops half way ends with Update Result 4 (connection lost) once no
+        // block came for EXCHANGE_LIFETIME (RFC 7959 §2.4 lets the server drop the state).
+        let lifetime = self.params.exchange_lifetime_ms();
+        if let Some(fw) = self.firmware.as_mut() {
+            let receiving = fw.machine.state() == crate::firmware::State::Downloading;
+            fw.push_expires = receiving.then(|| now.saturating_add(lifetime));
+        }
         self.respond(now, peer, packet, reply);
         true
+    }
+
+    /// When an unfinished push is given up.
+    pub(super) fn firmware_deadline(&self) -> Option<u64> {
+        self.firmware.as_ref().and_then(|fw| fw.push_expires)
+    }
+
+    /// Gives up a push whose next block did not come in time.
+    pub(super) fn drive_firmware(&mut self, now: u64) {
+        let expired = self
+            .firmware
+            .as_ref()
+            .and_then(|fw| fw.push_expires)
+            .is_some_and(|at| now >= at);
+        if expired {
+            if let Some(fw) = self.firmware.as_mut() {
+                fw.push_expires = None;
+            }
+            let _ = self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost));
+        }
     }
 
     /// One block (or the whole) of a Package write. RFC 7959 §2.3: blocks come in order; the

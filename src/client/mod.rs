@@ -360,6 +360,7 @@ impl Client {
             self.endpoint.poll_timeout(),
             self.timers.next().filter(|_| !self.offline),
             self.next_observation_deadline(),
+            self.firmware_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -588,6 +589,7 @@ impl Client {
         if self.offline {
             // Timers stay due until the client is back online; notifications are stored.
             self.drive_observations(now);
+            self.drive_firmware(now);
             return;
         }
         for timer in self.timers.take_due(now) {
@@ -616,6 +618,7 @@ impl Client {
             self.send_update(now, ssid);
         }
         self.drive_observations(now);
+        self.drive_firmware(now);
     }
 
     // ---- application-held objects ----
