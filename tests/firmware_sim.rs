@@ -20,6 +20,8 @@ struct Flash {
     applied: usize,
     discarded: usize,
     bad_image: bool,
+    /// `write` refuses past this many bytes (a full flash).
+    capacity: Option<usize>,
     /// `apply` restarts the device instead of finishing in place.
     restarts: bool,
     /// What `outcome` says after a restart.
@@ -38,6 +40,9 @@ impl FirmwareInstaller for Installer {
     fn write(&mut self, offset: u64, chunk: &[u8]) -> Result<(), DownloadFailure> {
         let mut f = self.0.lock().unwrap();
         assert_eq!(offset as usize, f.image.len(), "chunks come in order");
+        if f.capacity.is_some_and(|c| f.image.len() + chunk.len() > c) {
+            return Err(DownloadFailure::NotEnoughFlash);
+        }
         f.image.extend_from_slice(chunk);
         f.writes += 1;
         Ok(())
@@ -73,19 +78,7 @@ impl FirmwareInstaller for Installer {
 
 fn device(seed: u64) -> (Net, Arc<Mutex<Flash>>) {
     let flash = Arc::new(Mutex::new(Flash::default()));
-    let mut client = lwm2mc::Client::new(config(seed), factory_bs_only(0));
-    client
-        .set_firmware(Box::new(Installer(flash.clone())))
-        .unwrap();
-    client.start(0);
-    let mut net = Net::new(client);
-    net.servers.insert(
-        BS_PORT,
-        Server::Bs(FakeBs::new(seed, standard_plan(1, 300))),
-    );
-    net.servers
-        .insert(DM_PORT, Server::Dm(FakeDm::new(seed + 1)));
-    assert!(net.run_until(10_000, registered));
+    let net = life(seed, &FaultyStorage::new(usize::MAX, false), &flash);
     (net, flash)
 }
 
@@ -303,6 +296,27 @@ fn a_push_that_stops_half_way_ends_with_result_4_after_exchange_lifetime() {
     assert_eq!(
         (read(&mut net, "/5/0/3"), read(&mut net, "/5/0/5")),
         ("0".into(), "4".into())
+    );
+    assert_eq!(flash.lock().unwrap().discarded, 1);
+}
+
+#[test]
+fn a_full_flash_stops_the_push_with_5_00_and_result_2() {
+    let (mut net, flash) = device(97);
+    flash.lock().unwrap().capacity = Some(1500);
+    let codes = push(&mut net, &package(4096));
+    // Block 0 fits, block 1 does not: the server is told to stop (5.00) and the reason is
+    // Update Result 2 (not enough flash); what follows is out of place (4.08).
+    assert_eq!(codes[..2], [msg::CONTINUE, msg::INTERNAL_SERVER_ERROR]);
+    assert!(
+        codes[2..]
+            .iter()
+            .all(|c| *c == msg::REQUEST_ENTITY_INCOMPLETE),
+        "{codes:?}"
+    );
+    assert_eq!(
+        (read(&mut net, "/5/0/3"), read(&mut net, "/5/0/5")),
+        ("0".into(), "2".into())
     );
     assert_eq!(flash.lock().unwrap().discarded, 1);
 }

@@ -46,7 +46,7 @@ impl Client {
                 .as_mut()
                 .map(|fw| fw.machine.restore(&snapshot));
             if let Some(Ok(outputs)) = restored {
-                self.run_firmware_outputs(outputs);
+                self.run_firmware_outputs(outputs, &[]);
             }
         }
         self.mirror_firmware()
@@ -135,19 +135,19 @@ impl Client {
                     && path.resource_instance_id().is_none() =>
             {
                 match String::from_utf8(req.payload.clone()) {
-                    Ok(uri) => self.firmware_input(Input::UriWritten(uri)),
+                    Ok(uri) => self.firmware_input(Input::UriWritten(uri), &[]),
                     Err(_) => Reply::error(msg::BAD_REQUEST, "Package URI is not UTF-8"),
                 }
             }
             (msg::POST, Some(5), Some(0), Some(2))
                 if matches!(req.content_format, None | Some(0)) =>
             {
-                self.firmware_input(Input::UpdateExecuted { defer: false })
+                self.firmware_input(Input::UpdateExecuted { defer: false }, &[])
             }
             (msg::POST, Some(5), Some(0), Some(10))
                 if matches!(req.content_format, None | Some(0)) =>
             {
-                self.firmware_input(Input::CancelExecuted)
+                self.firmware_input(Input::CancelExecuted, &[])
             }
             _ => return false,
         };
@@ -178,7 +178,7 @@ impl Client {
             if let Some(fw) = self.firmware.as_mut() {
                 fw.push_expires = None;
             }
-            let _ = self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost));
+            let _ = self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost), &[]);
         }
     }
 
@@ -206,11 +206,11 @@ impl Client {
         };
         if block.num == 0 {
             if !block.more && crate::firmware::is_empty_package(&req.payload) {
-                return self.firmware_input(Input::PackageEmpty);
+                return self.firmware_input(Input::PackageEmpty, &[]);
             }
             let size = msg::uint_option(packet, coap_lite::CoapOption::Size1).map(u64::from);
             fw.received = 0;
-            let started = self.firmware_input(Input::PackageWriteStarted { size });
+            let started = self.firmware_input(Input::PackageWriteStarted { size }, &[]);
             if !started.is_success() {
                 return started;
             }
@@ -222,80 +222,91 @@ impl Client {
             }
             if offset != fw.received {
                 // The transfer cannot be completed: Update Result 4 (connection lost).
-                let _ = self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost));
+                let _ =
+                    self.firmware_input(Input::DownloadFailed(DownloadError::ConnectionLost), &[]);
                 return Reply::error(
                     msg::REQUEST_ENTITY_INCOMPLETE,
                     format!("block {} does not follow the blocks received", block.num),
                 );
             }
         }
-        self.pending_chunk = req.payload.clone();
-        let chunk = self.firmware_input(Input::PackageChunk {
-            len: req.payload.len(),
-        });
-        self.pending_chunk.clear();
+        let len = req.payload.len();
+        let chunk = self.firmware_input(Input::PackageChunk { len }, &req.payload);
         if !chunk.is_success() {
             return chunk;
+        }
+        // The installer could not take it (out of flash or RAM): the transfer stops here,
+        // the reason is in Update Result (Core 1.1 §E.6).
+        if let Some(stopped) = self.download_stopped() {
+            return stopped;
         }
         if block.more {
             return Reply::code(msg::CONTINUE);
         }
-        let done = self.firmware_input(Input::PackageComplete);
+        let done = self.firmware_input(Input::PackageComplete, &[]);
         match done.is_success() {
             true => Reply::code(msg::CHANGED),
             false => done,
         }
     }
 
-    /// Feeds the state machine and carries out what it answers, feeding back what the
-    /// installer reports, until nothing is left; the reply for the request that started it.
-    fn firmware_input(&mut self, input: Input) -> Reply {
-        let mut inputs = alloc::collections::VecDeque::from([input]);
-        let mut first = true;
-        while let Some(input) = inputs.pop_front() {
-            let Some(fw) = self.firmware.as_mut() else {
-                return Reply::code(msg::NOT_FOUND);
-            };
-            let outputs = match fw.machine.handle(input) {
-                Ok(o) => o,
-                Err(refusal) if first => {
-                    return Reply::error(refusal.code(), format!("{refusal:?}"))
-                }
-                Err(_) => continue, // a report the machine does not take: nothing changes
-            };
-            first = false;
-            inputs.extend(self.run_firmware_outputs_once(outputs));
-        }
-        Reply::code(msg::CHANGED)
+    /// After the installer failed to open or store the package: 5.00 naming the Update Result,
+    /// so that the server stops sending blocks. `None` while the download goes on.
+    fn download_stopped(&self) -> Option<Reply> {
+        let fw = self.firmware.as_ref()?;
+        (fw.machine.state() != crate::firmware::State::Downloading).then(|| {
+            Reply::error(
+                msg::INTERNAL_SERVER_ERROR,
+                format!(
+                    "the package could not be stored (Update Result {})",
+                    fw.machine.result().value()
+                ),
+            )
+        })
     }
 
-    /// Carries out `outputs` and every input they lead to.
-    fn run_firmware_outputs(&mut self, outputs: Vec<Output>) {
+    /// Feeds the state machine one input from a request (with the package bytes it brought,
+    /// if any) and carries out what follows; the reply for that request.
+    fn firmware_input(&mut self, input: Input, chunk: &[u8]) -> Reply {
+        let Some(fw) = self.firmware.as_mut() else {
+            return Reply::code(msg::NOT_FOUND);
+        };
+        match fw.machine.handle(input) {
+            Ok(outputs) => {
+                self.run_firmware_outputs(outputs, chunk);
+                Reply::code(msg::CHANGED)
+            }
+            Err(refusal) => Reply::error(refusal.code(), format!("{refusal:?}")),
+        }
+    }
+
+    /// Carries out `outputs` and every input the installer's answers lead to, until nothing
+    /// is left. A report the machine does not take changes nothing.
+    fn run_firmware_outputs(&mut self, outputs: Vec<Output>, chunk: &[u8]) {
         let mut inputs: alloc::collections::VecDeque<Input> =
-            self.run_firmware_outputs_once(outputs).into();
+            self.run_firmware_outputs_once(outputs, chunk).into();
         while let Some(input) = inputs.pop_front() {
             let handled = self.firmware.as_mut().map(|fw| fw.machine.handle(input));
             if let Some(Ok(outputs)) = handled {
-                inputs.extend(self.run_firmware_outputs_once(outputs));
+                inputs.extend(self.run_firmware_outputs_once(outputs, &[]));
             }
         }
     }
 
     /// Carries out `outputs` (saving the snapshot first when they change State or Update
     /// Result: an `Apply` may restart the device); the inputs the installer's answers make.
-    fn run_firmware_outputs_once(&mut self, outputs: Vec<Output>) -> Vec<Input> {
+    fn run_firmware_outputs_once(&mut self, outputs: Vec<Output>, chunk: &[u8]) -> Vec<Input> {
         if outputs.iter().any(|o| matches!(o, Output::Changed { .. })) {
             self.save_firmware_snapshot();
         }
         outputs
             .into_iter()
-            .filter_map(|output| self.firmware_output(output))
+            .filter_map(|output| self.firmware_output(output, chunk))
             .collect()
     }
 
     /// Carries out one output; the input the installer's answer makes, if any.
-    fn firmware_output(&mut self, output: Output) -> Option<Input> {
-        let chunk = core::mem::take(&mut self.pending_chunk);
+    fn firmware_output(&mut self, output: Output, chunk: &[u8]) -> Option<Input> {
         let fw = self.firmware.as_mut()?;
         let input = match output {
             Output::OpenPackage { size } => fw
@@ -306,7 +317,7 @@ impl Client {
             Output::WriteChunk { offset, len } => {
                 let failed = fw
                     .installer
-                    .write(offset, chunk.get(..len).unwrap_or(&chunk))
+                    .write(offset, chunk.get(..len).unwrap_or(chunk))
                     .err();
                 fw.received = offset.saturating_add(len as u64);
                 failed.map(|e| Input::DownloadFailed(download_error(e)))
@@ -338,7 +349,6 @@ impl Client {
                 None
             }
         };
-        self.pending_chunk = chunk;
         input
     }
 }

@@ -142,8 +142,6 @@ pub struct Client {
     blocks: Reassembly,
     /// Firmware update (object 5), when the application enabled it.
     firmware: Option<firmware_flow::FirmwareUpdate>,
-    /// The block of a Package write being handed to the installer.
-    pending_chunk: Vec<u8>,
 }
 
 impl Client {
@@ -182,7 +180,6 @@ impl Client {
             announced: BTreeSet::new(),
             blocks: Reassembly::default(),
             firmware: None,
-            pending_chunk: Vec::new(),
         }
     }
 
