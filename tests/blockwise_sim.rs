@@ -189,3 +189,106 @@ fn an_answer_over_the_response_limit_is_still_5_00() {
         .unwrap()
         .ends_with("exceeds the 1500-byte limit"));
 }
+
+/// A registered client with `block_size`, its server answering 2.31 with `server_szx` if set.
+fn registered_with(seed: u64, block_size: Option<usize>, server_szx: Option<u8>) -> Net {
+    let mut config = config(seed);
+    config.block_size = block_size;
+    let mut client = lwm2mc::Client::new(config, factory_bs_only(0));
+    client.start(0);
+    let mut net = Net::new(client);
+    net.servers.insert(
+        BS_PORT,
+        Server::Bs(FakeBs::new(seed, standard_plan(1, 300))),
+    );
+    let mut dm = FakeDm::new(seed + 1);
+    dm.block1_szx = server_szx;
+    net.servers.insert(DM_PORT, Server::Dm(dm));
+    assert!(net.run_until(20_000, common::registered));
+    net
+}
+
+#[test]
+fn a_register_longer_than_the_block_size_goes_out_in_block1_blocks() {
+    let mut net = registered_with(81, Some(32), None);
+    let links = net.dm(DM_PORT).register_payloads[0].clone();
+    let whole = {
+        // The same device with bodies sent whole: the object list the server must see.
+        let mut n = registered_with(81, None, None);
+        assert!(
+            n.dm(DM_PORT).block1_seen.is_empty(),
+            "nothing cut without a block size"
+        );
+        n.dm(DM_PORT).register_payloads[0].clone()
+    };
+    assert_eq!(links, whole);
+    assert!(links.len() > 64, "long enough for three blocks: {links}");
+    let seen = net.dm(DM_PORT).block1_seen.clone();
+    let n = links.len().div_ceil(32);
+    assert_eq!(seen.len(), n);
+    for (i, (num, more, szx, len, size1)) in seen.iter().enumerate() {
+        assert_eq!(*num as usize, i);
+        assert_eq!(*szx, 1, "32-byte blocks");
+        assert_eq!(*more, i + 1 < n);
+        let expected_len = if i + 1 < n {
+            32
+        } else {
+            links.len() - 32 * (n - 1)
+        };
+        assert_eq!(*len, expected_len);
+        // RFC 7959 §4: Size1 announces the whole body, on the first block.
+        assert_eq!(*size1, (i == 0).then_some(links.len() as u32));
+    }
+    assert!(net.has_event(|e| matches!(e, lwm2mc::Event::Registered { ssid: 1, .. })));
+}
+
+#[test]
+fn a_long_send_goes_out_in_blocks_at_the_size_the_server_asks_for() {
+    let mut net = registered_with(83, Some(1024), Some(4));
+    let text: String = (0..3000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    net.client
+        .set(&Path::resource(3, 0, 15), Value::String(text.clone()))
+        .unwrap();
+    let now = net.now;
+    net.client
+        .send(now, 1, &[Path::resource(3, 0, 15)])
+        .unwrap();
+    assert!(net.run_until(10_000, |n| n
+        .has_event(|e| matches!(e, lwm2mc::Event::SendCompleted { ssid: 1 }))));
+    let (cf, payload) = net.dm(DM_PORT).sends[0].clone();
+    assert_eq!(cf, Some(110));
+    let expected = format!(r#"[{{"n":"/3/0/15","vs":"{text}"}}]"#);
+    assert_eq!(String::from_utf8(payload).unwrap(), expected);
+    // The first block is 1024 bytes; the server asked for 256 from then on (RFC 7959 §2.3),
+    // so the next block is NUM 4 (offset 1024) of 256 bytes.
+    let seen = net.dm(DM_PORT).block1_seen.clone();
+    assert_eq!(seen[0], (0, true, 6, 1024, Some(expected.len() as u32)));
+    assert_eq!(seen[1], (4, true, 4, 256, None));
+    let rest = expected.len() - 1024;
+    assert_eq!(seen.len(), 1 + rest.div_ceil(256));
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.1, last.3),
+        (false, rest - 256 * (rest.div_ceil(256) - 1))
+    );
+}
+
+#[test]
+fn a_send_in_blocks_over_a_lossy_link_arrives_whole() {
+    let net = registered_with(85, Some(256), None);
+    let mut net = net.with_loss(86, 15, 10);
+    let text: String = (0..2000).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+    net.client
+        .set(&Path::resource(3, 0, 15), Value::String(text.clone()))
+        .unwrap();
+    let now = net.now;
+    net.client
+        .send(now, 1, &[Path::resource(3, 0, 15)])
+        .unwrap();
+    assert!(net.run_until(600_000, |n| n
+        .has_event(|e| matches!(e, lwm2mc::Event::SendCompleted { ssid: 1 }))));
+    let expected = format!(r#"[{{"n":"/3/0/15","vs":"{text}"}}]"#);
+    let sends = net.dm(DM_PORT).sends.clone();
+    assert_eq!(sends.len(), 1, "handed to the server once");
+    assert_eq!(String::from_utf8(sends[0].1.clone()).unwrap(), expected);
+}

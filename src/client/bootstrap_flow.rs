@@ -169,8 +169,7 @@ impl Client {
         for output in self.bs.take_outputs() {
             match output {
                 BsOutput::Send { peer, packet } => {
-                    let id = self.endpoint.request(now, peer, packet, true);
-                    self.exchanges.insert(id, Purpose::BootstrapRequest);
+                    self.request(now, peer, packet, Purpose::BootstrapRequest)
                 }
                 BsOutput::CancelRequest => {
                     self.cancel_exchanges(|p| *p == Purpose::BootstrapRequest)

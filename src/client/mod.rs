@@ -16,6 +16,7 @@ use coap_lite::Packet;
 use crate::accounts;
 use crate::bootstrap::{self, Action};
 use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
+use crate::coap::blockwise::requests::{BlockRequests, Outcome, Reassemble, RequestFailure, Sizes};
 use crate::coap::blockwise::{self, Block1Outcome, Reassembly};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
@@ -140,6 +141,8 @@ pub struct Client {
     announced: BTreeSet<PeerId>,
     /// Request bodies arriving in Block1 blocks (RFC 7959).
     blocks: Reassembly,
+    /// Our own requests, sent in Block1 blocks and answered in Block2 blocks as needed.
+    requests: BlockRequests,
     /// Firmware update (object 5), when the application enabled it.
     firmware: Option<firmware_flow::FirmwareUpdate>,
 }
@@ -150,7 +153,9 @@ impl Client {
         let params = config.transmission;
         let max_attribute_levels = config.limits.max_attribute_levels;
         let mut rng = Rng::new(config.seed);
-        let endpoint = Endpoint::new(rng.next_u64(), params);
+        let mut endpoint = Endpoint::new(rng.next_u64(), params);
+        // Responses in blocks are put together (or streamed) by `requests`.
+        endpoint.accept_block_responses(true);
         Client {
             config,
             store,
@@ -179,6 +184,7 @@ impl Client {
             stored: Vec::new(),
             announced: BTreeSet::new(),
             blocks: Reassembly::default(),
+            requests: BlockRequests::default(),
             firmware: None,
         }
     }
@@ -303,11 +309,55 @@ impl Client {
         let now = self.clock(now);
         match self.endpoint.handle_datagram(now, peer, bytes) {
             Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
-            Some(Incoming::Response { id, response, .. }) => self.on_response(now, id, &response),
-            Some(Incoming::Failed { id, reason, .. }) => self.on_failure(now, id, reason),
+            Some(Incoming::Response { id, response, .. }) => {
+                let sizes = self.request_sizes();
+                match self
+                    .requests
+                    .on_response(&mut self.endpoint, now, id, response, sizes)
+                {
+                    Outcome::Done { id, response } => self.on_response(now, id, &response),
+                    Outcome::Failed { id, reason } => self.on_failure(now, id, reason),
+                    Outcome::Pending | Outcome::Unknown => {}
+                }
+            }
+            Some(Incoming::Failed { id, reason, .. }) => self.on_message_failure(now, id, reason),
             None => {}
         }
         self.drive(now);
+    }
+
+    /// Sends a request of ours for `purpose`, in blocks if it is long (RFC 7959).
+    fn request(&mut self, now: u64, peer: PeerId, packet: Packet, purpose: Purpose) {
+        let sizes = self.request_sizes();
+        let id = self.requests.send(
+            &mut self.endpoint,
+            now,
+            peer,
+            packet,
+            sizes,
+            Reassemble::Whole,
+        );
+        self.exchanges.insert(id, purpose);
+    }
+
+    /// The block size of our requests, and the largest response body we put together (the
+    /// same bound as for a request body a peer sends us).
+    fn request_sizes(&self) -> Sizes {
+        Sizes {
+            block_size: self.config.block_size,
+            response_limit: self.config.limits.max_request_payload,
+        }
+    }
+
+    /// The endpoint gave up on one of its messages: a block of one of our requests, or a
+    /// notification.
+    fn on_message_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
+        match self.requests.on_failure(id) {
+            Some(request) => self.on_failure(now, request, RequestFailure::Transport(reason)),
+            None => {
+                self.notification_failed(id);
+            }
+        }
     }
 
     /// Runs whatever is due at `now`.
@@ -315,7 +365,7 @@ impl Client {
         let now = self.clock(now);
         for incoming in self.endpoint.handle_timeout(now) {
             if let Incoming::Failed { id, reason, .. } = incoming {
-                self.on_failure(now, id, reason);
+                self.on_message_failure(now, id, reason);
             }
         }
         self.drive(now);
@@ -521,14 +571,16 @@ impl Client {
         self.apply_registration_outputs(now);
     }
 
-    fn on_failure(&mut self, now: u64, id: ExchangeId, reason: Failure) {
+    fn on_failure(&mut self, now: u64, id: ExchangeId, reason: RequestFailure) {
         let Some(purpose) = self.exchanges.remove(&id) else {
-            self.notification_failed(id);
             return;
         };
         let why = match reason {
-            Failure::Timeout => "no answer after MAX_RETRANSMIT retransmissions",
-            Failure::Reset => "reset by peer",
+            RequestFailure::Transport(Failure::Timeout) => {
+                "no answer after MAX_RETRANSMIT retransmissions"
+            }
+            RequestFailure::Transport(Failure::Reset) => "reset by peer",
+            RequestFailure::Blocks(why) => why,
         };
         match purpose {
             Purpose::BootstrapRequest => {
@@ -561,7 +613,7 @@ impl Client {
             .map(|(id, _)| *id)
             .collect();
         for id in cancelled {
-            self.endpoint.cancel(id);
+            self.requests.cancel(&mut self.endpoint, id);
             self.exchanges.remove(&id);
         }
     }

@@ -70,6 +70,7 @@ impl Client {
             self.peers.remove(&peer);
             self.endpoint.forget_peer(peer);
             self.blocks.forget_peer(peer);
+            self.requests.forget_peer(peer);
         }
     }
 }

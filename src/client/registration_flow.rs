@@ -18,10 +18,7 @@ impl Client {
                     peer,
                     packet,
                     exchange,
-                } => {
-                    let id = self.endpoint.request(now, peer, packet, true);
-                    self.exchanges.insert(id, Purpose::Registration(exchange));
-                }
+                } => self.request(now, peer, packet, Purpose::Registration(exchange)),
                 RegOutput::Cancel { ssid } => self.cancel_exchanges(
                     |p| matches!(p, Purpose::Registration(x) if x.is_cancelled_by(ssid)),
                 ),

@@ -92,8 +92,7 @@ impl Client {
         let mut packet = msg::new_request(msg::POST, &["dp"], &[]);
         msg::set_content_format(&mut packet, format.code());
         packet.payload = payload;
-        let id = self.endpoint.request(now, peer, packet, true);
-        self.exchanges.insert(id, Purpose::Send(ssid));
+        self.request(now, peer, packet, Purpose::Send(ssid));
         Ok(())
     }
 

@@ -12,6 +12,8 @@ use crate::coap::msg;
 use crate::peer::PeerId;
 use crate::request::{Reply, Request};
 
+pub(crate) mod requests;
+
 /// A Block1 or Block2 option value (RFC 7959 §2.2): block number, more flag, size exponent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Block {
@@ -59,10 +61,10 @@ impl Block {
 }
 
 /// The Block option `which` of `packet`: `None` without one, `Some(None)` for one that is
-/// malformed.
+/// malformed. An option list emptied by `Packet::clear_option` counts as none.
 pub(crate) fn block_option(packet: &Packet, which: CoapOption) -> Option<Option<Block>> {
-    let values = packet.get_option(which)?;
-    Some(values.front().and_then(|v| Block::parse(v)))
+    let value = packet.get_option(which)?.front()?;
+    Some(Block::parse(value))
 }
 
 /// The size exponent for a block size in bytes (rounded down to a power of two, 16..=1024).

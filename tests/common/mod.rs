@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use coap_lite::Packet;
+use coap_lite::{CoapOption, Packet};
 use lwm2mc::accounts::factory;
 use lwm2mc::coap::{msg, Endpoint, ExchangeId, Incoming, TransmissionParams};
 use lwm2mc::codec::tlv;
@@ -73,6 +73,12 @@ pub struct FakeDm {
     pending: BTreeMap<ExchangeId, String>,
     pub answers: Vec<Answer>,
     count: u32,
+    /// Block1 options of the requests received, as (NUM, M, SZX, payload length, Size1).
+    pub block1_seen: Vec<(u32, bool, u8, usize, Option<u32>)>,
+    /// The body of a request arriving in Block1 blocks, put together so far.
+    block1_body: Vec<u8>,
+    /// The block size this server asks for in its 2.31 (RFC 7959 §2.3), if smaller.
+    pub block1_szx: Option<u8>,
 }
 
 pub enum Server {
@@ -190,7 +196,37 @@ impl FakeDm {
             pending: BTreeMap::new(),
             answers: vec![],
             count: 0,
+            block1_seen: vec![],
+            block1_body: vec![],
+            block1_szx: None,
         }
+    }
+
+    /// Puts a request in Block1 blocks together (RFC 7959 §2.3): `None` once a 2.31 went out
+    /// for a block before the last, the whole request on the last block.
+    fn reassemble(&mut self, now: u64, mut request: Packet) -> Option<Packet> {
+        let value = request.get_first_option(CoapOption::Block1)?.clone();
+        let v = value.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b));
+        let (num, more, szx) = (v >> 4, v & 8 != 0, (v & 7) as u8);
+        let size1 = msg::uint_option(&request, CoapOption::Size1);
+        self.block1_seen
+            .push((num, more, szx, request.payload.len(), size1));
+        if num == 0 {
+            self.block1_body.clear();
+        }
+        self.block1_body.extend_from_slice(&request.payload);
+        if more {
+            let szx = self.block1_szx.map_or(szx, |s| s.min(szx));
+            let mut r = msg::new_response(msg::CONTINUE);
+            r.add_option(
+                CoapOption::Block1,
+                msg::encode_uint((num << 4) | 8 | u32::from(szx)),
+            );
+            self.ep.respond(now, 0, &request, r);
+            return None;
+        }
+        request.payload = std::mem::take(&mut self.block1_body);
+        Some(request)
     }
 
     /// Queues a request to the registered client; its answer lands in `answers`.
@@ -210,6 +246,13 @@ impl FakeDm {
     fn on(&mut self, now: u64, inc: Incoming<u8>) {
         match inc {
             Incoming::Request { request, .. } => {
+                let request = match request.get_first_option(CoapOption::Block1) {
+                    Some(_) => match self.reassemble(now, request) {
+                        Some(whole) => whole,
+                        None => return,
+                    },
+                    None => request,
+                };
                 let path = msg::uri_path(&request).unwrap_or_default();
                 let q = msg::uri_query(&request).unwrap_or_default();
                 let code = msg::code_of(&request);
