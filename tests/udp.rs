@@ -353,3 +353,44 @@ fn an_answer_too_large_for_udp_is_one_lost_datagram_not_the_end_of_the_loop() {
         "{reports:?}"
     );
 }
+
+#[test]
+fn a_register_in_block1_blocks_reaches_the_testkit_server_whole() {
+    let dm = Lwm2mServer::start().unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account(1, &dm.uri(), 60)
+            .finish(),
+    )
+    .unwrap();
+    let mut c = config();
+    c.block_size = Some(16);
+    let device = DeviceThread::start(Client::new(c, factory_state(&bs.uri())), None).unwrap();
+    let registered = device.wait_event(
+        T,
+        |e| matches!(e, Event::Registered { ssid: 1, .. }),
+        |_| {},
+    );
+    assert!(registered.is_ok(), "{:#?}", dm.transcript());
+    let reg = dm.wait_registration(EP, T).unwrap();
+    assert!(
+        reg.links.starts_with("</>;rt=\"oma.lwm2m\""),
+        "{}",
+        reg.links
+    );
+    assert!(reg.links.contains("</3/0>"), "{}", reg.links);
+    // RFC 7959 §2.3: one 2.31 per block but the last, then 2.01 for the whole.
+    let continues = dm
+        .transcript()
+        .iter()
+        .filter(|l| l.starts_with("->") && l.contains("2.31"))
+        .count();
+    assert_eq!(
+        continues,
+        reg.links.len().div_ceil(16) - 1,
+        "{:#?}",
+        dm.transcript()
+    );
+    drop(device);
+}

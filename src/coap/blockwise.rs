@@ -76,10 +76,10 @@ pub(crate) const fn szx_for(size: usize) -> u8 {
     szx
 }
 
-/// One request body being received in blocks.
+/// One request body being received in blocks, from a peer known as `P`.
 #[derive(Debug, Clone)]
-struct Transfer {
-    peer: PeerId,
+struct Transfer<P> {
+    peer: P,
     /// What identifies the request across its blocks (RFC 7959 §2.3: the request URI and
     /// method; the token may change from block to block).
     key: (
@@ -104,10 +104,19 @@ pub(crate) enum Block1Outcome {
     Refuse(Reply),
 }
 
-/// The request bodies being received, bounded in number and size.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Reassembly {
-    transfers: Vec<Transfer>,
+/// The request bodies being received, bounded in number and size. `P` names peers: the
+/// client's `PeerId`, or a socket address for the testkit servers.
+#[derive(Debug, Clone)]
+pub(crate) struct Reassembly<P = PeerId> {
+    transfers: Vec<Transfer<P>>,
+}
+
+impl<P> Default for Reassembly<P> {
+    fn default() -> Self {
+        Reassembly {
+            transfers: Vec::new(),
+        }
+    }
 }
 
 /// Most bodies received at once; a new one beyond replaces the oldest (RFC 7959 §2.3 lets a
@@ -124,13 +133,13 @@ pub(crate) struct Bounds {
     pub(crate) limit: usize,
 }
 
-impl Reassembly {
+impl<P: Copy + PartialEq> Reassembly<P> {
     /// Takes one block of `req` from `peer`; `size1` is the Size1 option it carried.
     pub(crate) fn accept(
         &mut self,
         now: u64,
         bounds: Bounds,
-        peer: PeerId,
+        peer: P,
         req: &Request,
         block: Block,
         size1: Option<u32>,
@@ -222,7 +231,7 @@ impl Reassembly {
     }
 
     /// Drops every transfer from `peer` (its account went away).
-    pub(crate) fn forget_peer(&mut self, peer: PeerId) {
+    pub(crate) fn forget_peer(&mut self, peer: P) {
         self.transfers.retain(|t| t.peer != peer);
     }
 }

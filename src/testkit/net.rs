@@ -12,9 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use coap_lite::Packet;
+use coap_lite::{CoapOption, Packet};
 
-use crate::coap::{Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
+use crate::coap::blockwise::{block_option, Block1Outcome, Bounds, Reassembly};
+use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
+use crate::request::{Reply, Request};
+
+/// The largest request body a testkit server puts together from Block1 blocks.
+const MAX_BODY: usize = 1 << 20;
 
 /// Longest socket read timeout: bounds how late a handler deadline or the stop flag is seen.
 const MAX_WAIT: Duration = Duration::from_millis(20);
@@ -93,6 +98,7 @@ impl<H: Handler> ServerLoop<H> {
             stop: stop.clone(),
             drop_next: drop_next.clone(),
             transcript: transcript.clone(),
+            blocks: Reassembly::default(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("testkit-{}", addr.port()))
@@ -158,6 +164,8 @@ struct LoopState<H: Handler> {
     stop: Arc<AtomicBool>,
     drop_next: Arc<AtomicUsize>,
     transcript: Arc<Mutex<Vec<String>>>,
+    /// Request bodies arriving in Block1 blocks (a device's long Register or Send).
+    blocks: Reassembly<SocketAddr>,
 }
 
 impl<H: Handler> LoopState<H> {
@@ -236,6 +244,9 @@ impl<H: Handler> LoopState<H> {
     fn dispatch(&mut self, now: u64, inc: Incoming<SocketAddr>) {
         match inc {
             Incoming::Request { peer, request } => {
+                let Some(request) = self.whole_request(now, peer, request) else {
+                    return;
+                };
                 if let Some(resp) = self.call(now, |h, ctx| h.on_request(ctx, peer, &request)) {
                     self.ep.respond(now, peer, &request, resp);
                 }
@@ -247,6 +258,46 @@ impl<H: Handler> LoopState<H> {
                 self.call(now, |h, ctx| h.on_outcome(ctx, id, Err(reason)));
             }
         }
+    }
+
+    /// The request whole: as it came, or put together from its Block1 blocks (RFC 7959 §2.3).
+    /// `None` once a block before the last, or a refused one, has been answered.
+    fn whole_request(&mut self, now: u64, peer: SocketAddr, request: Packet) -> Option<Packet> {
+        let Some(block) = block_option(&request, CoapOption::Block1) else {
+            return Some(request);
+        };
+        let echo = |mut reply: Packet| {
+            if let Some(b1) = request.get_first_option(CoapOption::Block1) {
+                reply.add_option(CoapOption::Block1, b1.clone());
+            }
+            reply
+        };
+        let parsed = Request::parse(&request);
+        let outcome = match (block, parsed) {
+            (Some(block), Some(req)) => {
+                let size1 = msg::uint_option(&request, CoapOption::Size1);
+                let bounds = Bounds {
+                    lifetime_ms: self.ep.params().exchange_lifetime_ms(),
+                    limit: MAX_BODY,
+                };
+                self.blocks.accept(now, bounds, peer, &req, block, size1)
+            }
+            _ => Block1Outcome::Refuse(Reply::code(msg::BAD_REQUEST)),
+        };
+        let reply = match outcome {
+            Block1Outcome::Complete(body) => {
+                let mut whole = request;
+                whole.clear_option(CoapOption::Block1);
+                whole.clear_option(CoapOption::Size1);
+                whole.payload = body;
+                return Some(whole);
+            }
+            Block1Outcome::Continue => msg::new_response(msg::CONTINUE),
+            Block1Outcome::Refuse(reply) => reply.into_packet(),
+        };
+        let reply = echo(reply);
+        self.ep.respond(now, peer, &request, reply);
+        None
     }
 
     /// Sends what the endpoint queued, then the raw datagrams.
