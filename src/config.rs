@@ -143,7 +143,9 @@ pub struct Config {
     /// that went away is noticed; 0 makes every notification confirmable.
     pub notify_con_interval_ms: u64,
     /// Answers (and notifications) longer than this go out in Block2 blocks of this size
-    /// (RFC 7959 §2.4; rounded down to a power of two, 16 to 1024 bytes; 1024 by default, the
+    /// (RFC 7959 §2.4), and the block size of the client's own long requests (Register,
+    /// Update, Send: Block1, §2.3), also the largest response block it asks for
+    /// (rounded down to a power of two, 16 to 1024 bytes; 1024 by default, the
     /// payload RFC 7252 §4.6 allows without a known path MTU). `None` sends every answer whole
     /// in one datagram.
     pub block_size: Option<usize>,

@@ -222,8 +222,9 @@ pub unsafe extern "C" fn lwm2mc_config_set_limit(
     })
 }
 
-/// Answers longer than `bytes` go out in Block2 blocks of that size (RFC 7959; rounded down to
-/// a power of two, 16 to 1024; 1024 by default). 0 sends every answer whole, in one datagram.
+/// Answers longer than `bytes` go out in Block2 blocks of that size, and so do the bodies of
+/// the client's own requests (Register, Update, Send) in Block1 blocks (RFC 7959; rounded down
+/// to a power of two, 16 to 1024; 1024 by default). 0 sends everything whole, in one datagram.
 ///
 /// # Safety
 /// `config` must be NULL or a live config.

@@ -701,13 +701,15 @@ class Client:
         root_ct: what Register announces as ct= on the root link: "preferred" (one SenML value,
             the default), "all" (the quoted list; some servers refuse it) or "none".
         limits: bounds on what a server can make the client hold, by name:
-            "max_request_payload" (4096), "max_response_payload" (1024), "max_instances" (32),
+            "max_request_payload" (4096), "max_response_payload" (16384), "max_instances" (32),
             "max_queued_events" (64); each at least 1.
         device: Device values: manufacturer, model, serial.
         objects: application objects (`Object` instances).
         transport: a Python `Transport`; default: the built-in UDP socket bound to `bind`.
         storage: a Python `Storage`; or `state_dir` for the built-in file storage (not both).
         ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
+        block_size: RFC 7959 block size in bytes for long answers (Block2) and for the client's
+            own long requests (Block1): 16 to 1024 (default 1024); 0 sends everything whole.
         log: called with (level, message) for warnings such as a datagram that could not be
             sent (1), state changes (2) and datagrams (3).
     """
@@ -734,6 +736,7 @@ class Client:
         ack_timeout_ms: Optional[int] = None,
         log: Optional[Callable[[int, str], None]] = None,
         firmware: Optional[Firmware] = None,
+        block_size: Optional[int] = None,
     ) -> None:
         self._handle: Optional[int] = None
         self._lock = threading.RLock()
@@ -757,6 +760,8 @@ class Client:
                 if name not in _LIMITS:
                     raise ValueError(f"unknown limit {name!r}; known: {', '.join(_LIMITS)}")
                 self._check(_lib.lwm2mc_config_set_limit(cfg, _LIMITS.index(name), value), name)
+            if block_size is not None:
+                self._check(_lib.lwm2mc_config_set_block_size(cfg, block_size), "block_size")
             if firmware is not None:
                 fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,
                                             _fw_discard, _fw_outcome)

@@ -60,13 +60,15 @@ class Device:
     message manager, so the tests see CoAP types and Message IDs, not only what the request
     API passes on."""
 
-    def __init__(self, endpoint: str, objects=(), firmware=None) -> None:
+    def __init__(self, endpoint: str, objects=(), firmware=None, block_size=None) -> None:
         self.endpoint, self.objects, self.firmware = endpoint, list(objects), firmware
+        self.block_size = block_size
         self.events: list[lwm2mc.Event] = []
         self.sends: list[tuple] = []  # (Content-Format, payload) of each POST /dp
         self.wire_in: list[Message] = []
         self.wire_out: list[Message] = []
         self.received: list[tuple] = []  # (code, payload length, Block2) of each, on arrival
+        self.block1_in: list[tuple] = []  # (Uri-Path, Block1, Size1, payload length), on arrival
         self.stop = threading.Event()
         self.ctx = self.client = self.thread = None
 
@@ -97,7 +99,8 @@ class Device:
             sock = self.mm.message_interface.transport.get_extra_info("socket")
             port = sock.getsockname()[1]
             self.client = lwm2mc.Client(self.endpoint, server=f"coap://127.0.0.1:{port}", lifetime=60,
-                                        objects=self.objects, firmware=self.firmware)
+                                        objects=self.objects, firmware=self.firmware,
+                                        block_size=self.block_size)
             self.client.start()
             self.thread = threading.Thread(target=self._run, name=f"device {self.endpoint}")
             self.thread.start()
@@ -150,6 +153,9 @@ class Device:
         def dispatched(message):
             # As it came: aiocoap appends later blocks to the first block's message in place.
             self.received.append((str(message.code), len(message.payload), message.opt.block2))
+            if message.opt.block1 is not None:
+                self.block1_in.append((message.opt.uri_path, message.opt.block1, message.opt.size1,
+                                       len(message.payload)))
             dispatch(message)  # first, so what aiocoap answers to it is in wire_out already
             self.wire_in.append(message)
             self.woken.set()
@@ -415,6 +421,34 @@ def test_aiocoap_receives_a_send_and_mute_send_refuses_it():
                 assert e.result == lwm2mc.Result.INVALID_STATE
             await asyncio.sleep(0.3)  # time for a POST that must not come
             assert len(dev.sends) == 1
+
+    run(scenario)
+
+
+def test_aiocoap_takes_a_register_and_a_send_that_come_in_block1_blocks():
+    async def scenario():
+        async with Device("py-aio-block1", block_size=32) as dev:
+            # aiocoap put the Register together from its blocks (RFC 7959 §2.3).
+            links = (await dev.registration).payload.decode()
+            assert links.startswith('</>;rt="oma.lwm2m"') and "</3/0>" in links, links
+            arrived = [(b, size1, n) for path, b, size1, n in dev.block1_in if path == ("rd",)]
+            blocks = [b for b, _, _ in arrived]
+            assert [b.block_number for b in blocks] == list(range(len(blocks)))
+            assert len(blocks) == -(-len(links) // 32) and blocks[0].size == 32
+            assert [b.more for b in blocks] == [True] * (len(blocks) - 1) + [False]
+            assert [n for _, _, n in arrived[:-1]] == [32] * (len(blocks) - 1)
+            # RFC 7959 §4: Size1 on the first block announces the whole body.
+            assert [s for _, s, _ in arrived] == [len(links)] + [None] * (len(blocks) - 1)
+            continues = [m for m in dev.wire_out if m.code == aiocoap.CONTINUE]
+            assert len(continues) == len(blocks) - 1
+
+            text = "".join(chr(ord("a") + i % 26) for i in range(1500))
+            dev.client.set("/3/0/15", text)
+            await dev.loop.run_in_executor(None, dev.client.send, ["/3/0/15"])
+            await dev.event("send_completed")
+            cf, payload = dev.sends[0]
+            assert cf == SENML_JSON
+            assert json.loads(payload) == [{"n": "/3/0/15", "vs": text}]
 
     run(scenario)
 
