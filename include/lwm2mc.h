@@ -113,6 +113,9 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_SEND_COMPLETED = 19,
   // Server `ssid` refused a Send or left it unanswered; `message` says which.
   LWM2MC_EVENT_KIND_SEND_REJECTED = 20,
+  // A firmware update waits for the user's yes (`defer_update` said so):
+  // `lwm2mc_client_firmware_accept_update` installs it.
+  LWM2MC_EVENT_KIND_FIRMWARE_UPDATE_AWAITING_USER = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -516,6 +519,20 @@ typedef struct lwm2mc_firmware_callbacks {
   // NULL counts as success. Needs a storage (`lwm2mc_config_set_storage` or
   // `lwm2mc_config_use_file_storage`), where the library keeps the state across the restart.
   lwm2mc_result (*outcome)(void *userdata);
+  // The protocols the host downloads packages with itself, bit N for Firmware Update
+  // Protocol Support value N (`/5/0/8`): 1 << 1 CoAPS, 1 << 2 HTTP, 1 << 3 HTTPS, 1 << 4
+  // CoAP over TCP, 1 << 5 CoAP over TLS. 0: none (the library pulls `coap://` itself in
+  // any case). Other bits are ignored.
+  uint32_t download_protocols;
+  // A server wrote a Package URI (NUL-terminated, valid during the call) of one of
+  // `download_protocols`: start downloading it into the package storage and report the
+  // end with `lwm2mc_client_firmware_downloaded`. 0 when started, else an Update Result
+  // (2, 3, 4, 7 or 9); NULL refuses with 9.
+  lwm2mc_result (*download)(void *userdata, const char *uri);
+  // A server executed Update: true to ask the user first (Update Result 11 and an event
+  // FIRMWARE_UPDATE_AWAITING_USER; `lwm2mc_client_firmware_accept_update` installs it).
+  // NULL: install at once.
+  bool (*defer_update)(void *userdata);
 } lwm2mc_firmware_callbacks;
 
 #ifdef __cplusplus
@@ -680,8 +697,9 @@ lwm2mc_result lwm2mc_config_set_root_formats(struct lwm2mc_config *config, uint3
 // `config` must be NULL or a valid config.
 lwm2mc_result lwm2mc_config_set_limit(struct lwm2mc_config *config, uint32_t limit, size_t value);
 
-// Answers longer than `bytes` go out in Block2 blocks of that size (RFC 7959; rounded down to
-// a power of two, 16 to 1024; 1024 by default). 0 sends every answer whole, in one datagram.
+// Answers longer than `bytes` go out in Block2 blocks of that size, and so do the bodies of
+// the client's own requests (Register, Update, Send) in Block1 blocks (RFC 7959; rounded down
+// to a power of two, 16 to 1024; 1024 by default). 0 sends everything whole, in one datagram.
 //
 // # Safety
 // `config` must be NULL or a live config.
@@ -783,6 +801,22 @@ lwm2mc_result lwm2mc_client_next_event(struct lwm2mc_client *client, struct lwm2
 // # Safety
 // `config` must be NULL or a live config; `callbacks` NULL or valid for a read.
 lwm2mc_result lwm2mc_config_set_firmware(struct lwm2mc_config *config, const struct lwm2mc_firmware_callbacks *callbacks);
+
+// The host's own download of a Package URI ended (`download` callback): `update_result` 0
+// once the whole package is stored (the library then calls `verify`), else the Update
+// Result of the failure: 2, 3, 4, 5, 6, 7 or 9 (any other counts as 4). INVALID_STATE when
+// no such download runs (or firmware update is not enabled).
+//
+// # Safety
+// `client` must be NULL or a live client.
+lwm2mc_result lwm2mc_client_firmware_downloaded(struct lwm2mc_client *client, uint64_t now_ms, uint32_t update_result);
+
+// The user agreed to the update that waits for them (event FIRMWARE_UPDATE_AWAITING_USER):
+// it is installed now, inside this call. INVALID_STATE when no update waits.
+//
+// # Safety
+// `client` must be NULL or a live client.
+lwm2mc_result lwm2mc_client_firmware_accept_update(struct lwm2mc_client *client, uint64_t now_ms);
 
 // Tells the client that the value at `path` ("/3303/0/5700", "/3303/0") changed, for objects
 // whose values the application holds through callbacks: observations that see it may send a

@@ -143,6 +143,10 @@ pub enum Event {
         /// The server's response code (`answered 4.04`), or why no answer came.
         reason: String,
     },
+    /// A server executed Update (`/5/0/2`) and the firmware installer asked to defer it
+    /// (`FirmwareInstaller::defer_update`): Update Result is 11 until the user agrees
+    /// (`Client::firmware_accept_update`) or Maximum Defer Period (`/5/0/13`) runs out.
+    FirmwareUpdateAwaitingUser,
 }
 
 /// A bounded queue of events: when full, the oldest is dropped and counted, and the next

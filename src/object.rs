@@ -111,6 +111,30 @@ pub enum DownloadFailure {
     IntegrityFailure,
     /// 6: the package is not of a type the device can install.
     UnsupportedPackage,
+    /// 4: the connection was lost while downloading (an application's own download).
+    ConnectionLost,
+    /// 7: the Package URI could not be used (no such host or file).
+    InvalidUri,
+    /// 9: the Package URI needs a protocol the application does not download with.
+    UnsupportedProtocol,
+}
+
+/// A protocol the application downloads packages with itself, given a Package URI
+/// (`/5/0/1`) of its scheme; listed in Firmware Update Protocol Support (`/5/0/8`). Plain CoAP
+/// the library pulls itself, through its own endpoint, and always offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DownloadProtocol {
+    /// 1: CoAPS (`coaps://`).
+    Coaps,
+    /// 2: HTTP 1.1 (`http://`).
+    Http,
+    /// 3: HTTPS 1.1 (`https://`).
+    Https,
+    /// 4: CoAP over TCP (`coap+tcp://`).
+    CoapTcp,
+    /// 5: CoAP over TLS (`coaps+tcp://`).
+    CoapsTcp,
 }
 
 /// How installing a firmware package failed (Update Result 8, or 5 for a package found
@@ -153,6 +177,27 @@ pub trait FirmwareInstaller: Send {
     fn outcome(&mut self) -> Result<(), InstallFailure> {
         Ok(())
     }
-    /// Throw away what was received (the server reset or cancelled, or a transfer failed).
+    /// Throw away what was received (the server reset or cancelled, or a transfer failed),
+    /// and stop a download of the application's own if one runs.
     fn discard(&mut self);
+    /// The protocols the application downloads packages with itself (see
+    /// [`download`](Self::download)). None by default: the device pulls only `coap://`.
+    fn download_protocols(&self) -> &[DownloadProtocol] {
+        &[]
+    }
+    /// A server wrote a Package URI of one of [`download_protocols`](Self::download_protocols):
+    /// start downloading it into the package storage, as `write` would store it, and report
+    /// the end with `Client::firmware_downloaded` (the library then calls `verify`). An error
+    /// here ends the download at once with its Update Result.
+    fn download(&mut self, uri: &str) -> Result<(), DownloadFailure> {
+        let _ = uri;
+        Err(DownloadFailure::UnsupportedProtocol)
+    }
+    /// A server executed Update: whether to ask the user first (Update Result 11, "deferred",
+    /// Core 1.1 §E.6) instead of installing now. The application reports the user's yes with
+    /// `Client::firmware_accept_update`; Maximum Defer Period (`/5/0/13`) installs without it
+    /// once over, and when 0 forbids deferring. No by default.
+    fn defer_update(&mut self) -> bool {
+        false
+    }
 }

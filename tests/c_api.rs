@@ -62,7 +62,7 @@ fn free_from_callbacks_and_calls_from_other_threads() {
 }
 
 #[test]
-fn firmware_update_by_push_through_the_c_callbacks() {
+fn firmware_update_by_push_and_download_through_the_c_callbacks() {
     run_c_program("test_firmware", &[]);
 }
 

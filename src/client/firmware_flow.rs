@@ -1,43 +1,66 @@
 //! Firmware Update (object 5, Core 1.1 §E.6) over the library's own endpoint: the package a
 //! server pushes to `/5/0/0` is streamed block by block (RFC 7959 Block1) to the
-//! application's `FirmwareInstaller`, never held whole; Update (`/5/0/2`) and Cancel
+//! application's `FirmwareInstaller`, never held whole, and so is one pulled from a Package URI
+//! (`/5/0/1`, see `firmware_pull`); Update (`/5/0/2`, possibly deferred to the user) and Cancel
 //! (`/5/0/10`) run the state machine of `crate::firmware`, whose State and Update Result are
 //! mirrored into the store, so that Read and Observe of `/5/0/3` and `/5/0/5` work as for any
 //! value.
 
 use super::*;
 use crate::coap::blockwise::Block;
-use crate::firmware::{DownloadError, Firmware, Input, Output, UpdateError};
-use crate::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure};
+use crate::firmware::{DownloadError, Firmware, Input, Output, Protocol, UpdateError};
+use crate::object::{
+    Applied, DownloadFailure, DownloadProtocol, FirmwareInstaller, InstallFailure,
+};
 
 /// The storage key of the state machine's snapshot (State, Update Result, Package URI).
 const SNAPSHOT_KEY: &str = "firmware";
 
 /// Firmware update as the client runs it.
 pub(super) struct FirmwareUpdate {
-    machine: Firmware,
-    installer: Box<dyn FirmwareInstaller>,
+    pub(super) machine: Firmware,
+    pub(super) installer: Box<dyn FirmwareInstaller>,
     /// The bytes of the package received so far (the offset of the next block).
-    received: u64,
+    pub(super) received: u64,
     /// While a push is under way: when it is given up if no block comes (EXCHANGE_LIFETIME
     /// after the last one).
     push_expires: Option<u64>,
+    /// The CoAP pull under way, if any.
+    pub(super) pull: Option<super::firmware_pull::Pull>,
+    /// Whether the application downloads the package itself (`FirmwareInstaller::download`).
+    pub(super) app_download: bool,
+    /// While an update waits for the user: when Maximum Defer Period (`/5/0/13`) runs out.
+    defer_until: Option<u64>,
 }
 
 impl Client {
-    /// Enables firmware update by push (`/5/0/0`): object 5 is defined with its instance 0
-    /// and `installer` receives the package. Call it before `start`.
+    /// Enables firmware update: object 5 is defined with its instance 0 and `installer`
+    /// receives the package, pushed to `/5/0/0` or pulled from a `coap://` Package URI by the
+    /// library (or from another scheme by the installer's own downloader,
+    /// `FirmwareInstaller::download_protocols`). Call it before `start`.
     pub fn set_firmware(
         &mut self,
         installer: Box<dyn FirmwareInstaller>,
     ) -> Result<(), crate::store::StoreError> {
-        let machine = Firmware::new(crate::firmware::Delivery::Push, &[]);
+        // XML /5/0/8: CoAP, which the library pulls itself, and the installer's own.
+        let mut protocols = alloc::vec![Protocol::Coap];
+        protocols.extend(installer.download_protocols().iter().map(|p| match p {
+            DownloadProtocol::Coaps => Protocol::Coaps,
+            DownloadProtocol::Http => Protocol::Http,
+            DownloadProtocol::Https => Protocol::Https,
+            DownloadProtocol::CoapTcp => Protocol::CoapTcp,
+            DownloadProtocol::CoapsTcp => Protocol::CoapTls,
+        }));
+        let machine = Firmware::new(crate::firmware::Delivery::Both, &protocols);
         self.store.define(crate::model::FIRMWARE.clone(), false);
         self.firmware = Some(FirmwareUpdate {
             machine,
             installer,
             received: 0,
             push_expires: None,
+            pull: None,
+            app_download: false,
+            defer_until: None,
         });
         // Core 1.1 §E.6: an installation that restarted the device is reported now.
         if let Some(snapshot) = self.load_firmware_snapshot() {
@@ -97,10 +120,19 @@ impl Client {
             (9, fw.machine.delivery().value()),
         ];
         let uri = fw.machine.package_uri().to_string();
+        let protocols: BTreeMap<u16, Value> = fw
+            .machine
+            .protocols()
+            .zip(0u16..)
+            .map(|(p, ri)| (ri, Value::Integer(i64::from(p.value()))))
+            .collect();
         for (rid, value) in integers {
             self.store
                 .set(&Path::resource(5, 0, rid), Value::Integer(i64::from(value)))?;
         }
+        let mut support = crate::value::Resources::new();
+        support.insert(8, ResourceValue::Multiple(protocols));
+        self.store.merge_instance(5, 0, support)?;
         self.store.set(&Path::resource(5, 0, 1), Value::String(uri))
     }
 
@@ -128,21 +160,21 @@ impl Client {
             {
                 self.package_block(packet, req)
             }
-            // Package URI in plain text (Core 1.1 §E.6): this device takes no pull, so a
-            // non-empty URI is refused (4.05) and the empty one resets.
+            // Package URI, in any format that can carry a string: the download starts (or
+            // its URI is reported unusable in Update Result), the empty one resets.
             (msg::PUT | msg::POST, Some(5), Some(0), Some(1))
-                if matches!(req.content_format, Some(0))
-                    && path.resource_instance_id().is_none() =>
+                if path.resource_instance_id().is_none() =>
             {
-                match String::from_utf8(req.payload.clone()) {
+                match self.written_uri(req) {
                     Ok(uri) => self.firmware_input(Input::UriWritten(uri), &[]),
-                    Err(_) => Reply::error(msg::BAD_REQUEST, "Package URI is not UTF-8"),
+                    Err(reply) => reply,
                 }
             }
             (msg::POST, Some(5), Some(0), Some(2))
                 if matches!(req.content_format, None | Some(0)) =>
             {
-                self.firmware_input(Input::UpdateExecuted { defer: false }, &[])
+                let defer = self.update_deferred();
+                self.firmware_input(Input::UpdateExecuted { defer }, &[])
             }
             (msg::POST, Some(5), Some(0), Some(10))
                 if matches!(req.content_format, None | Some(0)) =>
@@ -155,20 +187,84 @@ impl Client {
         // block came for EXCHANGE_LIFETIME (RFC 7959 §2.4 lets the server drop the state).
         let lifetime = self.params.exchange_lifetime_ms();
         if let Some(fw) = self.firmware.as_mut() {
+            let pushing = fw.pull.is_none() && !fw.app_download;
             let receiving = fw.machine.state() == crate::firmware::State::Downloading;
-            fw.push_expires = receiving.then(|| now.saturating_add(lifetime));
+            fw.push_expires = (receiving && pushing).then(|| now.saturating_add(lifetime));
         }
         self.respond(now, peer, packet, reply);
         true
     }
 
-    /// When an unfinished push is given up.
-    pub(super) fn firmware_deadline(&self) -> Option<u64> {
-        self.firmware.as_ref().and_then(|fw| fw.push_expires)
+    /// The string a Write of Package URI carries (text, TLV, SenML, ...), or the answer that
+    /// refuses it (FACTS §4.1: 4.00 for a value that does not decode, 4.15 for a format this
+    /// build lacks).
+    fn written_uri(&self, req: &Request) -> Result<String, Reply> {
+        let format = req
+            .content_format
+            .map_or(Some(crate::codec::ContentFormat::Text), |cf| {
+                crate::codec::ContentFormat::from_code(cf)
+            })
+            .filter(|f| f.can_decode())
+            .ok_or_else(|| Reply::code(msg::UNSUPPORTED_CONTENT_FORMAT))?;
+        let target = Path::resource(5, 0, 1);
+        let decoded = crate::codec::decode(format, &target, &req.payload, &self.store)
+            .map_err(|e| Reply::error(msg::BAD_REQUEST, e.to_string()))?;
+        match decoded.get(&0).and_then(|r| r.get(&1)) {
+            Some(ResourceValue::Single(Value::String(uri))) => Ok(uri.clone()),
+            _ => Err(Reply::error(msg::BAD_REQUEST, "no Package URI string")),
+        }
     }
 
-    /// Gives up a push whose next block did not come in time.
+    /// Whether an Update now waits for the user: the installer asks for it, and Maximum
+    /// Defer Period (`/5/0/13`) is not 0 ("If the value is 0, a deferred update is not
+    /// allowed", [XML /5/0/13]).
+    fn update_deferred(&mut self) -> bool {
+        let period = self.store.value(&Path::resource(5, 0, 13)).cloned();
+        let Some(fw) = self.firmware.as_mut() else {
+            return false;
+        };
+        period != Some(Value::Unsigned(0)) && fw.installer.defer_update()
+    }
+
+    /// The user agreed to a deferred update (`FirmwareInstaller::defer_update`): it is
+    /// installed now.
+    pub fn firmware_accept_update(&mut self, now: u64) -> Result<(), FirmwareError> {
+        let now = self.clock(now);
+        let fw = self.firmware.as_mut().ok_or(FirmwareError::NotEnabled)?;
+        let outputs = fw
+            .machine
+            .handle(Input::UpdateAccepted)
+            .map_err(|_| FirmwareError::OutOfSequence)?;
+        fw.defer_until = None;
+        self.run_firmware_outputs(outputs, &[]);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// When an unfinished push is given up, or a deferred update installed anyway.
+    pub(super) fn firmware_deadline(&self) -> Option<u64> {
+        let fw = self.firmware.as_ref()?;
+        match (fw.push_expires, fw.defer_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Gives up a push whose next block did not come in time; installs a deferred update
+    /// whose Maximum Defer Period ran out ("the device will not prompt the user for update and
+    /// install it automatically", [XML /5/0/13]).
     pub(super) fn drive_firmware(&mut self, now: u64) {
+        let defer_over = self
+            .firmware
+            .as_ref()
+            .and_then(|fw| fw.defer_until)
+            .is_some_and(|at| now >= at);
+        if defer_over {
+            if let Some(fw) = self.firmware.as_mut() {
+                fw.defer_until = None;
+            }
+            self.firmware_step(Input::UpdateAccepted, &[]);
+        }
         let expired = self
             .firmware
             .as_ref()
@@ -265,6 +361,11 @@ impl Client {
         })
     }
 
+    /// Feeds the state machine one input that answers no request (a pulled block, a timer).
+    pub(super) fn firmware_step(&mut self, input: Input, chunk: &[u8]) {
+        let _ = self.firmware_input(input, chunk);
+    }
+
     /// Feeds the state machine one input from a request (with the package bytes it brought,
     /// if any) and carries out what follows; the reply for that request.
     fn firmware_input(&mut self, input: Input, chunk: &[u8]) -> Reply {
@@ -307,6 +408,32 @@ impl Client {
 
     /// Carries out one output; the input the installer's answer makes, if any.
     fn firmware_output(&mut self, output: Output, chunk: &[u8]) -> Option<Input> {
+        match output {
+            Output::StartPull { uri } => return self.start_pull(&uri),
+            Output::AskUser => {
+                // XML /5/0/13: once the period is over the update is installed anyway.
+                let period = match self.store.value(&Path::resource(5, 0, 13)) {
+                    Some(Value::Unsigned(s)) => Some(*s),
+                    _ => None,
+                };
+                let now = self.now;
+                if let Some(fw) = self.firmware.as_mut() {
+                    fw.defer_until = period.map(|s| now.saturating_add(s.saturating_mul(1000)));
+                }
+                self.emit(Event::FirmwareUpdateAwaitingUser);
+                return None;
+            }
+            Output::Discard => {
+                self.stop_pull();
+                let fw = self.firmware.as_mut()?;
+                fw.installer.discard();
+                fw.received = 0;
+                fw.app_download = false;
+                fw.defer_until = None;
+                return None;
+            }
+            _ => {}
+        }
         let fw = self.firmware.as_mut()?;
         let input = match output {
             Output::OpenPackage { size } => fw
@@ -325,22 +452,13 @@ impl Client {
             Output::Verify => Some(Input::VerifyResult(
                 fw.installer.verify().map_err(download_error),
             )),
-            Output::Discard => {
-                fw.installer.discard();
-                fw.received = 0;
-                None
-            }
             Output::Apply => match fw.installer.apply() {
                 Ok(Applied::Running) => Some(Input::UpdateFinished(Ok(()))),
                 // Updating stays (and is saved): the outcome is asked after the restart.
                 Ok(Applied::Restarting) => None,
                 Err(e) => Some(Input::UpdateFinished(Err(update_error(e)))),
             },
-            // Pull, user deferral and a reboot's outcome are not offered by this client yet.
-            Output::StartPull { .. } => {
-                Some(Input::DownloadFailed(DownloadError::UnsupportedProtocol))
-            }
-            Output::AskUser => Some(Input::UpdateAccepted),
+            Output::StartPull { .. } | Output::AskUser | Output::Discard => None,
             Output::QueryOutcome => Some(Input::UpdateFinished(
                 fw.installer.outcome().map_err(update_error),
             )),
@@ -353,12 +471,15 @@ impl Client {
     }
 }
 
-fn download_error(e: DownloadFailure) -> DownloadError {
+pub(super) fn download_error(e: DownloadFailure) -> DownloadError {
     match e {
         DownloadFailure::NotEnoughFlash => DownloadError::NotEnoughFlash,
         DownloadFailure::OutOfRam => DownloadError::OutOfRam,
         DownloadFailure::IntegrityFailure => DownloadError::IntegrityFailure,
         DownloadFailure::UnsupportedPackage => DownloadError::UnsupportedPackage,
+        DownloadFailure::ConnectionLost => DownloadError::ConnectionLost,
+        DownloadFailure::InvalidUri => DownloadError::InvalidUri,
+        DownloadFailure::UnsupportedProtocol => DownloadError::UnsupportedProtocol,
     }
 }
 

@@ -41,6 +41,7 @@ use crate::value::{Instances, ResourceValue, Value};
 mod bootstrap_flow;
 mod dm_flow;
 mod firmware_flow;
+mod firmware_pull;
 mod observe_flow;
 mod offline;
 mod peers;
@@ -48,6 +49,7 @@ mod persistence;
 mod registration_flow;
 mod send_flow;
 
+pub use firmware_pull::FirmwareError;
 pub use peers::PeerChange;
 pub use send_flow::SendError;
 
@@ -72,6 +74,8 @@ enum Purpose {
     Registration(RegExchange),
     /// A Send (`POST /dp`) to this server.
     Send(u16),
+    /// A block of a firmware package pulled from its Package URI.
+    FirmwarePull,
 }
 
 /// One LwM2M client: its objects, its servers, its exchanges.
@@ -567,6 +571,7 @@ impl Client {
                 self.deregister_done(now, ssid, forget)
             }
             Purpose::Send(ssid) => self.send_answered(ssid, code),
+            Purpose::FirmwarePull => self.pull_answered(response),
         }
         self.apply_registration_outputs(now);
     }
@@ -599,6 +604,7 @@ impl Client {
                 ssid,
                 reason: why.to_string(),
             }),
+            Purpose::FirmwarePull => self.pull_lost(),
         }
         self.apply_registration_outputs(now);
     }

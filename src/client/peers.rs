@@ -52,6 +52,7 @@ impl Client {
     pub(super) fn collect_peers(&mut self) {
         let mut used: BTreeSet<PeerId> = self.regs.peers().collect();
         used.extend(self.bs.peer());
+        used.extend(self.pull_peer_in_use());
         if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
             if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
                 used.insert(*id);

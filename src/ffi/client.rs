@@ -207,7 +207,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
         }
         if let Some(table) = cfg.firmware {
             client
-                .set_firmware(Box::new(super::firmware::CFirmware(table)))
+                .set_firmware(Box::new(super::firmware::CFirmware::new(table)))
                 .map_err(store_error)?;
         }
         let gate = Gate::new();

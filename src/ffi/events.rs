@@ -34,6 +34,7 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::ObservationCancelled { .. } => lwm2mc_event_kind::ObservationCancelled,
         Event::SendCompleted { .. } => lwm2mc_event_kind::SendCompleted,
         Event::SendRejected { .. } => lwm2mc_event_kind::SendRejected,
+        Event::FirmwareUpdateAwaitingUser => lwm2mc_event_kind::FirmwareUpdateAwaitingUser,
     })
 }
 

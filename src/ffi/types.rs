@@ -438,11 +438,14 @@ pub enum lwm2mc_event_kind {
     SendCompleted = 19,
     /// Server `ssid` refused a Send or left it unanswered; `message` says which.
     SendRejected = 20,
+    /// A firmware update waits for the user's yes (`defer_update` said so):
+    /// `lwm2mc_client_firmware_accept_update` installs it.
+    FirmwareUpdateAwaitingUser = 21,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 21] = [
+    pub const ALL: [lwm2mc_event_kind; 22] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -464,6 +467,7 @@ impl lwm2mc_event_kind {
         Self::ObservationCancelled,
         Self::SendCompleted,
         Self::SendRejected,
+        Self::FirmwareUpdateAwaitingUser,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -490,6 +494,7 @@ impl lwm2mc_event_kind {
             Self::ObservationCancelled => b"observation_cancelled\0",
             Self::SendCompleted => b"send_completed\0",
             Self::SendRejected => b"send_rejected\0",
+            Self::FirmwareUpdateAwaitingUser => b"firmware_update_awaiting_user\0",
         }
     }
 }

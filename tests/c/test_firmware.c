@@ -42,6 +42,30 @@ static lwm2mc_result fw_apply(void *ud) {
     return 0;
 }
 
+static char downloading[256];
+static int downloads;
+static bool defer;
+
+static lwm2mc_result fw_download(void *ud, const char *uri) {
+    (void)ud;
+    snprintf(downloading, sizeof downloading, "%s", uri);
+    downloads++;
+    return 0;
+}
+
+static bool fw_defer(void *ud) {
+    (void)ud;
+    return defer;
+}
+
+/* Drains the events; whether one of `kind` was among them. */
+static bool had_event(lwm2mc_client *c, lwm2mc_event_kind kind) {
+    lwm2mc_event ev;
+    bool seen = false;
+    while (lwm2mc_client_next_event(c, &ev) == LWM2MC_RESULT_OK) seen = seen || ev.kind == kind;
+    return seen;
+}
+
 static void fw_discard(void *ud) {
     (void)ud;
     discards++;
@@ -94,6 +118,9 @@ int main(void) {
     fw.verify = fw_verify;
     fw.apply = fw_apply;
     fw.discard = fw_discard;
+    fw.download_protocols = 1u << 2; /* HTTP, /5/0/8 value 2 */
+    fw.download = fw_download;
+    fw.defer_update = fw_defer;
     t = fake_transport(&n);
     CHECK_OK(lwm2mc_config_new("c-firmware", &cfg));
     CHECK_OK(lwm2mc_config_add_server(cfg, 1, "coap://127.0.0.1:5683", 60));
@@ -125,6 +152,29 @@ int main(void) {
     len = package_block(req, mid++, 0, pkg, 500, 500);
     CHECK(fake_ask(c, &n, req, len, 300) == 0x44);
     CHECK(read_int(c, "/5/0/3") == 0 && read_int(c, "/5/0/5") == 5 && discards == 1);
+    /* An http:// Package URI goes to the host's downloader; its end makes it Downloaded. */
+    verify_answer = 0;
+    CHECK_RESULT(lwm2mc_client_firmware_downloaded(c, 350, 0), LWM2MC_RESULT_INVALID_STATE);
+    len = coap_request(req, 0x03, mid++, "/5/0/1", 0, (const uint8_t *)"http://files/fw.bin", 19);
+    CHECK(fake_ask(c, &n, req, len, 400) == 0x44);
+    CHECK(downloads == 1 && strcmp(downloading, "http://files/fw.bin") == 0);
+    CHECK(read_int(c, "/5/0/3") == 1);
+    CHECK_OK(lwm2mc_client_firmware_downloaded(c, 410, 0));
+    CHECK(read_int(c, "/5/0/3") == 2 && verifies == 3);
+    /* Update deferred to the user: Result 11 and the event; their yes installs it. */
+    defer = true;
+    (void)had_event(c, LWM2MC_EVENT_KIND_FIRMWARE_UPDATE_AWAITING_USER);
+    len = coap_request(req, 0x02, mid++, "/5/0/2", -1, NULL, 0);
+    CHECK(fake_ask(c, &n, req, len, 420) == 0x44);
+    CHECK(read_int(c, "/5/0/3") == 2 && read_int(c, "/5/0/5") == 11 && applies == 1);
+    CHECK(had_event(c, LWM2MC_EVENT_KIND_FIRMWARE_UPDATE_AWAITING_USER));
+    CHECK_OK(lwm2mc_client_firmware_accept_update(c, 430));
+    CHECK(applies == 2 && read_int(c, "/5/0/3") == 0 && read_int(c, "/5/0/5") == 1);
+    CHECK_RESULT(lwm2mc_client_firmware_accept_update(c, 440), LWM2MC_RESULT_INVALID_STATE);
+    /* A scheme neither side downloads: Update Result 9, the Write itself succeeds. */
+    len = coap_request(req, 0x03, mid++, "/5/0/1", 0, (const uint8_t *)"coaps://x/fw", 12);
+    CHECK(fake_ask(c, &n, req, len, 450) == 0x44);
+    CHECK(read_int(c, "/5/0/3") == 0 && read_int(c, "/5/0/5") == 9 && downloads == 1);
     (void)announced;
     lwm2mc_client_free(c);
     printf("firmware: ok\n");

@@ -79,8 +79,20 @@ pub struct FakeDm {
     block1_body: Vec<u8>,
     /// The block size this server asks for in its 2.31 (RFC 7959 §2.3), if smaller.
     pub block1_szx: Option<u8>,
+    /// Files served to GET in Block2 blocks (a firmware file server), by path `a/b`.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Block2 of each file request: (NUM, SZX, whether Size2 was asked).
+    pub file_gets: Vec<(u32, u8, bool)>,
+    /// The ETag of the files served (changing it mid-download: another file).
+    pub file_etag: Vec<u8>,
+    /// The largest block this file server sends (SZX).
+    pub file_szx: u8,
+    /// From this block on, another ETag (the file was replaced mid-download).
+    pub file_replaced_at: Option<u32>,
 }
 
+// Test fakes held in a map a few at a time: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Server {
     Bs(FakeBs),
     Dm(FakeDm),
@@ -199,7 +211,42 @@ impl FakeDm {
             block1_seen: vec![],
             block1_body: vec![],
             block1_szx: None,
+            files: BTreeMap::new(),
+            file_gets: vec![],
+            file_etag: vec![0xE7],
+            file_szx: 6,
+            file_replaced_at: None,
         }
+    }
+
+    /// The Block2 block a GET of a file asks for (RFC 7959 §2.4), with ETag and, when asked,
+    /// Size2 (§4).
+    fn serve_file(&mut self, request: &Packet, file: &[u8]) -> Packet {
+        let asked = request
+            .get_first_option(CoapOption::Block2)
+            .map(|v| v.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b)))
+            .unwrap_or(6);
+        let (num, szx) = (asked >> 4, ((asked & 7) as u8).min(self.file_szx));
+        let size2 = request.get_first_option(CoapOption::Size2).is_some();
+        self.file_gets.push((num, szx, size2));
+        let size = 16usize << szx;
+        // A smaller size than asked keeps the asked offset (§2.4).
+        let offset = (num as usize) * (16usize << (asked & 7));
+        let end = (offset + size).min(file.len());
+        let mut r = msg::new_response(msg::CONTENT);
+        let mut etag = self.file_etag.clone();
+        if self.file_replaced_at.is_some_and(|at| num >= at) {
+            etag.push(1);
+        }
+        r.add_option(CoapOption::ETag, etag);
+        let more = end < file.len();
+        let value = (((offset / size) as u32) << 4) | (u32::from(more) << 3) | u32::from(szx);
+        r.add_option(CoapOption::Block2, msg::encode_uint(value));
+        if size2 {
+            r.add_option(CoapOption::Size2, msg::encode_uint(file.len() as u32));
+        }
+        r.payload = file.get(offset..end).unwrap_or(&[]).to_vec();
+        r
     }
 
     /// Puts a request in Block1 blocks together (RFC 7959 §2.3): `None` once a 2.31 went out
@@ -256,7 +303,10 @@ impl FakeDm {
                 let path = msg::uri_path(&request).unwrap_or_default();
                 let q = msg::uri_query(&request).unwrap_or_default();
                 let code = msg::code_of(&request);
-                let resp = if code == msg::POST && path == ["rd"] {
+                let file = self.files.get(&path.join("/")).cloned();
+                let resp = if let (msg::GET, Some(file)) = (code, file) {
+                    self.serve_file(&request, &file)
+                } else if code == msg::POST && path == ["rd"] {
                     if let Some(c) = self.refuse_register {
                         msg::new_response(c)
                     } else {

@@ -278,6 +278,7 @@ class EventKind(enum.IntEnum):
     OBSERVATION_CANCELLED = 18
     SEND_COMPLETED = 19
     SEND_REJECTED = 20
+    FIRMWARE_UPDATE_AWAITING_USER = 21
 
 
 
@@ -374,8 +375,14 @@ def _t_close(ud, peer):
 
 
 class Firmware:
-    """Firmware update by push (object 5): the package a server writes to /5/0/0 arrives
-    through `write`, in order; `verify` checks it, `apply` installs it. Each returns None for
+    """Firmware update (object 5): the package a server writes to /5/0/0, or one the library
+    pulls from a coap:// Package URI (/5/0/1), arrives through `write`, in order; `verify`
+    checks it, `apply` installs it. Other schemes listed in `download_protocols` (/5/0/8
+    values: 1 CoAPS, 2 HTTP, 3 HTTPS, 4 CoAP over TCP, 5 CoAP over TLS) go to `download`,
+    which stores the package itself and reports the end with `Client.firmware_downloaded`.
+    `defer_update` returning True makes an executed Update wait for the user (Update Result
+    11, event "firmware_update_awaiting_user") until `Client.firmware_accept_update`, or until
+    the server's Maximum Defer Period (/5/0/13) runs out. Each returns None for
     success or an Update Result code (Core 1.1 §E.6): 2 not enough flash, 3 out of RAM, 5
     integrity check failure, 6 unsupported package type; from `apply` 8 (failed, package kept)
     or 5, or `RESTARTING` when the device restarts to finish (the library then keeps State
@@ -404,6 +411,17 @@ class Firmware:
     def outcome(self) -> Optional[int]:
         """After a restart during an installation: None if the new firmware runs, else 8/5."""
         return None
+
+    #: /5/0/8 values of the protocols `download` handles (read once, when the client is made).
+    download_protocols: Sequence[int] = ()
+
+    def download(self, uri: str) -> Optional[int]:
+        """Start downloading `uri`; None once started, else an Update Result (4, 7, 9, ...)."""
+        return 9
+
+    def defer_update(self) -> bool:
+        """Whether an executed Update waits for the user."""
+        return False
 
 
 def _fw_call(ud, name: str, failure: int, *args) -> int:
@@ -447,6 +465,24 @@ def _fw_discard(ud):
 @_ffi.FW_STEP_CB
 def _fw_outcome(ud):
     return _fw_call(ud, "outcome", 8)
+
+
+@_ffi.FW_DOWNLOAD_CB
+def _fw_download(ud, uri):
+    return _fw_call(ud, "download", 9, uri.decode())
+
+
+@_ffi.FW_DEFER_CB
+def _fw_defer(ud):
+    h = _hooks(ud)
+    if h is None or h.firmware is None:
+        return False
+    try:
+        return bool(h.firmware.defer_update())
+    except BaseException as e:  # noqa: BLE001
+        if h.error is None:
+            h.error = e
+        return False
 
 
 @_ffi.LOAD_CB
@@ -763,8 +799,9 @@ class Client:
             if block_size is not None:
                 self._check(_lib.lwm2mc_config_set_block_size(cfg, block_size), "block_size")
             if firmware is not None:
+                protocols = sum(1 << int(p) for p in firmware.download_protocols if 1 <= int(p) <= 5)
                 fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,
-                                            _fw_discard, _fw_outcome)
+                                            _fw_discard, _fw_outcome, protocols, _fw_download, _fw_defer)
                 self._check(_lib.lwm2mc_config_set_firmware(cfg, ctypes.byref(fw)), "firmware")
             handle = ctypes.c_void_p()
             self._check(_lib.lwm2mc_client_new(cfg, ctypes.byref(handle)), "client")
@@ -1075,6 +1112,21 @@ class Client:
         with self._locked() as h:
             self._check(self._c(_lib.lwm2mc_client_send, h, self._now(), short_server_id, arr, len(paths)),
                         "send")
+
+    def firmware_downloaded(self, update_result: int = 0) -> None:
+        """The end of a download `Firmware.download` started: 0 once the whole package is
+        stored (the library then calls `verify`), else the Update Result of the failure.
+        `InvalidStateError` when no such download runs."""
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_firmware_downloaded, h, self._now(), int(update_result)),
+                        "firmware_downloaded")
+
+    def firmware_accept_update(self) -> None:
+        """The user agreed to the update that waits for them: installed now.
+        `InvalidStateError` when none waits."""
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_firmware_accept_update, h, self._now()),
+                        "firmware_accept_update")
 
     def set_offline(self, offline: bool) -> None:
         """Offline mode (the link is down): nothing new is sent and notifications are stored

@@ -97,6 +97,8 @@ FW_OPEN_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint64, ctypes.c_bool
 FW_WRITE_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint8), c_size_t)
 FW_STEP_CB = ctypes.CFUNCTYPE(result_t, c_void_p)
 FW_DISCARD_CB = ctypes.CFUNCTYPE(None, c_void_p)
+FW_DOWNLOAD_CB = ctypes.CFUNCTYPE(result_t, c_void_p, ctypes.c_char_p)
+FW_DEFER_CB = ctypes.CFUNCTYPE(ctypes.c_bool, c_void_p)
 
 
 class FirmwareCallbacks(ctypes.Structure):
@@ -108,6 +110,9 @@ class FirmwareCallbacks(ctypes.Structure):
         ("apply", FW_STEP_CB),
         ("discard", FW_DISCARD_CB),
         ("outcome", FW_STEP_CB),
+        ("download_protocols", ctypes.c_uint32),
+        ("download", FW_DOWNLOAD_CB),
+        ("defer_update", FW_DEFER_CB),
     ]
 
 
@@ -209,6 +214,8 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "lwm2mc_client_changed": ([cli, c_char_p], result_t),
         "lwm2mc_client_set_offline": ([cli, ctypes.c_uint64, ctypes.c_bool], result_t),
         "lwm2mc_client_send": ([cli, ctypes.c_uint64, ctypes.c_uint16, P(c_char_p), c_size_t], result_t),
+        "lwm2mc_client_firmware_downloaded": ([cli, ctypes.c_uint64, ctypes.c_uint32], result_t),
+        "lwm2mc_client_firmware_accept_update": ([cli, ctypes.c_uint64], result_t),
         "lwm2mc_client_observation_count": ([cli, P(c_size_t)], result_t),
         "lwm2mc_client_observation": ([cli, c_size_t, P(ctypes.c_uint16), c_char_p, c_size_t, P(c_size_t)],
                                       result_t),
