@@ -378,5 +378,8 @@ fn report(event: &Event, verbose: bool) {
         }
         Event::SendCompleted { ssid } => println!("send: server {ssid} accepted"),
         Event::SendRejected { ssid, reason } => println!("send: server {ssid}: {reason}"),
+        Event::FirmwareUpdateAwaitingUser => {
+            println!("firmware: the update waits for the user's yes")
+        }
     }
 }
