@@ -12,7 +12,17 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR="$asan_target" \
     cargo build --quiet --lib --target "$triple" --manifest-path "$root/Cargo.toml"
 lib="$asan_target/$triple/debug/liblwm2mc.so"
-cargo build --quiet --example servers --features testkit --manifest-path "$root/Cargo.toml"
+cargo build --quiet --example servers --example client --features testkit --manifest-path "$root/Cargo.toml"
+# The sample devices the firmware tests push to (conftest.py cli_device, c_device): the C one
+# against the ASan library, so built with gcc's ASan too (the library needs its runtime).
+# It loads the library by its soname, liblwm2mc.so.0, which cargo's output directory lacks.
+c_lib="$asan_target/c-device-lib"
+mkdir -p "$c_lib"
+cp "$lib" "$c_lib/liblwm2mc.so.0"
+ln -sf liblwm2mc.so.0 "$c_lib/liblwm2mc.so"
+c_device="$c_lib/device"
+gcc -std=c99 -fsanitize=address -I "$root/include" "$root/examples/c/device.c" -o "$c_device" \
+    -L "$c_lib" -llwm2mc -Wl,-rpath,"$c_lib" -lm
 out=$(mktemp)
 "$root/target/debug/examples/servers" --bs-port 0 --dm-port 0 --max-seconds 600 >"$out" 2>&1 &
 servers=$!
@@ -27,4 +37,5 @@ cd "$root/bindings/python"
 LD_PRELOAD=$(gcc -print-file-name=libasan.so) \
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:exitcode=86:verify_asan_link_order=0 \
 LWM2MC_LIBRARY="$lib" LWM2MC_TEST_BS_URI="$bs" PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=. \
+LWM2MC_TEST_CLI_DEVICE="$root/target/debug/examples/client" LWM2MC_TEST_C_DEVICE="$c_device" \
     "$root/target/python-venv/bin/python" -m pytest -q -p no:cacheprovider -rfEs tests

@@ -9,6 +9,12 @@
 //! its instance, the lifetime Update and De-register on SIGTERM, printing PASS/FAIL per step
 //! and `PASS all`.
 //!
+//! No block-wise step: lwm2m-node-lib 1.4.0 pins node-coap 0.22.0, whose client does Block2
+//! only (lib/agent.js 197-252) and hands a Write's whole payload to coap-packet 0.1.14's
+//! `generate`, which refuses any message over 1,280 bytes (index.js 40-41, "Max packet size
+//! is 1280"); the agent turns that into an 'error' (lib/agent.js 323-327) and nothing is sent.
+//! Block1 from an independent stack is covered by aiocoap (bindings/python/tests).
+//!
 //! Setup, done once per target directory and skipped when already in place: `npm ci` of the
 //! committed `tests/interop/node/package-lock.json` into `<target>/node-peer`
 //! (tests/support/node.rs). Needs `node` and `npm` and, the first time, the npm registry.

@@ -1,13 +1,20 @@
 //! Runs the Python bindings' tests (bindings/python) against the library `cargo test` just
 //! built: the pytest suite (API contract, Python transport and storage, an aiocoap
-//! Bootstrap-Server), the whole device-management flow against the testkit servers, the
-//! example device, and `pip install ./bindings/python` into a fresh environment.
+//! Bootstrap-Server, and aiocoap pushing firmware to the Python, CLI and C sample devices),
+//! the whole device-management flow against the testkit servers, the example device, and
+//! `pip install ./bindings/python` into a fresh environment.
 //!
 //! Python packages (pytest, aiocoap; pinned) go into a virtual environment under the target
 //! directory, created on the first run (tests/support/python.rs).
 
+#[path = "support/c_build.rs"]
+mod c_build;
+#[path = "support/features.rs"]
+mod features;
 #[path = "support/paths.rs"]
 mod paths;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/refusal.rs"]
 mod refusal;
 
@@ -52,6 +59,21 @@ fn servers() -> (Lwm2mServer, BootstrapServer) {
     (dm, bs)
 }
 
+/// The C sample device (examples/c/device.c) under ASan/UBSan/LSan, linked against a private
+/// copy of this run's library, for the pytest firmware test (`LWM2MC_TEST_C_DEVICE`).
+fn c_sample_device() -> PathBuf {
+    let lib = c_build::lib_dir("python-fw-device");
+    let exe = lib.join("device");
+    c_build::compile_with(
+        &root().join("examples/c/device.c"),
+        &exe,
+        &lib,
+        true,
+        &["-lm"],
+    );
+    exe
+}
+
 #[test]
 fn pytest_suite() {
     let (_dm, bs) = servers();
@@ -59,6 +81,12 @@ fn pytest_suite() {
     let mut cmd = python().command(&[&bindings]);
     with_bindings(&mut cmd)
         .env("LWM2MC_TEST_BS_URI", bs.uri())
+        // The sample devices the firmware tests start (conftest.py cli_device, c_device).
+        .env("LWM2MC_TEST_CLI_DEVICE", process::build_cli_device())
+        .env("LWM2MC_TEST_C_DEVICE", c_sample_device());
+    // Read only by the sanitizer runtime, so by the C device alone (Python and the library
+    // it loads are not instrumented): a sanitizer report makes the device exit non-zero.
+    c_build::sanitized(&mut cmd)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs"])
         .arg(bindings.join("tests"))
         .current_dir(&bindings);

@@ -539,59 +539,121 @@ def test_aiocoap_a_corrupt_package_reports_integrity_failure():
     run(scenario)
 
 
-def test_the_python_sample_device_takes_a_firmware_push(tmp_path):
-    """examples/device.py --firmware: aiocoap registers it, pushes a 10,240-byte package
-    block-wise and executes Update; the package is in the file and /3/0/3 is its CRC-32."""
-    import os
-    import sys
+async def push_firmware_to_a_sample_device(argv, endpoint: str, tmp_path) -> None:
+    """Starts a sample device (`argv` + `--server URI --endpoint EP --firmware PATH`) against an
+    aiocoap LwM2M Server, pushes a 10,240-byte package to /5/0/0 (aiocoap cuts it into ten
+    Block1 blocks of 1,024 bytes) and executes Update /5/0/2. Then the file must hold the
+    package exactly, /3/0/3 must become `fw-<its CRC-32>` and /5/0/5 (Update Result) 1; the
+    device must de-register on SIGTERM and exit 0 (for the C device: no sanitizer report).
+
+    Readiness comes from the device, never from a sleep: the Register it sends, the 2.04 to
+    each request, and a notification of /3/0 carrying the new /3/0/3 (observed before Update:
+    the device sets the version on its next loop turn, after the Execute was answered)."""
     import zlib
 
     package = bytes(range(256)) * 40
     target = tmp_path / "fw.bin"
-    example = os.path.join(os.path.dirname(__file__), "..", "examples", "device.py")
+    want = f"fw-{zlib.crc32(package):08x}".encode()
+    loop = asyncio.get_running_loop()
+    registered, deregistered = loop.create_future(), loop.create_future()
 
-    async def scenario():
-        loop = asyncio.get_running_loop()
-        registered = loop.create_future()
+    async def serve(request):
+        path = tuple(request.opt.uri_path)
+        if request.code == POST and path == ("rd",):
+            if not registered.done():
+                registered.set_result(request)
+            return Message(code=aiocoap.CREATED, location_path=("rd", "fw"))
+        if request.code == DELETE and path == ("rd", "fw") and not deregistered.done():
+            deregistered.set_result(request)
+        return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
 
-        async def serve(request):
-            path = tuple(request.opt.uri_path)
-            if request.code == POST and path == ("rd",):
-                if not registered.done():
-                    registered.set_result(request)
-                return Message(code=aiocoap.CREATED, location_path=("rd", "fw"))
-            return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
+    ctx = await aiocoap.Context.create_server_context(Site(serve), bind=("127.0.0.1", 0), transports=["udp6"])
+    transport = ctx.request_interfaces[0].token_interface.message_interface
+    port = transport.transport.get_extra_info("socket").getsockname()[1]
+    blocks = set()  # (Block1 number, SZX) of each PUT aiocoap sends, retransmissions once
+    send = transport.send
 
-        ctx = await aiocoap.Context.create_server_context(Site(serve), bind=("127.0.0.1", 0), transports=["udp6"])
-        port = ctx.request_interfaces[0].token_interface.message_interface.transport.get_extra_info("socket").getsockname()[1]
-        dev = await asyncio.create_subprocess_exec(
-            sys.executable, example, "--server", f"coap://127.0.0.1:{port}", "--endpoint", "py-sample-fw",
-            "--firmware", str(target), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    def sent(message):
+        if message.code == PUT and message.opt.block1 is not None:
+            blocks.add((message.opt.block1.block_number, message.opt.block1.size_exponent))
+        send(message)
+
+    transport.send = sent
+    dev = await asyncio.create_subprocess_exec(
+        *argv, "--server", f"coap://127.0.0.1:{port}", "--endpoint", endpoint, "--firmware", str(target),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    # Drained all along, so a chatty device never blocks on a full pipe; shown on failure.
+    output = asyncio.ensure_future(dev.stdout.read())
+    try:
         try:
-            reg = await asyncio.wait_for(registered, 3 * T)
+            # A device that dies before registering ends the wait at once.
+            exited = asyncio.ensure_future(dev.wait())
+            await asyncio.wait({registered, exited}, timeout=3 * T, return_when=asyncio.FIRST_COMPLETED)
+            assert registered.done(), f"no Register ({'exited' if exited.done() else 'timed out'})"
+            reg = registered.result()
             host, dport = reg.remote.sockaddr[0].replace("::ffff:", ""), reg.remote.sockaddr[1]
             base = f"coap://{host}:{dport}"
 
             async def ask(code, path, **kw):
                 return await asyncio.wait_for(ctx.request(Message(code=code, uri=base + path, **kw)).response, 3 * T)
 
-            assert str((await ask(PUT, "/5/0/0", payload=package, content_format=42)).code) == "2.04 Changed"
+            r = await ask(PUT, "/5/0/0", payload=package, content_format=42)
+            assert str(r.code) == "2.04 Changed", r
+            assert blocks == {(n, 6) for n in range(10)}, sorted(blocks)  # ten 1,024-byte blocks
+            # The package is verified (and the file closed) before the last block is answered.
             assert target.read_bytes() == package
+            assert (await ask(GET, "/5/0/3")).payload == b"2"  # State: Downloaded
+
+            # The instance, not /3/0/3, which the C and Python devices have only once set.
+            observe = ctx.request(Message(code=GET, uri=base + "/3/0", observe=0, accept=SENML_JSON))
+            first = await asyncio.wait_for(observe.response, 3 * T)
+            assert str(first.code) == "2.05 Content" and first.opt.observe is not None, first
+            version = lambda m: senml_values(m.payload).get("/3/0/3")  # noqa: E731
+            seen = [version(first)]
+            assert seen[0] != want.decode()
+            notes = Notifications(observe.observation)
             assert str((await ask(POST, "/5/0/2")).code) == "2.04 Changed"
-            want = f"fw-{zlib.crc32(package):08x}".encode()
-            # The device sets the new version on its next turn (at most a poll, 0.2 s).
-            deadline = loop.time() + T
-            while (await ask(GET, "/3/0/3")).payload != want:
-                assert loop.time() < deadline, "the Firmware Version did not change"
-                await asyncio.sleep(0.05)
-            assert (await ask(GET, "/5/0/5")).payload == b"1"
+            deadline = loop.time() + 3 * T
+            while seen[-1] != want.decode():
+                assert loop.time() < deadline, f"/3/0/3 went {seen}, never {want}"
+                note = await notes.next()
+                assert isinstance(note, Message) and note.opt.content_format == SENML_JSON, note
+                seen.append(version(note))
+            observe.observation.cancel()
+            assert (await ask(GET, "/3/0/3")).payload == want
+            assert (await ask(GET, "/5/0/5")).payload == b"1"  # Update Result: success
         finally:
-            dev.terminate()
+            if dev.returncode is None:
+                dev.terminate()
             try:
                 await asyncio.wait_for(dev.wait(), 3 * T)  # de-registers against the running loop
             finally:
                 if dev.returncode is None:
                     dev.kill()
+                    await dev.wait()
                 await ctx.shutdown()
+        assert dev.returncode == 0, f"the device exited with {dev.returncode}"
+        assert deregistered.done(), "no De-register after SIGTERM"
+    except BaseException as e:
+        printed = (await asyncio.wait_for(output, T)).decode(errors="replace")
+        raise AssertionError(f"{e!r}\n--- {argv[-1]} printed:\n{printed}") from e
+    output.cancel()
 
-    run(scenario)
+
+def test_the_python_sample_device_takes_a_firmware_push(tmp_path):
+    """examples/device.py --firmware."""
+    import os
+    import sys
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "device.py")
+    run(lambda: push_firmware_to_a_sample_device([sys.executable, example], "py-sample-fw", tmp_path))
+
+
+def test_the_cli_sample_device_takes_a_firmware_push(cli_device, tmp_path):
+    """examples/client.rs --firmware, built by cargo for this test run."""
+    run(lambda: push_firmware_to_a_sample_device([cli_device], "cli-sample-fw", tmp_path))
+
+
+def test_the_c_sample_device_takes_a_firmware_push(c_device, tmp_path):
+    """examples/c/device.c --firmware, built with ASan/UBSan/LSan against this run's library."""
+    run(lambda: push_firmware_to_a_sample_device([c_device], "c-sample-fw", tmp_path))
