@@ -69,6 +69,7 @@ class Device:
         self.wire_out: list[Message] = []
         self.received: list[tuple] = []  # (code, payload length, Block2) of each, on arrival
         self.block1_in: list[tuple] = []  # (Uri-Path, Block1, Size1, payload length), on arrival
+        self.files: dict[tuple, bytes] = {}  # served to GET by this server (firmware pull)
         self.stop = threading.Event()
         self.ctx = self.client = self.thread = None
 
@@ -85,6 +86,9 @@ class Device:
             return Message(code=aiocoap.CHANGED)
         if path == ("rd", "x1"):
             return Message(code=aiocoap.DELETED if request.code == DELETE else aiocoap.CHANGED)
+        if request.code == GET and path in self.files:
+            # aiocoap cuts the answer into the Block2 block asked for (RFC 7959 §2.4) itself.
+            return Message(code=aiocoap.CONTENT, payload=self.files[path])
         return Message(code=aiocoap.NOT_FOUND)
 
     async def __aenter__(self) -> "Device":
@@ -97,7 +101,7 @@ class Device:
             self.mm = self.ctx.request_interfaces[0].token_interface  # the message manager
             self._tap()
             sock = self.mm.message_interface.transport.get_extra_info("socket")
-            port = sock.getsockname()[1]
+            port = self.server_port = sock.getsockname()[1]
             self.client = lwm2mc.Client(self.endpoint, server=f"coap://127.0.0.1:{port}", lifetime=60,
                                         objects=self.objects, firmware=self.firmware,
                                         block_size=self.block_size)
@@ -535,6 +539,89 @@ def test_aiocoap_a_corrupt_package_reports_integrity_failure():
             assert (await dev.request(GET, "/5/0/5")).payload == b"5"
             r = await dev.request(POST, "/5/0/2")
             assert str(r.code) == "4.05 Method Not Allowed"
+
+    run(scenario)
+
+
+def test_the_device_pulls_a_1_mib_package_from_an_aiocoap_package_uri_then_updates():
+    """Issue 12: a coap:// Package URI naming a file aiocoap serves; the device fetches it in
+    Block2 blocks (aiocoap does the cutting), its installer gets the exact bytes in order."""
+    package = bytes(i * 17 % 253 for i in range(1 << 20))
+    flash = Flash()
+
+    async def scenario():
+        async with Device("py-aio-pull", firmware=flash) as dev:
+            dev.files[("fw", "image.bin")] = package
+            uri = f"coap://127.0.0.1:{dev.server_port}/fw/image.bin"
+            # State is observed: its notifications say when the download is over.
+            _, first, notes = await dev.observe("/5/0/3")
+            assert first.payload == b"0"
+            r = await dev.request(PUT, "/5/0/1", payload=uri.encode(), content_format=TEXT)
+            assert str(r.code) == "2.04 Changed"
+            states = [(await notes.next()).payload for _ in range(2)]
+            assert states == [b"1", b"2"]  # Downloading, Downloaded
+            assert bytes(flash.image) == package
+            assert (await dev.request(GET, "/5/0/1")).payload == uri.encode()
+            # As they arrived (aiocoap renders the file once and serves later blocks itself).
+            gets = [b2 for code, _, b2 in dev.received if code == "GET"]
+            assert [b.block_number for b in gets] == list(range(1024)), "one GET per block"
+            assert all(b.size == 1024 for b in gets)
+            r = await dev.request(POST, "/5/0/2")
+            assert str(r.code) == "2.04 Changed" and flash.version == "2.0"
+            assert (await dev.request(GET, "/5/0/5")).payload == b"1"
+            assert (await notes.next()).payload == b"0"  # Idle after the update
+            # A file aiocoap does not have: 4.04, Update Result 7 (invalid URI).
+            missing = f"coap://127.0.0.1:{dev.server_port}/fw/none.bin".encode()
+            await dev.request(PUT, "/5/0/1", payload=missing, content_format=TEXT)
+            states = [(await notes.next()).payload for _ in range(2)]
+            assert states == [b"1", b"0"]  # Downloading, then Idle again
+            assert dev.client.get("/5/0/5") == 7
+
+    run(scenario)
+
+
+class HttpFlash(Flash):
+    """Downloads http:// itself (it only records the URI) and defers updates to its user."""
+
+    download_protocols = (2,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downloads: list[str] = []
+
+    def download(self, uri):
+        self.downloads.append(uri)
+
+    def defer_update(self):
+        return True
+
+
+def test_an_http_package_uri_goes_to_the_python_downloader_and_the_user_defers_the_update():
+    flash = HttpFlash()
+
+    async def scenario():
+        async with Device("py-aio-http", firmware=flash) as dev:
+            # /5/0/8: CoAP (0) and HTTP (2).
+            r = await dev.request(GET, "/5/0/8", accept=SENML_JSON)
+            assert [e["v"] for e in json.loads(r.payload)] == [0, 2]
+            uri = b"http://files.example/fw.bin"
+            r = await dev.request(PUT, "/5/0/1", payload=uri, content_format=TEXT)
+            assert str(r.code) == "2.04 Changed" and flash.downloads == [uri.decode()]
+            assert dev.client.get("/5/0/3") == 1
+            flash.image += b"new firmware"
+            dev.client.firmware_downloaded(0)
+            assert dev.client.get("/5/0/3") == 2
+            r = await dev.request(POST, "/5/0/2")
+            assert str(r.code) == "2.04 Changed"
+            await dev.event("firmware_update_awaiting_user")
+            assert dev.client.get("/5/0/5") == 11 and flash.version == "1.0"
+            dev.client.firmware_accept_update()
+            assert flash.version == "2.0" and dev.client.get("/5/0/5") == 1
+            try:
+                dev.client.firmware_accept_update()
+                raise AssertionError("accepted with nothing waiting")
+            except lwm2mc.Lwm2mcError as e:
+                assert e.result == lwm2mc.Result.INVALID_STATE
 
     run(scenario)
 
