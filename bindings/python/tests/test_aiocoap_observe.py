@@ -60,9 +60,9 @@ class Device:
     message manager, so the tests see CoAP types and Message IDs, not only what the request
     API passes on."""
 
-    def __init__(self, endpoint: str, objects=(), firmware=None, block_size=None) -> None:
+    def __init__(self, endpoint: str, objects=(), firmware=None, block_size=None, state_dir=None) -> None:
         self.endpoint, self.objects, self.firmware = endpoint, list(objects), firmware
-        self.block_size = block_size
+        self.block_size, self.state_dir = block_size, state_dir
         self.events: list[lwm2mc.Event] = []
         self.sends: list[tuple] = []  # (Content-Format, payload) of each POST /dp
         self.wire_in: list[Message] = []
@@ -104,7 +104,7 @@ class Device:
             port = self.server_port = sock.getsockname()[1]
             self.client = lwm2mc.Client(self.endpoint, server=f"coap://127.0.0.1:{port}", lifetime=60,
                                         objects=self.objects, firmware=self.firmware,
-                                        block_size=self.block_size)
+                                        block_size=self.block_size, state_dir=self.state_dir)
             self.client.start()
             self.thread = threading.Thread(target=self._run, name=f"device {self.endpoint}")
             self.thread.start()
@@ -578,6 +578,40 @@ def test_the_device_pulls_a_1_mib_package_from_an_aiocoap_package_uri_then_updat
             assert dev.client.get("/5/0/5") == 7
 
     run(scenario)
+
+
+class RestartingFlash(Flash):
+    """Installs by restarting the device; after the restart the new firmware runs."""
+
+    def apply(self):
+        return lwm2mc.Firmware.RESTARTING
+
+    def outcome(self):
+        self.version = "2.0"
+
+
+def test_an_update_that_restarts_the_device_is_reported_with_result_1_after_the_restart(tmp_path):
+    """Issue 12: the whole cycle over UDP: push, Update (the device restarts to install), and
+    the restarted device registers and reports Idle with Update Result 1 (Core 1.1 §E.6)."""
+    state = str(tmp_path / "state")
+
+    async def before():
+        async with Device("py-aio-restart", firmware=RestartingFlash(), state_dir=state) as dev:
+            put = dev.message(PUT, "/5/0/0", payload=b"p" * 5000, content_format=42)
+            assert str((await asyncio.wait_for(dev.ctx.request(put).response, 30)).code) == "2.04 Changed"
+            assert str((await dev.request(POST, "/5/0/2")).code) == "2.04 Changed"
+            assert (await dev.request(GET, "/5/0/3")).payload == b"3"  # Updating, until the restart
+
+    run(before)
+    after = RestartingFlash()
+
+    async def restarted():
+        async with Device("py-aio-restart", firmware=after, state_dir=state) as dev:
+            assert (await dev.request(GET, "/5/0/3")).payload == b"0"
+            assert (await dev.request(GET, "/5/0/5")).payload == b"1"
+            assert after.version == "2.0", "outcome() was asked"
+
+    run(restarted)
 
 
 class HttpFlash(Flash):
