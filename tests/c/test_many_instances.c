@@ -86,6 +86,9 @@ int main(void) {
     CHECK_OK(lwm2mc_config_set_device(cfg, "ACME", "many", "0001"));
     CHECK_OK(lwm2mc_config_add_object(cfg, 3303, NULL, true, temperature, 1, &callbacks));
     CHECK_OK(lwm2mc_config_set_transport(cfg, &t));
+    /* The whole object list in one datagram, for this test to look at (over 1024 bytes it
+       would otherwise go out in Block1 blocks). */
+    CHECK_OK(lwm2mc_config_set_block_size(cfg, 0));
     CHECK_OK(lwm2mc_client_new(cfg, &c));
     lwm2mc_config_free(cfg);
     CHECK_OK(lwm2mc_client_start(c, 0));
