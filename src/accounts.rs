@@ -53,6 +53,8 @@ pub mod srv {
     pub const DEFAULT_PMAX: u16 = 3;
     /// Core 1.1 §E.2 resource 4, Disable (Executable).
     pub const DISABLE: u16 = 4;
+    /// Core 1.1 §E.2 resource 5, Disable Timeout (Integer, seconds).
+    pub const DISABLE_TIMEOUT: u16 = 5;
     /// Core 1.1 §E.2 resource 7, Binding (String, e.g. `U` for UDP).
     pub const BINDING: u16 = 7;
     /// Core 1.1 §E.2 resource 8, Registration Update Trigger (Executable).
@@ -117,6 +119,58 @@ pub struct ServerAccount {
     pub lifetime_s: i64,
     /// `/1/x/7`, the Binding string (`U` if missing).
     pub binding: String,
+    /// `/1/x/5`, Disable Timeout in seconds (86400 if missing, XML /1/x/5).
+    pub disable_timeout_s: u64,
+    /// The LwM2M 1.1 registration procedure resources, as written (`None`: absent).
+    pub procedure: RegistrationProcedure,
+}
+
+/// The registration procedure resources of a Server instance (LwM2M 1.1, `/1/x/13` to
+/// `/1/x/20`), as written; `None` where the resource is absent (Core 1.1 §6.2.1.1, the
+/// `1-1_2.xml` descriptions; FACTS §1.10 lists the defaults for absent ones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistrationProcedure {
+    /// 13, Registration Priority Order: registrations in increasing order of it.
+    pub priority: Option<u64>,
+    /// 14, Initial Registration Delay Timer (s).
+    pub initial_delay_s: Option<u64>,
+    /// 15, Registration Failure Block.
+    pub failure_block: Option<bool>,
+    /// 16, Bootstrap on Registration Failure.
+    pub bootstrap_on_failure: Option<bool>,
+    /// 17, Communication Retry Count.
+    pub retry_count: Option<u64>,
+    /// 18, Communication Retry Timer (s).
+    pub retry_timer_s: Option<u64>,
+    /// 19, Communication Sequence Delay Timer (s).
+    pub sequence_delay_s: Option<u64>,
+    /// 20, Communication Sequence Retry Count.
+    pub sequence_retry_count: Option<u64>,
+}
+
+impl RegistrationProcedure {
+    fn read(res: &Resources) -> RegistrationProcedure {
+        let uint = |rid| uint(res, rid);
+        let boolean = |rid: u16| res.get(&rid)?.single()?.as_bool();
+        RegistrationProcedure {
+            priority: uint(13),
+            initial_delay_s: uint(14),
+            failure_block: boolean(15),
+            bootstrap_on_failure: boolean(16),
+            retry_count: uint(17),
+            retry_timer_s: uint(18),
+            sequence_delay_s: uint(19),
+            sequence_retry_count: uint(20),
+        }
+    }
+}
+
+/// An Integer or Unsigned Integer resource that is not negative.
+fn uint(res: &Resources, rid: u16) -> Option<u64> {
+    match res.get(&rid)?.single()? {
+        Value::Unsigned(v) => Some(*v),
+        other => other.as_i64().and_then(|v| u64::try_from(v).ok()),
+    }
 }
 
 fn int(res: &Resources, rid: u16) -> Option<i64> {
@@ -194,6 +248,8 @@ pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
                 security: security.clone(),
                 lifetime_s: int(res, srv::LIFETIME).unwrap_or(86400),
                 binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
+                disable_timeout_s: uint(res, srv::DISABLE_TIMEOUT).unwrap_or(86400),
+                procedure: RegistrationProcedure::read(res),
             });
         }
     }

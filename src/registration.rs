@@ -17,6 +17,8 @@ use crate::model::oid;
 use crate::peer::PeerId;
 use crate::store::Store;
 
+pub(crate) mod procedure;
+
 /// Where one server's registration stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RegState {
@@ -49,6 +51,14 @@ pub(crate) struct Registration {
     pub failures: u32,
     /// An Update is wanted as soon as no other exchange is running.
     pub update_wanted: bool,
+    /// Waiting for its turn in the Registration Priority Order (`/1/x/13`).
+    pub waiting: bool,
+    /// Whether the Initial Registration Delay Timer (`/1/x/14`) still applies: "only applied
+    /// until the first successful registration after a successful bootstrapping sequence"
+    /// [XML /1/x/14].
+    pub initial_delay_applies: bool,
+    /// Disabled (`/1/x/4`) until this time: de-registered, silent, and registering again then.
+    pub disabled_until: Option<u64>,
 }
 
 impl Registration {
@@ -63,6 +73,9 @@ impl Registration {
             sent_links: String::new(),
             failures: 0,
             update_wanted: false,
+            waiting: false,
+            initial_delay_applies: true,
+            disabled_until: None,
         }
     }
 

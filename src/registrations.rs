@@ -19,6 +19,7 @@ use crate::coap::msg;
 use crate::config::{Backoff, Version};
 use crate::event::Event;
 use crate::peer::{PeerId, PeerInfo};
+use crate::registration::procedure::{initial_delay_ms, Retry, RetryPlan};
 use crate::registration::{self, RegState, Registration};
 use crate::rng::Rng;
 use crate::timers::Timer;
@@ -109,6 +110,75 @@ impl Registrations {
     fn register_soon(&mut self, now: u64, ssid: u16) {
         self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
         self.arm(Timer::Register(ssid), now);
+    }
+
+    /// Server `ssid` registers for the first time (after start-up or a bootstrap): after its
+    /// Initial Registration Delay Timer, and with a Registration Priority Order only when its
+    /// turn comes (`advance_order`): "The LwM2M Client sequences the LwM2M Server
+    /// registrations in increasing order of this value. If this value is not defined,
+    /// registration attempts to this server are not impacted by other server registrations"
+    /// [XML /1/x/13].
+    fn schedule(&mut self, now: u64, ssid: u16) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        let delay = match reg.initial_delay_applies {
+            true => initial_delay_ms(&reg.account.procedure),
+            false => 0,
+        };
+        let ordered = reg.account.procedure.priority.is_some();
+        reg.waiting = ordered;
+        self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
+        match ordered {
+            true => self.out.push(RegOutput::Disarm(Timer::Register(ssid))),
+            false => self.arm(Timer::Register(ssid), now.saturating_add(delay)),
+        }
+    }
+
+    /// Starts the next server in the Registration Priority Order once every server before it
+    /// is registered, failed without Registration Failure Block, or disabled: "the delay ...
+    /// before registration is attempted for this LwM2M Server based upon the completion of
+    /// registration of the previous LwM2M Server in the registration order" [XML /1/x/14];
+    /// "When set to true and registration to this LwM2M server fails, the LwM2M Client blocks
+    /// registration to other servers in the order. When set to false, the LwM2M Client
+    /// proceeds with registration to the next server in the order" [XML /1/x/15].
+    fn advance_order(&mut self, now: u64) {
+        let mut order: Vec<(u64, u16)> = self
+            .servers
+            .iter()
+            .filter_map(|(ssid, r)| r.account.procedure.priority.map(|p| (p, *ssid)))
+            .collect();
+        order.sort_unstable();
+        for (_, ssid) in order {
+            let Some(reg) = self.servers.get_mut(&ssid) else {
+                continue;
+            };
+            if reg.waiting {
+                reg.waiting = false;
+                let delay = match reg.initial_delay_applies {
+                    true => initial_delay_ms(&reg.account.procedure),
+                    false => 0,
+                };
+                self.arm(Timer::Register(ssid), now.saturating_add(delay));
+                return;
+            }
+            let blocks = reg.account.procedure.failure_block == Some(true);
+            match reg.state {
+                RegState::Registered | RegState::Updating => {}
+                RegState::Failed if !blocks => {}
+                _ if reg.disabled_until.is_some() => {}
+                // Registering, retrying, or failed and blocking: the order stops here.
+                _ => return,
+            }
+        }
+    }
+
+    /// No server is left to register with: every one failed, or waits behind one that
+    /// failed with Registration Failure Block.
+    fn none_left(&self) -> bool {
+        self.servers
+            .values()
+            .all(|r| r.state == RegState::Failed || r.waiting)
     }
 
     // ---- queries ----
@@ -249,7 +319,7 @@ impl Registrations {
                 };
                 let peer = peer_for(info);
                 self.servers.insert(ssid, Registration::new(acct, peer));
-                self.register_soon(now, ssid);
+                self.schedule(now, ssid);
                 continue;
             };
             let changed =
@@ -257,14 +327,44 @@ impl Registrations {
             reg.account = acct;
             if register_all && reg.state != RegState::Registering {
                 reg.failures = 0;
+                reg.initial_delay_applies = true;
+                reg.disabled_until = None;
                 if reg.state != RegState::Updating {
                     reg.state = RegState::Idle;
-                    self.register_soon(now, ssid);
+                    self.schedule(now, ssid);
                 }
             } else if changed && reg.is_registered() {
                 reg.update_wanted = true;
             }
         }
+        self.advance_order(now);
+    }
+
+    /// Disable (`/1/x/4`) was executed on server `ssid`'s instance: "the LwM2M Client MUST
+    /// send response of the operation and perform de-registration process ... the LwM2M
+    /// Client MUST NOT send any message to the Server and ignore all the messages from the
+    /// LwM2M Server for the period", after which it "MUST perform registration process"
+    /// [XML /1/x/4, /1/x/5].
+    pub(crate) fn disable(&mut self, now: u64, ssid: u16) {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return;
+        };
+        let timeout_ms = reg.account.disable_timeout_s.saturating_mul(1000);
+        let until = now.saturating_add(timeout_ms);
+        reg.disabled_until = Some(until);
+        reg.waiting = false;
+        let registered = reg.is_registered();
+        if !registered {
+            reg.state = RegState::Idle;
+        }
+        self.out.push(RegOutput::Cancel { ssid });
+        self.disarm_server(ssid);
+        if registered {
+            self.deregister(ssid);
+        } else {
+            self.arm(Timer::Register(ssid), until);
+        }
+        self.advance_order(now);
     }
 
     /// Sends Register to server `ssid` if it is waiting to register.
@@ -277,6 +377,7 @@ impl Registrations {
         }
         let packet = registration::register_packet(endpoint, version, &reg.account, links);
         reg.state = RegState::Registering;
+        reg.disabled_until = None;
         let peer = reg.peer;
         self.out.push(RegOutput::Send {
             peer,
@@ -370,7 +471,15 @@ impl Registrations {
             } else {
                 msg::code_string(code)
             };
-            self.failed(now, ssid, format!("Register answered {why}"), retry);
+            // An error code is the server's explicit rejection (XML /1/x/16).
+            let rejected = code >= msg::BAD_REQUEST;
+            self.failed(
+                now,
+                ssid,
+                format!("Register answered {why}"),
+                rejected,
+                retry,
+            );
             return;
         }
         let Some(reg) = self.servers.get_mut(&ssid) else {
@@ -379,6 +488,7 @@ impl Registrations {
         reg.location = location;
         reg.state = RegState::Registered;
         reg.failures = 0;
+        reg.initial_delay_applies = false;
         reg.sent_lifetime_s = reg.account.lifetime_s;
         reg.sent_binding = reg.account.binding.clone();
         reg.sent_links = links;
@@ -391,6 +501,7 @@ impl Registrations {
             self.out.push(RegOutput::Disarm(Timer::Update(ssid)));
             self.deregister(ssid);
         }
+        self.advance_order(now);
     }
 
     /// The answer to an Update.
@@ -440,7 +551,12 @@ impl Registrations {
         if let Some(reg) = self.servers.get_mut(&ssid) {
             reg.state = RegState::Idle;
             reg.location.clear();
+            let disabled_until = reg.disabled_until;
             self.disarm_server(ssid);
+            // Disabled: registering again once the Disable Timeout is over.
+            if let Some(at) = disabled_until.filter(|_| !self.stopping) {
+                self.arm(Timer::Register(ssid), at);
+            }
             self.out
                 .push(RegOutput::Event(Event::Deregistered { ssid }));
         }
@@ -448,22 +564,34 @@ impl Registrations {
 
     /// Register failed (refused or unanswered): retry per `retry`'s policy, or give up; when
     /// every server gave up, fall back to bootstrap.
+    /// A Register failed: `rejected` when the server answered with an error code. The retry
+    /// follows the server's Communication Retry resources (`/1/x/17` to `/1/x/20`) when it has
+    /// any, else the device's `policy`.
     pub(crate) fn failed(
         &mut self,
         now: u64,
         ssid: u16,
         reason: String,
+        rejected: bool,
         (policy, rng): (&Backoff, &mut Rng),
     ) {
         let stopping = self.stopping;
         let Some(reg) = self.servers.get_mut(&ssid) else {
             return;
         };
-        reg.failures += 1;
-        let retry_at = if !stopping && (policy.attempts == 0 || reg.failures < policy.attempts) {
-            Some(now.saturating_add(policy.delay(reg.failures, rng)))
-        } else {
-            None
+        reg.failures = reg.failures.saturating_add(1);
+        let procedure = reg.account.procedure;
+        // XML /1/x/16: "re-bootstrap when either registration is explicitly rejected by the
+        // LwM2M Server or registration is considered as failing".
+        let bootstrap_now = rejected && procedure.bootstrap_on_failure == Some(true);
+        let retry_at = match (stopping || bootstrap_now, RetryPlan::of(&procedure)) {
+            (true, _) => None,
+            (false, Some(plan)) => match plan.after_failure(reg.failures) {
+                Retry::After(delay) => Some(now.saturating_add(delay)),
+                Retry::GiveUp => None,
+            },
+            (false, None) => (policy.attempts == 0 || reg.failures < policy.attempts)
+                .then(|| now.saturating_add(policy.delay(reg.failures, rng))),
         };
         match retry_at {
             Some(at) => {
@@ -480,7 +608,18 @@ impl Registrations {
             reason,
             retry_at,
         }));
-        if self.servers.values().all(|r| r.state == RegState::Failed) {
+        if retry_at.is_some() || stopping {
+            return;
+        }
+        self.advance_order(now);
+        let bootstrap = match procedure.bootstrap_on_failure {
+            Some(explicit) => explicit,
+            // Absent: FACTS §1.10 recommends true; taken once no server is left, so that one
+            // server's failure does not end the registrations of the others (Core 1.1 §5.2.4
+            // step 4: bootstrap when registration with every server failed).
+            None => self.none_left(),
+        };
+        if bootstrap {
             self.out.push(RegOutput::Bootstrap);
         }
     }
@@ -595,7 +734,13 @@ mod tests {
         };
         let mut rng = Rng::new(1);
         r.take_outputs();
-        r.failed(10, 7, "Register answered 4.03".into(), (&policy, &mut rng));
+        r.failed(
+            10,
+            7,
+            "Register answered 4.03".into(),
+            true,
+            (&policy, &mut rng),
+        );
         let out = r.take_outputs();
         assert!(
             matches!(out.as_slice(), [RegOutput::Arm { timer: Timer::Register(7), at }, RegOutput::Event(_)] if (1_010..=1_510).contains(at)),
@@ -605,6 +750,7 @@ mod tests {
             2_000,
             7,
             "Register answered 4.03".into(),
+            true,
             (&policy, &mut rng),
         );
         let out = r.take_outputs();
@@ -637,5 +783,215 @@ mod tests {
             r.take_outputs().last(),
             Some(&RegOutput::Event(Event::Deregistered { ssid: 7 }))
         );
+    }
+
+    // ---- the 1.1 registration procedure (/1/x/4, /1/x/5, /1/x/13 to /1/x/20) ----
+
+    use crate::path::Path;
+    use crate::value::Value;
+
+    /// Accounts for `(ssid, resources of its Server instance)`.
+    fn accounts_with(servers: &[(u16, &[(u16, Value)])]) -> Vec<ServerAccount> {
+        let mut s = Store::with_standard_objects();
+        for (ssid, resources) in servers {
+            let uri = format!("coap://127.0.0.1:{}", 5600 + ssid);
+            factory::add_server_account(&mut s, *ssid, &uri, 300).unwrap();
+            let iid = crate::accounts::server_instance_of(&s, *ssid).unwrap();
+            for (rid, v) in resources.iter() {
+                s.set(&Path::resource(1, iid, *rid), v.clone()).unwrap();
+            }
+        }
+        server_accounts(&s)
+    }
+
+    fn armed(out: &[RegOutput]) -> Vec<(u16, u64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                RegOutput::Arm {
+                    timer: Timer::Register(ssid),
+                    at,
+                } => Some((*ssid, *at)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn created() -> Packet {
+        let mut c = msg::new_response(msg::CREATED);
+        msg::add_location_path(&mut c, &["rd", "1"]);
+        c
+    }
+
+    const POLICY: Backoff = Backoff {
+        base_ms: 1000,
+        max_ms: 1000,
+        attempts: 2,
+    };
+
+    fn succeed(r: &mut Registrations, now: u64, ssid: u16) -> Vec<RegOutput> {
+        r.register(ssid, "dev", Version::V1_1, "</1/0>");
+        r.take_outputs();
+        let c = created();
+        r.on_register_response(
+            now,
+            ssid,
+            &c,
+            "</1/0>".into(),
+            1_000,
+            (&POLICY, &mut Rng::new(1)),
+        );
+        r.take_outputs()
+    }
+
+    fn fail(r: &mut Registrations, now: u64, ssid: u16, rejected: bool) -> Vec<RegOutput> {
+        r.register(ssid, "dev", Version::V1_1, "</1/0>");
+        r.take_outputs();
+        r.failed(
+            now,
+            ssid,
+            "no".into(),
+            rejected,
+            (&POLICY, &mut Rng::new(1)),
+        );
+        r.take_outputs()
+    }
+
+    #[test]
+    fn servers_with_a_priority_register_in_its_order_after_their_initial_delay() {
+        let accounts = accounts_with(&[
+            (1, &[(13, Value::Unsigned(20)), (14, Value::Unsigned(5))]),
+            (2, &[(13, Value::Unsigned(10))]),
+            (3, &[(14, Value::Unsigned(7))]),
+        ]);
+        let mut r = Registrations::default();
+        r.sync(100, accounts, true, |i| PeerId(u64::from(i.uri.port)));
+        // XML /1/x/13: 3 has no priority and is not held up (but waits its own delay); of the
+        // ordered ones, 2 (priority 10) goes first.
+        assert_eq!(armed(&r.take_outputs()), [(3, 7_100), (2, 100)]);
+        assert_eq!(r.state(1), Some(&RegState::Idle));
+        // XML /1/x/14: 1's delay counts from the completion of 2's registration.
+        let out = succeed(&mut r, 1_000, 2);
+        assert_eq!(armed(&out), [(1, 6_000)]);
+        // Once registered, a later Register (after a 4.04 Update) has no initial delay.
+        succeed(&mut r, 6_000, 1);
+        r.on_update_response(7_000, 1, msg::NOT_FOUND, "".into(), 1_000);
+        assert_eq!(armed(&r.take_outputs()), [(1, 7_000)]);
+    }
+
+    #[test]
+    fn a_failure_with_registration_failure_block_stops_the_order_and_without_it_goes_on() {
+        for (block, next) in [(true, vec![]), (false, vec![(1, 500)])] {
+            let accounts = accounts_with(&[
+                (1, &[(13, Value::Unsigned(2))]),
+                (2, &[(13, Value::Unsigned(1)), (15, Value::Boolean(block))]),
+            ]);
+            let mut r = Registrations::default();
+            r.sync(0, accounts, true, |i| PeerId(u64::from(i.uri.port)));
+            assert_eq!(armed(&r.take_outputs()), [(2, 0)]);
+            fail(&mut r, 100, 2, false);
+            let out = fail(&mut r, 500, 2, false); // POLICY: two attempts
+            assert_eq!(armed(&out), next, "block {block}");
+            // XML /1/x/15 true: nothing left to register with, so (16 absent) bootstrap.
+            assert_eq!(out.contains(&RegOutput::Bootstrap), block, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn the_servers_retry_resources_replace_the_devices_policy() {
+        let accounts = accounts_with(&[(
+            4,
+            &[
+                (17, Value::Unsigned(2)),
+                (18, Value::Unsigned(30)),
+                (19, Value::Unsigned(600)),
+                (20, Value::Unsigned(2)),
+            ],
+        )]);
+        let mut r = Registrations::default();
+        r.sync(0, accounts, true, |_| PeerId(1));
+        r.take_outputs();
+        // Attempt 1 fails: 30 s; attempt 2 ends the sequence: 600 s; then 30 s; then failed.
+        let at: Vec<Vec<(u16, u64)>> = [1_000, 31_000, 631_000, 661_000]
+            .iter()
+            .map(|now| armed(&fail(&mut r, *now, 4, false)))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                vec![(4, 31_000)],
+                vec![(4, 631_000)],
+                vec![(4, 661_000)],
+                vec![]
+            ]
+        );
+        assert_eq!(r.state(4), Some(&RegState::Failed));
+    }
+
+    #[test]
+    fn bootstrap_on_registration_failure_true_bootstraps_on_a_rejection_and_false_never() {
+        let accounts = accounts_with(&[(1, &[(16, Value::Boolean(true))]), (2, &[])]);
+        let mut r = Registrations::default();
+        r.sync(0, accounts, true, |i| PeerId(u64::from(i.uri.port)));
+        r.take_outputs();
+        succeed(&mut r, 10, 2);
+        // XML /1/x/16: "explicitly rejected" → re-bootstrap at once, no retry.
+        let out = fail(&mut r, 100, 1, true);
+        assert_eq!(armed(&out), []);
+        assert!(out.contains(&RegOutput::Bootstrap), "{out:?}");
+        assert_eq!(
+            r.state(2),
+            Some(&RegState::Registered),
+            "the other server is untouched"
+        );
+
+        let accounts = accounts_with(&[(1, &[(16, Value::Boolean(false))])]);
+        let mut r = Registrations::default();
+        r.sync(0, accounts, true, |_| PeerId(1));
+        r.take_outputs();
+        fail(&mut r, 100, 1, true);
+        let out = fail(&mut r, 200, 1, true);
+        assert_eq!(r.state(1), Some(&RegState::Failed));
+        assert!(!out.contains(&RegOutput::Bootstrap), "{out:?}");
+    }
+
+    #[test]
+    fn disable_deregisters_then_registers_again_after_the_disable_timeout() {
+        let accounts = accounts_with(&[(1, &[(5, Value::Integer(30))]), (2, &[])]);
+        let mut r = Registrations::default();
+        r.sync(0, accounts, true, |i| PeerId(u64::from(i.uri.port)));
+        r.take_outputs();
+        succeed(&mut r, 10, 1);
+        succeed(&mut r, 10, 2);
+        r.disable(1_000, 1);
+        let out = r.take_outputs();
+        assert!(out.contains(&RegOutput::Cancel { ssid: 1 }));
+        assert!(
+            matches!(
+                out.last(),
+                Some(RegOutput::Send {
+                    exchange: RegExchange::Deregister {
+                        ssid: 1,
+                        forget: false
+                    },
+                    ..
+                })
+            ),
+            "{out:?}"
+        );
+        r.on_deregistered(1, false);
+        let out = r.take_outputs();
+        assert_eq!(armed(&out), [(1, 31_000)], "XML /1/x/5: 30 s");
+        assert!(out.contains(&RegOutput::Event(Event::Deregistered { ssid: 1 })));
+        assert_eq!(r.registered(), [2], "the other server stays registered");
+        assert_eq!(
+            r.registered_ssid_of(PeerId(5601)),
+            None,
+            "ignored meanwhile"
+        );
+        // Default 86400 s when Disable Timeout is absent; and when not registered, at once.
+        r.disable(40_000, 2);
+        r.take_outputs();
+        r.on_deregistered(2, false);
+        assert_eq!(armed(&r.take_outputs()), [(2, 86_440_000)]);
     }
 }

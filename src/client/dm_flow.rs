@@ -86,6 +86,10 @@ impl Client {
                 Effect::UpdateTrigger { ssid } => self.regs.want_update(ssid),
                 Effect::RegistrationParamsChanged { .. } => self.sync_servers(now, false),
                 Effect::BootstrapTrigger => self.schedule_bootstrap(now, false),
+                Effect::Disable { ssid } => {
+                    self.regs.disable(now, ssid);
+                    self.apply_registration_outputs(now);
+                }
             }
         }
     }

@@ -594,7 +594,7 @@ impl Client {
             Purpose::Registration(RegExchange::Register(ssid)) => {
                 let retry = (&self.config.registration_retry, &mut self.rng);
                 self.regs
-                    .failed(now, ssid, format!("Register: {why}"), retry);
+                    .failed(now, ssid, format!("Register: {why}"), false, retry);
             }
             Purpose::Registration(RegExchange::Update(ssid)) => self.regs.on_update_lost(now, ssid),
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {

@@ -10,6 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::accounts::srv;
 use crate::coap::msg;
 use crate::codec::ContentFormat;
 use crate::data_model::{DataModel, Executed};
@@ -58,6 +59,11 @@ pub(crate) enum Effect {
     },
     /// `/1/x/9` Bootstrap-Request Trigger (Core 1.1 §5.2.3.4: start client-initiated bootstrap).
     BootstrapTrigger,
+    /// Disable (`/1/x/4`) was executed on this server's instance.
+    Disable {
+        /// The server disabled.
+        ssid: u16,
+    },
     /// A registration parameter (lifetime, binding) of this server changed: send an Update.
     RegistrationParamsChanged {
         /// The server whose Server instance changed.
@@ -201,11 +207,12 @@ fn execute(model: &mut DataModel<'_>, path: &Path, args: &[u8]) -> (Reply, Vec<E
         ));
     }
     let effect = match (def.id, rd.id) {
-        (oid::SERVER, crate::accounts::srv::UPDATE_TRIGGER) => {
+        (oid::SERVER, rid @ (srv::UPDATE_TRIGGER | srv::DISABLE)) => {
             match crate::accounts::server_accounts(model.store())
                 .iter()
                 .find(|a| a.server_iid == iid)
             {
+                Some(a) if rid == srv::DISABLE => Effect::Disable { ssid: a.ssid },
                 Some(a) => Effect::UpdateTrigger { ssid: a.ssid },
                 None => {
                     return only(Reply::error(
@@ -215,7 +222,7 @@ fn execute(model: &mut DataModel<'_>, path: &Path, args: &[u8]) -> (Reply, Vec<E
                 }
             }
         }
-        (oid::SERVER, crate::accounts::srv::BOOTSTRAP_TRIGGER) => Effect::BootstrapTrigger,
+        (oid::SERVER, srv::BOOTSTRAP_TRIGGER) => Effect::BootstrapTrigger,
         _ => match model.execute(def.id, iid, rd.id, args) {
             Ok(Executed::ByApplication) => return only(Reply::code(msg::CHANGED)),
             Ok(Executed::ToReport) => Effect::Executed {

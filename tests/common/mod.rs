@@ -592,11 +592,19 @@ pub fn security_tlv(iid: u16, port: u16, ssid: u16) -> Vec<u8> {
 
 /// TLV payload of a Server instance.
 pub fn server_tlv(iid: u16, ssid: u16, lifetime: i64) -> Vec<u8> {
+    server_tlv_with(iid, ssid, lifetime, &[])
+}
+
+/// TLV payload of a Server instance with more resources (e.g. the 1.1 registration ones).
+pub fn server_tlv_with(iid: u16, ssid: u16, lifetime: i64, more: &[(u16, Value)]) -> Vec<u8> {
     let mut r = Resources::new();
     r.insert(0, single(Value::Integer(i64::from(ssid))));
     r.insert(1, single(Value::Integer(lifetime)));
     r.insert(6, single(Value::Boolean(false)));
     r.insert(7, single(Value::String("U".into())));
+    for (rid, v) in more {
+        r.insert(*rid, single(v.clone()));
+    }
     let mut i = Instances::new();
     i.insert(iid, r);
     tlv::encode(&Path::instance(1, iid), &i).unwrap()
