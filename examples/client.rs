@@ -378,5 +378,16 @@ fn report(event: &Event, verbose: bool) {
         }
         Event::SendCompleted { ssid } => println!("send: server {ssid} accepted"),
         Event::SendRejected { ssid, reason } => println!("send: server {ssid}: {reason}"),
+        Event::SecureSessionEstablished {
+            cipher_suite,
+            resumed,
+            ..
+        } => println!(
+            "dtls: session up, {cipher_suite}{}",
+            if *resumed { " (resumed)" } else { "" }
+        ),
+        Event::SecureSessionFailed {
+            reason, retry_at, ..
+        } => println!("dtls: {reason} (retry at {retry_at:?} ms)"),
     }
 }

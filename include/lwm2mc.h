@@ -113,6 +113,13 @@ enum lwm2mc_event_kind
   LWM2MC_EVENT_KIND_SEND_COMPLETED = 19,
   // Server `ssid` refused a Send or left it unanswered; `message` says which.
   LWM2MC_EVENT_KIND_SEND_REJECTED = 20,
+  // A DTLS session with a `coaps://` peer is up (built-in DTLS); `message` is the cipher
+  // suite's IANA name, with " (resumed)" after an abbreviated handshake.
+  LWM2MC_EVENT_KIND_SECURE_SESSION_ESTABLISHED = 21,
+  // A DTLS handshake failed or a session went down (wrong PSK, alert, no answer,
+  // unsupported Security Mode); `message` says why. Nothing from the peer was applied;
+  // the handshake is tried again after a back-off.
+  LWM2MC_EVENT_KIND_SECURE_SESSION_FAILED = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -438,11 +438,18 @@ pub enum lwm2mc_event_kind {
     SendCompleted = 19,
     /// Server `ssid` refused a Send or left it unanswered; `message` says which.
     SendRejected = 20,
+    /// A DTLS session with a `coaps://` peer is up (built-in DTLS); `message` is the cipher
+    /// suite's IANA name, with " (resumed)" after an abbreviated handshake.
+    SecureSessionEstablished = 21,
+    /// A DTLS handshake failed or a session went down (wrong PSK, alert, no answer,
+    /// unsupported Security Mode); `message` says why. Nothing from the peer was applied;
+    /// the handshake is tried again after a back-off.
+    SecureSessionFailed = 22,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 21] = [
+    pub const ALL: [lwm2mc_event_kind; 23] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -464,6 +471,8 @@ impl lwm2mc_event_kind {
         Self::ObservationCancelled,
         Self::SendCompleted,
         Self::SendRejected,
+        Self::SecureSessionEstablished,
+        Self::SecureSessionFailed,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -490,6 +499,8 @@ impl lwm2mc_event_kind {
             Self::ObservationCancelled => b"observation_cancelled\0",
             Self::SendCompleted => b"send_completed\0",
             Self::SendRejected => b"send_rejected\0",
+            Self::SecureSessionEstablished => b"secure_session_established\0",
+            Self::SecureSessionFailed => b"secure_session_failed\0",
         }
     }
 }
