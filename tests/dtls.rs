@@ -2,7 +2,9 @@
 //! libcoap's `coap-server` (Debian `libcoap3-bin`), in its GnuTLS and its OpenSSL builds, with a
 //! PSK. coap-server knows no LwM2M path, so it answers the device's Bootstrap-Request and
 //! Register with 4.04: that answer, decrypted by the device, proves the DTLS exchange works
-//! both ways.
+//! both ways. Then the full cycle (bootstrap, register, DM) against the testkit's servers
+//! secured with DTLS PSK (OpenSSL's server side; the client side is the same code as with
+//! coap-server).
 
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use lwm2mc::accounts::factory;
 use lwm2mc::coap::TransmissionParams;
 use lwm2mc::config::Backoff;
+use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, DeviceThread, Lwm2mServer, PskTable};
 use lwm2mc::transport::udp::UdpClient;
 use lwm2mc::{Client, Config, Event, Store};
 
@@ -218,4 +221,116 @@ fn wrong_psk_is_reported_and_retried_with_backoff() {
         "doubling back-off: {failures:?}"
     );
     println!("{bin}, wrong key: {failures:?}");
+}
+
+const BS_KEY: &[u8] = b"bootstrap-psk-0123";
+const DM_KEY: &[u8] = b"dm-server-psk-4567";
+
+/// Bootstrap over coaps:// (the device's factory account is PSK), the Bootstrap-Server hands
+/// it a PSK account on the LwM2M Server, and the device registers and is managed over
+/// coaps://: Read, Write, Execute, Discover. The first datagram of each handshake is lost on
+/// the way, so both recover by the DTLS retransmission timer (RFC 6347 §4.2.4).
+#[test]
+fn full_cycle_over_coaps_with_testkit_servers() {
+    let fast = TransmissionParams {
+        ack_timeout_ms: 500,
+        ..TransmissionParams::default()
+    };
+    let dm = Lwm2mServer::start_psk(fast, PskTable::new().with(b"dev-dm", DM_KEY)).unwrap();
+    assert!(dm.uri().starts_with("coaps://"));
+    let bs = BootstrapServer::start_psk(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account_psk(1, &dm.uri(), 60, b"dev-dm", DM_KEY)
+            .finish(),
+        fast,
+        PskTable::new().with(b"dev-bs", BS_KEY),
+    )
+    .unwrap();
+    bs.drop_next_datagrams(1);
+    dm.drop_next_datagrams(1);
+    let mut s = Store::with_standard_objects();
+    let iid = factory::add_bootstrap_account(&mut s, &bs.uri(), 0).unwrap();
+    factory::set_psk(&mut s, iid, b"dev-bs", BS_KEY).unwrap();
+    factory::add_device(&mut s, "ACME", "DTLS-1", "0007").unwrap();
+    let started = Instant::now();
+    let device = DeviceThread::start(Client::new(config("dtls-full"), s), None).unwrap();
+    let mut seen = Vec::new();
+    device
+        .wait_event(
+            Duration::from_secs(30),
+            |e| matches!(e, Event::Registered { ssid: 1, .. }),
+            |e| seen.push(e.clone()),
+        )
+        .unwrap_or_else(|e| panic!("{e}: {seen:?} {:#?}", bs.transcript()));
+    println!(
+        "bootstrapped and registered over coaps:// in {:?}",
+        started.elapsed()
+    );
+    let sessions = seen
+        .iter()
+        .filter(|e| matches!(e, Event::SecureSessionEstablished { .. }))
+        .count();
+    assert_eq!(sessions, 2, "one session per server: {seen:?}");
+    assert!(seen.iter().any(|e| matches!(e, Event::Bootstrapped)));
+    let session = bs.wait_session(Duration::from_secs(5)).unwrap();
+    assert!(session.finished());
+    dm.wait_registration("dtls-full", Duration::from_secs(5))
+        .unwrap();
+
+    let r = dm.read("dtls-full", "/3/0/0", None).unwrap();
+    assert_eq!(
+        (r.code_string(), r.payload.as_slice()),
+        ("2.05".into(), &b"ACME"[..])
+    );
+    let w = dm
+        .write("dtls-full", "/3/0/14", 0, b"+02:00".to_vec())
+        .unwrap();
+    assert_eq!(w.code_string(), "2.04");
+    let r = dm.read("dtls-full", "/3/0/14", None).unwrap();
+    assert_eq!(r.payload, b"+02:00");
+    let x = dm.execute("dtls-full", "/1/0/8", None).unwrap();
+    assert_eq!(x.code_string(), "2.04");
+    dm.wait_update("dtls-full", Duration::from_secs(10))
+        .unwrap();
+    let d = dm.discover("dtls-full", "/3/0").unwrap();
+    assert_eq!(d.code_string(), "2.05");
+    // The Update went over the same session: no new handshake.
+    let later = device.drain_events();
+    assert!(
+        !later.iter().any(|e| matches!(
+            e,
+            Event::SecureSessionEstablished { .. } | Event::SecureSessionFailed { .. }
+        )),
+        "{later:?}"
+    );
+    let (_, last) = device.stop().unwrap();
+    assert!(
+        last.iter()
+            .any(|e| matches!(e, Event::Deregistered { ssid: 1 })),
+        "{last:?}"
+    );
+}
+
+/// A testkit server secured with DTLS answers nothing in clear: a NoSec device pointed at
+/// it (coap:// to the same port) never bootstraps.
+#[test]
+fn a_secured_server_ignores_plain_coap() {
+    let bs = BootstrapServer::start_psk(
+        BootstrapConfig::new().finish(),
+        TransmissionParams::default(),
+        PskTable::new().with(b"dev-bs", BS_KEY),
+    )
+    .unwrap();
+    let plain = bs.uri().replacen("coaps://", "coap://", 1);
+    let mut s = Store::with_standard_objects();
+    factory::add_bootstrap_account(&mut s, &plain, 0).unwrap();
+    let mut udp = UdpClient::bind(
+        Client::new(config("plain"), s),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    udp.start().unwrap();
+    let r = udp.run_until(Duration::from_secs(2), |e| matches!(e, Event::Bootstrapped));
+    assert!(r.is_err(), "{r:?}");
 }
