@@ -3,6 +3,8 @@
 //!
 //!   cargo run --example client -- --bootstrap coap://127.0.0.1:5783 --endpoint my-dev
 //!   cargo run --example client -- --server coap://127.0.0.1:5683 --endpoint my-dev --lifetime 60
+//!   cargo run --example client -- --bootstrap coaps://127.0.0.1:5784 --psk-identity my-dev \
+//!       --psk-key 000102030405060708090a0b0c0d0e0f
 //!
 //! One line per state change; with --verbose also one per request handled and per datagram
 //! (Security keys redacted, see `lwm2mc::trace`). SIGINT/SIGTERM de-registers and exits 0.
@@ -33,12 +35,20 @@ enum RootCt {
 #[command(about = "An LwM2M 1.1 device (NoSec over UDP) built on lwm2mc")]
 #[command(group(ArgGroup::new("account").required(true).args(["bootstrap", "server"])))]
 struct Args {
-    /// Factory state: one Bootstrap-Server account (NoSec) at this URI.
+    /// Factory state: one Bootstrap-Server account at this URI (NoSec for coap://; with
+    /// coaps:// give --psk-identity and --psk-key).
     #[arg(long, value_name = "URI")]
     bootstrap: Option<String>,
-    /// Factory state: one LwM2M Server account (NoSec, Short Server ID 1) at this URI.
+    /// Factory state: one LwM2M Server account (Short Server ID 1) at this URI (NoSec for
+    /// coap://; with coaps:// give --psk-identity and --psk-key).
     #[arg(long, value_name = "URI")]
     server: Option<String>,
+    /// PSK identity (Security Mode 0, /0/x/3) of the factory account, as text.
+    #[arg(long, value_name = "TEXT", requires = "psk_key")]
+    psk_identity: Option<String>,
+    /// Pre-shared key (/0/x/5) of the factory account, in hex (never printed).
+    #[arg(long, value_name = "HEX", requires = "psk_identity")]
+    psk_key: Option<String>,
     /// Endpoint Client Name.
     #[arg(long, default_value = "lwm2mc-device")]
     endpoint: String,
@@ -148,14 +158,40 @@ fn memory_free_kib() -> Option<i64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// `--psk-key`: hex digits (an even number, at least one byte) to bytes.
+fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("--psk-key: expected an even number of hex digits".into());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| "--psk-key: bad hex".to_string())
+        })
+        .collect()
+}
+
 fn device_store(args: &Args) -> Result<Store, String> {
     let mut store = Store::with_standard_objects();
+    let psk = match (&args.psk_identity, &args.psk_key) {
+        (Some(id), Some(key)) => Some((id.as_bytes().to_vec(), parse_hex(key)?)),
+        _ => None,
+    };
+    let mut factory_iid = None;
     if let Some(uri) = &args.bootstrap {
-        factory::add_bootstrap_account(&mut store, uri, 0).map_err(|e| e.to_string())?;
+        factory_iid =
+            Some(factory::add_bootstrap_account(&mut store, uri, 0).map_err(|e| e.to_string())?);
     }
     if let Some(uri) = &args.server {
         factory::add_server_account(&mut store, 1, uri, i64::from(args.lifetime))
             .map_err(|e| e.to_string())?;
+        factory_iid = factory::security_instance_of(&store, 1);
+    }
+    if let (Some((identity, key)), Some(iid)) = (&psk, factory_iid) {
+        factory::set_psk(&mut store, iid, identity, key).map_err(|e| e.to_string())?;
     }
     let serial = format!(
         "LWM2MC-{:08X}",
@@ -381,5 +417,16 @@ fn report(event: &Event, verbose: bool) {
         Event::FirmwareUpdateAwaitingUser => {
             println!("firmware: the update waits for the user's yes")
         }
+        Event::SecureSessionEstablished {
+            cipher_suite,
+            resumed,
+            ..
+        } => println!(
+            "dtls: session up, {cipher_suite}{}",
+            if *resumed { " (resumed)" } else { "" }
+        ),
+        Event::SecureSessionFailed {
+            reason, retry_at, ..
+        } => println!("dtls: {reason} (retry at {retry_at:?} ms)"),
     }
 }

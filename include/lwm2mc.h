@@ -116,6 +116,13 @@ enum lwm2mc_event_kind
   // A firmware update waits for the user's yes (`defer_update` said so):
   // `lwm2mc_client_firmware_accept_update` installs it.
   LWM2MC_EVENT_KIND_FIRMWARE_UPDATE_AWAITING_USER = 21,
+  // A DTLS session with a `coaps://` peer is up (built-in DTLS); `message` is the cipher
+  // suite's IANA name, with " (resumed)" after an abbreviated handshake.
+  LWM2MC_EVENT_KIND_SECURE_SESSION_ESTABLISHED = 22,
+  // A DTLS handshake failed or a session went down (wrong PSK, alert, no answer,
+  // unsupported Security Mode); `message` says why. Nothing from the peer was applied;
+  // the handshake is tried again after a back-off.
+  LWM2MC_EVENT_KIND_SECURE_SESSION_FAILED = 23,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -329,6 +329,33 @@ pub mod factory {
         Ok(())
     }
 
+    /// Turns the account of Security instance `security_iid` into a Pre-Shared Key one
+    /// (Security Mode 0): `/0/x/3` the PSK identity, `/0/x/5` the key (Core 1.1 Appendix E.1).
+    /// Its URI should be `coaps://` for the UDP adapter to run DTLS with these keys.
+    pub fn set_psk(
+        store: &mut Store,
+        security_iid: u16,
+        identity: &[u8],
+        key: &[u8],
+    ) -> Result<(), StoreError> {
+        let base = |rid| Path::resource(oid::SECURITY, security_iid, rid);
+        store.set(
+            &base(sec::MODE),
+            Value::Integer(SecurityMode::PreSharedKey.as_i64()),
+        )?;
+        store.set(&base(sec::IDENTITY), Value::Opaque(identity.to_vec()))?;
+        store.set(&base(sec::SECRET_KEY), Value::Opaque(key.to_vec()))?;
+        Ok(())
+    }
+
+    /// The Security instance of the LwM2M Server account `ssid`, if there is one.
+    pub fn security_instance_of(store: &Store, ssid: u16) -> Option<u16> {
+        security_accounts(store)
+            .into_iter()
+            .find(|a| !a.bootstrap && a.ssid == Some(ssid))
+            .map(|a| a.iid)
+    }
+
     /// The mandatory Device resources with placeholder values; applications overwrite them.
     pub fn add_device(
         store: &mut Store,

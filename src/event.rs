@@ -109,6 +109,29 @@ pub enum Event {
         /// Why it could not be sent (the OS error, or what the send callback reported).
         reason: String,
     },
+    /// A DTLS session with `peer` is up (feature `dtls`, reported by `UdpClient`): the
+    /// datagrams the core queued for it go out now.
+    SecureSessionEstablished {
+        /// The peer the session is with.
+        peer: PeerId,
+        /// The negotiated cipher suite's IANA name, e.g. `TLS_PSK_WITH_AES_128_CCM_8`.
+        cipher_suite: String,
+        /// True when an earlier session was resumed (abbreviated handshake, RFC 5246 §7.3).
+        resumed: bool,
+    },
+    /// The DTLS handshake with `peer` failed (a wrong PSK, an alert, no answer), an
+    /// established session went down, or the peer cannot be secured (Security Mode not
+    /// supported, `coaps://` with NoSec). Nothing from the peer reached the core; the
+    /// adapter tries again at `retry_at` (ms on the adapter's clock), `None`: never.
+    /// Reported by the transport adapters, never by the sans-I/O core.
+    SecureSessionFailed {
+        /// The peer the session is with.
+        peer: PeerId,
+        /// What went wrong (the alert or OpenSSL's reason; never key material).
+        reason: String,
+        /// When the next handshake may start, if one will.
+        retry_at: Option<u64>,
+    },
     /// `count` older events were dropped because nobody took them while the queue was full
     /// (`Limits::max_queued_events`). Reported before the events that were kept.
     EventsDropped {

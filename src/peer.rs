@@ -53,8 +53,9 @@ impl SecurityMode {
 }
 
 /// What a transport needs to talk to a peer: where, and with which keys (from its Security
-/// instance), so that a host stack can run DTLS itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// instance), so that a host stack can run DTLS itself. Its `Debug` shows the lengths of the
+/// keys, never their bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PeerInfo {
     /// `/0/x/0`, parsed: scheme, host and port to reach.
     pub uri: ServerUri,
@@ -70,4 +71,52 @@ pub struct PeerInfo {
     pub bootstrap: bool,
     /// The URI as written in `/0/x/0`.
     pub uri_text: String,
+}
+
+impl core::fmt::Debug for PeerInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        struct Redacted(usize);
+        impl core::fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "<redacted {} B>", self.0)
+            }
+        }
+        f.debug_struct("PeerInfo")
+            .field("uri", &self.uri)
+            .field("security_mode", &self.security_mode)
+            .field(
+                "public_key_or_identity",
+                &Redacted(self.public_key_or_identity.len()),
+            )
+            .field("server_public_key", &Redacted(self.server_public_key.len()))
+            .field("secret_key", &Redacted(self.secret_key.len()))
+            .field("bootstrap", &self.bootstrap)
+            .field("uri_text", &self.uri_text)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uri::ServerUri;
+
+    #[test]
+    fn debug_redacts_the_keys() {
+        let info = PeerInfo {
+            uri: ServerUri::parse("coaps://h:5684").unwrap(),
+            security_mode: SecurityMode::PreSharedKey,
+            public_key_or_identity: b"identity-bytes".to_vec(),
+            server_public_key: Vec::new(),
+            secret_key: b"very-secret".to_vec(),
+            bootstrap: true,
+            uri_text: "coaps://h:5684".into(),
+        };
+        let d = alloc::format!("{info:?}");
+        assert!(
+            !d.contains("very-secret") && !d.contains("identity-bytes"),
+            "{d}"
+        );
+        assert!(d.contains("<redacted 11 B>"), "{d}");
+    }
 }

@@ -170,3 +170,39 @@ fn a_refused_bootstrap_finish_is_printed_by_default() {
         "{out}"
     );
 }
+
+/// `--bootstrap coaps://... --psk-identity --psk-key HEX`: the factory account is PSK, the
+/// device bootstraps and registers over DTLS with the secured testkit servers, prints the
+/// sessions (cipher suite) and neither key.
+#[test]
+fn psk_flags_bootstrap_and_register_over_coaps() {
+    use lwm2mc::coap::TransmissionParams;
+    use lwm2mc::testkit::PskTable;
+    const DM_KEY: &[u8] = b"cli-dm-key-abcdef";
+    let params = TransmissionParams::default();
+    let dm = Lwm2mServer::start_psk(params, PskTable::new().with(b"cli-dm", DM_KEY)).unwrap();
+    let bs = BootstrapServer::start_psk(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account_psk(1, &dm.uri(), 60, b"cli-dm", DM_KEY)
+            .finish(),
+        params,
+        PskTable::new().with(PSK_IDENTITY, PSK),
+    )
+    .unwrap();
+    let hex: String = PSK.iter().map(|b| format!("{b:02x}")).collect();
+    let identity = String::from_utf8_lossy(PSK_IDENTITY).to_string();
+    let out = run_device(
+        &bs,
+        &dm,
+        "cli-coaps",
+        &["--psk-identity", &identity, "--psk-key", &hex],
+    );
+    let sessions = out
+        .lines()
+        .filter(|l| l.starts_with("dtls: session up, TLS_PSK_WITH_AES_128_"))
+        .count();
+    assert_eq!(sessions, 2, "{out}");
+    assert!(!out.contains(&hex), "the hex key was printed:\n{out}");
+    assert!(!out.contains("cli-dm-key"), "{out}");
+}

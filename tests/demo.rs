@@ -45,3 +45,25 @@ fn demo_succeeds() {
         );
     }
 }
+
+/// `demo --secure`: the same steps over coaps:// (DTLS PSK), the keys never printed.
+#[test]
+fn demo_succeeds_secured() {
+    let demo = example("demo");
+    let out = Command::new(&demo).arg("--secure").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo --secure failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OK: every step succeeded over coaps://"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Bootstrap-Server coaps://"), "{stdout}");
+    assert!(stdout.contains("CON POST /rd?ep=demo-device"), "{stdout}");
+    for secret in ["demo bootstrap key", "demo server key"] {
+        assert!(!stdout.contains(secret), "a key was printed:\n{stdout}");
+    }
+}

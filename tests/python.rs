@@ -335,3 +335,58 @@ fn example_device_prints_a_refused_bootstrap_finish() {
         "{printed}"
     );
 }
+
+/// The Python device's default transport is the C library's built-in UDP socket
+/// (`lwm2mc_client_bind_udp`, the same `UdpClient`), so it speaks DTLS too: a NoSec bootstrap
+/// hands it a PSK account on a `coaps://` server, and it registers and answers a Read there.
+#[cfg(feature = "dtls")]
+#[test]
+fn example_device_registers_over_coaps_after_a_nosec_bootstrap() {
+    use lwm2mc::coap::TransmissionParams;
+    use lwm2mc::testkit::PskTable;
+    const KEY: &[u8] = b"python-dm-psk-0123";
+    let dm = Lwm2mServer::start_psk(
+        TransmissionParams::default(),
+        PskTable::new().with(b"py-coaps", KEY),
+    )
+    .unwrap();
+    let bs = BootstrapServer::start(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account_psk(1, &dm.uri(), 60, b"py-coaps", KEY)
+            .finish(),
+    )
+    .unwrap();
+    let bindings = root().join("bindings/python");
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .arg(bindings.join("examples/device.py"))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "py-coaps"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let t = Duration::from_secs(15);
+    let checks = (|| -> Result<(), String> {
+        dm.wait_registration("py-coaps", t)
+            .map_err(|e| e.to_string())?;
+        let r = dm
+            .read("py-coaps", "/3303/0/5701", None)
+            .map_err(|e| e.to_string())?;
+        if r.payload != b"Cel" {
+            return Err(format!("{r:?}"));
+        }
+        Ok(())
+    })();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let dereg = dm.wait_deregistration("py-coaps", t);
+    let out = child.wait_with_output().unwrap();
+    assert_ok("examples/device.py", &out);
+    checks.unwrap();
+    dereg.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("secure_session_established"),
+        "the DTLS session is reported: {stdout}"
+    );
+}

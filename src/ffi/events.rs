@@ -35,6 +35,8 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::SendCompleted { .. } => lwm2mc_event_kind::SendCompleted,
         Event::SendRejected { .. } => lwm2mc_event_kind::SendRejected,
         Event::FirmwareUpdateAwaitingUser => lwm2mc_event_kind::FirmwareUpdateAwaitingUser,
+        Event::SecureSessionEstablished { .. } => lwm2mc_event_kind::SecureSessionEstablished,
+        Event::SecureSessionFailed { .. } => lwm2mc_event_kind::SecureSessionFailed,
     })
 }
 
@@ -64,7 +66,23 @@ pub unsafe extern "C" fn lwm2mc_client_next_event(
             | Event::BootstrapFinishRefused { reason }
             | Event::StorageError { reason } => (0, None, Vec::new(), reason.clone()),
             Event::Registered { ssid, location } => (*ssid, None, Vec::new(), location.clone()),
-            Event::SendFailed { reason, .. } => (0, None, Vec::new(), reason.clone()),
+            Event::SendFailed { reason, .. } | Event::SecureSessionFailed { reason, .. } => {
+                (0, None, Vec::new(), reason.clone())
+            }
+            Event::SecureSessionEstablished {
+                cipher_suite,
+                resumed,
+                ..
+            } => (
+                0,
+                None,
+                Vec::new(),
+                if *resumed {
+                    format!("{cipher_suite} (resumed)")
+                } else {
+                    cipher_suite.clone()
+                },
+            ),
             Event::EventsDropped { count } => {
                 (0, None, Vec::new(), format!("{count} events dropped"))
             }

@@ -441,11 +441,18 @@ pub enum lwm2mc_event_kind {
     /// A firmware update waits for the user's yes (`defer_update` said so):
     /// `lwm2mc_client_firmware_accept_update` installs it.
     FirmwareUpdateAwaitingUser = 21,
+    /// A DTLS session with a `coaps://` peer is up (built-in DTLS); `message` is the cipher
+    /// suite's IANA name, with " (resumed)" after an abbreviated handshake.
+    SecureSessionEstablished = 22,
+    /// A DTLS handshake failed or a session went down (wrong PSK, alert, no answer,
+    /// unsupported Security Mode); `message` says why. Nothing from the peer was applied;
+    /// the handshake is tried again after a back-off.
+    SecureSessionFailed = 23,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 22] = [
+    pub const ALL: [lwm2mc_event_kind; 24] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -468,6 +475,8 @@ impl lwm2mc_event_kind {
         Self::SendCompleted,
         Self::SendRejected,
         Self::FirmwareUpdateAwaitingUser,
+        Self::SecureSessionEstablished,
+        Self::SecureSessionFailed,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -495,6 +504,8 @@ impl lwm2mc_event_kind {
             Self::SendCompleted => b"send_completed\0",
             Self::SendRejected => b"send_rejected\0",
             Self::FirmwareUpdateAwaitingUser => b"firmware_update_awaiting_user\0",
+            Self::SecureSessionEstablished => b"secure_session_established\0",
+            Self::SecureSessionFailed => b"secure_session_failed\0",
         }
     }
 }

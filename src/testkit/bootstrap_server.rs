@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use coap_lite::Packet;
 
 use super::lwm2m_server::request;
-use super::net::{Ctx, Handler, ServerLoop};
+use super::net::{Ctx, Handler, Security, ServerLoop};
 use super::{millis, Response, TestkitError, DEFAULT_REQUEST_TIMEOUT};
 use crate::coap::{msg, ExchangeId, Failure, TransmissionParams};
 use crate::codec::tlv;
@@ -107,11 +107,39 @@ impl BootstrapConfig {
     /// Bootstrap-Server false, Security Mode 3, empty keys, Short Server ID) and `PUT /1/y`
     /// (Short Server ID, Lifetime, Notification Storing false, Binding "U"). `x` counts from 1
     /// and `y` from 0 with each call.
-    pub fn server_account(mut self, ssid: u16, uri: &str, lifetime_s: u32) -> BootstrapConfig {
+    pub fn server_account(self, ssid: u16, uri: &str, lifetime_s: u32) -> BootstrapConfig {
+        self.account(ssid, uri, lifetime_s, None)
+    }
+
+    /// Like [`server_account`](Self::server_account), a Pre-Shared Key account (Security Mode
+    /// 0, `/0/x/3` the identity, `/0/x/5` the key): give it a `coaps://` URI.
+    pub fn server_account_psk(
+        self,
+        ssid: u16,
+        uri: &str,
+        lifetime_s: u32,
+        identity: &[u8],
+        key: &[u8],
+    ) -> BootstrapConfig {
+        self.account(ssid, uri, lifetime_s, Some((identity, key)))
+    }
+
+    fn account(
+        mut self,
+        ssid: u16,
+        uri: &str,
+        lifetime_s: u32,
+        psk: Option<(&[u8], &[u8])>,
+    ) -> BootstrapConfig {
         let (sec, srv) = (self.next_security, self.next_server);
         self.next_security = self.next_security.saturating_add(1);
         self.next_server = self.next_server.saturating_add(1);
         let mut r = security_resources(uri, false);
+        if let Some((identity, key)) = psk {
+            r.insert(2, single(Value::Integer(0)));
+            r.insert(3, single(Value::Opaque(identity.to_vec())));
+            r.insert(5, single(Value::Opaque(key.to_vec())));
+        }
         r.insert(10, single(Value::Integer(i64::from(ssid))));
         let mut s = Resources::new();
         s.insert(0, single(Value::Integer(i64::from(ssid))));
@@ -354,6 +382,7 @@ pub struct BootstrapServer {
     lp: ServerLoop<BsHandler>,
     done: Done,
     timeout_ms: Arc<AtomicU64>,
+    secure: bool,
 }
 
 impl BootstrapServer {
@@ -372,12 +401,33 @@ impl BootstrapServer {
         BootstrapServer::bind(super::LOOPBACK_EPHEMERAL, config, params)
     }
 
+    /// Like [`start_with`](Self::start_with), over DTLS 1.2 with the PSKs of `psk` (feature
+    /// `dtls`): [`uri`](Self::uri) is then `coaps://`, and nothing is answered in clear.
+    #[cfg(feature = "dtls")]
+    pub fn start_psk(
+        config: BootstrapConfig,
+        params: TransmissionParams,
+        psk: super::PskTable,
+    ) -> io::Result<BootstrapServer> {
+        BootstrapServer::bind_secure(super::LOOPBACK_EPHEMERAL, config, params, psk.security())
+    }
+
     /// Like [`start_with`](Self::start_with), on `addr` (port 0: an ephemeral one).
     pub fn bind(
         addr: SocketAddr,
         config: BootstrapConfig,
         params: TransmissionParams,
     ) -> io::Result<BootstrapServer> {
+        BootstrapServer::bind_secure(addr, config, params, Security::default())
+    }
+
+    pub(crate) fn bind_secure(
+        addr: SocketAddr,
+        config: BootstrapConfig,
+        params: TransmissionParams,
+        security: Security,
+    ) -> io::Result<BootstrapServer> {
+        let secure = security.is_secure();
         let done: Done = Arc::default();
         let timeout_ms = Arc::new(AtomicU64::new(millis(DEFAULT_REQUEST_TIMEOUT)));
         let handler = BsHandler {
@@ -389,9 +439,10 @@ impl BootstrapServer {
         };
         let seed = crate::transport::udp::os_seed();
         Ok(BootstrapServer {
-            lp: ServerLoop::start(addr, handler, seed, params)?,
+            lp: ServerLoop::start(addr, handler, seed, params, security)?,
             done,
             timeout_ms,
+            secure,
         })
     }
 
@@ -400,9 +451,11 @@ impl BootstrapServer {
         self.lp.addr()
     }
 
-    /// `coap://127.0.0.1:PORT`, for the client's Bootstrap-Server account.
+    /// `coap://127.0.0.1:PORT` (`coaps://` when secured), for the client's Bootstrap-Server
+    /// account.
     pub fn uri(&self) -> String {
-        format!("coap://{}", self.addr())
+        let scheme = if self.secure { "coaps" } else { "coap" };
+        format!("{scheme}://{}", self.addr())
     }
 
     /// Every datagram in and out, one line each: `<- 127.0.0.1:40000 CON POST /bs?ep=dev`,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use coap_lite::Packet;
 
-use super::net::{Ctx, Handler, ServerLoop};
+use super::net::{Ctx, Handler, Security, ServerLoop};
 use super::{millis, Response, TestkitError, DEFAULT_REQUEST_TIMEOUT};
 use crate::coap::{msg, ExchangeId, Failure, TransmissionParams};
 
@@ -264,6 +264,7 @@ pub struct Lwm2mServer {
     lp: ServerLoop<DmHandler>,
     log: Log,
     timeout_ms: Arc<AtomicU64>,
+    secure: bool,
 }
 
 impl Lwm2mServer {
@@ -278,8 +279,24 @@ impl Lwm2mServer {
         Lwm2mServer::bind(super::LOOPBACK_EPHEMERAL, params)
     }
 
+    /// Like [`start_with`](Self::start_with), over DTLS 1.2 with the PSKs of `psk` (feature
+    /// `dtls`): [`uri`](Self::uri) is then `coaps://`, and nothing is answered in clear.
+    #[cfg(feature = "dtls")]
+    pub fn start_psk(params: TransmissionParams, psk: super::PskTable) -> io::Result<Lwm2mServer> {
+        Lwm2mServer::bind_secure(super::LOOPBACK_EPHEMERAL, params, psk.security())
+    }
+
     /// Like [`start_with`](Self::start_with), on `addr` (port 0: an ephemeral one).
     pub fn bind(addr: SocketAddr, params: TransmissionParams) -> io::Result<Lwm2mServer> {
+        Lwm2mServer::bind_secure(addr, params, Security::default())
+    }
+
+    pub(crate) fn bind_secure(
+        addr: SocketAddr,
+        params: TransmissionParams,
+        security: Security,
+    ) -> io::Result<Lwm2mServer> {
+        let secure = security.is_secure();
         let log: Log = Arc::default();
         let timeout_ms = Arc::new(AtomicU64::new(millis(DEFAULT_REQUEST_TIMEOUT)));
         let handler = DmHandler {
@@ -291,9 +308,10 @@ impl Lwm2mServer {
         };
         let seed = crate::transport::udp::os_seed();
         Ok(Lwm2mServer {
-            lp: ServerLoop::start(addr, handler, seed, params)?,
+            lp: ServerLoop::start(addr, handler, seed, params, security)?,
             log,
             timeout_ms,
+            secure,
         })
     }
 
@@ -302,9 +320,10 @@ impl Lwm2mServer {
         self.lp.addr()
     }
 
-    /// `coap://127.0.0.1:PORT`, for the client's server account.
+    /// `coap://127.0.0.1:PORT` (`coaps://` when secured), for the client's server account.
     pub fn uri(&self) -> String {
-        format!("coap://{}", self.addr())
+        let scheme = if self.secure { "coaps" } else { "coap" };
+        format!("{scheme}://{}", self.addr())
     }
 
     /// Every datagram in and out, one line each: `<- 127.0.0.1:40000 CON POST /rd?ep=dev...`,

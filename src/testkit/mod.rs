@@ -36,6 +36,53 @@ pub use device::DeviceThread;
 pub use lwm2m_server::{request, Activity, Lwm2mServer, Registration, Update};
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+#[cfg(feature = "dtls")]
+use net::Security;
+
+/// The PSK identities and keys a secured testkit server accepts (feature `dtls`; see
+/// [`BootstrapServer::start_psk`], [`Lwm2mServer::start_psk`]). The keys are wiped when
+/// dropped and never shown by `Debug`.
+#[cfg(feature = "dtls")]
+#[derive(Clone, Default)]
+pub struct PskTable {
+    entries: Vec<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>)>,
+}
+
+#[cfg(feature = "dtls")]
+impl PskTable {
+    /// An empty table (every handshake refused).
+    pub fn new() -> PskTable {
+        PskTable::default()
+    }
+
+    /// Accepts `identity` with `key` (a later entry for the same identity wins).
+    pub fn with(mut self, identity: &[u8], key: &[u8]) -> PskTable {
+        self.entries.retain(|(i, _)| i.as_slice() != identity);
+        self.entries
+            .push((identity.to_vec(), zeroize::Zeroizing::new(key.to_vec())));
+        self
+    }
+
+    fn security(self) -> Security {
+        let entries = self.entries;
+        Security {
+            psk: Some(std::sync::Arc::new(move |identity: &[u8]| {
+                entries
+                    .iter()
+                    .find(|(i, _)| i.as_slice() == identity)
+                    .map(|(_, k)| k.clone())
+            })),
+        }
+    }
+}
+
+#[cfg(feature = "dtls")]
+impl std::fmt::Debug for PskTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PskTable {{ {} entries }}", self.entries.len())
+    }
+}
 use std::time::Duration;
 
 /// 127.0.0.1 on an ephemeral port: where the servers bind unless told otherwise.

@@ -21,6 +21,28 @@ use crate::request::{Reply, Request};
 /// The largest request body a testkit server puts together from Block1 blocks.
 const MAX_BODY: usize = 1 << 20;
 
+/// How a server loop secures its socket: NoSec, or DTLS PSK with a table of identities
+/// (feature `dtls`).
+#[derive(Default, Clone)]
+pub(crate) struct Security {
+    #[cfg(feature = "dtls")]
+    pub(crate) psk: Option<crate::transport::dtls::PskLookup>,
+}
+
+impl Security {
+    pub(crate) fn is_secure(&self) -> bool {
+        #[cfg(feature = "dtls")]
+        return self.psk.is_some();
+        #[cfg(not(feature = "dtls"))]
+        return false;
+    }
+}
+
+/// DTLS associations a secured server keeps at once (one per client address); a peer controls
+/// how many addresses it speaks from, so this is bounded.
+#[cfg(feature = "dtls")]
+const MAX_SESSIONS: usize = 64;
+
 /// Longest socket read timeout: bounds how late a handler deadline or the stop flag is seen.
 const MAX_WAIT: Duration = Duration::from_millis(20);
 
@@ -79,6 +101,7 @@ impl<H: Handler> ServerLoop<H> {
         handler: H,
         seed: u64,
         params: TransmissionParams,
+        security: Security,
     ) -> io::Result<ServerLoop<H>> {
         let socket = UdpSocket::bind(addr)?;
         let addr = socket.local_addr()?;
@@ -99,6 +122,9 @@ impl<H: Handler> ServerLoop<H> {
             drop_next: drop_next.clone(),
             transcript: transcript.clone(),
             blocks: Reassembly::default(),
+            security,
+            #[cfg(feature = "dtls")]
+            sessions: std::collections::HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("testkit-{}", addr.port()))
@@ -166,6 +192,10 @@ struct LoopState<H: Handler> {
     transcript: Arc<Mutex<Vec<String>>>,
     /// Request bodies arriving in Block1 blocks (a device's long Register or Send).
     blocks: Reassembly<SocketAddr>,
+    security: Security,
+    /// One DTLS server session per client address (secured servers only).
+    #[cfg(feature = "dtls")]
+    sessions: std::collections::HashMap<SocketAddr, crate::transport::dtls::DtlsSession>,
 }
 
 impl<H: Handler> LoopState<H> {
@@ -200,6 +230,7 @@ impl<H: Handler> LoopState<H> {
                 self.call(now, job);
             }
             self.call(now, |h, ctx| h.on_tick(ctx));
+            self.dtls_timers();
             for inc in self.ep.handle_timeout(now) {
                 self.dispatch(now, inc);
             }
@@ -225,6 +256,21 @@ impl<H: Handler> LoopState<H> {
                 .drop_next
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1))
                 .is_ok();
+            if self.security.is_secure() {
+                if dropped {
+                    self.log(format!("<- {from} (dropped) DTLS record"));
+                    continue;
+                }
+                let now = self.now();
+                for plain in self.dtls_in(from, &data) {
+                    self.log(format!("<- {from} {}", crate::trace::describe(&plain)));
+                    if let Some(inc) = self.ep.handle_datagram(now, from, &plain) {
+                        self.dispatch(now, inc);
+                    }
+                }
+                self.flush();
+                continue;
+            }
             self.log(format!(
                 "<- {from} {}{}",
                 if dropped { "(dropped) " } else { "" },
@@ -238,6 +284,100 @@ impl<H: Handler> LoopState<H> {
                 self.dispatch(now, inc);
             }
             self.flush();
+        }
+    }
+
+    /// A datagram for the DTLS side: the application data it carried (already authenticated).
+    #[cfg(feature = "dtls")]
+    fn dtls_in(&mut self, from: SocketAddr, data: &[u8]) -> Vec<Vec<u8>> {
+        use crate::transport::dtls::DtlsSession;
+        let Some(lookup) = self.security.psk.clone() else {
+            return Vec::new();
+        };
+        // A ClientHello at epoch 0 (RFC 6347 §4.1, §4.2.8) from an address with a finished or
+        // dead association starts a new one: the client rehandshakes (e.g. before Register).
+        // Its record version may be DTLS 1.0 ({254, 255}) for compatibility (RFC 6347 §4.1).
+        let client_hello = matches!(data, [22, 254, _, 0, 0, ..]) && data.get(13) == Some(&1);
+        let stale = self
+            .sessions
+            .get(&from)
+            .is_some_and(|s| s.is_closed() || (client_hello && s.is_connected()));
+        if stale {
+            self.sessions.remove(&from);
+        }
+        if !self.sessions.contains_key(&from) {
+            if !client_hello {
+                return Vec::new();
+            }
+            if self.sessions.len() >= MAX_SESSIONS {
+                self.sessions
+                    .retain(|_, s| s.is_connected() && !s.is_closed());
+                if self.sessions.len() >= MAX_SESSIONS {
+                    return Vec::new();
+                }
+            }
+            let Ok(s) = DtlsSession::server_psk(lookup) else {
+                return Vec::new();
+            };
+            self.sessions.insert(from, s);
+        }
+        let Some(s) = self.sessions.get_mut(&from) else {
+            return Vec::new();
+        };
+        let was = s.is_connected();
+        let res = s.handle_datagram(data);
+        let mut wire = Vec::new();
+        while let Some(d) = s.poll_transmit() {
+            wire.push(d);
+        }
+        let now_connected = s.is_connected();
+        for d in wire {
+            let _ = self.socket.send_to(&d, from);
+        }
+        if !was && now_connected {
+            self.log(format!("<- {from} DTLS session up"));
+        }
+        match res {
+            Ok(plain) => plain,
+            Err(e) => {
+                self.log(format!("<- {from} {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    #[cfg(not(feature = "dtls"))]
+    fn dtls_in(&mut self, _from: SocketAddr, _data: &[u8]) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+
+    /// Runs the handshake retransmission timers of the DTLS sessions (RFC 6347 §4.2.4).
+    fn dtls_timers(&mut self) {
+        #[cfg(feature = "dtls")]
+        for (addr, s) in self.sessions.iter_mut() {
+            if !s.is_connected() && s.timeout().is_some_and(|d| d.is_zero()) {
+                let _ = s.handle_timeout();
+                while let Some(d) = s.poll_transmit() {
+                    let _ = self.socket.send_to(&d, *addr);
+                }
+            }
+        }
+    }
+
+    /// Puts a CoAP datagram on the wire, through the client's DTLS session when secured
+    /// (dropped if it has none yet: nothing goes out in clear from a secured server).
+    fn send_coap(&mut self, to: SocketAddr, data: &[u8]) {
+        if !self.security.is_secure() {
+            let _ = self.socket.send_to(data, to);
+            return;
+        }
+        #[cfg(feature = "dtls")]
+        if let Some(s) = self.sessions.get_mut(&to) {
+            if s.is_connected() && s.send(data).is_ok() {
+                while let Some(d) = s.poll_transmit() {
+                    let _ = self.socket.send_to(&d, to);
+                }
+            }
         }
     }
 
@@ -309,7 +449,7 @@ impl<H: Handler> LoopState<H> {
         out.append(&mut self.raw);
         for (to, data) in out {
             self.log(format!("-> {to} {}", crate::trace::describe(&data)));
-            let _ = self.socket.send_to(&data, to);
+            self.send_coap(to, &data);
         }
     }
 }

@@ -1,6 +1,13 @@
 //! A ready UDP loop for std users (DESIGN §1 "transport::udp"): one socket, peers resolved
-//! from their URIs, the clock read from `Instant`. NoSec only: DTLS belongs to a host stack
-//! plugged in through the C transport hook.
+//! from their URIs, the clock read from `Instant`.
+//!
+//! `coap://` peers are NoSec: recognised by exact address and port (DESIGN §3). `coaps://`
+//! peers go through the built-in DTLS 1.2 (feature `dtls`, [`crate::transport::dtls`]) with
+//! the keys of their Security instance: the handshake runs before their first datagram, what
+//! the core sends meanwhile is queued, and only authenticated application data reaches the
+//! core; such a peer is recognised by its session, so a new address that speaks with the
+//! session's keys is the same peer. Without the feature, nothing is sent to a `coaps://` peer
+//! (never CoAP in clear); a host DTLS stack plugs in through the C transport hook instead.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -46,10 +53,17 @@ pub struct UdpClient {
     tap: Option<Tap>,
     on_send_error: Option<SendErrorHook>,
     send_errors: u64,
-    /// `Event::SendFailed` reports waiting for the next `turn`.
+    /// Events of the adapter itself (`SendFailed`, `SecureSession*`) waiting for the next
+    /// `turn`; bounded by [`MAX_ADAPTER_EVENTS`].
     send_failed: Vec<Event>,
     buf: Vec<u8>,
+    /// The DTLS sessions of the `coaps://` peers.
+    #[cfg(feature = "dtls")]
+    secure: super::dtls::SecureLinks,
 }
+
+/// Adapter events kept between two turns; beyond, they are dropped (the counters say the rest).
+const MAX_ADAPTER_EVENTS: usize = 64;
 
 impl UdpClient {
     /// Binds `bind` (port 0 for an ephemeral port) and takes ownership of `client`. On error
@@ -74,6 +88,8 @@ impl UdpClient {
             send_errors: 0,
             send_failed: Vec::new(),
             buf: vec![0; 65_536],
+            #[cfg(feature = "dtls")]
+            secure: Default::default(),
         }
     }
 
@@ -118,6 +134,13 @@ impl UdpClient {
         self.send_errors
     }
 
+    /// How long a DTLS handshake may run before it counts as failed (default
+    /// [`super::dtls::HANDSHAKE_TIMEOUT`]); then it is reported and retried after a back-off.
+    #[cfg(feature = "dtls")]
+    pub fn set_handshake_timeout(&mut self, d: Duration) {
+        self.secure.set_handshake_timeout(d);
+    }
+
     /// Starts the client (bootstrap or registration, see `Client::start`) and sends what that
     /// queues.
     pub fn start(&mut self) -> io::Result<()> {
@@ -141,7 +164,13 @@ impl UdpClient {
     pub fn turn(&mut self, max_wait: Duration) -> io::Result<Vec<Event>> {
         self.flush()?;
         let now = self.now();
-        let wait = match self.client.poll_timeout() {
+        let next = self.client.poll_timeout();
+        #[cfg(feature = "dtls")]
+        let next = match (next, self.secure.poll_timeout(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = match next {
             Some(t) => Duration::from_millis(t.saturating_sub(now)).min(max_wait),
             None => max_wait,
         };
@@ -151,15 +180,7 @@ impl UdpClient {
         match self.socket.recv_from(&mut self.buf) {
             Ok((n, from)) => {
                 let data = self.buf.get(..n).unwrap_or(&[]).to_vec();
-                if let Some(tap) = self.tap.as_mut() {
-                    tap(Direction::Received, from, &data);
-                }
-                // Datagrams from an address that is none of our peers are dropped: only the
-                // Bootstrap-Server and registered servers may talk to the device (DESIGN §3).
-                if let Some(peer) = self.peers_by_addr.get(&from).copied() {
-                    let now = self.now();
-                    self.client.handle_datagram(now, peer, &data);
-                }
+                self.receive(from, data);
             }
             Err(e)
                 if matches!(
@@ -177,6 +198,12 @@ impl UdpClient {
             Err(e) => return Err(e),
         }
         let now = self.now();
+        #[cfg(feature = "dtls")]
+        {
+            let mut out = super::dtls::Output::default();
+            self.secure.handle_timeout(now, &mut out);
+            self.apply_secure_output(out);
+        }
         self.client.handle_timeout(now);
         self.flush()?;
         let mut events = std::mem::take(&mut self.send_failed);
@@ -230,6 +257,113 @@ impl UdpClient {
         Ok(seen)
     }
 
+    /// One datagram from the socket. Datagrams from an address that is none of our peers are
+    /// dropped: only the Bootstrap-Server and the servers may talk to the device (DESIGN §3),
+    /// except a DTLS record that a `coaps://` peer's session authenticates (the peer moved).
+    fn receive(&mut self, from: SocketAddr, data: Vec<u8>) {
+        let now = self.now();
+        let peer = self.peers_by_addr.get(&from).copied();
+        #[cfg(feature = "dtls")]
+        {
+            let mut out = super::dtls::Output::default();
+            let handled = match peer {
+                Some(p) => self.secure.receive(now, p, &data, &mut out),
+                None => {
+                    if let Some(p) = self.secure.migrate(now, &data, &mut out) {
+                        // The same session from a new address is the same peer (DESIGN §3).
+                        if let Some(old) = self.addrs.insert(p, from) {
+                            self.peers_by_addr.remove(&old);
+                        }
+                        self.peers_by_addr.insert(from, p);
+                    }
+                    // Unknown and not authenticated: dropped, like any stranger's datagram.
+                    true
+                }
+            };
+            if handled {
+                self.apply_secure_output(out);
+                return;
+            }
+        }
+        #[cfg(not(feature = "dtls"))]
+        let _ = now;
+        if let Some(tap) = self.tap.as_mut() {
+            tap(Direction::Received, from, &data);
+        }
+        if let Some(peer) = peer {
+            if self.is_unsecurable(peer) {
+                return;
+            }
+            let now = self.now();
+            self.client.handle_datagram(now, peer, &data);
+        }
+    }
+
+    /// Without the `dtls` feature, a `coaps://` peer gets nothing in clear and nothing of its
+    /// reaches the core.
+    fn is_unsecurable(&self, _peer: PeerId) -> bool {
+        #[cfg(feature = "dtls")]
+        return false;
+        #[cfg(not(feature = "dtls"))]
+        return self
+            .client
+            .peer_info(_peer)
+            .is_some_and(|i| i.uri.scheme == crate::uri::Scheme::Coaps);
+    }
+
+    /// Sends the records, hands the decrypted CoAP messages to the core, keeps the events.
+    #[cfg(feature = "dtls")]
+    fn apply_secure_output(&mut self, out: super::dtls::Output) {
+        for (peer, data) in out.wire {
+            if let Some(addr) = self.addrs.get(&peer).copied() {
+                self.send_datagram(peer, addr, &data, false);
+            }
+        }
+        for (peer, data) in out.plaintext {
+            if let (Some(tap), Some(addr)) = (self.tap.as_mut(), self.addrs.get(&peer)) {
+                tap(Direction::Received, *addr, &data);
+            }
+            let now = self.now();
+            self.client.handle_datagram(now, peer, &data);
+        }
+        for ev in out.events {
+            self.push_event(ev);
+        }
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        // Bounded like the core's queue: a burst of failures is reported once each up to the
+        // limit, the counters say the rest.
+        if self.send_failed.len() < MAX_ADAPTER_EVENTS {
+            self.send_failed.push(ev);
+        }
+    }
+
+    /// Puts one datagram on the wire (`tap`: show it to the tap, for plain CoAP).
+    fn send_datagram(&mut self, peer: PeerId, addr: SocketAddr, data: &[u8], tap: bool) {
+        if tap {
+            if let Some(tap) = self.tap.as_mut() {
+                tap(Direction::Sent, addr, data);
+            }
+        }
+        match self.socket.send_to(data, addr) {
+            Ok(_) => {}
+            // An ICMP "port unreachable" echo from an earlier datagram: the peer is not
+            // listening yet; retransmissions handle it.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(e) => {
+                self.send_errors = self.send_errors.saturating_add(1);
+                if let Some(hook) = self.on_send_error.as_mut() {
+                    hook(addr, data, &e);
+                }
+                self.push_event(Event::SendFailed {
+                    peer,
+                    reason: send_failure_reason(addr, data.len(), &e),
+                });
+            }
+        }
+    }
+
     /// Takes the client's peer changes: a new peer gets its address (resolved again at every
     /// flush until it resolves), a dropped one is forgotten.
     fn apply_peer_changes(&mut self) {
@@ -240,6 +374,13 @@ impl UdpClient {
                 }
                 PeerChange::Closed(id) => {
                     self.unresolved.remove(&id);
+                    #[cfg(feature = "dtls")]
+                    {
+                        // close_notify goes out while the address is still known.
+                        let mut out = super::dtls::Output::default();
+                        self.secure.close(id, &mut out);
+                        self.apply_secure_output(out);
+                    }
                     if let Some(addr) = self.addrs.remove(&id) {
                         self.peers_by_addr.remove(&addr);
                     }
@@ -263,6 +404,10 @@ impl UdpClient {
                 .and_then(|mut it| it.find(|a| a.is_ipv4() == local_v4));
             if let Some(addr) = found {
                 self.unresolved.remove(&id);
+                #[cfg(feature = "dtls")]
+                if super::dtls::is_secure(info) {
+                    self.secure.open(id, info);
+                }
                 self.addrs.insert(id, addr);
                 self.peers_by_addr.insert(addr, id);
             }
@@ -281,29 +426,28 @@ impl UdpClient {
                 // Unresolvable peer: the exchange times out and the client reports it.
                 continue;
             };
-            if let Some(tap) = self.tap.as_mut() {
-                tap(Direction::Sent, addr, &t.data);
-            }
-            match self.socket.send_to(&t.data, addr) {
-                Ok(_) => {}
-                // An ICMP "port unreachable" echo from an earlier datagram: the peer is not
-                // listening yet; retransmissions handle it.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-                Err(e) => {
-                    self.send_errors = self.send_errors.saturating_add(1);
-                    if let Some(hook) = self.on_send_error.as_mut() {
-                        hook(addr, &t.data, &e);
-                    }
-                    // Bounded like the core's queue: a burst of failures is reported once each
-                    // up to the limit, the count says the rest.
-                    if self.send_failed.len() < 64 {
-                        self.send_failed.push(Event::SendFailed {
-                            peer: t.peer,
-                            reason: send_failure_reason(addr, t.data.len(), &e),
-                        });
-                    }
+            #[cfg(feature = "dtls")]
+            if self.secure.contains(t.peer) {
+                // The tap sees the CoAP message; the wire gets the DTLS record.
+                if let Some(tap) = self.tap.as_mut() {
+                    tap(Direction::Sent, addr, &t.data);
                 }
+                let mut out = super::dtls::Output::default();
+                let now = self.now();
+                self.secure.send(now, t.peer, t.data, &mut out);
+                self.apply_secure_output(out);
+                continue;
             }
+            if self.is_unsecurable(t.peer) {
+                self.push_event(Event::SendFailed {
+                    peer: t.peer,
+                    reason: format!(
+                        "{addr} is a coaps:// peer and this build has no DTLS (feature `dtls`)"
+                    ),
+                });
+                continue;
+            }
+            self.send_datagram(t.peer, addr, &t.data, true);
         }
         // Peers dropped now that their last datagrams went out.
         self.apply_peer_changes();

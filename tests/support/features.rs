@@ -12,6 +12,7 @@ pub const ALL: &[(&str, bool)] = &[
     ("cbor", cfg!(feature = "cbor")),
     ("testkit", cfg!(feature = "testkit")),
     ("ffi-test-hooks", cfg!(feature = "ffi-test-hooks")),
+    ("dtls", cfg!(feature = "dtls")),
 ];
 
 /// The enabled features.
