@@ -425,8 +425,11 @@ fn report(event: &Event, verbose: bool) {
             "dtls: session up, {cipher_suite}{}",
             if *resumed { " (resumed)" } else { "" }
         ),
+        Event::Sleeping => println!("queue mode: may sleep until the next deadline"),
+        Event::Awake => println!("queue mode: awake"),
         Event::SecureSessionFailed {
             reason, retry_at, ..
         } => println!("dtls: {reason} (retry at {retry_at:?} ms)"),
+        other => println!("event: {other:?}"),
     }
 }

@@ -123,12 +123,48 @@ enum lwm2mc_event_kind
   // unsupported Security Mode); `message` says why. Nothing from the peer was applied;
   // the handshake is tried again after a back-off.
   LWM2MC_EVENT_KIND_SECURE_SESSION_FAILED = 23,
+  // Queue mode: MAX_TRANSMIT_WAIT since the last datagram and nothing in flight; the
+  // device may sleep (radio off) until the time `lwm2mc_client_step` returned.
+  LWM2MC_EVENT_KIND_SLEEPING = 24,
+  // Queue mode: awake again (a datagram to send, or one came in).
+  LWM2MC_EVENT_KIND_AWAKE = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum lwm2mc_event_kind lwm2mc_event_kind;
 #else
 typedef uint32_t lwm2mc_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where the registration with one server stands.
+enum lwm2mc_registration_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Not registered; a Register is scheduled (first attempt or a retry).
+  LWM2MC_REGISTRATION_STATE_IDLE = 0,
+  // Waiting for its turn in the Registration Priority Order (`/1/x/13`).
+  LWM2MC_REGISTRATION_STATE_WAITING = 1,
+  // Disabled (`/1/x/4`) until its Disable Timeout is over.
+  LWM2MC_REGISTRATION_STATE_DISABLED = 2,
+  // A Register is in flight.
+  LWM2MC_REGISTRATION_STATE_REGISTERING = 3,
+  // Registered.
+  LWM2MC_REGISTRATION_STATE_REGISTERED = 4,
+  // Registered, an Update in flight.
+  LWM2MC_REGISTRATION_STATE_UPDATING = 5,
+  // A De-register in flight.
+  LWM2MC_REGISTRATION_STATE_DEREGISTERING = 6,
+  // Every attempt failed.
+  LWM2MC_REGISTRATION_STATE_FAILED = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lwm2mc_registration_state lwm2mc_registration_state;
+#else
+typedef uint32_t lwm2mc_registration_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -878,6 +914,22 @@ const char *lwm2mc_result_str(uint32_t result);
 
 // The library version, a static NUL-terminated string such as "0.1.0". Never NULL.
 const char *lwm2mc_version(void);
+
+// Writes the registration state with server `short_server_id`; NOT_FOUND for no such
+// server account.
+//
+// # Safety
+// `client` must be NULL or a live client; `out` valid for a write.
+lwm2mc_result lwm2mc_client_registration_state(const struct lwm2mc_client *client, uint16_t short_server_id, lwm2mc_registration_state *out);
+
+// Queue mode (LwM2M 1.1 `Q` on Register, 1.0 binding `UQ`): after MAX_TRANSMIT_WAIT without
+// a datagram the client reports SLEEPING (the radio may be off until the time
+// `lwm2mc_client_step` returns), and AWAKE when it sends or receives again; a notification
+// or Send due while asleep goes out after an Update. Off by default.
+//
+// # Safety
+// `config` must be NULL or a live config.
+lwm2mc_result lwm2mc_config_set_queue_mode(struct lwm2mc_config *config, bool queue_mode);
 
 // The name of an event kind ("registered", "bootstrap_failed", ...), a static NUL-terminated
 // string; "unknown" for a value this version does not know. Never NULL; do not free it.

@@ -142,6 +142,9 @@ pub struct Config {
     /// 7641 §4.5 asks for a CON one at least every 24 hours (the default) so that a server
     /// that went away is noticed; 0 makes every notification confirmable.
     pub notify_con_interval_ms: u64,
+    /// Queue mode (LwM2M 1.1 `Q` on Register; 1.0 binding `UQ`): the servers queue their
+    /// requests while the device sleeps; see `Event::Sleeping`. Off by default.
+    pub queue_mode: bool,
     /// Answers (and notifications) longer than this go out in Block2 blocks of this size
     /// (RFC 7959 §2.4), and the block size of the client's own long requests (Register,
     /// Update, Send: Block1, §2.3), also the largest response block it asks for
@@ -179,6 +182,7 @@ impl Config {
             transmission: TransmissionParams::default(),
             limits: Limits::default(),
             notify_con_interval_ms: 86_400_000,
+            queue_mode: false,
             block_size: Some(1024),
         }
     }

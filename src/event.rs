@@ -8,6 +8,8 @@ use crate::peer::PeerId;
 
 /// Something the application may want to act on.
 #[derive(Debug, Clone, PartialEq)]
+// More kinds come with new features: a `match` needs a `_` arm.
+#[non_exhaustive]
 pub enum Event {
     /// A bootstrap session was finished and its configuration committed.
     Bootstrapped,
@@ -170,6 +172,11 @@ pub enum Event {
     /// (`FirmwareInstaller::defer_update`): Update Result is 11 until the user agrees
     /// (`Client::firmware_accept_update`) or Maximum Defer Period (`/5/0/13`) runs out.
     FirmwareUpdateAwaitingUser,
+    /// Queue mode: MAX_TRANSMIT_WAIT has passed since the last datagram and nothing is in
+    /// flight; the device may sleep (radio off) until `Client::poll_timeout`.
+    Sleeping,
+    /// Queue mode: the client is awake again (it has a datagram to send, or one came in).
+    Awake,
 }
 
 /// A bounded queue of events: when full, the oldest is dropped and counted, and the next

@@ -176,13 +176,25 @@ pub(crate) fn register_packet(
     version: Version,
     account: &ServerAccount,
     links: &str,
+    queue_mode: bool,
 ) -> Packet {
-    let queries = [
+    // Queue mode (FACTS §3.1): 1.1 says so with a separate `Q` parameter, 1.0 with the
+    // binding `UQ` (Core 1.0 §5.3.1.1).
+    let binding = match (queue_mode, version) {
+        (true, Version::V1_0) if !account.binding.contains('Q') => {
+            account.binding.replacen('U', "UQ", 1)
+        }
+        _ => account.binding.clone(),
+    };
+    let mut queries = alloc::vec![
         format!("ep={endpoint}"),
         format!("lt={}", account.lifetime_s),
         format!("lwm2m={}", version.as_str()),
-        format!("b={}", account.binding),
+        format!("b={binding}"),
     ];
+    if queue_mode && version == Version::V1_1 {
+        queries.push("Q".to_string());
+    }
     let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
     let mut p = msg::new_request(msg::POST, &["rd"], &queries);
     msg::set_content_format(&mut p, ContentFormat::LinkFormat.code());
@@ -299,7 +311,7 @@ mod tests {
     fn register_update_deregister_messages() {
         let s = store();
         let acct = server_accounts(&s).remove(0);
-        let p = register_packet("dev-1", Version::V1_1, &acct, "</1/0>");
+        let p = register_packet("dev-1", Version::V1_1, &acct, "</1/0>", false);
         assert_eq!(msg::uri_path(&p).unwrap(), ["rd"]);
         assert_eq!(
             msg::uri_query(&p).unwrap(),

@@ -88,10 +88,20 @@ pub(crate) enum RegOutput {
 pub(crate) struct Registrations {
     servers: BTreeMap<u16, Registration>,
     stopping: bool,
+    /// Register announces queue mode (`Config::queue_mode`).
+    queue_mode: bool,
     out: Vec<RegOutput>,
 }
 
 impl Registrations {
+    /// No registration yet; `queue_mode`: Register announces queue mode.
+    pub(crate) fn new(queue_mode: bool) -> Registrations {
+        Registrations {
+            queue_mode,
+            ..Registrations::default()
+        }
+    }
+
     /// What the machine asked for since the last call, in order.
     pub(crate) fn take_outputs(&mut self) -> Vec<RegOutput> {
         core::mem::take(&mut self.out)
@@ -221,6 +231,13 @@ impl Registrations {
     }
 
     /// The lifetime (s) of server `ssid`'s account.
+    /// Server `ssid`'s state, whether it waits for its turn, and whether it is disabled.
+    pub(crate) fn detail(&self, ssid: u16) -> Option<(&RegState, bool, bool)> {
+        self.servers
+            .get(&ssid)
+            .map(|r| (&r.state, r.waiting, r.disabled_until.is_some()))
+    }
+
     pub(crate) fn lifetime_s(&self, ssid: u16) -> Option<i64> {
         self.servers.get(&ssid).map(|r| r.account.lifetime_s)
     }
@@ -375,7 +392,8 @@ impl Registrations {
         if reg.state != RegState::Idle {
             return;
         }
-        let packet = registration::register_packet(endpoint, version, &reg.account, links);
+        let packet =
+            registration::register_packet(endpoint, version, &reg.account, links, self.queue_mode);
         reg.state = RegState::Registering;
         reg.disabled_until = None;
         let peer = reg.peer;

@@ -67,6 +67,11 @@ fn firmware_update_by_push_and_download_through_the_c_callbacks() {
 }
 
 #[test]
+fn queue_mode_and_the_registration_state_from_c() {
+    run_c_program("test_servers", &[]);
+}
+
+#[test]
 fn observe_changed_and_the_observation_list_from_c() {
     run_c_program("test_observe", &[]);
 }
@@ -535,7 +540,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         version.is_ok_and(|o| o.status.success()),
         "valgrind is needed (.ci/run installs it from Debian's packages)"
     );
-    let programs: [(&str, &[&str]); 10] = [
+    let programs: [(&str, &[&str]); 11] = [
         ("test_api_contract", &[]),
         ("test_callback_codes", &[]),
         ("test_lifecycle", &["-pthread"]),
@@ -546,6 +551,7 @@ fn standalone_c_programs_are_clean_under_valgrind() {
         ("test_send_failures", &[]),
         ("test_observe", &[]),
         ("test_firmware", &[]),
+        ("test_servers", &[]),
     ];
     for (name, extra) in programs {
         let lib = lib_dir(&format!("{name}-valgrind"));

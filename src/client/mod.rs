@@ -46,11 +46,13 @@ mod observe_flow;
 mod offline;
 mod peers;
 mod persistence;
+mod queue_mode;
 mod registration_flow;
 mod send_flow;
 
 pub use firmware_pull::FirmwareError;
 pub use peers::PeerChange;
+pub use registration_flow::RegistrationState;
 pub use send_flow::SendError;
 
 use peers::peer_for;
@@ -139,6 +141,8 @@ pub struct Client {
     observed_baseline: Option<Store>,
     /// Offline mode (see `offline`): nothing new is sent.
     offline: bool,
+    /// Queue mode's awake window (`Config::queue_mode`).
+    queue: Option<queue_mode::QueueMode>,
     /// Notifications kept while offline, oldest first.
     stored: Vec<offline::Stored>,
     /// The peers reported by `poll_peer_change` as opened and not yet as closed.
@@ -155,6 +159,7 @@ impl Client {
     /// A client over `store` (factory state: the objects the device ships with).
     pub fn new(config: Config, store: Store) -> Client {
         let params = config.transmission;
+        let queue_mode = config.queue_mode;
         let max_attribute_levels = config.limits.max_attribute_levels;
         let mut rng = Rng::new(config.seed);
         let mut endpoint = Endpoint::new(rng.next_u64(), params);
@@ -171,7 +176,7 @@ impl Client {
             events: EventQueue::default(),
             exchanges: BTreeMap::new(),
             bs: Bootstrapping::default(),
-            regs: Registrations::default(),
+            regs: Registrations::new(queue_mode),
             started: false,
             stopping: false,
             storage: None,
@@ -185,6 +190,7 @@ impl Client {
             attributes: AttributeStore::new(max_attribute_levels),
             observed_baseline: None,
             offline: false,
+            queue: queue_mode.then(queue_mode::QueueMode::default),
             stored: Vec::new(),
             announced: BTreeSet::new(),
             blocks: Reassembly::default(),
@@ -311,6 +317,7 @@ impl Client {
     /// Feeds one datagram received from `peer`.
     pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
         let now = self.clock(now);
+        self.queue_traffic();
         match self.endpoint.handle_datagram(now, peer, bytes) {
             Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
             Some(Incoming::Response { id, response, .. }) => {
@@ -383,9 +390,9 @@ impl Client {
 
     /// The next datagram to send, oldest first; `None` when there is nothing (more) to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.endpoint
-            .poll_transmit()
-            .map(|(peer, data)| Transmit { peer, data })
+        let (peer, data) = self.endpoint.poll_transmit()?;
+        self.queue_traffic();
+        Some(Transmit { peer, data })
     }
 
     /// The next event for the application, oldest first (bounded: see `Limits`).
@@ -408,10 +415,12 @@ impl Client {
             return Some(self.now);
         }
         [
-            self.endpoint.poll_timeout(),
+            // Duplicate-cache expiries are swept at the next call: no wake-up for them.
+            self.endpoint.poll_exchange_timeout(),
             self.timers.next().filter(|_| !self.offline),
             self.next_observation_deadline(),
             self.firmware_deadline(),
+            self.queue_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -668,12 +677,15 @@ impl Client {
                 _ => {}
             }
         }
-        // Updates asked for by events (parameter or object-list changes, `/1/x/8`).
+        // Notifications first: asleep in queue mode, one that is due asks for the Update
+        // that wakes the client, sent just below.
+        self.drive_observations(now);
+        // Updates asked for by events (parameter or object-list changes, `/1/x/8`, a wake-up).
         for ssid in self.regs.updates_wanted() {
             self.send_update(now, ssid);
         }
-        self.drive_observations(now);
         self.drive_firmware(now);
+        self.drive_queue_mode(now);
     }
 
     // ---- application-held objects ----

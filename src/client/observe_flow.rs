@@ -321,7 +321,9 @@ impl Client {
         reply: Reply,
         ends: bool,
     ) {
-        match self.offline {
+        // Queue mode: asleep, the notification waits for the Update that wakes the client.
+        let held = !self.offline && self.held_for_wake_up(ssid);
+        match self.offline || held {
             true => self.store_notification(Stored {
                 ssid,
                 peer,

@@ -3,6 +3,45 @@
 
 use super::*;
 
+/// Where the registration with one server stands (`Client::registration_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationState {
+    /// Not registered; a Register is scheduled (first attempt or a retry).
+    Idle,
+    /// Waiting for its turn in the Registration Priority Order (`/1/x/13`).
+    Waiting,
+    /// Disabled (`/1/x/4`) until its Disable Timeout is over.
+    Disabled,
+    /// A Register is in flight.
+    Registering,
+    /// Registered.
+    Registered,
+    /// Registered, an Update is in flight.
+    Updating,
+    /// A De-register is in flight.
+    Deregistering,
+    /// Every attempt failed (the retry policy is exhausted).
+    Failed,
+}
+
+impl Client {
+    /// The registration with server `ssid`, or `None` for no such server account.
+    pub fn registration_state(&self, ssid: u16) -> Option<RegistrationState> {
+        let (state, waiting, disabled) = self.regs.detail(ssid)?;
+        Some(match state {
+            _ if disabled && state == &RegState::Idle => RegistrationState::Disabled,
+            _ if waiting => RegistrationState::Waiting,
+            RegState::Idle => RegistrationState::Idle,
+            RegState::Registering => RegistrationState::Registering,
+            RegState::Registered => RegistrationState::Registered,
+            RegState::Updating => RegistrationState::Updating,
+            RegState::Deregistering => RegistrationState::Deregistering,
+            RegState::Failed => RegistrationState::Failed,
+        })
+    }
+}
+
 impl Client {
     /// When the next Update to `ssid` is due after a successful Register or Update.
     pub(super) fn update_delay_ms(&self, ssid: u16) -> u64 {
@@ -40,6 +79,7 @@ impl Client {
                     // Core 1.1 §E.2 /1/x/6: stored notifications follow the next Update.
                     if let Event::RegistrationUpdated { ssid } = &event {
                         self.flush_stored(now, *ssid);
+                        self.release_sends(now, *ssid);
                     }
                     self.emit(event)
                 }

@@ -92,6 +92,12 @@ impl Client {
         let mut packet = msg::new_request(msg::POST, &["dp"], &[]);
         msg::set_content_format(&mut packet, format.code());
         packet.payload = payload;
+        // Queue mode: asleep, the Send waits for the Update that wakes the client.
+        if self.held_for_wake_up(ssid) {
+            self.hold_send(ssid, packet);
+            self.drive(now);
+            return Ok(());
+        }
         self.request(now, peer, packet, Purpose::Send(ssid));
         Ok(())
     }

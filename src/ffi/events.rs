@@ -37,6 +37,8 @@ fn event_kind(ev: &Event) -> Option<lwm2mc_event_kind> {
         Event::FirmwareUpdateAwaitingUser => lwm2mc_event_kind::FirmwareUpdateAwaitingUser,
         Event::SecureSessionEstablished { .. } => lwm2mc_event_kind::SecureSessionEstablished,
         Event::SecureSessionFailed { .. } => lwm2mc_event_kind::SecureSessionFailed,
+        Event::Sleeping => lwm2mc_event_kind::Sleeping,
+        Event::Awake => lwm2mc_event_kind::Awake,
     })
 }
 

@@ -13,5 +13,6 @@ mod flush;
 pub mod guard;
 pub mod observations;
 pub mod result;
+pub mod servers;
 pub mod types;
 pub mod values;

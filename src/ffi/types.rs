@@ -448,11 +448,16 @@ pub enum lwm2mc_event_kind {
     /// unsupported Security Mode); `message` says why. Nothing from the peer was applied;
     /// the handshake is tried again after a back-off.
     SecureSessionFailed = 23,
+    /// Queue mode: MAX_TRANSMIT_WAIT since the last datagram and nothing in flight; the
+    /// device may sleep (radio off) until the time `lwm2mc_client_step` returned.
+    Sleeping = 24,
+    /// Queue mode: awake again (a datagram to send, or one came in).
+    Awake = 25,
 }
 
 impl lwm2mc_event_kind {
     /// Every kind, in numbering order.
-    pub const ALL: [lwm2mc_event_kind; 24] = [
+    pub const ALL: [lwm2mc_event_kind; 26] = [
         Self::Bootstrapped,
         Self::BootstrapFailed,
         Self::Registered,
@@ -477,6 +482,8 @@ impl lwm2mc_event_kind {
         Self::FirmwareUpdateAwaitingUser,
         Self::SecureSessionEstablished,
         Self::SecureSessionFailed,
+        Self::Sleeping,
+        Self::Awake,
     ];
 
     /// The kind's name in lower snake case, NUL-terminated (the Python binding uses the same).
@@ -506,6 +513,8 @@ impl lwm2mc_event_kind {
             Self::FirmwareUpdateAwaitingUser => b"firmware_update_awaiting_user\0",
             Self::SecureSessionEstablished => b"secure_session_established\0",
             Self::SecureSessionFailed => b"secure_session_failed\0",
+            Self::Sleeping => b"sleeping\0",
+            Self::Awake => b"awake\0",
         }
     }
 }

@@ -281,6 +281,8 @@ class EventKind(enum.IntEnum):
     FIRMWARE_UPDATE_AWAITING_USER = 21
     SECURE_SESSION_ESTABLISHED = 22
     SECURE_SESSION_FAILED = 23
+    SLEEPING = 24
+    AWAKE = 25
 
 
 
@@ -748,6 +750,9 @@ class Client:
         ack_timeout_ms: CoAP ACK_TIMEOUT (default 2000).
         block_size: RFC 7959 block size in bytes for long answers (Block2) and for the client's
             own long requests (Block1): 16 to 1024 (default 1024); 0 sends everything whole.
+        queue_mode: LwM2M queue mode (Register with `Q`, 1.0 binding `UQ`): "sleeping" and
+            "awake" events tell when the radio may be off; a notification or Send due while
+            asleep goes out after an Update.
         log: called with (level, message) for warnings such as a datagram that could not be
             sent (1), state changes (2) and datagrams (3).
     """
@@ -775,6 +780,7 @@ class Client:
         log: Optional[Callable[[int, str], None]] = None,
         firmware: Optional[Firmware] = None,
         block_size: Optional[int] = None,
+        queue_mode: bool = False,
     ) -> None:
         self._handle: Optional[int] = None
         self._lock = threading.RLock()
@@ -800,6 +806,8 @@ class Client:
                 self._check(_lib.lwm2mc_config_set_limit(cfg, _LIMITS.index(name), value), name)
             if block_size is not None:
                 self._check(_lib.lwm2mc_config_set_block_size(cfg, block_size), "block_size")
+            if queue_mode:
+                self._check(_lib.lwm2mc_config_set_queue_mode(cfg, True), "queue_mode")
             if firmware is not None:
                 protocols = sum(1 << int(p) for p in firmware.download_protocols if 1 <= int(p) <= 5)
                 fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,
@@ -1114,6 +1122,17 @@ class Client:
         with self._locked() as h:
             self._check(self._c(_lib.lwm2mc_client_send, h, self._now(), short_server_id, arr, len(paths)),
                         "send")
+
+    def registration_state(self, short_server_id: int = 1) -> str:
+        """Where the registration with that server stands: "idle", "waiting" (for its turn in
+        the Registration Priority Order), "disabled", "registering", "registered", "updating",
+        "deregistering" or "failed". `NotFoundError` for no such server account."""
+        out = ctypes.c_uint32()
+        with self._locked() as h:
+            self._check(self._c(_lib.lwm2mc_client_registration_state, h, short_server_id, ctypes.byref(out)),
+                        "registration_state")
+        names = ("idle", "waiting", "disabled", "registering", "registered", "updating", "deregistering", "failed")
+        return names[out.value] if out.value < len(names) else "failed"
 
     def firmware_downloaded(self, update_result: int = 0) -> None:
         """The end of a download `Firmware.download` started: 0 once the whole package is

@@ -303,6 +303,13 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         }
     }
 
+    /// The earliest retransmission or exchange deadline, leaving out duplicate-cache expiries
+    /// (those are swept at the next call anyway): what a device that sleeps between
+    /// exchanges must wake up for.
+    pub fn poll_exchange_timeout(&self) -> Option<u64> {
+        self.exchanges.values().filter_map(Exchange::deadline).min()
+    }
+
     /// Drops every piece of state for `peer` (e.g. its server account was removed): its
     /// requests vanish without a `Failed`, its duplicate cache and MID counter are forgotten.
     /// Datagrams already queued for sending stay queued, so that a final response (such as the
