@@ -112,13 +112,13 @@ const ACLS: [AclSpec<'static>; 5] = [
 /// A device with only a Bootstrap-Server account and the TEST object defined.
 fn factory() -> Store {
     let mut s = factory_bs_only(0);
-    s.define(test_object(), false);
+    s.define(test_object(), true); // saved with the configuration, as /2 is
     s
 }
 
-/// Bootstraps `servers` accounts (1 on DM_PORT, 2 on DM2_PORT), `/TEST/0` and the `acls`,
-/// and waits until every server is registered.
-fn device(seed: u64, servers: &[u16], acls: &[AclSpec<'_>], extra: Vec<Packet>) -> Net {
+/// The Bootstrap-Server's plan: `servers` accounts (1 on DM_PORT, 2 on DM2_PORT), `/TEST/0`,
+/// the `acls`, then `extra`.
+fn plan(servers: &[u16], acls: &[AclSpec<'_>], extra: Vec<Packet>) -> Vec<Packet> {
     let mut plan = vec![req(msg::DELETE, "/")];
     for (n, ssid) in servers.iter().enumerate() {
         let port = if *ssid == S1 { DM_PORT } else { DM2_PORT };
@@ -136,7 +136,13 @@ fn device(seed: u64, servers: &[u16], acls: &[AclSpec<'_>], extra: Vec<Packet>) 
     }
     plan.extend(extra);
     plan.push(finish());
-    let mut net = Net::new(Client::new(config(seed), factory()));
+    plan
+}
+
+/// Starts `client` with a Bootstrap-Server sending `plan` and both LwM2M Servers, and waits
+/// until every one of `servers` is registered.
+fn run(client: Client, seed: u64, plan: Vec<Packet>, servers: &[u16]) -> Net {
+    let mut net = Net::new(client);
     net.servers
         .insert(BS_PORT, Server::Bs(FakeBs::new(seed ^ 1, plan)));
     net.servers
@@ -151,6 +157,12 @@ fn device(seed: u64, servers: &[u16], acls: &[AclSpec<'_>], extra: Vec<Packet>) 
         net.events
     );
     net
+}
+
+/// A device bootstrapped by `plan(servers, acls, extra)`, every server registered.
+fn device(seed: u64, servers: &[u16], acls: &[AclSpec<'_>], extra: Vec<Packet>) -> Net {
+    let client = Client::new(config(seed), factory());
+    run(client, seed, plan(servers, acls, extra), servers)
 }
 
 fn two_servers(seed: u64) -> Net {
@@ -605,4 +617,35 @@ fn two_servers_without_any_acl_instance_both_have_full_access() {
         msg::CREATED,
     );
     assert!(net.client.store().instance_ids(2).is_empty());
+}
+
+#[test]
+fn the_acls_and_the_ones_made_for_created_instances_survive_a_restart() {
+    let shared = FaultyStorage::new(usize::MAX, false);
+    let client = Client::with_storage(config(14), factory(), Box::new(shared.clone()));
+    let mut net = run(client, 14, plan(&[S1, S2], &ACLS, vec![]), &[S1, S2]);
+    let body = object_tlv(&[(1, test_instance_tlv(1, 5))]);
+    expect(
+        &mut net,
+        S1,
+        post(&format!("/{TEST}"), Some(11542), &body),
+        msg::CREATED,
+    );
+    let acls = net.client.store().instances(2).cloned();
+    assert_eq!(acls.as_ref().map(|a| a.len()), Some(ACLS.len() + 1));
+    // "Reboot": the same storage, no bootstrap; the ACLs are loaded and enforced.
+    let client = Client::with_storage(config(15), factory(), Box::new(shared));
+    let mut net = run(client, 15, vec![], &[S1, S2]);
+    assert!(
+        net.bs().requests_seen.is_empty(),
+        "no bootstrap after the restart"
+    );
+    assert_eq!(net.client.store().instances(2).cloned(), acls);
+    expect(
+        &mut net,
+        S2,
+        get(&format!("/{TEST}/1"), None),
+        msg::UNAUTHORIZED,
+    );
+    expect(&mut net, S1, get(&format!("/{TEST}/1"), None), msg::CONTENT);
 }
