@@ -194,31 +194,24 @@ impl Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Denied(pub(crate) &'static str);
 
-/// Access control as one server sees it, for one request: whether the rules apply and which
-/// servers are configured. Holds no borrow of the store, which is handed to every question.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Access control as one server sees it, for one request: whether the rules apply. Holds no
+/// borrow of the store, which is handed to every question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Access {
     ssid: u16,
     enforced: bool,
-    servers: BTreeSet<u16>,
 }
 
 impl Access {
     /// Access control for server `ssid` over `store` (the module doc says when it applies).
     pub(crate) fn of(store: &Store, ssid: u16) -> Access {
-        let servers: BTreeSet<u16> = accounts::server_accounts(store)
-            .iter()
-            .map(|a| a.ssid)
-            .collect();
-        let enforced = store.def(oid::ACCESS_CONTROL).is_some()
-            && servers.len() > 1
+        let has_acls = store.def(oid::ACCESS_CONTROL).is_some()
             && store
                 .instances(oid::ACCESS_CONTROL)
                 .is_some_and(|m| !m.is_empty());
         Access {
             ssid,
-            enforced,
-            servers,
+            enforced: has_acls && accounts::server_ssids(store).len() > 1,
         }
     }
 
@@ -338,13 +331,19 @@ impl Access {
     /// ACL resource instance ID is 0 or a configured server's Short Server ID and holds a
     /// 16-bit value, the Owner is a configured server or 65535. Applies in every context (it
     /// is what keeps an ACL bounded).
-    pub(crate) fn check_acl_write(&self, iid: u16, incoming: &Resources) -> Result<(), String> {
+    pub(crate) fn check_acl_write(
+        &self,
+        store: &Store,
+        iid: u16,
+        incoming: &Resources,
+    ) -> Result<(), String> {
+        let servers = accounts::server_ssids(store);
         if let Some(rv) = incoming.get(&res::ACL) {
             let ResourceValue::Multiple(entries) = rv else {
                 return Err(format!("/2/{iid}/2 is a multiple resource"));
             };
             for (riid, v) in entries {
-                if *riid != DEFAULT_ENTRY && !self.servers.contains(riid) {
+                if *riid != DEFAULT_ENTRY && !servers.contains(riid) {
                     return Err(format!(
                         "/2/{iid}/2/{riid}: {riid} is no configured Short Server ID"
                     ));
@@ -358,7 +357,7 @@ impl Access {
             let owner = rv.single().and_then(Value::as_i64);
             let valid = owner
                 .and_then(|v| u16::try_from(v).ok())
-                .is_some_and(|v| v == BOOTSTRAP_OWNER || self.servers.contains(&v));
+                .is_some_and(|v| v == BOOTSTRAP_OWNER || servers.contains(&v));
             if !valid {
                 return Err(format!(
                     "/2/{iid}/3 must be a configured Short Server ID or 65535"

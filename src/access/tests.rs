@@ -420,23 +420,39 @@ fn acl_writes_name_configured_servers_only() {
             .collect::<Resources>()
     };
     assert_eq!(
-        a.check_acl_write(0, &entries(&[(0, 1), (1, 31), (2, 7)])),
+        a.check_acl_write(&s, 0, &entries(&[(0, 1), (1, 31), (2, 7)])),
         Ok(())
     );
     assert!(
-        a.check_acl_write(0, &entries(&[(3, 1)])).is_err(),
+        a.check_acl_write(&s, 0, &entries(&[(3, 1)])).is_err(),
         "no server 3"
     );
-    assert!(a.check_acl_write(0, &entries(&[(2, 65536)])).is_err());
-    assert!(a.check_acl_write(0, &entries(&[(2, -1)])).is_err());
+    assert!(a.check_acl_write(&s, 0, &entries(&[(2, 65536)])).is_err());
+    assert!(a.check_acl_write(&s, 0, &entries(&[(2, -1)])).is_err());
     for ok in [1, 2, 65535] {
-        assert_eq!(a.check_acl_write(0, &owner(ok)), Ok(()), "{ok}");
+        assert_eq!(a.check_acl_write(&s, 0, &owner(ok)), Ok(()), "{ok}");
     }
     for bad in [0, 3, -1, 65536] {
-        assert!(a.check_acl_write(0, &owner(bad)).is_err(), "{bad}");
+        assert!(a.check_acl_write(&s, 0, &owner(bad)).is_err(), "{bad}");
     }
     let single: Resources = [(res::ACL, ResourceValue::Single(Value::Integer(1)))]
         .into_iter()
         .collect();
-    assert!(a.check_acl_write(0, &single).is_err());
+    assert!(a.check_acl_write(&s, 0, &single).is_err());
+}
+
+#[test]
+fn the_servers_counted_are_the_complete_accounts() {
+    let mut s = two_servers();
+    factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0).unwrap();
+    // A Server instance without its Security instance is no account.
+    let mut lone = Resources::new();
+    lone.insert(0, ResourceValue::Single(Value::Integer(7)));
+    s.create_instance(oid::SERVER, 9, lone).unwrap();
+    let accounts: BTreeSet<u16> = accounts::server_accounts(&s)
+        .iter()
+        .map(|a| a.ssid)
+        .collect();
+    assert_eq!(accounts::server_ssids(&s), accounts);
+    assert_eq!(accounts, [1, 2].into_iter().collect());
 }

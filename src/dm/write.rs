@@ -88,7 +88,7 @@ pub(super) fn write(
     }
     // An ACL names configured servers only, so no Write makes it grow beyond them (`access`).
     if def.id == oid::ACCESS_CONTROL {
-        if let Err(why) = access.check_acl_write(iid, &incoming) {
+        if let Err(why) = access.check_acl_write(model.store(), iid, &incoming) {
             return only(Reply::error(msg::BAD_REQUEST, why));
         }
     }
@@ -224,7 +224,7 @@ pub(super) fn create(
         ));
     }
     if def.id == oid::ACCESS_CONTROL {
-        if let Err(why) = access.check_acl_write(iid, &resources) {
+        if let Err(why) = access.check_acl_write(model.store(), iid, &resources) {
             return only(Reply::error(msg::BAD_REQUEST, why));
         }
     }
