@@ -2,7 +2,10 @@
 //!
 //! Answered from the store's Access Control instances alone; the DM layer (`dm`) asks before it
 //! changes or reads anything and answers a refusal 4.01 Unauthorized with nothing changed. The
-//! rules, and where each one comes from:
+//! rules, and where each one comes from. (The TS sentences quoted below are the Access
+//! Control text of the LwM2M TS as found in a public copy of the 1.0 TS, §7.3, which Core 1.1
+//! §7.3 carries over; FACTS.md summarises them in §2.3 without quoting. They could not be
+//! checked word for word against the 1.1 document here.)
 //!
 //! **When access control applies.** Core 1.1 §7.3: "In the particular case where a single
 //! LwM2M Server Account exists in the LwM2M Client, the Server MUST have full access right on
@@ -18,8 +21,11 @@
 //! (Core 1.1 §7.3.1: "a unique Access Control Object Instance is assigned per Object
 //! Instance"; Anjay answers the same, `access_control_mask` → NONE). Divergence: Core 1.1 alone
 //! would enforce with no `/2` instances at all (nobody but bootstrap could do anything); we
-//! follow FACTS' 1.2 reading there. The Bootstrap-Server is never subject to these rules (Core
-//! 1.1 §5.2.7.4: Bootstrap-Write ignores access rights); `bootstrap` never asks.
+//! follow FACTS' 1.2 reading there. A consequence to know: a server that may delete every
+//! instance that has an ACL instance would, deleting them all, bring the device back to the
+//! disabled context; an object-level ACL instance (which no server can delete) rules that out.
+//! The Bootstrap-Server is never subject to these rules (Core 1.1 §5.2.7.4: Bootstrap-Write
+//! ignores access rights); `bootstrap` never asks.
 //!
 //! **Rights of server S on `/O/I`** (Core 1.1 §7.3.1; FACTS §2.3 "Authorization"): the ACL
 //! instance whose Object ID (`/2/x/0`) and Object Instance ID (`/2/x/1`) name `/O/I`, then
