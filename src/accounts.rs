@@ -257,6 +257,31 @@ pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
     out
 }
 
+/// The Short Server IDs of every complete LwM2M Server account (those `server_accounts`
+/// returns), without copying the accounts: asked on every DM request (`access`).
+pub(crate) fn server_ssids(store: &Store) -> alloc::collections::BTreeSet<u16> {
+    let Some(securities) = store.instances(oid::SECURITY) else {
+        return Default::default();
+    };
+    let dm_ssids: alloc::collections::BTreeSet<u16> = securities
+        .values()
+        .filter(|res| {
+            res.get(&sec::BOOTSTRAP)
+                .and_then(ResourceValue::single)
+                .and_then(Value::as_bool)
+                != Some(true)
+        })
+        .filter_map(|res| ssid_of(int(res, sec::SSID)))
+        .collect();
+    store
+        .instances(oid::SERVER)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, res)| ssid_of(int(res, srv::SSID)))
+        .filter(|ssid| dm_ssids.contains(ssid))
+        .collect()
+}
+
 /// The Server instance holding `ssid`.
 pub fn server_instance_of(store: &Store, ssid: u16) -> Option<u16> {
     store

@@ -442,6 +442,11 @@ pub(crate) fn validate(store: &Store) -> Vec<String> {
             }
         }
     }
+    // Access Control instances: their Mandatory resources and targets (Core 1.1 §7.3).
+    for (iid, res) in store.instances(oid::ACCESS_CONTROL).into_iter().flatten() {
+        missing_mandatory(store, oid::ACCESS_CONTROL, *iid, res, &[], &mut problems);
+    }
+    problems.extend(crate::access::validate(store));
     // Core 1.1 §5.2.2: "MUST have at least one LwM2M Server Account after completion of
     // Bootstrap Sequence" (a Security and a Server instance with the same Short Server ID).
     if accounts::server_accounts(store).is_empty() {

@@ -86,6 +86,12 @@ impl<'a> DataModel<'a> {
         self.store
     }
 
+    /// The store-held side, to change directly: the Access Control instances that follow a
+    /// Create or a Delete (`access`), which live in the store whoever holds the target.
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        self.store
+    }
+
     pub(crate) fn def(&self, o: u16) -> Option<&ObjectDef> {
         self.store.def(o)
     }

@@ -33,7 +33,8 @@
 //!           ├─► bootstrap    Bootstrap-Write/-Delete/-Discover/-Read/-Finish on a Transaction,
 //!           │                Finish's consistency check (Core 1.1 §5.2, §E.1)
 //!           └─► dm           Read, Write, Execute, Create, Delete, Discover, Write-Attributes,
-//!                            Read-Composite (Core 1.1 §5.4); Security invisible to servers
+//!                            Read-Composite (Core 1.1 §5.4); Security invisible to servers;
+//!                            `access`: the Access Control rules (Core 1.1 §7.3)
 //!        ─► data_model       one interface over the store (staged in a Transaction) and the
 //!                            application's objects (ObjectHandler, with its own begin/validate/
 //!                            commit/rollback); nothing of the application is copied
@@ -87,7 +88,7 @@
 //! | [`trace`] | yes | `trace::describe`, one line per datagram for logs (examples, tests, fuzz) |
 //! | `ffi` (std) | yes | the C ABI; its doc comments are the docs of `include/lwm2mc.h` |
 //! | `testkit` (testkit) | yes | embedded Bootstrap-Server and LwM2M Server (demo, tests) |
-//! | `bootstrap`, `dm`, `observe`, `registration`, `request`, `transaction` | no | rules behind `Client`; no public signature names their types |
+//! | `access`, `bootstrap`, `dm`, `observe`, `registration`, `request`, `transaction` | no | rules behind `Client`; no public signature names their types |
 //! | `bootstrapping`, `registrations`, `timers`, `data_model` | no | the client's state machines, timer table and data-model view |
 
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -99,6 +100,7 @@
 
 extern crate alloc;
 
+mod access;
 pub mod accounts;
 mod bootstrap;
 mod bootstrapping;

@@ -3,7 +3,8 @@
 
 use alloc::vec::Vec;
 
-use super::read::read_values;
+use super::read::read_visible;
+use crate::access::{Access, Denied, Operation};
 use crate::coap::msg;
 use crate::codec::{self, CodecError, ContentFormat};
 use crate::data_model::DataModel;
@@ -32,9 +33,12 @@ pub(crate) fn requested_paths(req: &Request) -> Result<(Vec<Path>, ContentFormat
 
 /// The values at `paths`, in order. A path that does not exist or holds nothing readable is
 /// left out (the answer carries what there is); a Security or OSCORE path refuses the whole
-/// request (4.01, Core 1.1 §6.3), as does an object that fails to answer.
+/// request (4.01, Core 1.1 §6.3), as does an object that fails to answer, and a path the
+/// server may not Read (4.01, Core 1.1 §7.3: each path is a Read; an object path carries the
+/// instances it may read, as a Read of `/O` does).
 fn composite_values(
     model: &mut DataModel<'_>,
+    access: &Access,
     paths: &[Path],
 ) -> Result<Vec<(Path, Instances)>, Reply> {
     let mut items = Vec::with_capacity(paths.len());
@@ -45,7 +49,16 @@ fn composite_values(
                 "security objects are not accessible",
             ));
         }
-        match read_values(model, path) {
+        if let (true, Some(o), Some(i)) = (access.enforced(), path.object_id(), path.instance_id())
+        {
+            // Only an existing instance is refused: one that is not there is left out.
+            if model.has_instance(o, i).unwrap_or(false) {
+                if let Err(Denied(why)) = access.check(model.store(), Operation::Read, o, Some(i)) {
+                    return Err(Reply::error(msg::UNAUTHORIZED, why));
+                }
+            }
+        }
+        match read_visible(model, path, Some(access)) {
             Ok((content, _)) => items.push((*path, content)),
             Err(r) if matches!(r.code, msg::NOT_FOUND | msg::METHOD_NOT_ALLOWED) => {}
             Err(r) => return Err(r),
@@ -56,7 +69,7 @@ fn composite_values(
 
 /// Read-Composite: answered in the Accept format if it is SenML (4.06 otherwise), else in the
 /// request's own format.
-pub(super) fn read_composite(model: &mut DataModel<'_>, req: &Request) -> Reply {
+pub(super) fn read_composite(model: &mut DataModel<'_>, access: &Access, req: &Request) -> Reply {
     let (paths, format) = match requested_paths(req) {
         Ok(p) => p,
         Err(r) => return r,
@@ -65,7 +78,7 @@ pub(super) fn read_composite(model: &mut DataModel<'_>, req: &Request) -> Reply 
         Ok(f) => f,
         Err(r) => return r,
     };
-    let items = match composite_values(model, &paths) {
+    let items = match composite_values(model, access, &paths) {
         Ok(i) => i,
         Err(r) => return r,
     };

@@ -10,6 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::access::{Access, Denied, Operation};
 use crate::accounts::srv;
 use crate::coap::msg;
 use crate::codec::ContentFormat;
@@ -92,6 +93,31 @@ fn failed(code: u8) -> Reply {
     Reply::error(code, "the object refused the operation")
 }
 
+/// The operation a request asks for, by method, path and options (Transport 1.1 §6.3, §6.4;
+/// FACTS §4.1 "Dispatching"); `None` for a method no DM operation uses.
+fn operation(req: &Request, path: &Path) -> Option<Operation> {
+    Some(match req.method {
+        msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => Operation::Discover,
+        msg::GET => Operation::Read,
+        // Transport 1.1 §6.4: Read-Composite (and Observe-Composite) is a FETCH on the root.
+        msg::FETCH if *path == Path::ROOT => Operation::Read,
+        // Transport 1.1 §6.4: Write-Attributes is a PUT carrying only a query.
+        msg::PUT if !req.queries.is_empty() => Operation::WriteAttributes,
+        msg::PUT => Operation::Write,
+        msg::POST => match (path.instance_id(), path.resource_id()) {
+            (None, _) => Operation::Create,
+            // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is
+            // Execute; with a payload format it is a partial update, as on /O/I.
+            (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
+                Operation::Execute
+            }
+            (Some(_), _) => Operation::Write,
+        },
+        msg::DELETE => Operation::Delete,
+        _ => return None,
+    })
+}
+
 /// Handles one DM request from a registered server.
 pub(crate) fn handle(
     model: &mut DataModel<'_>,
@@ -111,23 +137,61 @@ pub(crate) fn handle(
             "security objects are not accessible",
         ));
     }
-    match req.method {
-        msg::GET if req.accept == Some(ContentFormat::LinkFormat.code()) => {
+    let Some(op) = operation(req, &path) else {
+        return only(Reply::code(msg::METHOD_NOT_ALLOWED));
+    };
+    // Core 1.1 §7.3: asked before anything is read or changed; see `access`.
+    let access = Access::of(model.store(), ctx.ssid);
+    if let Err(reply) = authorize(model, &access, op, &path) {
+        return only(reply);
+    }
+    match op {
+        Operation::Discover => {
             let attached = |p: &Path| link_params(&attrs.attached(ctx.ssid, p));
             only(read::discover(model, &path, &attached))
         }
-        msg::GET => only(read::read(model, ctx, &path, req)),
-        // Transport 1.1 §6.4: Read-Composite is a FETCH on the root.
-        msg::FETCH if path == Path::ROOT => only(composite::read_composite(model, req)),
-        // Transport 1.1 §6.4: Write-Attributes is a PUT carrying only a query.
-        msg::PUT if !req.queries.is_empty() => only(attributes::write_attributes(
+        Operation::Read if req.method == msg::FETCH => {
+            only(composite::read_composite(model, &access, req))
+        }
+        Operation::Read => only(read::read(model, ctx, &access, &path, req)),
+        Operation::WriteAttributes => only(attributes::write_attributes(
             model, attrs, ctx.ssid, &path, req,
         )),
-        msg::PUT => write::write(model, &path, req, false),
-        msg::POST => post(model, ctx, &path, req),
-        msg::DELETE => write::delete(model, &path),
-        _ => only(Reply::code(msg::METHOD_NOT_ALLOWED)),
+        Operation::Write => write::write(model, &access, &path, req, req.method == msg::POST),
+        Operation::Execute => execute(model, &path, &req.payload),
+        Operation::Create => write::create(model, &access, &path, req, ctx.max_instances),
+        Operation::Delete => write::delete(model, &path),
     }
+}
+
+/// Access control for one request (Core 1.1 §7.3, `access`): a target that does not exist is
+/// 4.04 first, then a refused operation 4.01. Nothing is asked of the data model when the
+/// rules do not apply.
+fn authorize(
+    model: &mut DataModel<'_>,
+    access: &Access,
+    op: Operation,
+    path: &Path,
+) -> Result<(), Reply> {
+    let Some(o) = path.object_id() else {
+        return Ok(()); // the root: Read-Composite checks each path it names
+    };
+    if !access.enforced() {
+        return Ok(());
+    }
+    let def = object_def(model, path)?;
+    let i = match op {
+        Operation::Create => None,
+        _ => path.instance_id(),
+    };
+    if let Some(i) = i {
+        if !model.has_instance(def.id, i).map_err(failed)? {
+            return Err(Reply::error(msg::NOT_FOUND, format!("{path} not found")));
+        }
+    }
+    access
+        .check(model.store(), op, o, i)
+        .map_err(|Denied(why)| Reply::error(msg::UNAUTHORIZED, why))
 }
 
 /// Looks up the object definition, answering 4.04 for unknown objects.
@@ -160,23 +224,6 @@ fn target(
             Some(rd) => Ok((def, Some(rd))),
             None => Err(Reply::error(msg::NOT_FOUND, format!("{path} not found"))),
         },
-    }
-}
-
-fn post(
-    model: &mut DataModel<'_>,
-    ctx: &DmContext,
-    path: &Path,
-    req: &Request,
-) -> (Reply, Vec<Effect>) {
-    match (path.instance_id(), path.resource_id()) {
-        (None, _) => write::create(model, path, req, ctx.max_instances),
-        (Some(_), None) => write::write(model, path, req, true),
-        // Transport 1.1 §6.3: POST on /O/I/R with no Content-Format or text/plain is Execute.
-        (Some(_), Some(_)) if matches!(req.content_format, None | Some(0)) => {
-            execute(model, path, &req.payload)
-        }
-        (Some(_), Some(_)) => write::write(model, path, req, true),
     }
 }
 

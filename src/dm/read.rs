@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{failed, target, DmContext};
+use crate::access::Access;
 use crate::coap::msg;
 use crate::codec::link::{format_links, Link};
 use crate::codec::{self, CodecError, ContentFormat};
@@ -17,10 +18,21 @@ use crate::value::{Instances, ResourceType, ResourceValue, Resources};
 
 /// What a Read of `path` returns, or the error it is answered with: 4.04 for what does not
 /// exist or holds no value, 4.05 for a resource that is not readable. Security objects are the
-/// caller's to refuse.
+/// caller's to refuse. Every instance is read: no server's access rights apply (the client's
+/// own Send).
 pub(crate) fn read_values(
     model: &mut DataModel<'_>,
     path: &Path,
+) -> Result<(Instances, Option<ResourceDef>), Reply> {
+    read_visible(model, path, None)
+}
+
+/// `read_values` as a server sees it: a Read of an object carries only the instances `access`
+/// lets it read (Core 1.1 §7.3, see `access`); the target itself was authorized by the caller.
+pub(super) fn read_visible(
+    model: &mut DataModel<'_>,
+    path: &Path,
+    access: Option<&Access>,
 ) -> Result<(Instances, Option<ResourceDef>), Reply> {
     let (def, rdef) = target(model, path)?;
     if let Some(rd) = &rdef {
@@ -31,7 +43,7 @@ pub(crate) fn read_values(
             ));
         }
     }
-    match readable_content(model, &def, path) {
+    match readable_content(model, &def, path, access) {
         Ok(Some(c)) => Ok((c, rdef)),
         Ok(None) => Err(Reply::error(msg::NOT_FOUND, format!("{path} has no value"))),
         Err(code) => Err(failed(code)),
@@ -41,10 +53,11 @@ pub(crate) fn read_values(
 pub(super) fn read(
     model: &mut DataModel<'_>,
     ctx: &DmContext,
+    access: &Access,
     path: &Path,
     req: &Request,
 ) -> Reply {
-    let (content, rdef) = match read_values(model, path) {
+    let (content, rdef) = match read_visible(model, path, Some(access)) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -74,16 +87,21 @@ pub(super) fn read(
 
 /// What a Read of `path` returns: only readable resources (Core 1.1 §6.3.1: a Read of an
 /// instance or object skips resources that do not support Read). `None` if the target resource
-/// or resource instance holds no value. Only the target is read of an application object.
+/// or resource instance holds no value. Only the target is read of an application object; of
+/// an object, only the instances `access` lets the server read.
 fn readable_content(
     model: &mut DataModel<'_>,
     def: &ObjectDef,
     path: &Path,
+    access: Option<&Access>,
 ) -> Result<Option<Instances>, u8> {
     let mut out = Instances::new();
     match (path.instance_id(), path.resource_id()) {
         (None, _) => {
             for iid in model.instance_ids(def.id)? {
+                if !access.is_none_or(|a| a.may_read(model.store(), def.id, iid)) {
+                    continue;
+                }
                 out.insert(iid, model.read_instance(def.id, iid)?);
             }
         }

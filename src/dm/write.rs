@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{failed, object_def, only, target, Effect};
+use crate::access::Access;
 use crate::coap::msg;
 use crate::codec::{self, CodecError};
 use crate::data_model::{DataModel, WriteMode};
@@ -27,6 +28,7 @@ fn undecodable(e: CodecError, format: u16) -> Reply {
 /// PUT (replace) or POST-with-payload (partial update) on `/O/I`, `/O/I/R` or `/O/I/R/RI`.
 pub(super) fn write(
     model: &mut DataModel<'_>,
+    access: &Access,
     path: &Path,
     req: &Request,
     partial: bool,
@@ -84,6 +86,12 @@ pub(super) fn write(
             ));
         }
     }
+    // An ACL names configured servers only, so no Write makes it grow beyond them (`access`).
+    if def.id == oid::ACCESS_CONTROL {
+        if let Err(why) = access.check_acl_write(model.store(), iid, &incoming) {
+            return only(Reply::error(msg::BAD_REQUEST, why));
+        }
+    }
     let no_value = || {
         only(Reply::error(
             msg::BAD_REQUEST,
@@ -135,9 +143,11 @@ pub(super) fn write(
 /// instance (an Object Instance TLV or SenML names) or the client picks the smallest free ID and
 /// answers its Location-Path. Read-only values in the payload are ignored; missing Mandatory
 /// resources, an existing ID, or a second instance of a single-instance object are 4.00, and
-/// nothing is created on any error.
+/// nothing is created on any error. While access control applies, the new instance gets an ACL
+/// instance owned by its creator (Core 1.1 §7.3, `access`).
 pub(super) fn create(
     model: &mut DataModel<'_>,
+    access: &Access,
     path: &Path,
     req: &Request,
     max_instances: usize,
@@ -213,8 +223,25 @@ pub(super) fn create(
             format!("mandatory resources missing: {}", missing.join(", ")),
         ));
     }
+    if def.id == oid::ACCESS_CONTROL {
+        if let Err(why) = access.check_acl_write(model.store(), iid, &resources) {
+            return only(Reply::error(msg::BAD_REQUEST, why));
+        }
+    }
+    let acl = match access.acl_for_created(model.store(), def.id, iid, max_instances) {
+        Ok(acl) => acl,
+        Err(why) => return only(Reply::error(msg::INTERNAL_SERVER_ERROR, why)),
+    };
     if let Err(code) = model.create(def.id, iid, resources) {
         return only(failed(code));
+    }
+    if let Some((acl_iid, acl)) = acl {
+        if let Err(e) = model
+            .store_mut()
+            .create_instance(oid::ACCESS_CONTROL, acl_iid, acl)
+        {
+            return only(Reply::error(msg::INTERNAL_SERVER_ERROR, e));
+        }
     }
     let mut reply = Reply::code(msg::CREATED);
     reply.location = alloc::vec![format!("{}", def.id), format!("{iid}")];
@@ -241,10 +268,14 @@ pub(super) fn delete(model: &mut DataModel<'_>, path: &Path) -> (Reply, Vec<Effe
         return only(r);
     }
     match model.delete(o, i) {
-        Ok(true) => (
-            Reply::code(msg::DELETED),
-            alloc::vec![Effect::Deleted { path: *path }],
-        ),
+        Ok(true) => {
+            // Its ACL instances go with it (Core 1.1 §7.3; `access`).
+            crate::access::forget_instance(model.store_mut(), o, i);
+            (
+                Reply::code(msg::DELETED),
+                alloc::vec![Effect::Deleted { path: *path }],
+            )
+        }
         Ok(false) => only(Reply::error(msg::NOT_FOUND, format!("{path} not found"))),
         Err(code) => only(failed(code)),
     }
