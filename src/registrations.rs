@@ -370,15 +370,7 @@ impl Registrations {
         let until = now.saturating_add(timeout_ms);
         reg.disabled_until = Some(until);
         reg.waiting = false;
-        let registered = reg.is_registered();
-        if !registered {
-            reg.state = RegState::Idle;
-        }
-        self.out.push(RegOutput::Cancel { ssid });
-        self.disarm_server(ssid);
-        if registered {
-            self.deregister(ssid);
-        } else {
+        if !self.wind_down(ssid) {
             self.arm(Timer::Register(ssid), until);
         }
         self.advance_order(now);
@@ -454,19 +446,29 @@ impl Registrations {
             if reg.state == RegState::Registering {
                 continue;
             }
-            let registered = reg.is_registered();
-            if !registered {
-                reg.state = RegState::Idle;
-            }
-            self.out.push(RegOutput::Cancel { ssid });
-            self.disarm_server(ssid);
-            if registered {
-                self.deregister(ssid);
-            }
+            self.wind_down(ssid);
         }
     }
 
     /// A new start after `stop`.
+    /// Stops server `ssid`'s exchanges and timers, and de-registers it if it is registered
+    /// (else it is left Idle); whether a De-register went out.
+    fn wind_down(&mut self, ssid: u16) -> bool {
+        let Some(reg) = self.servers.get_mut(&ssid) else {
+            return false;
+        };
+        let registered = reg.is_registered();
+        if !registered {
+            reg.state = RegState::Idle;
+        }
+        self.out.push(RegOutput::Cancel { ssid });
+        self.disarm_server(ssid);
+        if registered {
+            self.deregister(ssid);
+        }
+        registered
+    }
+
     pub(crate) fn resume(&mut self) {
         self.stopping = false;
     }

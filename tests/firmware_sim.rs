@@ -186,12 +186,12 @@ fn a_package_pushed_over_a_lossy_link_still_arrives_exactly_once() {
     let (mut net, flash) = device(83);
     net.loss = 10;
     net.dup = 10;
-    let pkg = package(20 * 1024 + 333);
+    let pkg = package(100 * 1024 + 333);
     let codes = push(&mut net, &pkg);
     assert_eq!(*codes.last().unwrap(), msg::CHANGED);
     let f = flash.lock().unwrap();
     assert!(f.image == pkg);
-    assert_eq!(f.writes, 21, "every block handed over once");
+    assert_eq!(f.writes, 101, "every block handed over once");
 }
 
 #[test]
@@ -636,4 +636,27 @@ fn a_deferred_update_waits_for_the_user_or_for_the_maximum_defer_period() {
     assert_eq!(ask(&mut net, execute("/5/0/2")).0, msg::CHANGED);
     assert_eq!(state_and_result(&mut net), ("0".into(), "1".into()));
     assert_eq!(flash.lock().unwrap().applied, 3);
+}
+
+#[test]
+fn package_name_and_version_are_the_applications_to_set_and_the_servers_to_read() {
+    let (mut net, _) = device(113);
+    // XML /5/0/6, /5/0/7: read-only for servers, set by the device.
+    net.client
+        .set(
+            &lwm2mc::Path::resource(5, 0, 6),
+            lwm2mc::Value::String("acme-fw".into()),
+        )
+        .unwrap();
+    net.client
+        .set(
+            &lwm2mc::Path::resource(5, 0, 7),
+            lwm2mc::Value::String("2.1.0".into()),
+        )
+        .unwrap();
+    assert_eq!(read(&mut net, "/5/0/6"), "acme-fw");
+    assert_eq!(read(&mut net, "/5/0/7"), "2.1.0");
+    let (code, _, _) = ask(&mut net, put("/5/0/7", 0, b"9.9".to_vec()));
+    assert_eq!(code, msg::METHOD_NOT_ALLOWED);
+    assert_eq!(read(&mut net, "/5/0/7"), "2.1.0");
 }
