@@ -187,3 +187,63 @@ def test_queue_mode_over_udp_sleeps_after_max_transmit_wait_and_wakes_with_an_up
             await server.ctx.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_an_aiocoap_bootstrap_server_writes_acls_and_the_second_server_is_refused_a_write():
+    """Access Control (Core 1.1 §7.3) against independent peers: an aiocoap Bootstrap-Server
+    provisions two aiocoap LwM2M Servers and an ACL for /3/0 (server 1 read and write, server
+    2 read only, owner 1); server 2's Write is refused 4.01 and changes nothing."""
+    from test_aiocoap_bootstrap import res, tlv
+
+    async def scenario():
+        one, two = await Server("one").start(), await Server("two").start()
+        answers = []
+
+        async def provision(remote):
+            host, port = remote.sockaddr[0].replace("::ffff:", ""), remote.sockaddr[1]
+            base = f"coap://{host}:{port}"
+            writes = [(DELETE, "", b"")]
+            for iid, (ssid, server) in enumerate(((1, one), (2, two))):
+                sec = (res(0, server.uri) + res(1, False) + res(2, 3) + res(3, b"") + res(4, b"")
+                       + res(5, b"") + res(10, ssid))
+                writes.append((PUT, f"0/{iid}", tlv(0x00, iid, sec)))
+                srv = res(0, ssid) + res(1, 60) + res(6, False) + res(7, "U")
+                writes.append((PUT, f"1/{iid}", tlv(0x00, iid, srv)))
+            # /2/0: object 3 instance 0; ACL 1 -> R|W (3), 2 -> R (1); owner 1.
+            acl = tlv(0x80, 2, tlv(0x40, 1, bytes([3])) + tlv(0x40, 2, bytes([1])))
+            writes.append((PUT, "2/0", tlv(0x00, 0, res(0, 3) + res(1, 0) + acl + res(3, 1))))
+            writes.append((POST, "bs", b""))
+            for code, path, payload in writes:
+                m = Message(code=code, uri=f"{base}/{path}", payload=payload)
+                if payload:
+                    m.opt.content_format = 11542
+                answers.append(str((await asyncio.wait_for(bs_ctx.request(m).response, T)).code))
+
+        async def bs(request):
+            if request.code == POST and tuple(request.opt.uri_path) == ("bs",):
+                asyncio.get_running_loop().create_task(provision(request.remote))
+                return Message(code=aiocoap.CHANGED)
+            return Message(code=aiocoap.NOT_FOUND)
+
+        bs_ctx = await aiocoap.Context.create_server_context(Site(bs), bind=("127.0.0.1", 0), transports=["udp6"])
+        bs_port = bs_ctx.request_interfaces[0].token_interface.message_interface.transport.get_extra_info(
+            "socket").getsockname()[1]
+        device = Polled(lwm2mc.Client("py-acl", bootstrap=f"coap://127.0.0.1:{bs_port}"))
+        try:
+            await one.until("Register", lambda: one.registers, timeout=3 * T)
+            await two.until("Register", lambda: two.registers, timeout=3 * T)
+            assert answers == ["2.02 Deleted"] + ["2.04 Changed"] * 6, answers
+            r = await one.request(PUT, "/3/0/15", payload=b"Europe/Paris", content_format=TEXT)
+            assert str(r.code) == "2.04 Changed"
+            r = await two.request(PUT, "/3/0/15", payload=b"Asia/Tokyo", content_format=TEXT)
+            assert str(r.code) == "4.01 Unauthorized"
+            # Server 2 may read, and reads what server 1 wrote: its refused Write changed nothing.
+            r = await two.request(GET, "/3/0/15")
+            assert (str(r.code), r.payload) == ("2.05 Content", b"Europe/Paris")
+        finally:
+            await device.close()
+            await one.ctx.shutdown()
+            await two.ctx.shutdown()
+            await bs_ctx.shutdown()
+
+    asyncio.run(scenario())
