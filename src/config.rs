@@ -52,7 +52,8 @@ pub enum RootFormats {
 pub struct Limits {
     /// Largest request body accepted, whole or put together from Block1 blocks; a larger one
     /// is answered 4.13 Request Entity Too Large with Size1 = this value (RFC 7959 §2.9.3, §4).
-    /// 4096 by default.
+    /// 4096 by default. It also sizes the UDP adapter's receive buffer: a datagram longer than
+    /// this (or `Config::block_size`) plus 512 bytes is not read at all.
     pub max_request_payload: usize,
     /// Largest response body sent (in Block2 blocks above `Config::block_size`); a larger
     /// answer is replaced by 5.00. 16384 by default.

@@ -394,3 +394,29 @@ fn a_register_in_block1_blocks_reaches_the_testkit_server_whole() {
     );
     drop(device);
 }
+
+#[test]
+fn a_datagram_longer_than_the_client_takes_is_not_read_and_one_within_gets_4_13() {
+    let dm = Lwm2mServer::start().unwrap();
+    let (_bs, device) = bootstrapped_device(&dm);
+    // 4,300 bytes fit the receive buffer (4,096 + 512): answered 4.13 with Size1 (RFC 7959
+    // §2.9.3), nothing written.
+    let r = dm.write(EP, "/3/0/15", 0, vec![b'a'; 4_300]).unwrap();
+    assert_eq!(r.code, msg::REQUEST_ENTITY_TOO_LARGE);
+    // 6,000 bytes do not: the datagram is not read at all (rather than cut short and taken
+    // for the whole Write), so the request goes unanswered.
+    dm.set_request_timeout(Duration::from_millis(1_500));
+    assert!(dm.write(EP, "/3/0/15", 0, vec![b'b'; 6_000]).is_err());
+    dm.set_request_timeout(T);
+    assert_eq!(
+        dm.write(EP, "/3/0/15", 0, b"Europe/Oslo".to_vec())
+            .unwrap()
+            .code,
+        msg::CHANGED
+    );
+    let (client, _) = device.stop().unwrap();
+    assert_eq!(
+        client.store().value(&Path::resource(3, 0, 15)),
+        Some(&Value::String("Europe/Oslo".into()))
+    );
+}

@@ -56,10 +56,28 @@ pub struct UdpClient {
     /// Events of the adapter itself (`SendFailed`, `SecureSession*`) waiting for the next
     /// `turn`; bounded by [`MAX_ADAPTER_EVENTS`].
     send_failed: Vec<Event>,
+    /// The receive buffer: one byte more than the largest datagram taken (`max_datagram`), so
+    /// that a longer one is seen as such instead of being cut short and read as whole.
     buf: Vec<u8>,
+    /// The read timeout last set on the socket (not set again while unchanged: a syscall).
+    read_timeout: Option<Duration>,
     /// The DTLS sessions of the `coaps://` peers.
     #[cfg(feature = "dtls")]
     secure: super::dtls::SecureLinks,
+}
+
+/// The largest datagram the client takes: a request body up to `Limits::max_request_payload`
+/// (or a block of `Config::block_size`) with room for the CoAP header, token and options and
+/// for a DTLS record's own header and tag (RFC 6347 §4.1: 13 bytes of header, and for
+/// AES-CCM-8 8 of explicit nonce and 8 of tag).
+fn max_datagram(config: &crate::config::Config) -> usize {
+    const HEADROOM: usize = 512;
+    let body = config
+        .limits
+        .max_request_payload
+        .max(config.block_size.unwrap_or(0))
+        .max(1024);
+    body.saturating_add(HEADROOM)
 }
 
 /// Adapter events kept between two turns; beyond, they are dropped (the counters say the rest).
@@ -76,6 +94,7 @@ impl UdpClient {
     /// Drives `client` over `socket`, already bound (it is used in blocking mode with read
     /// timeouts).
     pub fn with_socket(client: Client, socket: UdpSocket) -> UdpClient {
+        let buf = vec![0; max_datagram(client.config()) + 1];
         UdpClient {
             client,
             socket,
@@ -87,7 +106,8 @@ impl UdpClient {
             on_send_error: None,
             send_errors: 0,
             send_failed: Vec::new(),
-            buf: vec![0; 65_536],
+            buf,
+            read_timeout: None,
             #[cfg(feature = "dtls")]
             secure: Default::default(),
         }
@@ -175,9 +195,15 @@ impl UdpClient {
             None => max_wait,
         };
         // A zero timeout would mean "block forever" to set_read_timeout.
-        self.socket
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let wait = Some(wait.max(Duration::from_millis(1)));
+        if self.read_timeout != wait {
+            self.socket.set_read_timeout(wait)?;
+            self.read_timeout = wait;
+        }
         match self.socket.recv_from(&mut self.buf) {
+            // Longer than any datagram the client takes (its Block1 and payload limits): not
+            // read at all, rather than cut short and taken for the whole message.
+            Ok((n, _)) if n >= self.buf.len() => {}
             Ok((n, from)) => {
                 let data = self.buf.get(..n).unwrap_or(&[]).to_vec();
                 self.receive(from, data);
