@@ -47,6 +47,9 @@ pub(crate) struct Registration {
     pub sent_lifetime_s: i64,
     pub sent_binding: String,
     pub sent_links: String,
+    /// The object list the Register or Update in flight carries (or would have carried: an
+    /// Update sends it only when changed), the server's once answered.
+    pub pending_links: String,
     /// Failed attempts in the current sequence.
     pub failures: u32,
     /// An Update is wanted as soon as no other exchange is running.
@@ -71,6 +74,7 @@ impl Registration {
             sent_lifetime_s: 0,
             sent_binding: String::new(),
             sent_links: String::new(),
+            pending_links: String::new(),
             failures: 0,
             update_wanted: false,
             waiting: false,

@@ -230,7 +230,6 @@ impl Registrations {
         self.servers.get(&ssid).map(|r| &r.state)
     }
 
-    /// The lifetime (s) of server `ssid`'s account.
     /// Server `ssid`'s state, whether it waits for its turn, and whether it is disabled.
     pub(crate) fn detail(&self, ssid: u16) -> Option<(&RegState, bool, bool)> {
         self.servers
@@ -238,6 +237,7 @@ impl Registrations {
             .map(|r| (&r.state, r.waiting, r.disabled_until.is_some()))
     }
 
+    /// The lifetime (s) of server `ssid`'s account.
     pub(crate) fn lifetime_s(&self, ssid: u16) -> Option<i64> {
         self.servers.get(&ssid).map(|r| r.account.lifetime_s)
     }
@@ -283,9 +283,12 @@ impl Registrations {
         }
     }
 
-    /// Every registered server wants an Update carrying the new object list (Core 1.1 §5.3.2).
+    /// Every registered server wants an Update carrying the new object list (Core 1.1 §5.3.2);
+    /// one whose Register is in flight too, since that Register carries the list before the
+    /// change.
     pub(crate) fn want_update_all(&mut self) {
-        for reg in self.servers.values_mut().filter(|r| r.is_registered()) {
+        let wants = |r: &&mut Registration| r.is_registered() || r.state == RegState::Registering;
+        for reg in self.servers.values_mut().filter(wants) {
             reg.update_wanted = true;
         }
     }
@@ -387,6 +390,9 @@ impl Registrations {
         let packet =
             registration::register_packet(endpoint, version, &reg.account, links, self.queue_mode);
         reg.state = RegState::Registering;
+        // The list this Register carries; a change flagged from now on needs an Update after.
+        reg.pending_links = links.to_string();
+        reg.update_wanted = false;
         reg.disabled_until = None;
         let peer = reg.peer;
         self.out.push(RegOutput::Send {
@@ -408,6 +414,7 @@ impl Registrations {
         let packet = registration::update_packet(reg, links);
         reg.state = RegState::Updating;
         reg.update_wanted = false;
+        reg.pending_links = links.to_string();
         let peer = reg.peer;
         self.out.push(RegOutput::Send {
             peer,
@@ -479,7 +486,6 @@ impl Registrations {
         now: u64,
         ssid: u16,
         response: &Packet,
-        links: String,
         update_delay_ms: u64,
         retry: (&Backoff, &mut Rng),
     ) {
@@ -511,8 +517,9 @@ impl Registrations {
         reg.initial_delay_applies = false;
         reg.sent_lifetime_s = reg.account.lifetime_s;
         reg.sent_binding = reg.account.binding.clone();
-        reg.sent_links = links;
-        reg.update_wanted = false;
+        // The object list the server now has: the one this Register carried, even if the
+        // objects changed while it was in flight (that change then needs its own Update).
+        reg.sent_links = core::mem::take(&mut reg.pending_links);
         let location = reg.location_path();
         self.arm(Timer::Update(ssid), now.saturating_add(update_delay_ms));
         self.out
@@ -530,7 +537,6 @@ impl Registrations {
         now: u64,
         ssid: u16,
         code: u8,
-        links: String,
         update_delay_ms: u64,
     ) {
         let Some(reg) = self.servers.get_mut(&ssid) else {
@@ -540,7 +546,7 @@ impl Registrations {
             reg.state = RegState::Registered;
             reg.sent_lifetime_s = reg.account.lifetime_s;
             reg.sent_binding = reg.account.binding.clone();
-            reg.sent_links = links;
+            reg.sent_links = core::mem::take(&mut reg.pending_links);
             self.arm(Timer::Update(ssid), now.saturating_add(update_delay_ms));
             self.out
                 .push(RegOutput::Event(Event::RegistrationUpdated { ssid }));
@@ -668,14 +674,7 @@ mod tests {
             max_ms: 1000,
             attempts: 2,
         };
-        r.on_register_response(
-            now,
-            7,
-            &created,
-            "</1/0>".into(),
-            207_000,
-            (&policy, &mut Rng::new(1)),
-        );
+        r.on_register_response(now, 7, &created, 207_000, (&policy, &mut Rng::new(1)));
         r.take_outputs();
         r
     }
@@ -729,7 +728,7 @@ mod tests {
                 ..
             }]
         ));
-        r.on_update_response(5_000, 7, msg::NOT_FOUND, String::new(), 1);
+        r.on_update_response(5_000, 7, msg::NOT_FOUND, 1);
         assert_eq!(r.state(7), Some(&RegState::Idle));
         assert_eq!(
             r.take_outputs(),
@@ -852,14 +851,7 @@ mod tests {
         r.register(ssid, "dev", Version::V1_1, "</1/0>");
         r.take_outputs();
         let c = created();
-        r.on_register_response(
-            now,
-            ssid,
-            &c,
-            "</1/0>".into(),
-            1_000,
-            (&POLICY, &mut Rng::new(1)),
-        );
+        r.on_register_response(now, ssid, &c, 1_000, (&POLICY, &mut Rng::new(1)));
         r.take_outputs()
     }
 
@@ -894,7 +886,7 @@ mod tests {
         assert_eq!(armed(&out), [(1, 6_000)]);
         // Once registered, a later Register (after a 4.04 Update) has no initial delay.
         succeed(&mut r, 6_000, 1);
-        r.on_update_response(7_000, 1, msg::NOT_FOUND, "".into(), 1_000);
+        r.on_update_response(7_000, 1, msg::NOT_FOUND, 1_000);
         assert_eq!(armed(&r.take_outputs()), [(1, 7_000)]);
     }
 
@@ -1013,5 +1005,39 @@ mod tests {
         r.take_outputs();
         r.on_deregistered(2, false);
         assert_eq!(armed(&r.take_outputs()), [(2, 86_440_000)]);
+    }
+
+    #[test]
+    fn an_object_list_change_while_register_is_in_flight_is_sent_in_an_update_after_it() {
+        let mut r = Registrations::default();
+        r.sync(0, accounts(), true, |_| PeerId(3));
+        r.register(7, "dev", Version::V1_1, "</1/0>");
+        r.take_outputs();
+        // Core 1.1 §5.3.2: the list changes while the Register (with the old one) flies.
+        r.want_update_all();
+        let c = created();
+        r.on_register_response(10, 7, &c, 1_000, (&POLICY, &mut Rng::new(1)));
+        r.take_outputs();
+        assert_eq!(r.updates_wanted(), [7]);
+        r.update(7, "</1/0>,</3303/0>");
+        let out = r.take_outputs();
+        let Some(RegOutput::Send { packet, .. }) = out.first() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            packet.payload, b"</1/0>,</3303/0>",
+            "the new list, since the server has the old"
+        );
+        r.on_update_response(20, 7, msg::CHANGED, 1_000);
+        r.take_outputs();
+        assert!(r.updates_wanted().is_empty());
+        // Answered: the next Update carries no list.
+        r.want_update(7);
+        r.update(7, "</1/0>,</3303/0>");
+        let out = r.take_outputs();
+        let Some(RegOutput::Send { packet, .. }) = out.first() else {
+            panic!("{out:?}")
+        };
+        assert!(packet.payload.is_empty());
     }
 }

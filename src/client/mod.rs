@@ -565,16 +565,14 @@ impl Client {
                 self.apply_bootstrap_outputs(now);
             }
             Purpose::Registration(RegExchange::Register(ssid)) => {
-                let links = self.object_links();
                 let delay = self.update_delay_ms(ssid);
                 let retry = (&self.config.registration_retry, &mut self.rng);
                 self.regs
-                    .on_register_response(now, ssid, response, links, delay, retry);
+                    .on_register_response(now, ssid, response, delay, retry);
             }
             Purpose::Registration(RegExchange::Update(ssid)) => {
-                let links = self.object_links();
                 let delay = self.update_delay_ms(ssid);
-                self.regs.on_update_response(now, ssid, code, links, delay);
+                self.regs.on_update_response(now, ssid, code, delay);
             }
             Purpose::Registration(RegExchange::Deregister { ssid, forget }) => {
                 self.deregister_done(now, ssid, forget)
