@@ -915,6 +915,19 @@ const char *lwm2mc_result_str(uint32_t result);
 // The library version, a static NUL-terminated string such as "0.1.0". Never NULL.
 const char *lwm2mc_version(void);
 
+// Factory state: makes an account of the config a PSK one (LwM2M Security Mode 0): Security
+// Mode `/0/x/2` = 0, PSK Identity `/0/x/3` = `identity`, Secret Key `/0/x/5` = `key`.
+// `short_server_id` 0 names the Bootstrap-Server account (0 is no Server's ID, Core 1.1
+// §E.2), 1..65534 the LwM2M Server account with that Short Server ID; the account must have
+// been added first (else NOT_FOUND). Use it with a `coaps://` URI: the built-in UDP
+// transport then runs DTLS 1.2 with these keys. An empty identity or key, or one longer than
+// 65535 bytes, is INVALID_ARGUMENT. The key is never logged. A refused call leaves the config
+// unchanged.
+//
+// # Safety
+// `config` must be NULL or a valid config; `identity` and `key` readable for their lengths.
+lwm2mc_result lwm2mc_config_set_psk(struct lwm2mc_config *config, uint16_t short_server_id, const uint8_t *identity, size_t identity_len, const uint8_t *key, size_t key_len);
+
 // Writes the registration state with server `short_server_id`; NOT_FOUND for no such
 // server account.
 //

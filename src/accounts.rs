@@ -373,6 +373,28 @@ pub mod factory {
         Ok(())
     }
 
+    /// Turns the account of Security instance `security_iid` into a Certificate one (Security
+    /// Mode 2, Core 1.1 Appendix E.1.1): `/0/x/3` the client's certificate (DER X.509v3),
+    /// `/0/x/4` the server's certificate (DER; the built-in DTLS accepts exactly that one),
+    /// `/0/x/5` the client's private key (DER, PKCS #8). Use a `coaps://` URI.
+    pub fn set_certificate(
+        store: &mut Store,
+        security_iid: u16,
+        client_cert: &[u8],
+        server_cert: &[u8],
+        private_key: &[u8],
+    ) -> Result<(), StoreError> {
+        let base = |rid| Path::resource(oid::SECURITY, security_iid, rid);
+        store.set(
+            &base(sec::MODE),
+            Value::Integer(SecurityMode::Certificate.as_i64()),
+        )?;
+        store.set(&base(sec::IDENTITY), Value::Opaque(client_cert.to_vec()))?;
+        store.set(&base(sec::SERVER_KEY), Value::Opaque(server_cert.to_vec()))?;
+        store.set(&base(sec::SECRET_KEY), Value::Opaque(private_key.to_vec()))?;
+        Ok(())
+    }
+
     /// The Security instance of the LwM2M Server account `ssid`, if there is one.
     pub fn security_instance_of(store: &Store, ssid: u16) -> Option<u16> {
         security_accounts(store)

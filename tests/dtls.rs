@@ -1,6 +1,6 @@
 //! Built-in DTLS (feature `dtls`) over real UDP on 127.0.0.1 against an independent DTLS stack:
 //! libcoap's `coap-server` (Debian `libcoap3-bin`), in its GnuTLS and its OpenSSL builds, with a
-//! PSK. coap-server knows no LwM2M path, so it answers the device's Bootstrap-Request and
+//! PSK, and with certificates (Security Mode 2) made at test time. coap-server knows no LwM2M path, so it answers the device's Bootstrap-Request and
 //! Register with 4.04: that answer, decrypted by the device, proves the DTLS exchange works
 //! both ways. Then the full cycle (bootstrap, register, DM) against the testkit's servers
 //! secured with DTLS PSK (OpenSSL's server side; the client side is the same code as with
@@ -333,4 +333,286 @@ fn a_secured_server_ignores_plain_coap() {
     udp.start().unwrap();
     let r = udp.run_until(Duration::from_secs(2), |e| matches!(e, Event::Bootstrapped));
     assert!(r.is_err(), "{r:?}");
+}
+
+type KeyPair = (
+    openssl::x509::X509,
+    openssl::pkey::PKey<openssl::pkey::Private>,
+);
+
+/// A P-256 key and a certificate for it (valid from now for a day), made here with OpenSSL:
+/// nothing is shipped. Self-signed without `issuer`; `ca` makes it a CA (basicConstraints
+/// CA:TRUE, keyCertSign).
+fn certificate(cn: &str, issuer: Option<&KeyPair>, ca: bool) -> KeyPair {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{BasicConstraints, KeyUsage};
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(issuer.map_or(&*name, |i| i.0.subject_name()))
+        .unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    if ca {
+        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    b.sign(issuer.map_or(&key, |i| &i.1), MessageDigest::sha256())
+        .unwrap();
+    (b.build(), key)
+}
+
+fn self_signed(cn: &str) -> KeyPair {
+    certificate(cn, None, false)
+}
+
+/// coap-server with a certificate and key (PEM files in `dir`), requiring a client
+/// certificate issued by `trust` (`-R`; coap-server also takes any self-signed one).
+// The child is reaped by `CoapServer::drop`, which clippy does not follow.
+#[allow(clippy::zombie_processes)]
+fn start_cert_server(
+    bin: &str,
+    dir: &std::path::Path,
+    server: &KeyPair,
+    trust: &openssl::x509::X509,
+) -> CoapServer {
+    std::fs::create_dir_all(dir).unwrap();
+    let (cert, key, trust_file) = (
+        dir.join("server.pem"),
+        dir.join("server.key"),
+        dir.join("trust.pem"),
+    );
+    std::fs::write(&cert, server.0.to_pem().unwrap()).unwrap();
+    std::fs::write(&key, server.1.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&trust_file, trust.to_pem().unwrap()).unwrap();
+    let p = free_port_pair();
+    let child = Command::new(bin)
+        .args(["-A", "127.0.0.1", "-p", &p.to_string()])
+        .arg("-c")
+        .arg(&cert)
+        .arg("-j")
+        .arg(&key)
+        .arg("-R")
+        .arg(&trust_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {bin}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if UdpSocket::bind(("127.0.0.1", p + 1)).is_err() {
+            return CoapServer { child, port: p + 1 };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{bin} did not bind 127.0.0.1:{}", p + 1);
+}
+
+/// A device whose factory server account is in Certificate mode (Security Mode 2).
+fn cert_device(
+    uri: &str,
+    client: &(
+        openssl::x509::X509,
+        openssl::pkey::PKey<openssl::pkey::Private>,
+    ),
+    server_cert: &openssl::x509::X509,
+) -> UdpClient {
+    let mut s = Store::with_standard_objects();
+    factory::add_server_account(&mut s, 1, uri, 60).unwrap();
+    let iid = factory::security_instance_of(&s, 1).unwrap();
+    factory::set_certificate(
+        &mut s,
+        iid,
+        &client.0.to_der().unwrap(),
+        &server_cert.to_der().unwrap(),
+        &client.1.private_key_to_pkcs8().unwrap(),
+    )
+    .unwrap();
+    factory::add_device(&mut s, "ACME", "DTLS-1", "0007").unwrap();
+    UdpClient::bind(
+        Client::new(config("dtls-cert"), s),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap()
+}
+
+/// Certificate mode (Security Mode 2) against coap-server on GnuTLS and on OpenSSL, which
+/// require the device's certificate (/0/x/3, key /0/x/5) and check it was issued by the test
+/// CA: the Register goes over
+/// the session and coap-server's 4.04 comes back. The device accepts exactly the server
+/// certificate of /0/x/4 (Certificate Usage 3, the default).
+#[test]
+fn certificate_mode_register_is_answered_by_coap_server() {
+    let ca = certificate("lwm2mc test CA", None, true);
+    let client = certificate("dtls-cert", Some(&ca), false);
+    let server = self_signed("coap-server");
+    for bin in coap_servers() {
+        let dir = std::env::temp_dir().join(format!("lwm2mc-cert-{}-{bin}", std::process::id()));
+        let coap = start_cert_server(bin, &dir, &server, &ca.0);
+        let uri = format!("coaps://127.0.0.1:{}", coap.port);
+        let mut udp = cert_device(&uri, &client, &server.0);
+        udp.start().unwrap();
+        let started = Instant::now();
+        let events = udp
+            .run_until(
+                Duration::from_secs(20),
+                |e| matches!(e, Event::RegistrationFailed { reason, .. } if reason.contains("4.04")),
+            )
+            .unwrap_or_else(|e| panic!("{bin}: {e}"));
+        let suite = events.iter().find_map(|e| match e {
+            Event::SecureSessionEstablished { cipher_suite, .. } => Some(cipher_suite.clone()),
+            _ => None,
+        });
+        println!(
+            "{bin}, certificates: handshake + Register answered in {:?}, suite {suite:?}",
+            started.elapsed()
+        );
+        assert!(
+            suite
+                .as_deref()
+                .is_some_and(|s| s.starts_with("TLS_ECDHE_ECDSA_WITH_AES_128_")),
+            "{bin}: {events:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A server whose certificate is not /0/x/4 (same subject, another key) is refused in the
+/// handshake: reported, retried later, and nothing it sends reaches the core.
+#[test]
+fn certificate_mode_refuses_another_server_certificate() {
+    let ca = certificate("lwm2mc test CA", None, true);
+    let client = certificate("dtls-cert", Some(&ca), false);
+    let expected = self_signed("coap-server");
+    let impostor = self_signed("coap-server");
+    let bin = coap_servers()[0];
+    let dir = std::env::temp_dir().join(format!("lwm2mc-cert-wrong-{}", std::process::id()));
+    let coap = start_cert_server(bin, &dir, &impostor, &ca.0);
+    let uri = format!("coaps://127.0.0.1:{}", coap.port);
+    let mut udp = cert_device(&uri, &client, &expected.0);
+    udp.start().unwrap();
+    let mut failure = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && failure.is_none() {
+        for e in udp.turn(Duration::from_millis(100)).unwrap() {
+            match e {
+                Event::SecureSessionFailed {
+                    reason, retry_at, ..
+                } => failure = Some((reason, retry_at)),
+                Event::SecureSessionEstablished { .. } => {
+                    panic!("connected to a server whose certificate is not /0/x/4")
+                }
+                Event::RegistrationFailed { ref reason, .. } => {
+                    assert!(!reason.contains("4.04"), "an answer got through: {e:?}")
+                }
+                Event::Registered { .. } => panic!("registered with the wrong server"),
+                _ => {}
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (reason, retry_at) = failure.expect("the handshake failure is reported");
+    println!("{bin}, another server certificate: {reason}");
+    assert!(reason.contains("certificate"), "{reason}");
+    assert!(retry_at.is_some(), "retried after a back-off");
+}
+
+/// The device's certificate is what coap-server checks: one issued by a CA it does not trust
+/// (`-R` names another) fails the handshake on the server's side, and nothing reaches the core.
+#[test]
+fn certificate_mode_client_certificate_is_checked_by_coap_server() {
+    let rogue = certificate("rogue CA", None, true);
+    let client = certificate("dtls-cert", Some(&rogue), false);
+    let trusted_other = certificate("lwm2mc test CA", None, true);
+    let server = self_signed("coap-server");
+    for bin in coap_servers() {
+        let dir = std::env::temp_dir().join(format!(
+            "lwm2mc-cert-untrusted-{}-{bin}",
+            std::process::id()
+        ));
+        let coap = start_cert_server(bin, &dir, &server, &trusted_other.0);
+        let uri = format!("coaps://127.0.0.1:{}", coap.port);
+        let mut udp = cert_device(&uri, &client, &server.0);
+        udp.set_handshake_timeout(Duration::from_millis(1_500));
+        udp.start().unwrap();
+        let events = udp
+            .run_until(Duration::from_secs(10), |e| {
+                matches!(e, Event::SecureSessionFailed { .. })
+            })
+            .unwrap_or_else(|e| panic!("{bin}: {e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            !events.iter().any(|e| matches!(
+                e,
+                Event::SecureSessionEstablished { .. } | Event::RegistrationFailed { .. }
+            )),
+            "{bin}: {events:?}"
+        );
+        println!("{bin}, untrusted client certificate: {:?}", events.last());
+    }
+}
+
+/// A Certificate mode account whose keys do not fit (a private key that is not the
+/// certificate's) is reported once and never contacted: not a datagram reaches its address.
+#[test]
+fn certificate_mode_with_unusable_keys_sends_nothing() {
+    let client = self_signed("dtls-cert");
+    let other = self_signed("other");
+    let server = self_signed("server");
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let uri = format!("coaps://127.0.0.1:{}", sink.local_addr().unwrap().port());
+    // The certificate of `client` with the key of `other`.
+    let mixed = (client.0.clone(), other.1.clone());
+    let mut udp = cert_device(&uri, &mixed, &server.0);
+    udp.start().unwrap();
+    let events = udp
+        .run_until(Duration::from_secs(5), |e| {
+            matches!(e, Event::SecureSessionFailed { .. })
+        })
+        .unwrap();
+    let reason = events
+        .iter()
+        .find_map(|e| match e {
+            Event::SecureSessionFailed {
+                reason,
+                retry_at: None,
+                ..
+            } => Some(reason.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("reported as unusable, no retry: {events:?}"));
+    assert!(reason.contains("/0/x/5"), "{reason}");
+    for _ in 0..10 {
+        udp.turn(Duration::from_millis(50)).unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    assert!(sink.recv_from(&mut buf).is_err(), "something was sent");
 }

@@ -4,7 +4,7 @@
 //! the whole device-management flow against the testkit servers, the example device, and
 //! `pip install ./bindings/python` into a fresh environment.
 //!
-//! Python packages (pytest, aiocoap; pinned) go into a virtual environment under the target
+//! Python packages (pytest, aiocoap, DTLSSocket; pinned) go into a virtual environment under the target
 //! directory, created on the first run (tests/support/python.rs).
 
 #[path = "support/c_build.rs"]
@@ -31,13 +31,31 @@ use std::time::Duration;
 use lwm2mc::testkit::{BootstrapConfig, BootstrapServer, Lwm2mServer};
 use python_env::Python;
 
-const PINS: &[&str] = &["pytest==8.3.4", "aiocoap==0.4.17"];
-const CHECK: &str = "import sys, pytest, aiocoap.meta; sys.exit(pytest.__version__ != '8.3.4' or aiocoap.meta.version != '0.4.17')";
+/// DTLSSocket (aiocoap's tinydtls transports, test_aiocoap_dtls.py) is an sdist: pip builds it
+/// with Cython and a C compiler, its setup.py runs tinydtls' `autogen.sh` (autoreconf, from
+/// Debian's `autoconf`, which .ci/run installs) and `configure`.
+const PINS: &[&str] = &["pytest==8.3.4", "aiocoap==0.4.17", "DTLSSocket==0.2.3"];
+/// DTLSSocket's build requirements (its pyproject.toml leaves them unpinned).
+const BUILD_PINS: &[&str] = &[
+    "Cython==3.1.2",
+    "setuptools==84.2.1",
+    "wheel==0.48.0",
+    "packaging==26.4",
+];
+const CHECK: &str = "import sys, importlib.metadata as m, pytest, aiocoap.meta, DTLSSocket.dtls; \
+    sys.exit(pytest.__version__ != '8.3.4' or aiocoap.meta.version != '0.4.17' \
+    or m.version('DTLSSocket') != '0.2.3')";
 
 fn python() -> &'static Python {
     static PY: OnceLock<Python> = OnceLock::new();
     PY.get_or_init(|| {
-        python_env::python_with(profile_dir().parent().unwrap(), "python", PINS, CHECK)
+        python_env::python_with_build_pins(
+            profile_dir().parent().unwrap(),
+            "python",
+            PINS,
+            BUILD_PINS,
+            CHECK,
+        )
     })
 }
 

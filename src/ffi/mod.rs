@@ -13,6 +13,7 @@ mod flush;
 pub mod guard;
 pub mod observations;
 pub mod result;
+pub mod security;
 pub mod servers;
 pub mod types;
 pub mod values;

@@ -5,8 +5,11 @@
 //! - [`DtlsSession`]: one DTLS association, datagrams in and out (sans-I/O in its data: it never
 //!   touches a socket). Client or server, PSK (Security Mode 0) with the cipher suites LwM2M
 //!   mandates for PSK, `TLS_PSK_WITH_AES_128_CCM_8` and `TLS_PSK_WITH_AES_128_CBC_SHA256`
-//!   (LwM2M Transport 1.1 §5.2.7.1; RFC 6655, RFC 5487). Session resumption (RFC 5246 §7.3)
-//!   through [`DtlsSession::session`] and the `resume` argument of [`DtlsSession::client_psk`].
+//!   (LwM2M Transport 1.1 §5.2.7.1; RFC 6655, RFC 5487). Certificate mode (Security Mode 2) on
+//!   the client side ([`DtlsSession::client_cert`], [`CertCredentials`]): the client's X.509
+//!   certificate and private key, the server's certificate matched exactly. Session resumption
+//!   (RFC 5246 §7.3) through [`DtlsSession::session`] and the `resume` argument of
+//!   [`DtlsSession::client_psk`] and [`DtlsSession::client_cert`].
 //! - [`SecureLinks`] (crate-private): what `UdpClient` keeps per secured peer: the session,
 //!   the datagrams the core emitted while the handshake runs (bounded), the back-off after a
 //!   failed handshake, and the rehandshake before a Register.
@@ -17,7 +20,9 @@
 //! runs it. Everything else is driven by the caller.
 //!
 //! Secrets: [`PskCredentials`] holds its copies in `Zeroizing` buffers (wiped on drop) and
-//! its `Debug` shows only lengths; no error or event text contains key material.
+//! its `Debug` shows only lengths; [`CertCredentials`] keeps the private key only as OpenSSL's
+//! `EVP_PKEY` (OpenSSL clears its key material when it frees it) and shows none of it; no
+//! error or event text contains key material.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -28,10 +33,12 @@ use std::time::Duration;
 use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::ex_data::Index;
+use openssl::pkey::{PKey, Private};
 use openssl::ssl::{
     ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSession, SslStream,
-    SslVersion,
+    SslVerifyMode, SslVersion,
 };
+use openssl::x509::X509;
 use zeroize::Zeroizing;
 
 use crate::event::Event;
@@ -41,6 +48,14 @@ use crate::uri::Scheme;
 /// The PSK cipher suites offered, in order of preference: the two LwM2M makes mandatory for
 /// PSK mode (Transport 1.1 §5.2.7.1), OpenSSL names.
 pub const PSK_CIPHER_SUITES: &str = "PSK-AES128-CCM8:PSK-AES128-CBC-SHA256";
+
+/// The Certificate mode cipher suites offered, in order of preference (OpenSSL names):
+/// `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (RFC 7251), the one LwM2M mandates for Certificate
+/// mode, then `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256` and
+/// `TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256` (RFC 5289), which LwM2M 1.1 and 1.0 name next to
+/// it. ECDSA only: the server's certificate must carry an EC key (P-256 in LwM2M).
+pub const CERT_CIPHER_SUITES: &str =
+    "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA256";
 
 /// Longest PSK identity accepted (bytes). LwM2M asks clients to support identities up to 128
 /// bytes (Core 1.1 Appendix E.1.1); OpenSSL allows 128 (`PSK_MAX_IDENTITY_LEN`).
@@ -126,6 +141,78 @@ impl fmt::Debug for PskCredentials {
     }
 }
 
+/// Certificate mode keys (Security Mode 2, Core 1.1 §E.1.1): the client's certificate
+/// (`/0/x/3`, DER X.509v3), its private key (`/0/x/5`, DER: RFC 5958 OneAsymmetricKey, i.e.
+/// PKCS #8, or the algorithm's own form) and the server's certificate (`/0/x/4`, DER).
+///
+/// The server is authenticated by an exact match of the certificate it presents with
+/// `/0/x/4`: Certificate Usage 3, "domain-issued certificate" (RFC 6698 §2.1.1: the
+/// certificate must match, no PKIX path validation), which is what an account without
+/// Certificate Usage `/0/x/15` means (Core 1.1 §E.1, `0-1_1.xml`). A certificate that does not
+/// match fails the handshake with `bad_certificate` before the client sends its own key
+/// exchange, and again after the handshake should OpenSSL have let it through.
+#[derive(Clone)]
+pub struct CertCredentials {
+    cert: X509,
+    key: PKey<Private>,
+    server_cert: Arc<Vec<u8>>,
+}
+
+impl CertCredentials {
+    /// Parses and checks the three: DER certificates, a DER private key matching the client's
+    /// certificate. Nothing of a key is ever put into an error.
+    pub fn new(
+        client_cert_der: &[u8],
+        private_key_der: &[u8],
+        server_cert_der: &[u8],
+    ) -> Result<CertCredentials, DtlsError> {
+        let cert = X509::from_der(client_cert_der).map_err(|_| {
+            DtlsError::Setup("client certificate (/0/x/3) is not a DER X.509 certificate".into())
+        })?;
+        let key = PKey::private_key_from_der(private_key_der).map_err(|_| {
+            DtlsError::Setup("private key (/0/x/5) is not a DER private key".into())
+        })?;
+        let matches = cert
+            .public_key()
+            .map(|public| public.public_eq(&key))
+            .unwrap_or(false);
+        if !matches {
+            return Err(DtlsError::Setup(
+                "private key (/0/x/5) does not belong to the client certificate (/0/x/3)".into(),
+            ));
+        }
+        // Parsed to refuse what is no certificate; kept as OpenSSL encodes it (the DER as
+        // received for a well-formed certificate).
+        let server = X509::from_der(server_cert_der).map_err(|_| {
+            DtlsError::Setup("server certificate (/0/x/4) is not a DER X.509 certificate".into())
+        })?;
+        let server_cert = server
+            .to_der()
+            .map_err(|e| DtlsError::Setup(stack_text(&e)))?;
+        Ok(CertCredentials {
+            cert,
+            key,
+            server_cert: Arc::new(server_cert),
+        })
+    }
+}
+
+impl fmt::Debug for CertCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CertCredentials {{ key: <redacted>, server_cert: {} B }}",
+            self.server_cert.len()
+        )
+    }
+}
+
+/// True when `cert` is the pinned server certificate (byte for byte, DER).
+fn is_pinned(cert: Option<&openssl::x509::X509Ref>, pinned: &[u8]) -> bool {
+    cert.and_then(|c| c.to_der().ok())
+        .is_some_and(|der| der.as_slice() == pinned)
+}
+
 /// Why a DTLS session could not be set up or went down.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DtlsError {
@@ -206,6 +293,9 @@ pub struct DtlsSession {
     connected: bool,
     closed: bool,
     identity_index: Option<Index<Ssl, Vec<u8>>>,
+    /// Certificate mode: the server certificate the peer must present (checked once more when
+    /// the handshake ends).
+    pinned: Option<Arc<Vec<u8>>>,
 }
 
 impl fmt::Debug for DtlsSession {
@@ -218,9 +308,13 @@ impl fmt::Debug for DtlsSession {
 }
 
 fn dtls12_only(b: &mut SslContextBuilder) -> Result<(), ErrorStack> {
+    dtls12_with(b, PSK_CIPHER_SUITES)
+}
+
+fn dtls12_with(b: &mut SslContextBuilder, suites: &str) -> Result<(), ErrorStack> {
     b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::DTLS1_2))?;
-    b.set_cipher_list(PSK_CIPHER_SUITES)?;
+    b.set_cipher_list(suites)?;
     // The MTU is ours (DTLS_MTU), not the BIO's: there is no socket to query.
     b.set_options(SslOptions::NO_QUERY_MTU);
     // Plaintext of at most one datagram per record; no renegotiation (RFC 6347 §4.2.8 allows
@@ -268,7 +362,43 @@ impl DtlsSession {
             unsafe { ssl.set_session(s) }.map_err(setup)?;
         }
         ssl.set_connect_state();
-        Self::start(ssl, None)
+        Self::start(ssl, false, None, None)
+    }
+
+    /// A client session in Certificate mode (Security Mode 2): presents `creds`' certificate
+    /// (the server asks for it in a CertificateRequest, RFC 5246 §7.4.4) and accepts only the
+    /// server certificate of `creds` (see [`CertCredentials`]). `resume` as for
+    /// [`DtlsSession::client_psk`].
+    pub fn client_cert(
+        creds: &CertCredentials,
+        resume: Option<&SslSession>,
+    ) -> Result<DtlsSession, DtlsError> {
+        let setup = |e: ErrorStack| DtlsError::Setup(stack_text(&e));
+        let mut b = SslContext::builder(SslMethod::dtls_client()).map_err(setup)?;
+        dtls12_with(&mut b, CERT_CIPHER_SUITES).map_err(setup)?;
+        b.set_certificate(&creds.cert).map_err(setup)?;
+        b.set_private_key(&creds.key).map_err(setup)?;
+        b.check_private_key().map_err(setup)?;
+        let pinned = creds.server_cert.clone();
+        // Certificate Usage 3 (RFC 6698 §2.1.1): the end-entity certificate (depth 0) must be
+        // /0/x/4; OpenSSL's own verdict on the chain (self-signed, unknown issuer) does not
+        // count, so the certificates above it are let through and the leaf decides.
+        b.set_verify_callback(SslVerifyMode::PEER, move |_preverified, ctx| {
+            if ctx.error_depth() != 0 {
+                return true;
+            }
+            is_pinned(ctx.current_cert(), &pinned)
+        });
+        let ctx = b.build();
+        let mut ssl = Ssl::new(&ctx).map_err(setup)?;
+        ssl.set_mtu(DTLS_MTU as u32).map_err(setup)?;
+        if let Some(s) = resume {
+            // SAFETY: as in `client_psk`: `s` came from a session of a context this function
+            // built with the same method and cipher list; OpenSSL refuses an incompatible one.
+            unsafe { ssl.set_session(s) }.map_err(setup)?;
+        }
+        ssl.set_connect_state();
+        Self::start(ssl, false, None, Some(creds.server_cert.clone()))
     }
 
     /// A server session: `lookup` gives the PSK for the identity the client sends. Feed the
@@ -306,12 +436,43 @@ impl DtlsSession {
         let mut ssl = Ssl::new(&ctx).map_err(setup)?;
         ssl.set_mtu(DTLS_MTU as u32).map_err(setup)?;
         ssl.set_accept_state();
-        Self::start(ssl, Some(index))
+        Self::start(ssl, true, Some(index), None)
+    }
+
+    /// A server session in Certificate mode with `cert` and `key` (PEM or DER parsed by the
+    /// caller), asking the client for its certificate and accepting any (the caller checks
+    /// [`DtlsSession::peer_certificate`]). For tests; no cookie exchange, as `server_psk`.
+    pub fn server_cert(cert: &X509, key: &PKey<Private>) -> Result<DtlsSession, DtlsError> {
+        let setup = |e: ErrorStack| DtlsError::Setup(stack_text(&e));
+        let mut b = SslContext::builder(SslMethod::dtls_server()).map_err(setup)?;
+        dtls12_with(&mut b, CERT_CIPHER_SUITES).map_err(setup)?;
+        b.set_certificate(cert).map_err(setup)?;
+        b.set_private_key(key).map_err(setup)?;
+        b.check_private_key().map_err(setup)?;
+        b.set_verify_callback(
+            SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+            |_, _| true,
+        );
+        let ctx = b.build();
+        let mut ssl = Ssl::new(&ctx).map_err(setup)?;
+        ssl.set_mtu(DTLS_MTU as u32).map_err(setup)?;
+        ssl.set_accept_state();
+        Self::start(ssl, true, None, None)
+    }
+
+    /// The certificate the peer presented (DER), once connected.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        if !self.connected {
+            return None;
+        }
+        self.stream.ssl().peer_certificate()?.to_der().ok()
     }
 
     fn start(
         ssl: Ssl,
+        server: bool,
         identity_index: Option<Index<Ssl, Vec<u8>>>,
+        pinned: Option<Arc<Vec<u8>>>,
     ) -> Result<DtlsSession, DtlsError> {
         let stream =
             SslStream::new(ssl, Pipe::default()).map_err(|e| DtlsError::Setup(stack_text(&e)))?;
@@ -320,8 +481,9 @@ impl DtlsSession {
             connected: false,
             closed: false,
             identity_index,
+            pinned,
         };
-        if s.identity_index.is_none() {
+        if !server {
             // The client speaks first: queue the ClientHello.
             s.drive()?;
         }
@@ -460,7 +622,19 @@ impl DtlsSession {
         let mut out = Vec::new();
         if !self.connected {
             match self.stream.do_handshake() {
-                Ok(()) => self.connected = true,
+                Ok(()) => {
+                    // Certificate mode: the verify callback already refused any other server
+                    // certificate; checked once more before any data is trusted.
+                    if let Some(pinned) = &self.pinned {
+                        if !is_pinned(self.stream.ssl().peer_certificate().as_deref(), pinned) {
+                            self.closed = true;
+                            return Err(DtlsError::Handshake(
+                                "the server certificate is not /0/x/4".into(),
+                            ));
+                        }
+                    }
+                    self.connected = true;
+                }
                 Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
                     return Ok(out)
                 }
@@ -528,7 +702,8 @@ impl Output {
 /// What secures a peer, from its Security instance.
 enum Credentials {
     Psk(PskCredentials),
-    /// A mode this build cannot secure (RPK, certificates, EST), or `coaps://` with NoSec, or
+    Cert(CertCredentials),
+    /// A mode this build cannot secure (RPK, EST), or `coaps://` with NoSec, or
     /// keys that do not fit: nothing is ever sent to the peer, in clear or otherwise.
     Unusable(String),
 }
@@ -619,11 +794,19 @@ impl SecureLinks {
                     Err(e) => Credentials::Unusable(e.to_string()),
                 }
             }
+            SecurityMode::Certificate => match CertCredentials::new(
+                &info.public_key_or_identity,
+                &info.secret_key,
+                &info.server_public_key,
+            ) {
+                Ok(c) => Credentials::Cert(c),
+                Err(e) => Credentials::Unusable(e.to_string()),
+            },
             SecurityMode::NoSec => Credentials::Unusable(
                 "coaps:// URI with Security Mode 3 (NoSec): not sent in clear".into(),
             ),
             other => Credentials::Unusable(format!(
-                "Security Mode {} is not supported by the built-in DTLS (PSK only)",
+                "Security Mode {} is not supported by the built-in DTLS (PSK and Certificate only)",
                 other.as_i64()
             )),
         };
@@ -724,15 +907,17 @@ impl SecureLinks {
         if link.retry_at.is_some_and(|t| now < t) {
             return;
         }
-        let Credentials::Psk(creds) = &link.creds else {
-            return;
-        };
         let resume = if link.fresh {
             None
         } else {
             link.resumable.as_ref()
         };
-        match DtlsSession::client_psk(creds, resume) {
+        let started = match &link.creds {
+            Credentials::Psk(creds) => DtlsSession::client_psk(creds, resume),
+            Credentials::Cert(creds) => DtlsSession::client_cert(creds, resume),
+            Credentials::Unusable(_) => return,
+        };
+        match started {
             Ok(mut s) => {
                 out.drain_session(peer, &mut s);
                 link.session = Some(s);
@@ -1076,6 +1261,121 @@ mod tests {
         }
         assert!(c.is_connected() && s.is_connected(), "after {n} datagrams");
         assert!(started.elapsed() < Duration::from_secs(15));
+    }
+
+    /// A P-256 key and a self-signed certificate for it, valid from now for a day.
+    fn self_signed(cn: &str) -> (X509, PKey<Private>) {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::x509::{X509Builder, X509NameBuilder};
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", cn).unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        let serial = BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+        b.set_serial_number(&serial).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (b.build(), key)
+    }
+
+    fn client_creds(client: &(X509, PKey<Private>), server: &X509) -> CertCredentials {
+        CertCredentials::new(
+            &client.0.to_der().unwrap(),
+            &client.1.private_key_to_pkcs8().unwrap(),
+            &server.to_der().unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn certificate_handshake_with_the_pinned_server_certificate() {
+        let client = self_signed("lwm2mc-device");
+        let server = self_signed("lwm2m-server");
+        let creds = client_creds(&client, &server.0);
+        let mut c = DtlsSession::client_cert(&creds, None).unwrap();
+        let mut s = DtlsSession::server_cert(&server.0, &server.1).unwrap();
+        let mut n = 0;
+        let (_, _, err) = pump(&mut c, &mut s, &mut n, &|_| false);
+        assert_eq!(err, None);
+        assert!(c.is_connected() && s.is_connected());
+        assert_eq!(c.cipher_suite(), Some("TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"));
+        // The server got the client's certificate (/0/x/3).
+        assert_eq!(s.peer_certificate(), Some(client.0.to_der().unwrap()));
+        assert_eq!(c.peer_certificate(), Some(server.0.to_der().unwrap()));
+        c.send(b"register").unwrap();
+        let (_, to_s, _) = pump(&mut c, &mut s, &mut n, &|_| false);
+        assert_eq!(to_s, vec![b"register".to_vec()]);
+        s.send(b"created").unwrap();
+        let (to_c, _, _) = pump(&mut c, &mut s, &mut n, &|_| false);
+        assert_eq!(to_c, vec![b"created".to_vec()]);
+        // Resumption works in this mode too (a fresh server context: full handshake again).
+        let saved = c.session().unwrap();
+        let mut c2 = DtlsSession::client_cert(&creds, Some(&saved)).unwrap();
+        let mut s2 = DtlsSession::server_cert(&server.0, &server.1).unwrap();
+        let (_, _, err) = pump(&mut c2, &mut s2, &mut n, &|_| false);
+        assert_eq!(err, None);
+        assert!(c2.is_connected());
+    }
+
+    #[test]
+    fn another_server_certificate_is_refused() {
+        let client = self_signed("lwm2mc-device");
+        let server = self_signed("lwm2m-server");
+        // Same subject, another key: a certificate an attacker could make.
+        let impostor = self_signed("lwm2m-server");
+        let creds = client_creds(&client, &server.0);
+        let mut c = DtlsSession::client_cert(&creds, None).unwrap();
+        let mut s = DtlsSession::server_cert(&impostor.0, &impostor.1).unwrap();
+        let mut n = 0;
+        let (to_c, to_s, err) = pump(&mut c, &mut s, &mut n, &|_| false);
+        assert!(matches!(&err, Some(DtlsError::Handshake(_))), "{err:?}");
+        assert!(to_c.is_empty() && to_s.is_empty());
+        assert!(!c.is_connected());
+        assert!(c.send(b"x").is_err());
+    }
+
+    #[test]
+    fn certificate_credentials_are_checked_and_redacted() {
+        let client = self_signed("lwm2mc-device");
+        let server = self_signed("lwm2m-server");
+        let (cert, key) = (
+            client.0.to_der().unwrap(),
+            client.1.private_key_to_pkcs8().unwrap(),
+        );
+        let server_der = server.0.to_der().unwrap();
+        // The traditional (SEC1) form of an EC key is taken too.
+        let sec1 = client.1.private_key_to_der().unwrap();
+        assert!(CertCredentials::new(&cert, &sec1, &server_der).is_ok());
+        let refused = [
+            CertCredentials::new(b"not a certificate", &key, &server_der),
+            CertCredentials::new(&cert, b"not a key", &server_der),
+            CertCredentials::new(&cert, &key, b""),
+            // The server's key with the client's certificate.
+            CertCredentials::new(
+                &cert,
+                &server.1.private_key_to_pkcs8().unwrap(),
+                &server_der,
+            ),
+        ];
+        for r in refused {
+            let e = r.unwrap_err();
+            assert!(matches!(e, DtlsError::Setup(_)), "{e:?}");
+        }
+        let dbg = format!("{:?}", client_creds(&client, &server.0));
+        assert!(dbg.contains("redacted") && !dbg.contains("BEGIN"), "{dbg}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 /* Config validation: a duplicate Short Server ID and a second Bootstrap-Server account are
  * refused with ALREADY_EXISTS and change nothing; lwm2mc_config_set_storage(cfg, NULL) means
- * no storage again, as the header says. */
+ * no storage again, as the header says; lwm2mc_config_set_psk writes Security Mode 0 and the
+ * keys of the account it names, and its refusals change nothing. */
 #include <stdio.h>
 #include <string.h>
 
@@ -106,9 +107,56 @@ static void null_storage_means_none(void) {
     lwm2mc_config_free(cfg);
 }
 
+static void check_bytes(lwm2mc_client *c, const char *path, const uint8_t *want, size_t n) {
+    lwm2mc_value v;
+    CHECK_OK(lwm2mc_client_get_value(c, path, &v));
+    CHECK(v.type == LWM2MC_TYPE_OPAQUE && v.len == n && memcmp(v.bytes, want, n) == 0);
+}
+
+static void check_integer(lwm2mc_client *c, const char *path, int64_t want) {
+    lwm2mc_value v;
+    CHECK_OK(lwm2mc_client_get_value(c, path, &v));
+    CHECK(v.type == LWM2MC_TYPE_INTEGER && v.integer == want);
+}
+
+static void psk_is_checked(void) {
+    static const uint8_t key[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const uint8_t bs_key[4] = {0xb5, 0xb5, 0xb5, 0xb5};
+    lwm2mc_config *cfg = NULL;
+    lwm2mc_client *c = NULL;
+    CHECK_RESULT(lwm2mc_config_set_psk(NULL, 0, (const uint8_t *)"id", 2, key, 16), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_OK(lwm2mc_config_new("psk-checks", &cfg));
+    /* No account to name yet. */
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 0, (const uint8_t *)"id", 2, key, 16), LWM2MC_RESULT_NOT_FOUND);
+    CHECK_OK(lwm2mc_config_add_bootstrap_server(cfg, "coaps://127.0.0.1:5784", 0)); /* /0/0 */
+    CHECK_OK(lwm2mc_config_add_server(cfg, 9, "coaps://127.0.0.1:5684", 60));      /* /0/1 */
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 8, (const uint8_t *)"id", 2, key, 16), LWM2MC_RESULT_NOT_FOUND);
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 65535, (const uint8_t *)"id", 2, key, 16),
+                 LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 9, (const uint8_t *)"id", 0, key, 16), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 9, (const uint8_t *)"id", 2, key, 0), LWM2MC_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 9, NULL, 2, key, 16), LWM2MC_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(lwm2mc_config_set_psk(cfg, 9, (const uint8_t *)"id", 2, NULL, 16), LWM2MC_RESULT_NULL_PARAMETER);
+    /* Short Server ID 0 is the Bootstrap-Server account; then server 9's. */
+    CHECK_OK(lwm2mc_config_set_psk(cfg, 0, (const uint8_t *)"bs-id", 5, bs_key, sizeof bs_key));
+    CHECK_OK(lwm2mc_config_set_psk(cfg, 9, (const uint8_t *)"dm-id", 5, key, sizeof key));
+    CHECK_OK(lwm2mc_config_set_device(cfg, "ACME", "checks", "0001"));
+    CHECK_OK(lwm2mc_client_new(cfg, &c));
+    check_integer(c, "/0/0/2", 0);
+    check_bytes(c, "/0/0/3", (const uint8_t *)"bs-id", 5);
+    check_bytes(c, "/0/0/5", bs_key, sizeof bs_key);
+    check_integer(c, "/0/1/2", 0);
+    check_integer(c, "/0/1/10", 9);
+    check_bytes(c, "/0/1/3", (const uint8_t *)"dm-id", 5);
+    check_bytes(c, "/0/1/5", key, sizeof key);
+    lwm2mc_client_free(c);
+    lwm2mc_config_free(cfg);
+}
+
 int main(void) {
     accounts_are_checked();
     null_storage_means_none();
+    psk_is_checked();
     printf("config checks: ok\n");
     return 0;
 }

@@ -52,8 +52,18 @@ fn ready(python: &Python, check: &str) -> bool {
     cmd.status().is_ok_and(|s| s.success())
 }
 
-fn pip_install(python: &Path, extra: &[&std::ffi::OsStr], pins: &[&str]) -> Output {
+fn pip_install(
+    python: &Path,
+    extra: &[&std::ffi::OsStr],
+    pins: &[&str],
+    constraints: Option<&Path>,
+) -> Output {
     let mut cmd = Command::new(python);
+    if let Some(c) = constraints {
+        // Read by pip in the isolated environment it builds an sdist in as well, so it pins
+        // the build requirements (e.g. Cython) that no requirement list reaches.
+        cmd.env("PIP_CONSTRAINT", c);
+    }
     cmd.args([
         "-m",
         "pip",
@@ -73,6 +83,25 @@ fn pip_install(python: &Path, extra: &[&std::ffi::OsStr], pins: &[&str]) -> Outp
 /// `target_dir/<name>-venv` (or `<name>-pydeps`). `check` is a Python snippet that exits 0 when
 /// the packages are importable at the pinned versions.
 pub fn python_with(target_dir: &Path, name: &str, pins: &[&str], check: &str) -> Python {
+    python_with_build_pins(target_dir, name, pins, &[], check)
+}
+
+/// [`python_with`], where packages built from source (an sdist) get their build requirements
+/// at `build_pins` (e.g. `["Cython==3.1.2"]`) rather than whatever is newest.
+pub fn python_with_build_pins(
+    target_dir: &Path,
+    name: &str,
+    pins: &[&str],
+    build_pins: &[&str],
+    check: &str,
+) -> Python {
+    let constraints = (!build_pins.is_empty()).then(|| {
+        let file = target_dir.join(format!("{name}-build-constraints.txt"));
+        std::fs::create_dir_all(target_dir).expect("target directory");
+        std::fs::write(&file, build_pins.join("\n") + "\n").expect("write build constraints");
+        file
+    });
+    let constraints = constraints.as_deref();
     let venv = target_dir.join(format!("{name}-venv"));
     let venv_python = Python {
         exe: venv.join("bin").join("python"),
@@ -94,7 +123,7 @@ pub fn python_with(target_dir: &Path, name: &str, pins: &[&str], check: &str) ->
         .args(["-m", "venv", "--clear"])
         .arg(&venv));
     let venv_error = if created.status.success() {
-        let out = pip_install(&venv_python.exe, &[], pins);
+        let out = pip_install(&venv_python.exe, &[], pins, constraints);
         if out.status.success() && ready(&venv_python, check) {
             return venv_python;
         }
@@ -117,6 +146,7 @@ pub fn python_with(target_dir: &Path, name: &str, pins: &[&str], check: &str) ->
             pydeps.as_os_str(),
         ],
         pins,
+        constraints,
     );
     if out.status.success() && ready(&target_python, check) {
         return target_python;

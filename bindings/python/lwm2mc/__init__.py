@@ -23,7 +23,7 @@ import itertools
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Protocol, Sequence, Union
 
 from . import _ffi
 
@@ -755,6 +755,10 @@ class Client:
             asleep goes out after an Update.
         log: called with (level, message) for warnings such as a datagram that could not be
             sent (1), state changes (2) and datagrams (3).
+        psk_identity, psk_key: make the `bootstrap` and `server` accounts PSK ones (Security
+            Mode 0, `/0/x/3` and `/0/x/5`; give both, with `coaps://` URIs): the default
+            transport then speaks DTLS 1.2 to them. The identity as bytes or text (UTF-8), the
+            key as bytes; never logged.
     """
 
     def __init__(
@@ -781,6 +785,8 @@ class Client:
         firmware: Optional[Firmware] = None,
         block_size: Optional[int] = None,
         queue_mode: bool = False,
+        psk_identity: Optional[Union[bytes, str]] = None,
+        psk_key: Optional[bytes] = None,
     ) -> None:
         self._handle: Optional[int] = None
         self._lock = threading.RLock()
@@ -808,6 +814,18 @@ class Client:
                 self._check(_lib.lwm2mc_config_set_block_size(cfg, block_size), "block_size")
             if queue_mode:
                 self._check(_lib.lwm2mc_config_set_queue_mode(cfg, True), "queue_mode")
+            if (psk_identity is None) != (psk_key is None):
+                raise ValueError("give psk_identity and psk_key together")
+            if psk_identity is not None and not (bootstrap or server):
+                raise ValueError("psk_identity and psk_key are for the bootstrap= or server= account")
+            if psk_identity is not None and psk_key is not None:
+                ident = psk_identity.encode() if isinstance(psk_identity, str) else bytes(psk_identity)
+                key = bytes(psk_key)
+                # Short Server ID 0 names the Bootstrap-Server account.
+                for ssid, given in ((0, bootstrap), (short_server_id, server)):
+                    if given:
+                        self._check(_lib.lwm2mc_config_set_psk(cfg, ssid, ident, len(ident), key, len(key)),
+                                    "psk")
             if firmware is not None:
                 protocols = sum(1 << int(p) for p in firmware.download_protocols if 1 <= int(p) <= 5)
                 fw = _ffi.FirmwareCallbacks(ctypes.c_void_p(self._key), _fw_open, _fw_write, _fw_verify, _fw_apply,

@@ -177,6 +177,8 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "lwm2mc_config_set_limit": ([cfg, ctypes.c_uint32, c_size_t], result_t),
         "lwm2mc_config_set_block_size": ([cfg, c_size_t], result_t),
         "lwm2mc_config_set_queue_mode": ([cfg, ctypes.c_bool], result_t),
+        "lwm2mc_config_set_psk": ([cfg, ctypes.c_uint16, ctypes.c_char_p, c_size_t, ctypes.c_char_p, c_size_t],
+                                  result_t),
         "lwm2mc_client_registration_state": ([cli, ctypes.c_uint16, ctypes.POINTER(ctypes.c_uint32)], result_t),
         "lwm2mc_client_resource_type": ([cli, c_char_p, P(ctypes.c_uint32)], result_t),
         "lwm2mc_config_new": ([c_char_p, P(c_void_p)], result_t),

@@ -212,6 +212,40 @@ def test_config_refusals_through_the_ctypes_layer():
         lib.lwm2mc_config_free(cfg)
 
 
+def test_psk_credentials_go_to_the_factory_accounts():
+    key = bytes(range(16))
+    with lwm2mc.Client("py-psk", bootstrap="coaps://127.0.0.1:9", psk_identity="py-psk-id", psk_key=key) as c:
+        # Security Mode 0 (PSK), /0/x/3 identity, /0/x/5 key on the Bootstrap-Server account.
+        assert (c.get("/0/0/1"), c.get("/0/0/2"), c.get("/0/0/3"), c.get("/0/0/5")) == (True, 0, b"py-psk-id", key)
+    with lwm2mc.Client("py-psk", server="coaps://127.0.0.1:9", short_server_id=5, psk_identity=b"\x01\x02",
+                       psk_key=key) as c:
+        assert (c.get("/0/0/10"), c.get("/0/0/2"), c.get("/0/0/3")) == (5, 0, b"\x01\x02")
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-psk", bootstrap="coaps://127.0.0.1:9", psk_identity="id")
+    with pytest.raises(ValueError):
+        lwm2mc.Client("py-psk", servers=[(1, "coaps://127.0.0.1:9")], psk_identity="id", psk_key=key)
+    with pytest.raises(lwm2mc.Lwm2mcError) as e:
+        lwm2mc.Client("py-psk", bootstrap="coaps://127.0.0.1:9", psk_identity="id", psk_key=b"")
+    assert e.value.result == lwm2mc.INVALID_ARGUMENT
+    lib = lwm2mc._lib
+    cfg = ctypes.c_void_p()
+    assert lib.lwm2mc_config_set_psk(None, 0, b"id", 2, key, 16) == lwm2mc.NULL_PARAMETER
+    assert lib.lwm2mc_config_new(b"py-psk", ctypes.byref(cfg)) == lwm2mc.OK
+    try:
+        # No such account yet; then the Bootstrap-Server account (0) and server 3 exist.
+        assert lib.lwm2mc_config_set_psk(cfg, 0, b"id", 2, key, 16) == lwm2mc.NOT_FOUND
+        assert lib.lwm2mc_config_add_bootstrap_server(cfg, b"coaps://127.0.0.1:5784", 0) == lwm2mc.OK
+        assert lib.lwm2mc_config_add_server(cfg, 3, b"coaps://127.0.0.1:5684", 60) == lwm2mc.OK
+        assert lib.lwm2mc_config_set_psk(cfg, 4, b"id", 2, key, 16) == lwm2mc.NOT_FOUND
+        assert lib.lwm2mc_config_set_psk(cfg, 0xFFFF, b"id", 2, key, 16) == lwm2mc.INVALID_ARGUMENT
+        assert lib.lwm2mc_config_set_psk(cfg, 3, b"", 0, key, 16) == lwm2mc.INVALID_ARGUMENT
+        assert lib.lwm2mc_config_set_psk(cfg, 3, None, 2, key, 16) == lwm2mc.NULL_PARAMETER
+        assert lib.lwm2mc_config_set_psk(cfg, 3, b"id", 2, key, 16) == lwm2mc.OK
+        assert lib.lwm2mc_config_set_psk(cfg, 0, b"bs", 2, key, 16) == lwm2mc.OK
+    finally:
+        lib.lwm2mc_config_free(cfg)
+
+
 def test_the_log_hook_never_sees_a_security_key():
     # A Bootstrap-Server played by a plain socket writes a PSK account; the device logs every
     # datagram at DEBUG (3), with the key resources redacted.
