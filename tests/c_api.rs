@@ -334,6 +334,67 @@ fn sample_device_runs_against_the_testkit() {
     );
 }
 
+/// `--bootstrap coaps://... --psk-identity TEXT --psk-key HEX`: the C sample device's factory
+/// Bootstrap-Server account is a PSK one (`lwm2mc_config_set_psk`); it bootstraps and
+/// registers over DTLS, answers a Read there, and prints neither key.
+#[cfg(feature = "dtls")]
+#[test]
+fn sample_device_bootstraps_over_coaps_with_the_psk_flags() {
+    use lwm2mc::coap::TransmissionParams;
+    use lwm2mc::testkit::PskTable;
+    const BS_KEY: &[u8] = b"c-bootstrap-key!";
+    const DM_KEY: &[u8] = b"c-dm-key-01234567";
+    let lib = lib_dir("sample-psk");
+    let exe = lib.join("device");
+    compile_with(
+        &root().join("examples/c/device.c"),
+        &exe,
+        &lib,
+        true,
+        &["-lm"],
+    );
+    let params = TransmissionParams::default();
+    let dm = Lwm2mServer::start_psk(params, PskTable::new().with(b"c-dm", DM_KEY)).unwrap();
+    let bs = BootstrapServer::start_psk(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account_psk(1, &dm.uri(), 60, b"c-dm", DM_KEY)
+            .finish(),
+        params,
+        PskTable::new().with(b"c-bs", BS_KEY),
+    )
+    .unwrap();
+    let hex: String = BS_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let child = sanitized(&mut Command::new(&exe))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "c-psk"])
+        .args(["--psk-identity", "c-bs", "--psk-key", &hex])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Duration::from_secs(15);
+    let read = dm
+        .wait_registration("c-psk", t)
+        .and_then(|_| dm.read("c-psk", "/3303/0/5701", None));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let dereg = dm.wait_deregistration("c-psk", t);
+    let out = child.wait_with_output().unwrap();
+    assert_ok("sample device", &out);
+    assert_eq!(read.unwrap().payload, b"Cel");
+    dereg.unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        printed.matches("secure_session_established").count(),
+        2,
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(&hex) && !printed.contains("c-dm-key"),
+        "{printed}"
+    );
+}
+
 /// The shell block of README.md's "Using it from C" section, line by line.
 fn readme_c_lines() -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();

@@ -408,3 +408,55 @@ fn example_device_registers_over_coaps_after_a_nosec_bootstrap() {
         "the DTLS session is reported: {stdout}"
     );
 }
+
+/// `--bootstrap coaps://... --psk-identity TEXT --psk-key HEX`: the Python sample device's
+/// factory Bootstrap-Server account is a PSK one; it bootstraps and registers over DTLS, and
+/// prints neither key.
+#[cfg(feature = "dtls")]
+#[test]
+fn example_device_bootstraps_over_coaps_with_the_psk_flags() {
+    use lwm2mc::coap::TransmissionParams;
+    use lwm2mc::testkit::PskTable;
+    const BS_KEY: &[u8] = b"py-bootstrap-key";
+    const DM_KEY: &[u8] = b"py-dm-key-0123456";
+    let params = TransmissionParams::default();
+    let dm = Lwm2mServer::start_psk(params, PskTable::new().with(b"py-dm", DM_KEY)).unwrap();
+    let bs = BootstrapServer::start_psk(
+        BootstrapConfig::new()
+            .delete("/")
+            .server_account_psk(1, &dm.uri(), 60, b"py-dm", DM_KEY)
+            .finish(),
+        params,
+        PskTable::new().with(b"py-bs", BS_KEY),
+    )
+    .unwrap();
+    let hex: String = BS_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let bindings = root().join("bindings/python");
+    let mut cmd = python().command(&[&bindings]);
+    with_bindings(&mut cmd)
+        .arg(bindings.join("examples/device.py"))
+        .args(["--bootstrap", &bs.uri(), "--endpoint", "py-psk-flags"])
+        .args(["--psk-identity", "py-bs", "--psk-key", &hex])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let t = Duration::from_secs(15);
+    let registered = dm.wait_registration("py-psk-flags", t);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let dereg = dm.wait_deregistration("py-psk-flags", t);
+    let out = child.wait_with_output().unwrap();
+    assert_ok("examples/device.py", &out);
+    registered.unwrap();
+    dereg.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let sessions = stdout.matches("secure_session_established").count();
+    assert_eq!(
+        sessions, 2,
+        "Bootstrap-Server and LwM2M Server sessions: {stdout}"
+    );
+    assert!(
+        !stdout.contains(&hex) && !stdout.contains("py-dm-key"),
+        "{stdout}"
+    );
+}

@@ -6,6 +6,7 @@
  *   ./device --bootstrap coap://127.0.0.1:5783 --endpoint my-dev --state-file ./state
  */
 #define _POSIX_C_SOURCE 200112L
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,11 +97,30 @@ static void fw_discard(void *ud) {
 
 static void usage(void) {
     fprintf(stderr, "usage: device (--bootstrap URI | --server URI) [--endpoint NAME] [--port N] "
-                    "[--lifetime S] [--state-file DIR] [--pct 110|112|11542] [--firmware PATH]\n");
+                    "[--lifetime S] [--state-file DIR] [--pct 110|112|11542] [--firmware PATH] "
+                    "[--psk-identity TEXT --psk-key HEX]\n");
+}
+
+/* `hex` (an even number of hex digits, at most `cap` bytes) into `out`; the byte count, or 0
+ * for anything else. */
+static size_t parse_hex(const char *hex, uint8_t *out, size_t cap) {
+    size_t n = strlen(hex);
+    if (n == 0 || n % 2 != 0 || n / 2 > cap) return 0;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+            !isxdigit((unsigned char)hex[2 * i + 1]))
+            return 0;
+        out[i] = (uint8_t)v;
+    }
+    return n / 2;
 }
 
 int main(int argc, char **argv) {
     const char *bootstrap = NULL, *server = NULL, *endpoint = "lwm2mc-c-device", *state = NULL;
+    const char *psk_identity = NULL, *psk_key = NULL;
+    uint8_t key[64];
+    size_t key_len = 0;
     unsigned long port = 0, lifetime = 300, pct = 0;
     char bind_addr[32];
     lwm2mc_config *cfg = NULL;
@@ -125,14 +145,27 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--firmware") == 0) fw_path = v;
         else if (strcmp(argv[i], "--state-file") == 0) state = v;
         else if (strcmp(argv[i], "--pct") == 0) pct = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--psk-identity") == 0) psk_identity = v;
+        else if (strcmp(argv[i], "--psk-key") == 0) psk_key = v;
         else { usage(); return 2; }
         i++;
     }
     if ((bootstrap == NULL) == (server == NULL) || port > 65535) { usage(); return 2; }
+    /* DTLS PSK for a coaps:// factory account: both or neither. */
+    if ((psk_identity == NULL) != (psk_key == NULL)) { usage(); return 2; }
+    if (psk_key != NULL && (key_len = parse_hex(psk_key, key, sizeof key)) == 0) {
+        fprintf(stderr, "--psk-key: expected an even number of hex digits, at most 64 bytes\n");
+        return 2;
+    }
 
     TRY(lwm2mc_config_new(endpoint, &cfg));
     if (bootstrap) TRY(lwm2mc_config_add_bootstrap_server(cfg, bootstrap, 0));
     if (server) TRY(lwm2mc_config_add_server(cfg, 1, server, (uint32_t)lifetime));
+    if (psk_identity != NULL) {
+        /* Short Server ID 0 names the Bootstrap-Server account. */
+        TRY(lwm2mc_config_set_psk(cfg, bootstrap ? 0 : 1, (const uint8_t *)psk_identity,
+                                  strlen(psk_identity), key, key_len));
+    }
     if (state) TRY(lwm2mc_config_use_file_storage(cfg, state));
     if (pct) TRY(lwm2mc_config_set_preferred_format(cfg, (uint16_t)pct));
     TRY(lwm2mc_config_set_device(cfg, "lwm2mc project", "lwm2mc-c-device", "C-0001"));

@@ -74,7 +74,15 @@ def main() -> None:
     ap.add_argument("--state-file", metavar="DIR", help="keep the configuration in this directory")
     ap.add_argument("--pct", type=int, choices=[110, 112, 11542], help="preferred bootstrap format")
     ap.add_argument("--firmware", metavar="PATH", help="offer firmware update by push; the package goes here")
+    ap.add_argument("--psk-identity", metavar="TEXT", help="DTLS PSK identity of the coaps:// factory account")
+    ap.add_argument("--psk-key", metavar="HEX", help="DTLS PSK key of the coaps:// factory account, in hex")
     args = ap.parse_args()
+    if (args.psk_identity is None) != (args.psk_key is None):
+        ap.error("--psk-identity and --psk-key go together")
+    try:
+        psk_key = bytes.fromhex(args.psk_key) if args.psk_key is not None else None
+    except ValueError:
+        ap.error("--psk-key: expected hex digits")
 
     stop = False
 
@@ -96,6 +104,8 @@ def main() -> None:
         objects=[Temperature()],
         firmware=firmware,
         device={"model": "lwm2mc-py-device", "serial": "PY-0001"},
+        psk_identity=args.psk_identity.encode() if args.psk_identity is not None else None,
+        psk_key=psk_key,
     ) as client:
         print(f"endpoint {args.endpoint} on udp port {client.port}", flush=True)
         client.start()
