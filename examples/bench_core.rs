@@ -1,0 +1,938 @@
+//! Core benchmark (issue 15, "Cheap enough for a device"): what the sans-I/O client costs per
+//! operation, per client on the heap, and for a fleet in one process. No sockets, no sleeps: a
+//! small Bootstrap-Server and LwM2M Server written here on `lwm2mc::coap::Endpoint<u8>` talk
+//! to the client in memory, and time is advanced by hand.
+//!
+//!   cargo run --release --example bench_core                      # the whole report
+//!   cargo run --release --example bench_core -- --n 2000 --fleet 1000
+//!   cargo run --release --example bench_core -- --only read-tlv --n 5000
+//!   scripts/bench-callgrind.sh                                    # instructions per operation
+//!
+//! What is measured is only the client's side: every call into the library an application
+//! makes for an operation runs inside one of the `measured_*` functions below (never inlined),
+//! and the time, allocation calls and bytes are taken around those calls. The fake servers'
+//! work, building their requests and checking the answers, happens outside them.
+//! `scripts/bench-callgrind.sh` counts instructions with callgrind collecting only inside the
+//! `measured_*` functions (`--toggle-collect`), in `--only KIND` mode.
+//!
+//! Operations (`--only KIND`); the first six on a client that bootstrapped and registered:
+//!   read-tlv            GET /3/0, Accept TLV (11542)
+//!   read-text           GET /3/0/0, Accept text/plain (0)
+//!   write               PUT /3/0/14 text/plain, "+01:00" and "+02:00" in turn
+//!   execute             POST /3/0/4 (Reboot: an Executed event, nothing rebooted)
+//!   discover            GET /3/0, Accept link format (40)
+//!   notify              Client::set /3/0/9 (observed by the server), then the handle_timeout
+//!                       that sends its NON notification
+//!   bootstrap-register  Client::start to Registered: Bootstrap-Request, Delete /, Write /0/1,
+//!                       Write /1/0, Finish, Register, and every call between them
+//!   new-client          Store::with_standard_objects, a factory Bootstrap-Server account and
+//!                       Device values, Client::new (left out of bootstrap-register)
+//!
+//! The server's requests are CON, one every simulated millisecond (a notification: one per
+//! simulated second), so the client's duplicate cache is full (64 entries) in the steady state.
+//! Figures are printed, never asserted: they depend on the machine; what is checked is that
+//! each operation really gets the answer it should.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use coap_lite::Packet;
+use lwm2mc::accounts::factory;
+use lwm2mc::coap::{msg, Endpoint, ExchangeId, Incoming, TransmissionParams};
+use lwm2mc::codec::tlv;
+use lwm2mc::value::{Instances, Resources};
+use lwm2mc::{Client, Config, Path, PeerId, ResourceValue, Store, Transmit, Value};
+
+// ---- heap accounting, for the whole process ----
+
+/// `System`, counting live bytes and blocks, their peak, and every allocation call and the
+/// bytes it asked for. Off in `--only` mode (under callgrind), where it costs one load and
+/// branch per call instead of the atomic updates.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(true);
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+static ALLOC_CALLS: AtomicUsize = AtomicUsize::new(0);
+static ALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// An allocation call that asked for `size` bytes, in `blocks` new blocks (a realloc: 0).
+fn allocated(size: usize, blocks: usize) {
+    let live = LIVE_BYTES.fetch_add(size, Relaxed) + size;
+    PEAK_BYTES.fetch_max(live, Relaxed);
+    LIVE_BLOCKS.fetch_add(blocks, Relaxed);
+    ALLOC_CALLS.fetch_add(1, Relaxed);
+    ALLOC_BYTES.fetch_add(size, Relaxed);
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are updated besides.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            allocated(layout.size(), 1);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            allocated(layout.size(), 1);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        if COUNTING.load(Relaxed) {
+            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+            LIVE_BLOCKS.fetch_sub(1, Relaxed);
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            // The old block stays counted until the new one is: a realloc that moves holds both.
+            allocated(new_size, 0);
+            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The counters at one moment.
+#[derive(Clone, Copy)]
+struct Heap {
+    live: usize,
+    blocks: usize,
+    calls: usize,
+    bytes: usize,
+}
+
+fn heap() -> Heap {
+    Heap {
+        live: LIVE_BYTES.load(Relaxed),
+        blocks: LIVE_BLOCKS.load(Relaxed),
+        calls: ALLOC_CALLS.load(Relaxed),
+        bytes: ALLOC_BYTES.load(Relaxed),
+    }
+}
+
+/// Starts a new peak window at what is live now.
+fn reset_peak() {
+    PEAK_BYTES.store(LIVE_BYTES.load(Relaxed), Relaxed);
+}
+
+fn peak() -> usize {
+    PEAK_BYTES.load(Relaxed)
+}
+
+/// Resident set size of the process, from /proc/self/statm (Linux), in bytes.
+fn rss() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+// ---- the client's side: every library call of an operation, and nothing else ----
+
+/// What the application does after each call into the core (the "How to drive it" rules on
+/// `Client`): take peer changes, datagrams (into `out`, whose capacity is reserved outside so
+/// pushing allocates nothing), events, and the next deadline.
+fn drain(client: &mut Client, out: &mut Vec<Transmit>) {
+    while let Some(change) = client.poll_peer_change() {
+        black_box(change);
+    }
+    while let Some(t) = client.poll_transmit() {
+        out.push(t);
+    }
+    while let Some(change) = client.poll_peer_change() {
+        black_box(change);
+    }
+    while let Some(event) = client.poll_event() {
+        black_box(event);
+    }
+    black_box(client.poll_timeout());
+}
+
+#[inline(never)]
+fn measured_new(endpoint: &str, bootstrap_uri: &str, seed: u64) -> Box<Client> {
+    let mut store = Store::with_standard_objects();
+    factory::add_bootstrap_account(&mut store, bootstrap_uri, 0).expect("bootstrap account");
+    factory::add_device(&mut store, "ACME", "Bench-1", "0001").expect("device");
+    // Battery Level (notified) and UTC Offset (written) exist from the start.
+    store
+        .set(&Path::resource(3, 0, 9), Value::Integer(100))
+        .expect("battery level");
+    store
+        .set(&Path::resource(3, 0, 14), Value::String("+01:00".into()))
+        .expect("utc offset");
+    let mut config = Config::new(endpoint);
+    config.seed = seed;
+    Box::new(Client::new(config, store))
+}
+
+#[inline(never)]
+fn measured_start(client: &mut Client, now: u64, out: &mut Vec<Transmit>) {
+    client.start(now);
+    drain(client, out);
+}
+
+#[inline(never)]
+fn measured_datagram(
+    client: &mut Client,
+    now: u64,
+    peer: PeerId,
+    bytes: &[u8],
+    out: &mut Vec<Transmit>,
+) {
+    client.handle_datagram(now, peer, bytes);
+    drain(client, out);
+}
+
+#[inline(never)]
+fn measured_timeout(client: &mut Client, now: u64, out: &mut Vec<Transmit>) {
+    client.handle_timeout(now);
+    drain(client, out);
+}
+
+/// A value the application changes, then the timer turn that notifies it.
+#[inline(never)]
+fn measured_notify(client: &mut Client, now: u64, value: i64, out: &mut Vec<Transmit>) {
+    client
+        .set(&Path::resource(3, 0, 9), Value::Integer(value))
+        .expect("set /3/0/9");
+    drain(client, out);
+    client.handle_timeout(now);
+    drain(client, out);
+}
+
+/// Time, allocation calls and bytes spent inside `measured_*` calls, summed.
+#[derive(Default, Clone, Copy)]
+struct Meter {
+    ns: u128,
+    calls: usize,
+    bytes: usize,
+}
+
+impl Meter {
+    fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let before = heap();
+        let start = Instant::now();
+        let r = f();
+        self.ns += start.elapsed().as_nanos();
+        let after = heap();
+        self.calls += after.calls - before.calls;
+        self.bytes += after.bytes - before.bytes;
+        r
+    }
+}
+
+// ---- the fake servers ----
+
+const BS_PORT: u16 = 5783;
+const DM_PORT: u16 = 5683;
+const SSID: u16 = 1;
+const LIFETIME_S: i64 = 86_400;
+const TLV: u16 = 11542;
+const TEXT: u16 = 0;
+const LINK: u16 = 40;
+
+fn uri(port: u16) -> String {
+    format!("coap://127.0.0.1:{port}")
+}
+
+fn request(code: u8, path: &str, format: Option<u16>, payload: &[u8]) -> Packet {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut p = msg::new_request(code, &segments, &[]);
+    if let Some(cf) = format {
+        msg::set_content_format(&mut p, cf);
+    }
+    p.payload = payload.to_vec();
+    p
+}
+
+fn tlv_instance(oid: u16, iid: u16, values: Vec<(u16, Value)>) -> Vec<u8> {
+    let mut r = Resources::new();
+    for (rid, v) in values {
+        r.insert(rid, ResourceValue::Single(v));
+    }
+    let mut i = Instances::new();
+    i.insert(iid, r);
+    tlv::encode(&Path::instance(oid, iid), &i).expect("TLV encodes")
+}
+
+/// Delete everything, one NoSec server account (Security /0/1, Server /1/0), Finish.
+fn bootstrap_plan() -> Vec<Packet> {
+    let security = tlv_instance(
+        0,
+        1,
+        vec![
+            (0, Value::String(uri(DM_PORT))),
+            (1, Value::Boolean(false)),
+            (2, Value::Integer(3)),
+            (3, Value::Opaque(vec![])),
+            (4, Value::Opaque(vec![])),
+            (5, Value::Opaque(vec![])),
+            (10, Value::Integer(i64::from(SSID))),
+        ],
+    );
+    let server = tlv_instance(
+        1,
+        0,
+        vec![
+            (0, Value::Integer(i64::from(SSID))),
+            (1, Value::Integer(LIFETIME_S)),
+            (6, Value::Boolean(false)),
+            (7, Value::String("U".into())),
+        ],
+    );
+    vec![
+        request(msg::DELETE, "/", None, &[]),
+        request(msg::PUT, "/0/1", Some(TLV), &security),
+        request(msg::PUT, "/1/0", Some(TLV), &server),
+        request(msg::POST, "/bs", None, &[]),
+    ]
+}
+
+fn params() -> TransmissionParams {
+    TransmissionParams::default()
+}
+
+/// Answers Bootstrap-Request 2.04, then sends its plan one request at a time.
+struct FakeBs {
+    ep: Endpoint<u8>,
+    plan: Vec<Packet>,
+    next: usize,
+    waiting: Option<ExchangeId>,
+    /// Codes of the answers to the plan's requests.
+    answers: Vec<u8>,
+}
+
+impl FakeBs {
+    fn new(seed: u64) -> FakeBs {
+        FakeBs {
+            ep: Endpoint::new(seed, params()),
+            plan: bootstrap_plan(),
+            next: 0,
+            waiting: None,
+            answers: Vec::new(),
+        }
+    }
+
+    fn send_next(&mut self, now: u64) {
+        if let Some(p) = self.plan.get(self.next).cloned() {
+            self.next += 1;
+            self.waiting = Some(self.ep.request(now, 0, p, true));
+        }
+    }
+
+    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
+        match incoming {
+            Incoming::Request { request, .. } => {
+                let bootstrap_request = msg::code_of(&request) == msg::POST
+                    && msg::uri_path(&request).is_some_and(|p| p == ["bs"]);
+                let code = if bootstrap_request {
+                    msg::CHANGED
+                } else {
+                    msg::NOT_FOUND
+                };
+                self.ep.respond(now, 0, &request, msg::new_response(code));
+                if bootstrap_request {
+                    self.next = 0;
+                    self.send_next(now);
+                }
+            }
+            Incoming::Response { id, response, .. } if Some(id) == self.waiting => {
+                self.answers.push(msg::code_of(&response));
+                self.waiting = None;
+                self.send_next(now);
+            }
+            Incoming::Failed { id, .. } if Some(id) == self.waiting => self.waiting = None,
+            _ => {}
+        }
+    }
+}
+
+/// Answers Register 2.01 (Location /rd/1), Update 2.04, De-register 2.02; sends the
+/// requests the benchmark makes and keeps the last answer.
+struct FakeDm {
+    ep: Endpoint<u8>,
+    registers: usize,
+    /// The last answer or notification: code, Content-Format, payload length, Observe.
+    last: Option<(u8, Option<u16>, usize, Option<u32>)>,
+    notifications: usize,
+}
+
+impl FakeDm {
+    fn new(seed: u64) -> FakeDm {
+        FakeDm {
+            ep: Endpoint::new(seed, params()),
+            registers: 0,
+            last: None,
+            notifications: 0,
+        }
+    }
+
+    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
+        match incoming {
+            Incoming::Request { request, .. } => {
+                let path = msg::uri_path(&request).unwrap_or_default();
+                let code = msg::code_of(&request);
+                let response = match (code, path.as_slice()) {
+                    (msg::POST, [rd]) if rd == "rd" => {
+                        self.registers += 1;
+                        let mut r = msg::new_response(msg::CREATED);
+                        msg::add_location_path(&mut r, &["rd", "1"]);
+                        r
+                    }
+                    (msg::POST, [rd, one]) if rd == "rd" && one == "1" => {
+                        msg::new_response(msg::CHANGED)
+                    }
+                    (msg::DELETE, [rd, one]) if rd == "rd" && one == "1" => {
+                        msg::new_response(msg::DELETED)
+                    }
+                    _ => msg::new_response(msg::NOT_FOUND),
+                };
+                self.ep.respond(now, 0, &request, response);
+            }
+            Incoming::Response { response, .. } => {
+                let observe = msg::observe(&response);
+                if observe.is_some() {
+                    self.notifications += 1;
+                }
+                self.last = Some((
+                    msg::code_of(&response),
+                    msg::content_format(&response),
+                    response.payload.len(),
+                    observe,
+                ));
+            }
+            Incoming::Failed { .. } => self.last = None,
+        }
+    }
+}
+
+// ---- one client and its two servers ----
+
+struct Sim {
+    client: Box<Client>,
+    bs: FakeBs,
+    dm: FakeDm,
+    now: u64,
+    /// Datagrams the client sent during the last measured call (capacity reserved).
+    out: Vec<Transmit>,
+    /// The previous batch, being delivered.
+    spare: Vec<Transmit>,
+    meter: Meter,
+}
+
+/// Room for every datagram one call can produce.
+const OUT_CAPACITY: usize = 32;
+
+impl Sim {
+    /// A new client (`new-client` is metered on its own meter) with fresh fake servers.
+    fn new(seed: u64, new_meter: &mut Meter) -> Sim {
+        let (endpoint, bootstrap_uri) = (format!("bench-{seed}"), uri(BS_PORT));
+        let client = new_meter.run(|| measured_new(&endpoint, &bootstrap_uri, seed));
+        Sim {
+            client,
+            bs: FakeBs::new(seed ^ 0xB5),
+            dm: FakeDm::new(seed ^ 0xD3),
+            now: 1_000,
+            out: Vec::with_capacity(OUT_CAPACITY),
+            spare: Vec::with_capacity(OUT_CAPACITY),
+            meter: Meter::default(),
+        }
+    }
+
+    fn peer(&self, port: u16) -> Option<PeerId> {
+        self.client
+            .peers()
+            .find(|(_, info)| info.uri.port == port)
+            .map(|(id, _)| id)
+    }
+
+    fn deliver_to_client(&mut self, port: u16, bytes: &[u8]) {
+        let Some(peer) = self.peer(port) else { return };
+        let (client, out, now) = (&mut self.client, &mut self.out, self.now);
+        self.meter
+            .run(|| measured_datagram(client, now, peer, bytes, out));
+    }
+
+    /// Delivers every datagram once each way; whether anything moved.
+    fn pump(&mut self) -> bool {
+        let now = self.now;
+        std::mem::swap(&mut self.out, &mut self.spare);
+        let mut moved = !self.spare.is_empty();
+        for t in self.spare.drain(..) {
+            let port = self.client.peer_info(t.peer).map(|i| i.uri.port);
+            match port {
+                Some(BS_PORT) => {
+                    if let Some(inc) = self.bs.ep.handle_datagram(now, 0, &t.data) {
+                        self.bs.on(now, inc);
+                    }
+                }
+                Some(DM_PORT) => {
+                    if let Some(inc) = self.dm.ep.handle_datagram(now, 0, &t.data) {
+                        self.dm.on(now, inc);
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some((_, data)) = self.bs.ep.poll_transmit() {
+            moved = true;
+            self.deliver_to_client(BS_PORT, &data);
+        }
+        while let Some((_, data)) = self.dm.ep.poll_transmit() {
+            moved = true;
+            self.deliver_to_client(DM_PORT, &data);
+        }
+        moved
+    }
+
+    fn settle(&mut self) {
+        while self.pump() {}
+    }
+
+    /// Runs whatever is due next (the client's or a server's timer).
+    fn next_timer(&mut self) {
+        let next = [
+            self.client.poll_timeout(),
+            self.bs.ep.poll_timeout(),
+            self.dm.ep.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .expect("something is pending before registration");
+        self.now = self.now.max(next);
+        let (client, out, now) = (&mut self.client, &mut self.out, self.now);
+        self.meter.run(|| measured_timeout(client, now, out));
+        for inc in self.bs.ep.handle_timeout(now) {
+            self.bs.on(now, inc);
+        }
+        for inc in self.dm.ep.handle_timeout(now) {
+            self.dm.on(now, inc);
+        }
+    }
+
+    /// Client::start until the client is registered with the fake LwM2M Server.
+    fn bootstrap_register(&mut self) {
+        let (client, out, now) = (&mut self.client, &mut self.out, self.now);
+        self.meter.run(|| measured_start(client, now, out));
+        for _ in 0..100 {
+            self.settle();
+            if self.dm.registers > 0 && !self.client.registered_servers().is_empty() {
+                assert_eq!(self.bs.answers.len(), 4, "every bootstrap request answered");
+                assert!(
+                    self.bs
+                        .answers
+                        .iter()
+                        .all(|c| *c == msg::CHANGED || *c == msg::DELETED),
+                    "bootstrap answers {:x?}",
+                    self.bs.answers
+                );
+                return;
+            }
+            self.next_timer();
+        }
+        panic!("the client did not register");
+    }
+
+    /// The LwM2M Server sends one CON request; the client's answer lands in `dm.last`.
+    fn dm_request(&mut self, p: Packet) -> (u8, Option<u16>, usize, Option<u32>) {
+        self.dm.last = None;
+        self.dm.ep.request(self.now, 0, p, true);
+        self.settle();
+        self.dm.last.expect("the client answered")
+    }
+
+    /// The client, once the servers are gone.
+    fn into_client(self) -> (Box<Client>, u64) {
+        (self.client, self.now)
+    }
+}
+
+// ---- the operations ----
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    NewClient,
+    BootstrapRegister,
+    ReadTlv,
+    ReadText,
+    Write,
+    Execute,
+    Discover,
+    Notify,
+}
+
+const KINDS: [(Kind, &str, &str); 8] = [
+    (Kind::ReadTlv, "read-tlv", "Read /3/0 TLV"),
+    (Kind::ReadText, "read-text", "Read /3/0/0 text"),
+    (Kind::Write, "write", "Write /3/0/14 text"),
+    (Kind::Execute, "execute", "Execute /3/0/4"),
+    (Kind::Discover, "discover", "Discover /3/0"),
+    (Kind::Notify, "notify", "Notification /3/0/9 (set + NON)"),
+    (
+        Kind::BootstrapRegister,
+        "bootstrap-register",
+        "Bootstrap + Register",
+    ),
+    (
+        Kind::NewClient,
+        "new-client",
+        "New client (store + Client::new)",
+    ),
+];
+
+/// Per-operation figures: median ns, mean allocation calls and bytes, and a note.
+struct Row {
+    median_ns: u128,
+    calls: f64,
+    bytes: f64,
+    note: String,
+}
+
+fn median(mut xs: Vec<u128>) -> u128 {
+    if xs.is_empty() {
+        return 0;
+    }
+    xs.sort_unstable();
+    xs[xs.len() / 2]
+}
+
+/// The request the LwM2M Server makes for operation `kind` number `i`.
+fn dm_packet(kind: Kind, i: usize) -> Packet {
+    match kind {
+        Kind::ReadTlv => {
+            let mut p = request(msg::GET, "/3/0", None, &[]);
+            msg::set_accept(&mut p, TLV);
+            p
+        }
+        Kind::ReadText => {
+            let mut p = request(msg::GET, "/3/0/0", None, &[]);
+            msg::set_accept(&mut p, TEXT);
+            p
+        }
+        Kind::Write => {
+            let offset = if i % 2 == 0 { "+02:00" } else { "+01:00" };
+            request(msg::PUT, "/3/0/14", Some(TEXT), offset.as_bytes())
+        }
+        Kind::Execute => request(msg::POST, "/3/0/4", None, &[]),
+        Kind::Discover => {
+            let mut p = request(msg::GET, "/3/0", None, &[]);
+            msg::set_accept(&mut p, LINK);
+            p
+        }
+        _ => unreachable!("not a server request"),
+    }
+}
+
+fn expected_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::ReadTlv | Kind::ReadText | Kind::Discover => msg::CONTENT,
+        Kind::Write | Kind::Execute => msg::CHANGED,
+        _ => unreachable!(),
+    }
+}
+
+/// Runs `n` operations of `kind` and returns their figures.
+fn run_kind(kind: Kind, n: usize) -> Row {
+    let mut new_meter = Meter::default();
+    match kind {
+        Kind::NewClient | Kind::BootstrapRegister => {
+            let mut samples = Vec::with_capacity(n);
+            let mut total = Meter::default();
+            for i in 0..n {
+                let mut sim = Sim::new(i as u64, &mut new_meter);
+                sim.bootstrap_register();
+                samples.push(match kind {
+                    Kind::NewClient => new_meter.ns,
+                    _ => sim.meter.ns,
+                });
+                total.calls += sim.meter.calls;
+                total.bytes += sim.meter.bytes;
+                new_meter.ns = 0;
+            }
+            let per = |x: usize| x as f64 / n.max(1) as f64;
+            match kind {
+                Kind::NewClient => Row {
+                    median_ns: median(samples),
+                    calls: per(new_meter.calls),
+                    bytes: per(new_meter.bytes),
+                    note: format!("{} B Client struct", std::mem::size_of::<Client>()),
+                },
+                _ => Row {
+                    median_ns: median(samples),
+                    calls: per(total.calls),
+                    bytes: per(total.bytes),
+                    note: "start .. Registered, 6 requests".into(),
+                },
+            }
+        }
+        Kind::Notify => {
+            let mut sim = Sim::new(1, &mut new_meter);
+            sim.bootstrap_register();
+            let mut observe = request(msg::GET, "/3/0/9", None, &[]);
+            msg::set_observe(&mut observe, 0);
+            let (code, _, _, obs) = sim.dm_request(observe);
+            assert!(code == msg::CONTENT && obs.is_some(), "Observe accepted");
+            let before = sim.dm.notifications;
+            sim.meter = Meter::default();
+            let mut samples = Vec::with_capacity(n);
+            for i in 0..n {
+                sim.now += 1_000;
+                let (client, out, now) = (&mut sim.client, &mut sim.out, sim.now);
+                let ns = sim.meter.ns;
+                sim.meter
+                    .run(|| measured_notify(client, now, (i % 100) as i64, out));
+                samples.push(sim.meter.ns - ns);
+                sim.settle();
+            }
+            let sent = sim.dm.notifications - before;
+            assert_eq!(sent, n, "one notification per set");
+            let bytes = sim.dm.last.map_or(0, |l| l.2);
+            Row {
+                median_ns: median(samples),
+                calls: sim.meter.calls as f64 / n.max(1) as f64,
+                bytes: sim.meter.bytes as f64 / n.max(1) as f64,
+                note: format!("{bytes} B payload"),
+            }
+        }
+        _ => {
+            let mut sim = Sim::new(1, &mut new_meter);
+            sim.bootstrap_register();
+            sim.meter = Meter::default();
+            let mut samples = Vec::with_capacity(n);
+            let mut answer = None;
+            for i in 0..n {
+                sim.now += 1;
+                let ns = sim.meter.ns;
+                let got = sim.dm_request(dm_packet(kind, i));
+                samples.push(sim.meter.ns - ns);
+                assert_eq!(got.0, expected_code(kind), "{kind:?} answered");
+                answer = Some(got);
+            }
+            let note = match answer {
+                Some((_, cf, len, _)) => format!(
+                    "{len} B payload{}",
+                    cf.map(|c| format!(", cf {c}")).unwrap_or_default()
+                ),
+                None => String::new(),
+            };
+            Row {
+                median_ns: median(samples),
+                calls: sim.meter.calls as f64 / n.max(1) as f64,
+                bytes: sim.meter.bytes as f64 / n.max(1) as f64,
+                note,
+            }
+        }
+    }
+}
+
+// ---- heap per client ----
+
+/// One client: live bytes and blocks after Register, with a full duplicate cache, after
+/// EXCHANGE_LIFETIME, and the process's peak on the way.
+fn one_client() {
+    let mut new_meter = Meter::default();
+    let mut out = Vec::with_capacity(OUT_CAPACITY);
+    let base = heap();
+    reset_peak();
+    let mut sim = Sim::new(7, &mut new_meter);
+    sim.bootstrap_register();
+    let with_servers = heap();
+    let peak = peak() - base.live;
+    let dm = sim.peer(DM_PORT).expect("the LwM2M Server is a peer");
+    let (mut client, mut now) = sim.into_client();
+    let registered = heap();
+    // 64 CON Reads from the LwM2M Server: its duplicate cache is full (dedup::SeenCache::CAP),
+    // each entry holding the answer sent.
+    for mid in 0..64u16 {
+        let mut p = dm_packet(Kind::ReadTlv, 0);
+        p.header.set_version(1);
+        p.header.set_type(coap_lite::MessageType::Confirmable);
+        p.header.message_id = 0x4000 + mid;
+        p.set_token(mid.to_be_bytes().to_vec());
+        now += 1;
+        let bytes = p.to_bytes().expect("request encodes");
+        measured_datagram(&mut client, now, dm, &bytes, &mut out);
+        assert_eq!(out.len(), 1, "one answer per Read");
+        out.clear();
+    }
+    let full_cache = heap();
+    let later = now + params().exchange_lifetime_ms() + 1_000;
+    measured_timeout(&mut client, later, &mut out);
+    assert!(out.is_empty(), "nothing to send while idle");
+    let settled = heap();
+    let row = |label: &str, h: Heap, note: &str| {
+        println!(
+            "  {label:<26} {:>7} B in {:>4} blocks  {note}",
+            h.live - base.live,
+            h.blocks - base.blocks
+        );
+    };
+    println!();
+    println!("Heap of one client (counting allocator: sizes asked for, malloc's own overhead not");
+    println!("included; the Box<Client> counted)");
+    row(
+        "after Register:",
+        registered,
+        "(duplicate caches hold the answers to the Bootstrap-Server)",
+    );
+    row(
+        "full duplicate cache:",
+        full_cache,
+        "(+ 64 answered Reads from the LwM2M Server)",
+    );
+    row(
+        "after EXCHANGE_LIFETIME:",
+        settled,
+        "(idle, registered: caches expired)",
+    );
+    println!(
+        "  process peak:              {peak:>7} B above the start (client, both fake servers, no socket buffers)"
+    );
+    println!(
+        "  of which the fake servers: {:>7} B live at the end",
+        with_servers.live - registered.live
+    );
+    drop(black_box(client));
+}
+
+// ---- a fleet in one process ----
+
+fn fleet(n: usize) {
+    let mut clients: Vec<(Box<Client>, u64)> = Vec::with_capacity(n);
+    let mut new_meter = Meter::default();
+    let mut in_client = Meter::default();
+    let mut out = Vec::with_capacity(OUT_CAPACITY);
+    let base = heap();
+    let rss_before = rss();
+    let start = Instant::now();
+    for i in 0..n {
+        let mut sim = Sim::new(i as u64, &mut new_meter);
+        sim.bootstrap_register();
+        in_client.ns += sim.meter.ns;
+        clients.push(sim.into_client());
+    }
+    let wall = start.elapsed();
+    let registered = heap();
+    let rss_registered = rss();
+    let later =
+        clients.iter().map(|c| c.1).max().unwrap_or(0) + params().exchange_lifetime_ms() + 1_000;
+    let settle_start = Instant::now();
+    for (client, _) in &mut clients {
+        measured_timeout(client, later, &mut out);
+    }
+    let settle = settle_start.elapsed();
+    assert!(out.is_empty(), "nothing to send while idle");
+    let settled = heap();
+    let per = |h: Heap| {
+        (
+            (h.live - base.live) as f64 / n as f64,
+            (h.blocks - base.blocks) as f64 / n as f64,
+        )
+    };
+    let (reg_b, reg_blocks) = per(registered);
+    let (idle_b, idle_blocks) = per(settled);
+    let gib = (1u64 << 30) as f64;
+    println!();
+    println!("{n} clients in one process, one after the other, each with fresh fake servers");
+    println!(
+        "  bootstrap + register, wall:   {:>8.3} s  (of which in the client: new {:.3} s, start..Registered {:.3} s)",
+        wall.as_secs_f64(),
+        new_meter.ns as f64 / 1e9,
+        in_client.ns as f64 / 1e9
+    );
+    println!(
+        "  heap per client registered:   {reg_b:>8.0} B in {reg_blocks:.1} blocks  -> {:.0} clients per GiB",
+        gib / reg_b
+    );
+    println!(
+        "  heap per client idle (after EXCHANGE_LIFETIME): {idle_b:.0} B in {idle_blocks:.1} blocks -> {:.0} clients per GiB  (handle_timeout on all: {:.3} s)",
+        gib / idle_b,
+        settle.as_secs_f64()
+    );
+    if let (Some(a), Some(b)) = (rss_before, rss_registered) {
+        println!(
+            "  RSS growth per client registered: {:.0} B (malloc overhead and fragmentation included)",
+            b.saturating_sub(a) as f64 / n as f64
+        );
+    }
+    drop(black_box(clients));
+}
+
+// ---- main ----
+
+fn usage() -> ! {
+    eprintln!("usage: bench_core [--n N] [--fleet CLIENTS] [--only KIND]");
+    eprintln!(
+        "  KIND: {}",
+        KINDS.iter().map(|k| k.1).collect::<Vec<_>>().join(", ")
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut n = 5_000usize;
+    let mut fleet_size = 10_000usize;
+    let mut only = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--n" => n = value().parse().unwrap_or_else(|_| usage()),
+            "--fleet" => fleet_size = value().parse().unwrap_or_else(|_| usage()),
+            "--only" => {
+                let name = value();
+                let kind = KINDS
+                    .iter()
+                    .find(|k| k.1 == name)
+                    .unwrap_or_else(|| usage());
+                only = Some(kind.0);
+            }
+            _ => usage(),
+        }
+    }
+
+    if let Some(kind) = only {
+        // For callgrind: the setup, then exactly `n` operations; figures left to the caller.
+        COUNTING.store(false, Relaxed);
+        let row = run_kind(kind, n);
+        black_box(row);
+        println!("{kind:?}: {n} operations");
+        return;
+    }
+
+    println!("Sans-I/O core, per operation: client calls only (handle_datagram / handle_timeout /");
+    println!(
+        "start / set, and draining poll_transmit, poll_event, poll_peer_change, poll_timeout)."
+    );
+    println!(
+        "ns: median over N = {n}; allocs and bytes: mean allocation calls and bytes asked for."
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>10}  note",
+        "operation", "ns/op", "allocs/op", "bytes/op"
+    );
+    for (kind, _, label) in KINDS {
+        let row = run_kind(kind, n);
+        println!(
+            "{label:<34} {:>10} {:>10.1} {:>10.0}  {}",
+            row.median_ns, row.calls, row.bytes, row.note
+        );
+    }
+    one_client();
+    if fleet_size > 0 {
+        fleet(fleet_size);
+    }
+}
