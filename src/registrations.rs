@@ -218,6 +218,18 @@ impl Registrations {
             .map(|r| r.account.ssid)
     }
 
+    /// Whether the client is registered with server `ssid` (no list built: on hot paths).
+    pub(crate) fn is_registered_with(&self, ssid: u16) -> bool {
+        self.servers
+            .get(&ssid)
+            .is_some_and(Registration::is_registered)
+    }
+
+    /// Whether the client is registered with any server.
+    pub(crate) fn any_registered(&self) -> bool {
+        self.servers.values().any(Registration::is_registered)
+    }
+
     /// The peer of server `ssid`, if the client is registered with it.
     pub(crate) fn registered_peer(&self, ssid: u16) -> Option<PeerId> {
         self.servers

@@ -153,7 +153,7 @@ impl Client {
 
     pub(super) fn bootstrap_failed(&mut self, now: u64, reason: String) {
         // With registered servers the device keeps working and does not retry on its own.
-        let registered = !self.regs.registered().is_empty();
+        let registered = self.regs.any_registered();
         let retry = (&self.config.bootstrap_retry, &mut self.rng);
         self.bs.failed(now, reason, registered, retry);
         self.apply_bootstrap_outputs(now);

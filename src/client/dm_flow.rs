@@ -28,6 +28,26 @@ impl Client {
             default_format: self.config.default_format,
             max_instances: self.config.limits.max_instances,
         };
+        // A Read, Discover, Observe or Read-Composite changes nothing: it reads the committed
+        // store directly, without a transaction (three store copies and a diff per request).
+        if matches!(req.method, msg::GET | msg::FETCH) {
+            #[cfg(debug_assertions)]
+            let before = self.store.clone();
+            let mut model = DataModel::new(&mut self.store, &mut self.handlers);
+            let (mut reply, effects) = dm::handle(&mut model, &ctx, &mut self.attributes, req);
+            model.end().finish(&mut self.handlers, reply.is_success());
+            #[cfg(debug_assertions)]
+            debug_assert!(
+                self.store == before && effects.is_empty(),
+                "a GET changed state"
+            );
+            let _ = effects;
+            if req.observe.is_some() {
+                self.observe_answered(now, peer, ssid, packet, req, &mut reply);
+            }
+            self.respond(now, peer, packet, reply);
+            return;
+        }
         // The request works on a transaction: the store's side is a staged copy, the
         // application's objects run their own. Refused anywhere or not saved, both are
         // dropped and the committed state was never touched.
@@ -67,9 +87,6 @@ impl Client {
                 reply = r;
                 effects.clear();
             }
-        }
-        if matches!(req.method, msg::GET | msg::FETCH) && req.observe.is_some() {
-            self.observe_answered(now, peer, ssid, packet, req, &mut reply);
         }
         self.respond(now, peer, packet, reply);
         for effect in effects {

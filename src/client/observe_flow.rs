@@ -214,26 +214,28 @@ impl Client {
     /// The store-held objects some observation looks at that changed since the last look
     /// (all of them before the first look).
     fn changed_observed_objects(&self) -> Vec<u16> {
+        self.changed_observed().collect()
+    }
+
+    fn changed_observed(&self) -> impl Iterator<Item = u16> + '_ {
         let baseline = self.observed_baseline.as_ref();
         self.observations
             .objects()
             .filter(|o| !self.handlers.contains_key(o))
-            .filter(|o| baseline.is_none_or(|b| !self.store.shares_object(b, *o)))
-            .collect()
+            .filter(move |o| baseline.is_none_or(|b| !self.store.shares_object(b, *o)))
     }
 
     /// Whether an observed store-held object changed since the last look (`poll_timeout`
-    /// then asks for a call now).
+    /// then asks for a call now; asked on every turn, so nothing is collected).
     pub(super) fn observed_change_pending(&self) -> bool {
-        !self.changed_observed_objects().is_empty()
+        self.changed_observed().next().is_some()
     }
 
     /// The earliest notification or evaluation deadline.
     pub(super) fn next_observation_deadline(&self) -> Option<u64> {
-        let registered = self.regs.registered();
         self.observations
             .iter()
-            .filter(|o| registered.contains(&o.ssid))
+            .filter(|o| self.regs.is_registered_with(o.ssid))
             .filter_map(|o| {
                 o.schedule
                     .next_deadline(&self.effective_attrs(o.ssid, &o.path))
@@ -244,11 +246,10 @@ impl Client {
     /// Sends what is due: called from `drive`.
     pub(super) fn drive_observations(&mut self, now: u64) {
         self.detect_changes(now);
-        let registered = self.regs.registered();
         let due: Vec<(PeerId, Vec<u8>, Due)> = self
             .observations
             .iter()
-            .filter(|o| registered.contains(&o.ssid))
+            .filter(|o| self.regs.is_registered_with(o.ssid))
             .map(|o| {
                 let attrs = self.effective_attrs(o.ssid, &o.path);
                 (o.peer, o.token.clone(), o.schedule.due(&attrs, now))

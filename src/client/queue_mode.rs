@@ -31,6 +31,9 @@ impl Client {
 
     /// A datagram came in or went out: awake for MAX_TRANSMIT_WAIT from now.
     pub(super) fn queue_traffic(&mut self) {
+        if self.queue.is_none() {
+            return;
+        }
         let until = self.now.saturating_add(self.params.max_transmit_wait_ms());
         let Some(q) = self.queue.as_mut() else {
             return;
@@ -45,7 +48,7 @@ impl Client {
     /// When the awake window closes (the client then reports it may sleep).
     pub(super) fn queue_deadline(&self) -> Option<u64> {
         let q = self.queue.as_ref()?;
-        (!q.sleeping && !self.regs.registered().is_empty()).then_some(q.awake_until)
+        (!q.sleeping && self.regs.any_registered()).then_some(q.awake_until)
     }
 
     /// Reports sleep once the window is over and nothing is in flight or waiting to go out.

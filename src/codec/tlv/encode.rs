@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::entry::{write_entry, TlvKind};
-use super::value::encode_value;
+use super::value::with_value_bytes;
 use super::wrong_target;
 use crate::codec::CodecError;
 use crate::path::Path;
@@ -35,7 +35,9 @@ pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError>
                 _ => None,
             }
             .ok_or_else(|| wrong_target("resource instance missing from the content"))?;
-            write_entry(&mut out, TlvKind::ResourceInstance, ri, &encode_value(v))?;
+            with_value_bytes(v, |b| {
+                write_entry(&mut out, TlvKind::ResourceInstance, ri, b)
+            })?;
         }
         _ => return Err(wrong_target("path deeper than a resource instance")),
     }
@@ -60,16 +62,15 @@ pub fn write_resources(out: &mut Vec<u8>, resources: &Resources) -> Result<(), C
 /// zero or one instance (Core 1.1 §7.4.3).
 pub fn write_resource(out: &mut Vec<u8>, rid: u16, rv: &ResourceValue) -> Result<(), CodecError> {
     match rv {
-        ResourceValue::Single(v) => write_entry(out, TlvKind::Resource, rid, &encode_value(v)),
+        ResourceValue::Single(v) => {
+            with_value_bytes(v, |b| write_entry(out, TlvKind::Resource, rid, b))
+        }
         ResourceValue::Multiple(m) => {
             let mut inner = Vec::new();
             for (riid, v) in m {
-                write_entry(
-                    &mut inner,
-                    TlvKind::ResourceInstance,
-                    *riid,
-                    &encode_value(v),
-                )?;
+                with_value_bytes(v, |b| {
+                    write_entry(&mut inner, TlvKind::ResourceInstance, *riid, b)
+                })?;
             }
             write_entry(out, TlvKind::MultipleResource, rid, &inner)
         }

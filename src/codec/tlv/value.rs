@@ -37,20 +37,57 @@ pub fn decode_value(kind: ResourceType, bytes: &[u8]) -> Result<Value, CodecErro
 
 /// Encodes a value in its TLV form (shortest integer form; binary32 floats when exact).
 pub fn encode_value(value: &Value) -> Vec<u8> {
-    match value {
-        Value::String(s) | Value::Corelnk(s) => s.as_bytes().to_vec(),
-        Value::Integer(v) | Value::Time(v) => encode_integer(*v),
-        Value::Unsigned(v) => encode_unsigned(*v),
-        Value::Float(v) => encode_float(*v),
-        Value::Boolean(b) => alloc::vec![u8::from(*b)],
-        Value::Opaque(b) => b.clone(),
-        Value::Objlnk(o, i) => {
-            let mut out = Vec::with_capacity(4);
-            out.extend_from_slice(&o.to_be_bytes());
-            out.extend_from_slice(&i.to_be_bytes());
-            out
+    with_value_bytes(value, <[u8]>::to_vec)
+}
+
+/// Calls `f` with the TLV value bytes of `value` (as [`encode_value`] gives them), borrowed
+/// from the value or built on the stack: encoding a Read allocates nothing per value.
+pub(crate) fn with_value_bytes<R>(value: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 8];
+    let bytes: &[u8] = match value {
+        Value::String(s) | Value::Corelnk(s) => s.as_bytes(),
+        Value::Opaque(b) => b,
+        Value::Boolean(b) => {
+            buf[0] = u8::from(*b);
+            &buf[..1]
         }
-    }
+        Value::Objlnk(o, i) => {
+            buf[..2].copy_from_slice(&o.to_be_bytes());
+            buf[2..4].copy_from_slice(&i.to_be_bytes());
+            &buf[..4]
+        }
+        Value::Integer(v) | Value::Time(v) => {
+            let width = match *v {
+                v if i8::try_from(v).is_ok() => 1,
+                v if i16::try_from(v).is_ok() => 2,
+                v if i32::try_from(v).is_ok() => 4,
+                _ => 8,
+            };
+            buf.copy_from_slice(&v.to_be_bytes());
+            &buf[8 - width..]
+        }
+        Value::Unsigned(v) => {
+            let width = match *v {
+                v if u8::try_from(v).is_ok() => 1,
+                v if u16::try_from(v).is_ok() => 2,
+                v if u32::try_from(v).is_ok() => 4,
+                _ => 8,
+            };
+            buf.copy_from_slice(&v.to_be_bytes());
+            &buf[8 - width..]
+        }
+        Value::Float(v) => {
+            let narrow = *v as f32;
+            if f64::from(narrow).to_bits() == v.to_bits() {
+                buf[..4].copy_from_slice(&narrow.to_be_bytes());
+                &buf[..4]
+            } else {
+                buf.copy_from_slice(&v.to_be_bytes());
+                &buf[..]
+            }
+        }
+    };
+    f(bytes)
 }
 
 fn decode_utf8(bytes: &[u8]) -> Result<String, CodecError> {
