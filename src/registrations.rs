@@ -23,6 +23,7 @@ use crate::registration::procedure::{initial_delay_ms, Retry, RetryPlan};
 use crate::registration::{self, RegState, Registration};
 use crate::rng::Rng;
 use crate::timers::Timer;
+use crate::vec_map::VecMap;
 
 /// Which registration exchange an outgoing request belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +87,7 @@ pub(crate) enum RegOutput {
 /// Every registration, by Short Server ID.
 #[derive(Debug, Default)]
 pub(crate) struct Registrations {
-    servers: BTreeMap<u16, Registration>,
+    servers: VecMap<u16, Registration>,
     stopping: bool,
     /// Register announces queue mode (`Config::queue_mode`).
     queue_mode: bool,

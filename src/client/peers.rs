@@ -78,7 +78,7 @@ impl Client {
 
 /// The peer id for a transport description in `peers`, allocating one the first time.
 pub(super) fn peer_for(
-    peers: &mut BTreeMap<PeerId, PeerInfo>,
+    peers: &mut crate::vec_map::VecMap<PeerId, PeerInfo>,
     next: &mut u64,
     info: PeerInfo,
 ) -> PeerId {

@@ -103,7 +103,7 @@ pub struct Endpoint<P> {
     now: u64,
     next_id: u64,
     exchanges: BTreeMap<u64, Exchange<P>>,
-    peers: BTreeMap<P, PeerState>,
+    peers: crate::vec_map::VecMap<P, PeerState>,
     outbox: VecDeque<(P, Vec<u8>)>,
     /// Responses in Block2 blocks (or with Block1) surface as they are: the layer above puts
     /// them together itself. Off by default, where such a response is rejected so that a
@@ -128,7 +128,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             now: 0,
             next_id: 1,
             exchanges: BTreeMap::new(),
-            peers: BTreeMap::new(),
+            peers: Default::default(),
             outbox: VecDeque::new(),
             block_responses: false,
         }

@@ -20,7 +20,7 @@ pub(super) struct PeerState {
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     pub(super) fn peer_mut(&mut self, peer: P) -> &mut PeerState {
         let rng = &mut self.rng;
-        self.peers.entry(peer).or_insert_with(|| PeerState {
+        self.peers.get_or_insert_with(peer, || PeerState {
             // §4.4: start at a random MID so that a restarted endpoint is unlikely to reuse
             // IDs its peer still remembers.
             next_mid: rng.next_u64() as u16,
