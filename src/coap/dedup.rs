@@ -48,7 +48,10 @@ impl SeenCache {
     /// Records `mid` as seen until `expires`, with the reply if one was already sent. Replaces
     /// an earlier (possibly expired) entry for the same ID.
     pub(crate) fn insert(&mut self, mid: u16, expires: u64, reply: Option<Vec<u8>>) {
-        self.entries.retain(|e| e.mid != mid);
+        // At most one entry per ID: find it rather than `retain`, which moves every entry.
+        if let Some(at) = self.entries.iter().position(|e| e.mid == mid) {
+            self.entries.remove(at);
+        }
         while self.entries.len() >= Self::CAP {
             self.entries.pop_front();
         }
