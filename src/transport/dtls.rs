@@ -352,17 +352,28 @@ impl DtlsSession {
             key_dst.copy_from_slice(key);
             Ok(key.len())
         });
+        Self::connect(b, resume, None)
+    }
+
+    /// The client side of a context built by `client_psk` or `client_cert`: the session,
+    /// resumed from `resume` when OpenSSL takes it, in the connect state.
+    fn connect(
+        b: openssl::ssl::SslContextBuilder,
+        resume: Option<&SslSession>,
+        pinned: Option<Arc<Vec<u8>>>,
+    ) -> Result<DtlsSession, DtlsError> {
+        let setup = |e: ErrorStack| DtlsError::Setup(stack_text(&e));
         let ctx = b.build();
         let mut ssl = Ssl::new(&ctx).map_err(setup)?;
         ssl.set_mtu(DTLS_MTU as u32).map_err(setup)?;
         if let Some(s) = resume {
-            // SAFETY: `s` was taken from a session of a context built by this same function
-            // (same method, same cipher list); OpenSSL only requires the session to belong
-            // to a compatible context, and refuses (full handshake) otherwise.
+            // SAFETY: `s` was taken from a session of a context built by the same function
+            // as this one (same method, same cipher list); OpenSSL only requires the session
+            // to belong to a compatible context, and refuses (full handshake) otherwise.
             unsafe { ssl.set_session(s) }.map_err(setup)?;
         }
         ssl.set_connect_state();
-        Self::start(ssl, false, None, None)
+        Self::start(ssl, false, None, pinned)
     }
 
     /// A client session in Certificate mode (Security Mode 2): presents `creds`' certificate
@@ -389,16 +400,7 @@ impl DtlsSession {
             }
             is_pinned(ctx.current_cert(), &pinned)
         });
-        let ctx = b.build();
-        let mut ssl = Ssl::new(&ctx).map_err(setup)?;
-        ssl.set_mtu(DTLS_MTU as u32).map_err(setup)?;
-        if let Some(s) = resume {
-            // SAFETY: as in `client_psk`: `s` came from a session of a context this function
-            // built with the same method and cipher list; OpenSSL refuses an incompatible one.
-            unsafe { ssl.set_session(s) }.map_err(setup)?;
-        }
-        ssl.set_connect_state();
-        Self::start(ssl, false, None, Some(creds.server_cert.clone()))
+        Self::connect(b, resume, Some(creds.server_cert.clone()))
     }
 
     /// A server session: `lookup` gives the PSK for the identity the client sends. Feed the
