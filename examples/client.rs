@@ -317,11 +317,16 @@ fn run(args: Args) -> Result<(), String> {
 
     udp.start().map_err(|e| e.to_string())?;
     let started = unix_now();
+    let mut last_reading = None;
     while !stop.load(Ordering::SeqCst) {
         let now = unix_now();
-        // A Device object that lives, so that a server observing it sees notifications.
-        for (rid, value) in device_readings(now, now.saturating_sub(started)) {
-            let _ = udp.client_mut().set(&Path::resource(3, 0, rid), value);
+        // A Device object that lives, so that a server observing it sees notifications; read
+        // once a second, not on every turn of the loop (one per datagram).
+        if last_reading != Some(now) {
+            last_reading = Some(now);
+            for (rid, value) in device_readings(now, now.saturating_sub(started)) {
+                let _ = udp.client_mut().set(&Path::resource(3, 0, rid), value);
+            }
         }
         if let Some(version) = installed.lock().ok().and_then(|mut v| v.take()) {
             let _ = udp

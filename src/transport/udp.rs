@@ -413,6 +413,9 @@ impl UdpClient {
                 }
             }
         }
+        if self.unresolved.is_empty() {
+            return; // the usual case: no getsockname(2) on every turn
+        }
         let local_v4 = self
             .socket
             .local_addr()
