@@ -3,54 +3,21 @@ TLV writes, then registration with an aiocoap LwM2M Server. The device runs on i
 (ctypes releases the GIL during library calls); the servers run on asyncio."""
 
 import asyncio
-import struct
 import threading
 
 import aiocoap
-import aiocoap.resource
 from aiocoap import DELETE, POST, PUT, Message
 
 import lwm2mc
+from aiocoap_peer import Site, res, tlv
 
 TLV = 11542
-
-
-def tlv(kind: int, ident: int, value: bytes) -> bytes:
-    """One TLV entry (Core 1.1 §7.4.3): 8-bit id, length in the type byte or 8/16-bit field."""
-    if len(value) < 8:
-        return bytes([kind | len(value), ident]) + value
-    if len(value) < 256:
-        return bytes([kind | 0x08, ident, len(value)]) + value
-    return bytes([kind | 0x10, ident]) + struct.pack(">H", len(value)) + value
-
-
-def res(ident: int, value) -> bytes:
-    if isinstance(value, bool):
-        return tlv(0xC0, ident, b"\x01" if value else b"\x00")
-    if isinstance(value, int):
-        for fmt in (">b", ">h", ">i", ">q"):
-            try:
-                return tlv(0xC0, ident, struct.pack(fmt, value))
-            except struct.error:
-                continue
-    if isinstance(value, str):
-        return tlv(0xC0, ident, value.encode())
-    return tlv(0xC0, ident, bytes(value))
 
 
 def test_tlv_helper_matches_the_spec_vector():
     # VECTORS.md §5: Bootstrap-Write PUT /1/0 = OI 0 {SSID 123, lifetime 300, false, "U"}.
     body = res(0, 123) + res(1, 300) + res(6, False) + res(7, "U")
     assert tlv(0x00, 0, body).hex() == "08000dc1007bc201012cc10600c10755"
-
-
-class Site(aiocoap.resource.Resource):
-    def __init__(self, handle):
-        super().__init__()
-        self.handle = handle
-
-    async def render(self, request):
-        return await self.handle(request)
 
 
 async def context(handle):

@@ -19,18 +19,16 @@ of aiocoap or tinydtls is changed.
 The device polls on its own thread; the servers run on asyncio. Every wait is bounded."""
 
 import asyncio
-import struct
-import threading
 import time
 
 import aiocoap
-import aiocoap.resource
 from aiocoap import DELETE, GET, POST, PUT, Message
 from aiocoap.credentials import CredentialsMap
 from aiocoap.transports import tinydtls_server
 import pytest
 
 import lwm2mc
+from aiocoap_peer import Polled, Site, res, tlv
 
 T = 10.0
 TLV = 11542
@@ -43,29 +41,6 @@ BS_IDENTITY, BS_KEY = b"py-dtls-bs", bytes.fromhex("000102030405060708090a0b0c0d
 DM_IDENTITY, DM_KEY = b"py-dtls-dm", bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
 
 
-def tlv(kind: int, ident: int, value: bytes) -> bytes:
-    """One TLV entry (Core 1.1 §7.4.3): 8-bit id, length in the type byte or an 8/16-bit field."""
-    if len(value) < 8:
-        return bytes([kind | len(value), ident]) + value
-    if len(value) < 256:
-        return bytes([kind | 0x08, ident, len(value)]) + value
-    return bytes([kind | 0x10, ident]) + struct.pack(">H", len(value)) + value
-
-
-def res(ident: int, value) -> bytes:
-    if isinstance(value, bool):
-        return tlv(0xC0, ident, b"\x01" if value else b"\x00")
-    if isinstance(value, int):
-        for fmt in (">b", ">h", ">i", ">q"):
-            try:
-                return tlv(0xC0, ident, struct.pack(fmt, value))
-            except struct.error:
-                continue
-    if isinstance(value, str):
-        return tlv(0xC0, ident, value.encode())
-    return tlv(0xC0, ident, bytes(value))
-
-
 @pytest.fixture
 def dtls_remotes_routed(monkeypatch):
     """Lets aiocoap's DTLS server send requests over a session a client opened: the remote of
@@ -75,15 +50,6 @@ def dtls_remotes_routed(monkeypatch):
         return isinstance(remote, tinydtls_server._AddressDTLS) and remote._protocol is self._pool
 
     monkeypatch.setattr(tinydtls_server.MessageInterfaceTinyDTLSServer, "recognize_remote", recognize_remote)
-
-
-class Site(aiocoap.resource.Resource):
-    def __init__(self, handle):
-        super().__init__()
-        self.handle = handle
-
-    async def render(self, request):
-        return await self.handle(request)
 
 
 async def dtls_context(handle, name: str, identity: bytes, key: bytes):
@@ -111,40 +77,6 @@ async def ask(ctx, remote, code, path: str, payload: bytes = b"", content_format
         m.opt.content_format = content_format
     m.remote = remote
     return await asyncio.wait_for(ctx.request(m).response, T)
-
-
-class Polled:
-    """A client polled on its own thread; `events` collects what it reports."""
-
-    def __init__(self, client: lwm2mc.Client, stop_timeout: float = T) -> None:
-        self.client, self.events, self.stop = client, [], threading.Event()
-        self.stop_timeout, self.unanswered_deregister = stop_timeout, False
-        self.thread = threading.Thread(target=self._run, name="device")
-        self.client.start()
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.is_set():
-                for e in self.client.poll(0.02):
-                    self.events.append((time.monotonic(), e))
-        finally:
-            try:
-                self.events.extend((time.monotonic(), e) for e in self.client.stop(self.stop_timeout))
-            except TimeoutError:
-                self.unanswered_deregister = True  # never registered: nothing answers
-
-    async def close(self) -> None:
-        self.stop.set()
-        await asyncio.get_running_loop().run_in_executor(None, self.thread.join, 3 * T)
-        assert not self.thread.is_alive()
-        self.client.close()
-
-    def kinds(self, kind: str) -> list:
-        return [e for _, e in self.events if e.kind == kind]
-
-    def summary(self) -> str:
-        return ", ".join(f"{e.kind}{'(' + e.message + ')' if e.message else ''}" for _, e in self.events)
 
 
 async def until(what: str, predicate, device: Polled, timeout: float = T) -> None:

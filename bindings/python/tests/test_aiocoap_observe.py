@@ -16,10 +16,10 @@ import warnings
 
 import aiocoap
 import aiocoap.error
-import aiocoap.resource
 from aiocoap import CON, DELETE, EMPTY, GET, NON, POST, PUT, RST, Message
 
 import lwm2mc
+from aiocoap_peer import Site
 
 T = 5.0  # seconds: the bound of every single wait
 PATH = "/3303/0/5700"
@@ -40,15 +40,6 @@ class Temperature(lwm2mc.Object):
         if (instance, resource) != (0, 5700):
             raise lwm2mc.NotFound()
         return self.value
-
-
-class Site(aiocoap.resource.Resource):
-    def __init__(self, handle):
-        super().__init__()
-        self.handle = handle
-
-    async def render(self, request):
-        return await self.handle(request)
 
 
 class Device:

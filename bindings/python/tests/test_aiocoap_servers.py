@@ -6,26 +6,16 @@ announces `Q`, says when it may sleep, and a notification due while asleep follo
 The device polls on its own thread; the servers run on asyncio. Every wait is bounded."""
 
 import asyncio
-import threading
 import time
 
 import aiocoap
-import aiocoap.resource
 from aiocoap import DELETE, GET, POST, PUT, Message
 
 import lwm2mc
+from aiocoap_peer import Polled, Site, res, tlv
 
 T = 5.0
 TEXT = 0
-
-
-class Site(aiocoap.resource.Resource):
-    def __init__(self, handle):
-        super().__init__()
-        self.handle = handle
-
-    async def render(self, request):
-        return await self.handle(request)
 
 
 class Server:
@@ -91,37 +81,6 @@ class Server:
         return await asyncio.wait_for(self.ctx.request(msg).response, T)
 
 
-class Polled:
-    """A client polled on its own thread; `events` collects what it reports."""
-
-    def __init__(self, client: lwm2mc.Client, stop_timeout: float = T) -> None:
-        self.client, self.events, self.stop = client, [], threading.Event()
-        self.stop_timeout, self.unanswered_deregister = stop_timeout, False
-        self.thread = threading.Thread(target=self._run, name="device")
-        self.client.start()
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.is_set():
-                for e in self.client.poll(0.02):
-                    self.events.append((time.monotonic(), e))
-        finally:
-            try:
-                self.events.extend((time.monotonic(), e) for e in self.client.stop(self.stop_timeout))
-            except TimeoutError:
-                self.unanswered_deregister = True  # a server that went away
-
-    async def close(self) -> None:
-        self.stop.set()
-        await asyncio.get_running_loop().run_in_executor(None, self.thread.join, 3 * T)
-        assert not self.thread.is_alive()
-        self.client.close()
-
-    def kinds(self, kind: str) -> list:
-        return [(at, e) for at, e in self.events if e.kind == kind]
-
-
 def test_two_aiocoap_servers_each_register_read_and_write_and_one_leaving_spares_the_other():
     async def scenario():
         one, two = await Server("one").start(), await Server("two").start()
@@ -174,7 +133,7 @@ def test_queue_mode_over_udp_sleeps_after_max_transmit_wait_and_wakes_with_an_up
             # Sleeping about MAX_TRANSMIT_WAIT after the 2.01.
             registered_at = time.monotonic()
             await server.until("sleeping", lambda: device.kinds("sleeping"), timeout=3 * mtw + T)
-            slept = device.kinds("sleeping")[0][0] - registered_at
+            slept = device.times("sleeping")[0] - registered_at
             assert mtw - 0.1 <= slept <= mtw + 0.5, slept
             # A Send while asleep: the Update wakes the client first, then the Send.
             device.client.send(["/3/0/0"])
@@ -193,8 +152,6 @@ def test_an_aiocoap_bootstrap_server_writes_acls_and_the_second_server_is_refuse
     """Access Control (Core 1.1 §7.3) against independent peers: an aiocoap Bootstrap-Server
     provisions two aiocoap LwM2M Servers and an ACL for /3/0 (server 1 read and write, server
     2 read only, owner 1); server 2's Write is refused 4.01 and changes nothing."""
-    from test_aiocoap_bootstrap import res, tlv
-
     async def scenario():
         one, two = await Server("one").start(), await Server("two").start()
         answers = []
