@@ -33,9 +33,7 @@
 //! Figures are printed, never asserted: they depend on the machine; what is checked is that
 //! each operation really gets the answer it should.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use coap_lite::Packet;
@@ -45,92 +43,11 @@ use lwm2mc::codec::tlv;
 use lwm2mc::value::{Instances, Resources};
 use lwm2mc::{Client, Config, Path, PeerId, ResourceValue, Store, Transmit, Value};
 
-// ---- heap accounting, for the whole process ----
+// ---- heap accounting, for the whole process (examples/support/counting_alloc.rs) ----
 
-/// `System`, counting live bytes and blocks, their peak, and every allocation call and the
-/// bytes it asked for. Off in `--only` mode (under callgrind), where it costs one load and
-/// branch per call instead of the atomic updates.
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(true);
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-static ALLOC_CALLS: AtomicUsize = AtomicUsize::new(0);
-static ALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// An allocation call that asked for `size` bytes, in `blocks` new blocks (a realloc: 0).
-fn allocated(size: usize, blocks: usize) {
-    let live = LIVE_BYTES.fetch_add(size, Relaxed) + size;
-    PEAK_BYTES.fetch_max(live, Relaxed);
-    LIVE_BLOCKS.fetch_add(blocks, Relaxed);
-    ALLOC_CALLS.fetch_add(1, Relaxed);
-    ALLOC_BYTES.fetch_add(size, Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are updated besides.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            allocated(layout.size(), 1);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            allocated(layout.size(), 1);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        if COUNTING.load(Relaxed) {
-            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-            LIVE_BLOCKS.fetch_sub(1, Relaxed);
-        }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            // The old block stays counted until the new one is: a realloc that moves holds both.
-            allocated(new_size, 0);
-            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// The counters at one moment.
-#[derive(Clone, Copy)]
-struct Heap {
-    live: usize,
-    blocks: usize,
-    calls: usize,
-    bytes: usize,
-}
-
-fn heap() -> Heap {
-    Heap {
-        live: LIVE_BYTES.load(Relaxed),
-        blocks: LIVE_BLOCKS.load(Relaxed),
-        calls: ALLOC_CALLS.load(Relaxed),
-        bytes: ALLOC_BYTES.load(Relaxed),
-    }
-}
-
-/// Starts a new peak window at what is live now.
-fn reset_peak() {
-    PEAK_BYTES.store(LIVE_BYTES.load(Relaxed), Relaxed);
-}
-
-fn peak() -> usize {
-    PEAK_BYTES.load(Relaxed)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{heap, peak_bytes as peak, reset_peak, set_counting, Heap};
 
 /// Resident set size of the process, from /proc/self/statm (Linux), in bytes.
 fn rss() -> Option<usize> {
@@ -906,7 +823,7 @@ fn main() {
 
     if let Some(kind) = only {
         // For callgrind: the setup, then exactly `n` operations; figures left to the caller.
-        COUNTING.store(false, Relaxed);
+        set_counting(false);
         let row = run_kind(kind, n);
         black_box(row);
         println!("{kind:?}: {n} operations");

@@ -20,9 +20,8 @@
 //! on the machine; what is checked is only that each push really ends in 2.04 with every byte
 //! delivered.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,65 +33,11 @@ use lwm2mc::object::{Applied, DownloadFailure, FirmwareInstaller, InstallFailure
 use lwm2mc::transport::udp::UdpClient;
 use lwm2mc::{Client, Config, Event, PeerId, Store};
 
-// ---- heap accounting: bytes live, their peak, and allocation calls, for the whole process ----
+// ---- heap accounting, for the whole process (examples/support/counting_alloc.rs) ----
 
-/// `System`, counting what is live and the highest it has been since the last `reset_peak`.
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-static ALLOC_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let live = LIVE_BYTES.fetch_add(by, Relaxed) + by;
-    PEAK_BYTES.fetch_max(live, Relaxed);
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are updated besides.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-            ALLOC_CALLS.fetch_add(1, Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            // The old block stays counted until the new one is: a realloc that moves holds both.
-            grew(new_size);
-            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-            ALLOC_CALLS.fetch_add(1, Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live_bytes() -> usize {
-    LIVE_BYTES.load(Relaxed)
-}
-
-/// Starts a new peak window at what is live now.
-fn reset_peak() {
-    PEAK_BYTES.store(live_bytes(), Relaxed);
-}
-
-fn peak_bytes() -> usize {
-    PEAK_BYTES.load(Relaxed)
-}
-
-fn alloc_calls() -> usize {
-    ALLOC_CALLS.load(Relaxed)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{alloc_calls, live_bytes, peak_bytes, reset_peak};
 
 // ---- user-space instructions retired, where the kernel gives a counter ----
 

@@ -8,9 +8,7 @@
 //! own path, `/32769/i/0`, one instance per observation of an application object held in the
 //! store, so every `Client::set` in a round changes exactly one observed value.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use coap_lite::Packet;
@@ -20,49 +18,11 @@ use lwm2mc::model::{ObjectDef, Operations, ResourceDef};
 use lwm2mc::value::{Instances, Resources};
 use lwm2mc::{Client, Config, Path, PeerId, ResourceType, ResourceValue, Store, Value};
 
-// ---- heap accounting: bytes live and allocation calls, for the whole process ----
+// ---- heap accounting, for the whole process (examples/support/counting_alloc.rs) ----
 
-/// `System`, counting what is live; the figures are differences taken around one step.
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static ALLOC_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are updated besides.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size(), Relaxed);
-            ALLOC_CALLS.fetch_add(1, Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(new_size, Relaxed);
-            LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
-            ALLOC_CALLS.fetch_add(1, Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live_bytes() -> usize {
-    LIVE_BYTES.load(Relaxed)
-}
-
-fn alloc_calls() -> usize {
-    ALLOC_CALLS.load(Relaxed)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{alloc_calls, live_bytes};
 
 // ---- the device under test ----
 
