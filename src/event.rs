@@ -208,6 +208,13 @@ impl EventQueue {
         self.queue.pop_front()
     }
 
+    /// Gives back the queue's room when it is empty.
+    pub(crate) fn trim(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = alloc::collections::VecDeque::new();
+        }
+    }
+
     /// True when [`pop`](Self::pop) would return `None`: no event queued and none dropped
     /// unreported.
     pub fn is_empty(&self) -> bool {

@@ -7,8 +7,6 @@
 //! peer writes (lifetime `/1/x/1`, hold-off `/0/x/11`, account timeout `/0/x/12`), so they are
 //! added with saturation: an absurd value means "never in practice", not a wrapped "now".
 
-use alloc::collections::BTreeMap;
-
 /// What a deadline is for. The order is the order in which due timers are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -28,7 +26,9 @@ pub(crate) enum Timer {
 /// Deadlines by kind; at most one per kind.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Timers {
-    table: BTreeMap<Timer, u64>,
+    /// A handful of entries (one per kind and server): a sorted `Vec`, not a `BTreeMap`
+    /// leaf with room for eleven.
+    table: crate::vec_map::VecMap<Timer, u64>,
 }
 
 impl Timers {

@@ -46,10 +46,39 @@ impl<K: Ord, V> VecMap<K, V> {
                 .get_mut(at)
                 .map(|(_, v)| core::mem::replace(v, value)),
             Err(at) => {
+                self.grow_by_one();
                 self.entries.insert(at, (key, value));
                 None
             }
         }
+    }
+
+    /// Room for one more entry, and no more while the map is small: these maps hold a handful
+    /// of entries for a long time, and `Vec`'s own growth would keep room for four (a
+    /// `Registration` is ~400 B). Past `EXACT_UP_TO` growth is amortised again, so that a map
+    /// that does get long is not copied on every insert.
+    fn grow_by_one(&mut self) {
+        const EXACT_UP_TO: usize = 8;
+        if self.entries.len() == self.entries.capacity() {
+            if self.entries.len() < EXACT_UP_TO {
+                self.entries.reserve_exact(1);
+            } else {
+                self.entries.reserve(1);
+            }
+        }
+    }
+
+    /// Gives back room the entries no longer need (all of it when empty): called when the
+    /// client goes idle, so that a burst of exchanges does not stay allocated.
+    pub(crate) fn shrink(&mut self) {
+        if self.entries.capacity() > self.entries.len() {
+            self.entries.shrink_to_fit();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// The value of `key`, made with `make` if there is none.
@@ -57,6 +86,7 @@ impl<K: Ord, V> VecMap<K, V> {
         let at = match self.find(&key) {
             Ok(at) => at,
             Err(at) => {
+                self.grow_by_one();
                 self.entries.insert(at, (key, make()));
                 at
             }
@@ -126,5 +156,23 @@ mod tests {
         assert_eq!(*m.get_or_insert_with(2, || "z"), "B");
         m.retain(|k, _| *k != 1);
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn holds_room_for_its_entries_only() {
+        let mut m = VecMap::default();
+        for k in 0..3u16 {
+            m.insert(k, [0u8; 400]);
+            assert_eq!(m.entries.capacity(), m.len());
+        }
+        m.remove(&0);
+        m.remove(&1);
+        assert_eq!(m.entries.capacity(), 3);
+        m.shrink();
+        assert_eq!(m.entries.capacity(), 1);
+        m.remove(&2);
+        m.shrink();
+        assert_eq!(m.entries.capacity(), 0);
     }
 }

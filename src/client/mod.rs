@@ -114,7 +114,7 @@ pub struct Client {
     peers: crate::vec_map::VecMap<PeerId, PeerInfo>,
     next_peer: u64,
     events: EventQueue,
-    exchanges: BTreeMap<ExchangeId, Purpose>,
+    exchanges: crate::vec_map::VecMap<ExchangeId, Purpose>,
     /// The bootstrap state machine (requests, sessions, retries).
     bs: Bootstrapping,
     /// One registration per LwM2M Server account (the registration state machine).
@@ -174,7 +174,7 @@ impl Client {
             peers: Default::default(),
             next_peer: 1,
             events: EventQueue::default(),
-            exchanges: BTreeMap::new(),
+            exchanges: Default::default(),
             bs: Bootstrapping::default(),
             regs: Registrations::new(queue_mode),
             started: false,
@@ -380,6 +380,16 @@ impl Client {
             }
         }
         self.drive(now);
+        self.trim();
+    }
+
+    /// Gives back the room a burst of traffic left in queues and tables that are now short or
+    /// empty, so that an idle client holds only its state (issue 15). Timeouts are when a
+    /// client goes idle; doing it there keeps the request path free of reallocations.
+    fn trim(&mut self) {
+        self.exchanges.shrink();
+        self.events.trim();
+        self.requests.trim();
     }
 
     /// `now`, or the latest time seen if `now` went backwards.

@@ -75,6 +75,9 @@ impl SeenCache {
 
     pub(crate) fn expire(&mut self, now: u64) {
         self.entries.retain(|e| now < e.expires);
+        if self.entries.is_empty() {
+            self.entries = VecDeque::new();
+        }
     }
 
     pub(crate) fn next_expiry(&self) -> Option<u64> {

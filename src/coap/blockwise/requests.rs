@@ -104,6 +104,13 @@ pub(crate) struct BlockRequests {
 }
 
 impl BlockRequests {
+    /// Gives back the room of finished transfers once none is left.
+    pub(crate) fn trim(&mut self) {
+        if self.transfers.is_empty() {
+            self.transfers = Vec::new();
+        }
+    }
+
     /// Sends `request` to `peer`, in Block1 blocks when its body is longer than the block
     /// size (RFC 7959 §2.3, with Size1 announcing the whole, §4). The id stands for the whole
     /// request in [`Outcome`]s.

@@ -1,6 +1,6 @@
 //! Per-peer bookkeeping: message IDs, tokens and dropping state nobody needs any more.
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use super::Endpoint;
@@ -59,16 +59,28 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
 
     /// Drops expired duplicate-cache entries and peers that hold nothing any more.
     pub(super) fn collect_garbage(&mut self, now: u64) {
-        let busy: alloc::collections::BTreeSet<P> =
-            self.exchanges.values().map(|e| e.peer).collect();
-        for state in self.peers.values_mut() {
-            state.seen.expire(now);
-        }
+        let exchanges = &self.exchanges;
         self.peers.retain(|peer, s| {
-            busy.contains(peer)
+            s.seen.expire(now);
+            exchanges.values().any(|e| e.peer == *peer)
                 || !s.seen.is_empty()
                 || !s.queue.is_empty()
                 || now < s.mid_hold_until
         });
+        // What stays allocated between exchanges is what they still need (issue 15: a
+        // registered idle client holds its state, not the room a burst of traffic left).
+        if self.exchanges.is_empty() {
+            // An emptied BTreeMap keeps its root leaf (~1.4 KB here).
+            self.exchanges = BTreeMap::new();
+        }
+        self.peers.shrink();
+        if self.outbox.is_empty() {
+            self.outbox = VecDeque::new();
+        }
+        for state in self.peers.values_mut() {
+            if state.queue.is_empty() {
+                state.queue = VecDeque::new();
+            }
+        }
     }
 }
