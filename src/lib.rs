@@ -140,7 +140,7 @@ mod transaction;
 pub mod transport;
 pub mod uri;
 pub mod value;
-mod vec_map;
+pub mod vec_map;
 
 pub use client::{Client, PeerChange, Transmit};
 pub use config::{Config, Limits, RootFormats, Version};

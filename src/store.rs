@@ -8,13 +8,12 @@
 //! copied. A transaction (`crate::transaction`) is therefore a clone, and what it changed is
 //! the objects whose `Arc` no longer points where the original's does.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::model::{ObjectDef, ResourceShape, Schema};
 use crate::path::Path;
-use crate::value::{Instances, ResourceValue, Resources, Value};
+use crate::value::{Instances, ResourceValue, Resources, Value, VecMap};
 
 /// Errors from store operations, each with the CoAP code a server would get.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,9 +41,33 @@ pub enum StoreError {
     BadPath(Path),
 }
 
+/// An object's definition: the standard tables are statics shared by every client (issue 15:
+/// no copy per client); a definition made at run time (C, Python) is owned.
+#[derive(Debug, Clone)]
+enum Def {
+    Static(&'static ObjectDef),
+    Owned(Arc<ObjectDef>),
+}
+
+impl core::ops::Deref for Def {
+    type Target = ObjectDef;
+    fn deref(&self) -> &ObjectDef {
+        match self {
+            Def::Static(def) => def,
+            Def::Owned(def) => def,
+        }
+    }
+}
+
+impl PartialEq for Def {
+    fn eq(&self, other: &Def) -> bool {
+        **self == **other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct ObjectSlot {
-    def: Arc<ObjectDef>,
+    def: Def,
     instances: Arc<Instances>,
     /// Saved in the persistent snapshot (Security, Server, Access Control always; others when the
     /// application asks).
@@ -54,7 +77,7 @@ struct ObjectSlot {
 /// Objects, instances and values of one client.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Store {
-    objects: BTreeMap<u16, ObjectSlot>,
+    objects: VecMap<u16, ObjectSlot>,
 }
 
 impl Store {
@@ -68,7 +91,7 @@ impl Store {
         let mut s = Store::new();
         for def in crate::model::standard_objects() {
             let persistent = def.id <= crate::model::oid::ACCESS_CONTROL;
-            s.define(def.clone(), persistent);
+            s.define_static(def, persistent);
         }
         s
     }
@@ -76,16 +99,26 @@ impl Store {
     /// Defines (or redefines, keeping instances) an object.
     pub fn define(&mut self, def: ObjectDef, persistent: bool) {
         let id = def.id;
+        self.put_def(id, Def::Owned(Arc::new(def)), persistent);
+    }
+
+    /// Defines (or redefines, keeping instances) an object whose definition is a static table,
+    /// such as [`crate::model::FIRMWARE`]: nothing of it is copied.
+    pub fn define_static(&mut self, def: &'static ObjectDef, persistent: bool) {
+        self.put_def(def.id, Def::Static(def), persistent);
+    }
+
+    fn put_def(&mut self, id: u16, def: Def, persistent: bool) {
         match self.objects.get_mut(&id) {
             Some(slot) => {
-                slot.def = Arc::new(def);
+                slot.def = def;
                 slot.persistent = persistent;
             }
             None => {
                 self.objects.insert(
                     id,
                     ObjectSlot {
-                        def: Arc::new(def),
+                        def,
                         instances: Arc::default(),
                         persistent,
                     },
@@ -232,7 +265,7 @@ impl Store {
             (true, Some(ri)) => {
                 let mut m = match self.resource(o, i, r) {
                     Some(ResourceValue::Multiple(m)) => m.clone(),
-                    _ => BTreeMap::new(),
+                    _ => VecMap::new(),
                 };
                 m.insert(ri, value);
                 ResourceValue::Multiple(m)

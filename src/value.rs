@@ -1,6 +1,6 @@
 //! LwM2M data types (Core 1.1 Appendix C) and the value tree shared by the store and the codecs.
 
-use alloc::collections::BTreeMap;
+pub use crate::vec_map::VecMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -124,7 +124,7 @@ pub enum ResourceValue {
     /// The value of a single-instance resource.
     Single(Value),
     /// The instances of a multiple-instance resource, by resource instance ID (may be empty).
-    Multiple(BTreeMap<u16, Value>),
+    Multiple(VecMap<u16, Value>),
 }
 
 impl ResourceValue {
@@ -138,7 +138,7 @@ impl ResourceValue {
 }
 
 /// The resources of one object instance, by resource ID.
-pub type Resources = BTreeMap<u16, ResourceValue>;
+pub type Resources = VecMap<u16, ResourceValue>;
 
 /// The instances of one object, by instance ID.
-pub type Instances = BTreeMap<u16, Resources>;
+pub type Instances = VecMap<u16, Resources>;

@@ -1,55 +1,121 @@
-//! A map kept as a sorted `Vec`, for the client's small per-server and per-peer tables: a
-//! device has one to a handful of servers, and a `BTreeMap` leaf allocates room for eleven
-//! entries however few it holds (for one `Registration`, several KB per client). Lookups are
-//! binary searches; the iteration order is the key order, as with `BTreeMap`.
+//! [`VecMap`]: a map kept as a sorted `Vec`, for the many small maps a client holds for a long
+//! time: its values (an instance's resources, an object's instances), its per-server and
+//! per-peer tables. A `BTreeMap` leaf allocates room for eleven entries however few it holds
+//! (392 B for one instance's resources, several KB per client; issue 15), and walking and
+//! dropping its nodes is most of what reading an instance cost. Lookups are binary searches,
+//! iteration is in key order as with `BTreeMap`, and the API is the part of `BTreeMap`'s that
+//! the crate and its users need, with the same meaning.
+//!
+//! Inserting in the middle moves the entries after it, so a map is meant for tens of entries,
+//! not thousands (objects with many instances stay fast enough up to the store's limits:
+//! `Limits::max_instances`).
 
 use alloc::vec::Vec;
+use core::fmt;
 
 /// Entries sorted by key, each key once.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct VecMap<K, V> {
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VecMap<K, V> {
     entries: Vec<(K, V)>,
 }
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
+        VecMap::new()
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for VecMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+impl<K, V> VecMap<K, V> {
+    /// An empty map (allocates nothing).
+    pub const fn new() -> Self {
         VecMap {
             entries: Vec::new(),
         }
     }
-}
 
-impl<K: Ord, V> VecMap<K, V> {
-    fn find(&self, key: &K) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        let at = self.find(key).ok()?;
-        self.entries.get(at).map(|(_, v)| v)
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let at = self.find(key).ok()?;
-        self.entries.get_mut(at).map(|(_, v)| v)
+    /// Removes every entry (and gives back the room).
+    pub fn clear(&mut self) {
+        self.entries = Vec::new();
     }
 
-    pub(crate) fn contains_key(&self, key: &K) -> bool {
-        self.find(key).is_ok()
+    /// The entries in key order.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter(self.entries.iter())
     }
 
-    /// Sets `key` to `value`; the value it replaced, if any.
-    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.find(&key) {
-            Ok(at) => self
-                .entries
-                .get_mut(at)
-                .map(|(_, v)| core::mem::replace(v, value)),
-            Err(at) => {
-                self.grow_by_one();
-                self.entries.insert(at, (key, value));
-                None
-            }
+    /// The entries in key order, values mutable.
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        IterMut(self.entries.iter_mut())
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// The values in key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// The values in key order, mutable.
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// The values in key order, taken.
+    pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
+        self.entries.into_iter().map(|(_, v)| v)
+    }
+
+    /// The keys in order, taken.
+    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = K> + ExactSizeIterator {
+        self.entries.into_iter().map(|(k, _)| k)
+    }
+
+    /// The entry with the smallest key.
+    pub fn first_key_value(&self) -> Option<(&K, &V)> {
+        self.entries.first().map(|(k, v)| (k, v))
+    }
+
+    /// Takes the entry with the smallest key.
+    pub fn pop_first(&mut self) -> Option<(K, V)> {
+        (!self.entries.is_empty()).then(|| self.entries.remove(0))
+    }
+
+    /// The entry with the largest key.
+    pub fn last_key_value(&self) -> Option<(&K, &V)> {
+        self.entries.last().map(|(k, v)| (k, v))
+    }
+
+    /// Keeps the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    /// Gives back room the entries no longer need (all of it when empty): called when the
+    /// client goes idle, so that a burst of exchanges does not stay allocated.
+    pub fn shrink(&mut self) {
+        if self.entries.capacity() > self.entries.len() {
+            self.entries.shrink_to_fit();
         }
     }
 
@@ -67,22 +133,68 @@ impl<K: Ord, V> VecMap<K, V> {
             }
         }
     }
+}
 
-    /// Gives back room the entries no longer need (all of it when empty): called when the
-    /// client goes idle, so that a burst of exchanges does not stay allocated.
-    pub(crate) fn shrink(&mut self) {
-        if self.entries.capacity() > self.entries.len() {
-            self.entries.shrink_to_fit();
+impl<K: Ord, V> VecMap<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    /// The value of `key`.
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        let at = self.find(key).ok()?;
+        self.entries.get(at).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, mutable.
+    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        let at = self.find(key).ok()?;
+        self.entries.get_mut(at).map(|(_, v)| v)
+    }
+
+    /// Whether `key` has an entry.
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`; the value it replaced, if any.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(at) => self
+                .entries
+                .get_mut(at)
+                .map(|(_, v)| core::mem::replace(v, value)),
+            Err(at) => {
+                self.grow_by_one();
+                self.entries.insert(at, (key, value));
+                None
+            }
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+    /// Removes `key`; its value, if it had one.
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        let at = self.find(key).ok()?;
+        Some(self.entries.remove(at).1)
     }
 
     /// The value of `key`, made with `make` if there is none.
-    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let at = match self.find(&key) {
             Ok(at) => at,
             Err(at) => {
@@ -95,40 +207,175 @@ impl<K: Ord, V> VecMap<K, V> {
         &mut self.entries[at].1
     }
 
-    /// Keeps the entries `keep` says yes to.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
+    /// The entry of `key`, for `or_insert`, `or_default` and `or_insert_with`.
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
+        Entry { map: self, key }
     }
 
-    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        let at = self.find(key).ok()?;
-        Some(self.entries.remove(at).1)
+    /// The entries whose keys are in `range`, in order.
+    pub fn range<R: core::ops::RangeBounds<K>>(&self, range: R) -> Iter<'_, K, V> {
+        use core::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(k) => self.find(k).unwrap_or_else(|at| at),
+            Bound::Excluded(k) => self.find(k).map_or_else(|at| at, |at| at + 1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(k) => self.find(k).map_or_else(|at| at, |at| at + 1),
+            Bound::Excluded(k) => self.find(k).unwrap_or_else(|at| at),
+            Bound::Unbounded => self.entries.len(),
+        };
+        Iter(
+            self.entries
+                .get(start..end.max(start))
+                .unwrap_or(&[])
+                .iter(),
+        )
+    }
+}
+
+/// `map[&key]`, as with `BTreeMap`: panics when the key has no entry, so it is for tests and
+/// for keys known to be there; the library itself uses [`VecMap::get`].
+impl<K: Ord + core::borrow::Borrow<Q>, Q: Ord + ?Sized, V> core::ops::Index<&Q> for VecMap<K, V> {
+    type Output = V;
+    fn index(&self, key: &Q) -> &V {
+        match self.get(key) {
+            Some(v) => v,
+            None => panic!("no entry for this key in the VecMap"),
+        }
+    }
+}
+
+/// One key's place in a [`VecMap`], from [`VecMap::entry`].
+pub struct Entry<'a, K, V> {
+    map: &'a mut VecMap<K, V>,
+    key: K,
+}
+
+impl<'a, K: Ord, V> Entry<'a, K, V> {
+    /// The value, `value` inserted first if there was none.
+    pub fn or_insert(self, value: V) -> &'a mut V {
+        self.map.get_or_insert_with(self.key, || value)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// The value, made with `make` first if there was none.
+    pub fn or_insert_with(self, make: impl FnOnce() -> V) -> &'a mut V {
+        self.map.get_or_insert_with(self.key, make)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    /// The value, the default inserted first if there was none.
+    pub fn or_default(self) -> &'a mut V
+    where
+        V: Default,
+    {
+        self.map.get_or_insert_with(self.key, V::default)
     }
+}
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
-        self.entries.iter().map(|(k, _)| k)
+/// The entries of a [`VecMap`] by reference, in key order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a, K, V>(core::slice::Iter<'a, (K, V)>);
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k, v))
     }
-
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.iter().map(|(_, v)| v)
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
+}
 
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.entries.iter_mut().map(|(_, v)| v)
+impl<K, V> DoubleEndedIterator for Iter<'_, K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+
+/// The entries of a [`VecMap`], values mutable, in key order.
+#[derive(Debug)]
+pub struct IterMut<'a, K, V>(core::slice::IterMut<'a, (K, V)>);
+
+impl<'a, K, V> Iterator for IterMut<'a, K, V> {
+    type Item = (&'a K, &'a mut V);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (&*k, v))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<K, V> DoubleEndedIterator for IterMut<'_, K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (&*k, v))
+    }
+}
+
+impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
+
+impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    /// As `BTreeMap`'s: for a key given twice, the later value is kept.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut entries: Vec<(K, V)> = iter.into_iter().collect();
+        // Stable: equal keys keep their order, and the last of each run is the one kept.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            match kept.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => kept.push((k, v)),
+            }
+        }
+        kept.shrink_to_fit();
+        VecMap { entries: kept }
+    }
+}
+
+impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K: Ord, V, const N: usize> From<[(K, V); N]> for VecMap<K, V> {
+    fn from(entries: [(K, V); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl<K, V> IntoIterator for VecMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = alloc::vec::IntoIter<(K, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a mut VecMap<K, V> {
+    type Item = (&'a K, &'a mut V);
+    type IntoIter = IterMut<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn keeps_keys_sorted_and_unique_like_a_btreemap() {
@@ -157,6 +404,37 @@ mod tests {
         m.retain(|k, _| *k != 1);
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), [2, 3]);
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn collect_range_and_entry_behave_as_btreemap_does() {
+        use alloc::collections::BTreeMap;
+        let pairs = [(4u16, 'd'), (1, 'a'), (4, 'D'), (9, 'i'), (2, 'b')];
+        let ours: VecMap<u16, char> = pairs.into_iter().collect();
+        let std: BTreeMap<u16, char> = pairs.into_iter().collect();
+        assert!(ours.iter().eq(std.iter()));
+        for (lo, hi) in [(0, 10), (1, 4), (2, 3), (5, 9), (10, 20), (4, 4)] {
+            assert!(ours.range(lo..hi).eq(std.range(lo..hi)), "{lo}..{hi}");
+            assert!(ours.range(lo..=hi).eq(std.range(lo..=hi)), "{lo}..={hi}");
+        }
+        assert!(ours.range(3..).eq(std.range(3..)));
+        let mut m = ours.clone();
+        *m.entry(7).or_default() = 'g';
+        *m.entry(1).or_insert('z') = 'A';
+        assert_eq!(m.entry(7).or_insert_with(|| 'x'), &'g');
+        assert_eq!(
+            m.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            [(1, 'A'), (2, 'b'), (4, 'D'), (7, 'g'), (9, 'i')]
+        );
+        assert_eq!(m.first_key_value(), Some((&1, &'A')));
+        assert_eq!(m.last_key_value(), Some((&9, &'i')));
+        assert_eq!(alloc::format!("{ours:?}"), alloc::format!("{std:?}"));
+        assert_eq!(
+            VecMap::from([(2u8, 0u8), (1, 1)])
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [(1, 1), (2, 0)]
+        );
     }
 
     #[test]

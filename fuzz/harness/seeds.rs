@@ -2,7 +2,7 @@
 //! so that a campaign starts from the interesting shapes instead of rediscovering the framing.
 //! `tests/fuzz_corpus.rs` runs them too, and writes them into `fuzz/corpus/` on request.
 
-use std::collections::BTreeMap;
+use lwm2mc::value::VecMap;
 
 use lwm2mc::codec::{self, ContentFormat};
 use lwm2mc::value::{Instances, ResourceValue, Resources, Value};
@@ -51,7 +51,7 @@ pub fn every_type() -> Instances {
     let mut r = Resources::new();
     for (k, v) in values.iter().enumerate() {
         r.insert(k as u16, ResourceValue::Single(v.clone()));
-        let mut m = BTreeMap::new();
+        let mut m = VecMap::new();
         m.insert(0, v.clone());
         m.insert(7, v.clone());
         r.insert(10 + k as u16, ResourceValue::Multiple(m));
@@ -92,7 +92,7 @@ fn structured(format: ContentFormat) -> Vec<Vec<u8>> {
     let mut dev = Resources::new();
     dev.insert(0, ResourceValue::Single(Value::String("ACME".into())));
     dev.insert(9, ResourceValue::Single(Value::Integer(87)));
-    let mut m = BTreeMap::new();
+    let mut m = VecMap::new();
     m.insert(0, Value::Integer(1));
     dev.insert(6, ResourceValue::Multiple(m));
     let mut inst = Instances::new();
@@ -119,7 +119,7 @@ fn restrict(content: &Instances, target: &Path) -> Instances {
             }
             let rv = match (rv, target.resource_instance_id()) {
                 (ResourceValue::Multiple(m), Some(ri)) => {
-                    let mut one = BTreeMap::new();
+                    let mut one = VecMap::new();
                     if let Some(v) = m.get(&ri) {
                         one.insert(ri, v.clone());
                     }

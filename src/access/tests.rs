@@ -3,7 +3,7 @@
 //! Create on `/O`, the contexts where nothing is enforced, and the Access Control object's own
 //! instances.
 
-use alloc::collections::BTreeMap;
+use crate::value::VecMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -35,7 +35,7 @@ fn acl(s: &mut Store, iid: u16, o: u16, i: u16, entries: &[(u16, i64)], owner: u
     let mut r = Resources::new();
     r.insert(res::OBJECT_ID, int(i64::from(o)));
     r.insert(res::INSTANCE_ID, int(i64::from(i)));
-    let m: BTreeMap<u16, Value> = entries
+    let m: VecMap<u16, Value> = entries
         .iter()
         .map(|(k, v)| (*k, Value::Integer(*v)))
         .collect();

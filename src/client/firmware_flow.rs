@@ -52,7 +52,7 @@ impl Client {
             DownloadProtocol::CoapsTcp => Protocol::CoapTls,
         }));
         let machine = Firmware::new(crate::firmware::Delivery::Both, &protocols);
-        self.store.define(crate::model::FIRMWARE.clone(), false);
+        self.store.define_static(&crate::model::FIRMWARE, false);
         self.firmware = Some(FirmwareUpdate {
             machine,
             installer,
@@ -120,7 +120,7 @@ impl Client {
             (9, fw.machine.delivery().value()),
         ];
         let uri = fw.machine.package_uri().to_string();
-        let protocols: BTreeMap<u16, Value> = fw
+        let protocols: crate::value::VecMap<u16, Value> = fw
             .machine
             .protocols()
             .zip(0u16..)

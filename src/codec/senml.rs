@@ -743,8 +743,8 @@ mod tests {
 /// Fixtures shared by the format tests.
 #[cfg(test)]
 pub(crate) mod test_data {
+    use crate::value::VecMap;
     use alloc::borrow::Cow;
-    use alloc::collections::BTreeMap;
 
     use crate::model::{ObjectDef, Operations as Op, ResourceDef as R};
     use crate::value::{Instances, ResourceType as T, ResourceValue, Value};
@@ -758,10 +758,10 @@ pub(crate) mod test_data {
                 vs.iter()
                     .enumerate()
                     .map(|(k, v)| (k as u16, Value::Integer(*v)))
-                    .collect::<BTreeMap<_, _>>(),
+                    .collect::<VecMap<_, _>>(),
             )
         };
-        let mut r = BTreeMap::new();
+        let mut r = VecMap::new();
         r.insert(0, s("Open Mobile Alliance"));
         r.insert(1, s("Lightweight M2M Client"));
         r.insert(2, s("345000123"));
@@ -835,7 +835,7 @@ pub(crate) mod test_data {
     pub(crate) fn every_type() -> Instances {
         let mut c = Instances::new();
         for iid in [0u16, 7] {
-            let mut r = BTreeMap::new();
+            let mut r = VecMap::new();
             r.insert(
                 0,
                 ResourceValue::Single(Value::String("h\u{e9}llo \"x\"".into())),

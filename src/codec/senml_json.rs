@@ -234,7 +234,7 @@ mod tests {
 
         let v = r#"[{"bn":"/3/0/7/","n":"0","v":3800},{"n":"1","v":5000}]"#;
         let c = dec("/3/0/7", v).unwrap();
-        let mut m = alloc::collections::BTreeMap::new();
+        let mut m = crate::value::VecMap::new();
         m.insert(0, Value::Integer(3800));
         m.insert(1, Value::Integer(5000));
         assert_eq!(c[&0][&7], ResourceValue::Multiple(m));

@@ -1,7 +1,6 @@
 //! Plain text (text/plain, Content-Format 0): one value of a single resource or of one resource
 //! instance (Core 1.1 §7.4.1; encodings from Appendix C, FACTS §6.3).
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -160,7 +159,7 @@ impl ValueTarget {
             let rv = match self.resource_instance {
                 None => ResourceValue::Single(v),
                 Some(ri) => {
-                    let mut m = BTreeMap::new();
+                    let mut m = crate::value::VecMap::new();
                     m.insert(ri, v);
                     ResourceValue::Multiple(m)
                 }

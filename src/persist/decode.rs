@@ -82,7 +82,7 @@ fn read_objects(r: &mut Reader<'_>) -> Result<BTreeMap<u16, Instances>, PersistE
                 let rv = match r.u8().ok_or_else(short)? {
                     SHAPE_SINGLE => ResourceValue::Single(read_value(r)?),
                     SHAPE_MULTIPLE => {
-                        let mut m = BTreeMap::new();
+                        let mut m = crate::value::VecMap::new();
                         let mut last_riid = None;
                         for _ in 0..r.count()? {
                             let riid = r.id(&mut last_riid, "resource instance")?;

@@ -1,6 +1,6 @@
 //! Decoding a TLV write payload under the codec contract of `codec/mod.rs`.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
 
 use super::entry::{parse_entries, TlvEntry, TlvKind};
 use super::value::decode_value;
@@ -60,7 +60,7 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
         [o, i, r, ri] => {
             let mut resources = Resources::new();
             if let Some(v) = decode_instance_target(ri, &entries, schema.shape(o, r))? {
-                let mut m = BTreeMap::new();
+                let mut m = crate::value::VecMap::new();
                 m.insert(ri, v);
                 resources.insert(r, ResourceValue::Multiple(m));
             }
@@ -123,7 +123,7 @@ fn decode_multiple(
         ));
     }
     let mut seen = BTreeSet::new();
-    let mut m = BTreeMap::new();
+    let mut m = crate::value::VecMap::new();
     for e in instances {
         check_id(e.id)?;
         if e.kind != TlvKind::ResourceInstance {
@@ -150,7 +150,7 @@ fn decode_resource_target(
         // FACTS §6.2 / VECTORS §1.8: empty means "no instances" for a multiple resource and is
         // an error for a single one.
         [] => match shape {
-            Some(s) if s.multiple => Ok(Some(ResourceValue::Multiple(BTreeMap::new()))),
+            Some(s) if s.multiple => Ok(Some(ResourceValue::Multiple(crate::value::VecMap::new()))),
             Some(_) => Err(malformed("empty payload for a single resource")),
             None => Ok(None),
         },
