@@ -671,10 +671,11 @@ fn one_client() {
     let dm = sim.peer(DM_PORT).expect("the LwM2M Server is a peer");
     let (mut client, mut now) = sim.into_client();
     let registered = heap();
-    // 64 CON Reads from the LwM2M Server: its duplicate cache is full (dedup::SeenCache::CAP),
-    // each entry holding the answer sent.
+    // 64 CON Writes from the LwM2M Server: its duplicate cache is full (dedup::SeenCache::CAP),
+    // each entry holding the answer sent. (Reads would leave it empty: a duplicate GET is
+    // served again, nothing of it is kept.)
     for mid in 0..64u16 {
-        let mut p = dm_packet(Kind::ReadTlv, 0);
+        let mut p = dm_packet(Kind::Write, usize::from(mid));
         p.header.set_version(1);
         p.header.set_type(coap_lite::MessageType::Confirmable);
         p.header.message_id = 0x4000 + mid;
@@ -682,7 +683,7 @@ fn one_client() {
         now += 1;
         let bytes = p.to_bytes().expect("request encodes");
         measured_datagram(&mut client, now, dm, &bytes, &mut out);
-        assert_eq!(out.len(), 1, "one answer per Read");
+        assert_eq!(out.len(), 1, "one answer per Write");
         out.clear();
     }
     let full_cache = heap();
@@ -708,7 +709,7 @@ fn one_client() {
     row(
         "full duplicate cache:",
         full_cache,
-        "(+ 64 answered Reads from the LwM2M Server)",
+        "(+ 64 answered Writes from the LwM2M Server)",
     );
     row(
         "after EXCHANGE_LIFETIME:",

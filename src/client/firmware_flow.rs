@@ -53,7 +53,7 @@ impl Client {
         }));
         let machine = Firmware::new(crate::firmware::Delivery::Both, &protocols);
         self.store.define_static(&crate::model::FIRMWARE, false);
-        self.firmware = Some(FirmwareUpdate {
+        self.firmware = Some(Box::new(FirmwareUpdate {
             machine,
             installer,
             received: 0,
@@ -61,7 +61,7 @@ impl Client {
             pull: None,
             app_download: false,
             defer_until: None,
-        });
+        }));
         // Core 1.1 §E.6: an installation that restarted the device is reported now.
         if let Some(snapshot) = self.load_firmware_snapshot() {
             let restored = self

@@ -146,13 +146,14 @@ pub struct Client {
     /// Notifications kept while offline, oldest first.
     stored: Vec<offline::Stored>,
     /// The peers reported by `poll_peer_change` as opened and not yet as closed.
-    announced: BTreeSet<PeerId>,
+    announced: crate::vec_map::VecMap<PeerId, ()>,
     /// Request bodies arriving in Block1 blocks (RFC 7959).
     blocks: Reassembly,
     /// Our own requests, sent in Block1 blocks and answered in Block2 blocks as needed.
     requests: BlockRequests,
     /// Firmware update (object 5), when the application enabled it.
-    firmware: Option<firmware_flow::FirmwareUpdate>,
+    /// Boxed: 200 B that most clients never use.
+    firmware: Option<Box<firmware_flow::FirmwareUpdate>>,
 }
 
 impl Client {
@@ -192,7 +193,7 @@ impl Client {
             offline: false,
             queue: queue_mode.then(queue_mode::QueueMode::default),
             stored: Vec::new(),
-            announced: BTreeSet::new(),
+            announced: Default::default(),
             blocks: Reassembly::default(),
             requests: BlockRequests::default(),
             firmware: None,
@@ -506,7 +507,23 @@ impl Client {
     /// answer over the block size (RFC 7959 §2.4); the request's Block1 echoed (§2.3).
     fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
         let success = reply.is_success();
-        let mut packet = self.bounded(reply).into_packet();
+        let reply = self.bounded(reply);
+        let no_block1 = request
+            .get_first_option(coap_lite::CoapOption::Block1)
+            .is_none();
+        let whole = |size: usize| {
+            reply.payload.len() <= (16usize << blockwise::szx_for(size))
+                && blockwise::block_option(request, coap_lite::CoapOption::Block2).is_none()
+        };
+        let one_block =
+            !success || reply.payload.is_empty() || self.config.block_size.is_none_or(whole);
+        if no_block1 && one_block {
+            // Nothing of block-wise applies: the datagram is written straight from the reply.
+            self.endpoint
+                .respond_encoded(now, peer, request, |head| reply.encode(head));
+            return;
+        }
+        let mut packet = reply.into_packet();
         if let Some(b1) = request.get_first_option(coap_lite::CoapOption::Block1) {
             packet.add_option(coap_lite::CoapOption::Block1, b1.clone());
         }

@@ -20,14 +20,18 @@ impl Client {
     /// `poll_transmit` (so every datagram's peer is open) and again after (a peer is reported
     /// closed only once its last datagram was taken).
     pub fn poll_peer_change(&mut self) -> Option<PeerChange> {
-        if let Some(id) = self.peers.keys().find(|id| !self.announced.contains(id)) {
+        if let Some(id) = self
+            .peers
+            .keys()
+            .find(|id| !self.announced.contains_key(id))
+        {
             let id = *id;
-            self.announced.insert(id);
+            self.announced.insert(id, ());
             return Some(PeerChange::Opened(id));
         }
         let closed = self
             .announced
-            .iter()
+            .keys()
             .find(|id| !self.peers.contains_key(id) && !self.endpoint.has_queued(**id))
             .copied()?;
         self.announced.remove(&closed);

@@ -84,7 +84,8 @@ struct Transfer<P> {
     /// method; the token may change from block to block).
     key: (
         u8,
-        Vec<alloc::string::String>,
+        Result<crate::path::Path, crate::path::PathError>,
+        bool,
         Vec<alloc::string::String>,
         Option<u16>,
     ),
@@ -148,7 +149,8 @@ impl<P: Copy + PartialEq> Reassembly<P> {
         self.transfers.retain(|t| t.expires > now);
         let key = (
             req.method,
-            req.segments.clone(),
+            req.path.clone(),
+            req.bs,
             req.queries.clone(),
             req.content_format,
         );

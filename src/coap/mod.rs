@@ -9,12 +9,12 @@
 
 pub(crate) mod blockwise;
 mod dedup;
-mod endpoint;
+pub(crate) mod endpoint;
 mod exchange;
 pub mod msg;
 mod options;
 mod params;
-mod wire;
+pub(crate) mod wire;
 
 pub use coap_lite::Packet;
 pub use endpoint::{Endpoint, ExchangeId, Failure, Incoming};

@@ -95,6 +95,86 @@ fn extended(nibble: u8, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
     }
 }
 
+/// Starts a message in `out`: the fixed header and the token (RFC 7252 §3). The token must be
+/// at most 8 bytes (the endpoint checks the request's).
+pub(crate) fn put_header(out: &mut Vec<u8>, ty: u8, code: u8, mid: u16, token: &[u8]) {
+    let [hi, lo] = mid.to_be_bytes();
+    let tkl = token.len().min(8) as u8;
+    out.extend_from_slice(&[0x40 | ((ty & 0x03) << 4) | tkl, code, hi, lo]);
+    out.extend_from_slice(token.get(..usize::from(tkl)).unwrap_or_default());
+}
+
+/// Appends option `number` after option `prev` (0 for the first), RFC 7252 §3.1: the delta and
+/// the length as nibbles, each with its extension bytes. Options must come in ascending order.
+/// `None` (nothing written) for a value longer than the format can say (65,804 bytes) or an
+/// order violation.
+pub(crate) fn put_option(out: &mut Vec<u8>, prev: u16, number: u16, value: &[u8]) -> Option<()> {
+    let delta = number.checked_sub(prev)?;
+    let (d, d_ext) = nibble(usize::from(delta))?;
+    let (l, l_ext) = nibble(value.len())?;
+    out.push((d << 4) | l);
+    out.extend_from_slice(d_ext.as_slice());
+    out.extend_from_slice(l_ext.as_slice());
+    out.extend_from_slice(value);
+    Some(())
+}
+
+/// Extension bytes of a delta or length (0, 1 or 2 of them).
+struct Ext {
+    bytes: [u8; 2],
+    len: usize,
+}
+
+impl Ext {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The nibble and extension bytes for `n` (§3.1: 13 + one byte, 14 + two bytes).
+fn nibble(n: usize) -> Option<(u8, Ext)> {
+    match n {
+        0..=12 => Some((
+            n as u8,
+            Ext {
+                bytes: [0, 0],
+                len: 0,
+            },
+        )),
+        13..=268 => Some((
+            13,
+            Ext {
+                bytes: [(n - 13) as u8, 0],
+                len: 1,
+            },
+        )),
+        _ => {
+            let ext = u16::try_from(n.checked_sub(269)?).ok()?;
+            Some((
+                14,
+                Ext {
+                    bytes: ext.to_be_bytes(),
+                    len: 2,
+                },
+            ))
+        }
+    }
+}
+
+/// A uint option value in its shortest form, without allocating (§3.2: 0 is zero-length).
+pub(crate) fn uint_value(value: u32) -> ([u8; 4], usize) {
+    let skip = (value.leading_zeros() / 8) as usize;
+    (value.to_be_bytes(), 4 - skip)
+}
+
+/// Ends a message with its payload, after the payload marker when there is one (§3).
+pub(crate) fn put_payload(out: &mut Vec<u8>, payload: &[u8]) {
+    if !payload.is_empty() {
+        out.push(0xFF);
+        out.extend_from_slice(payload);
+    }
+}
+
 /// An Empty message (code 0.00, no token): an ACK or RST matching `mid` (RFC 7252 §4.1).
 pub(crate) fn empty(ty: u8, mid: u16) -> [u8; 4] {
     let [hi, lo] = mid.to_be_bytes();
@@ -146,6 +226,33 @@ mod tests {
         assert_eq!(check(&[0x40, 0x01, 0, 1, 0xFF, 0x31]), Some(true));
         assert_eq!(check(&[0x40, 0x01, 0, 1, 0xE0, 0xFE, 0xF2]), Some(true)); // option 65535
         assert_eq!(check(&[0x40, 0x01, 0, 1, 0xD1, 0x0E, 0x05]), Some(true)); // option 27
+    }
+
+    #[test]
+    fn options_are_written_with_their_delta_and_length_extensions() {
+        let mut out = Vec::new();
+        put_header(&mut out, ACK, 0x45, 0x1234, &[0xAB, 0xCD]);
+        assert_eq!(out, [0x62, 0x45, 0x12, 0x34, 0xAB, 0xCD]);
+        let mut o = Vec::new();
+        put_option(&mut o, 0, 12, &[]).unwrap();
+        put_option(&mut o, 12, 27, &[7]).unwrap();
+        put_option(&mut o, 27, 300, &[1; 13]).unwrap();
+        let mut expect = vec![0xC0, 0xD1, 0x02, 0x07, 0xED, 0x00, 0x04, 0x00];
+        expect.extend([1; 13]);
+        assert_eq!(o, expect);
+        let mut long = Vec::new();
+        put_option(&mut long, 0, 8, &[0; 300]).unwrap();
+        assert_eq!(long.get(..3), Some(&[0x8E, 0x00, 0x1F][..]));
+        assert_eq!(put_option(&mut long, 8, 6, &[]), None);
+        assert_eq!(put_option(&mut Vec::new(), 0, 1, &[0; 65_805]), None);
+        assert_eq!(uint_value(0).1, 0);
+        assert_eq!(uint_value(0x2A).1, 1);
+        assert_eq!(uint_value(11542), (11542u32.to_be_bytes(), 2));
+        assert_eq!(uint_value(u32::MAX).1, 4);
+        let mut p = Vec::new();
+        put_payload(&mut p, &[]);
+        put_payload(&mut p, b"x");
+        assert_eq!(p, [0xFF, b'x']);
     }
 
     #[test]

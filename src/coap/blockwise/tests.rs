@@ -1,11 +1,11 @@
 use super::*;
-use alloc::string::String;
 use alloc::vec;
 
 fn request(payload: &[u8]) -> Request {
     Request {
         method: msg::PUT,
-        segments: vec![String::from("3"), String::from("0"), String::from("15")],
+        path: Ok(crate::path::Path::resource(3, 0, 15)),
+        bs: false,
         queries: vec![],
         content_format: Some(0),
         accept: None,

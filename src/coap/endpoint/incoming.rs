@@ -10,6 +10,11 @@ use crate::coap::msg;
 use crate::coap::options::unrecognised_critical;
 use crate::coap::wire::{self, Header, ACK, CON, NON, RST};
 
+/// GET and FETCH: safe methods (RFC 7252 §5.1, RFC 8132 §2), served again when duplicated.
+pub(super) fn is_safe(code: u8) -> bool {
+    matches!(code, msg::GET | msg::FETCH)
+}
+
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     pub(super) fn on_empty(&mut self, now: u64, peer: P, header: &Header) -> Option<Incoming<P>> {
         match header.ty {
@@ -58,7 +63,15 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         header: &Header,
         packet: Packet,
     ) -> Option<Incoming<P>> {
-        if self.replay_duplicate(now, peer, header) {
+        // §4.5: "This rule MAY be relaxed in case the Confirmable message transports a request
+        // that is idempotent (see Section 5.1) or can be handled in an idempotent fashion" (and
+        // the same for Non-confirmable ones). A safe request (GET, FETCH: Read, Discover,
+        // Observe) changes nothing, so a duplicate is simply served again: nothing of it is
+        // remembered, which keeps the duplicate cache to the requests that change state (issue
+        // 15: 64 cached Read answers were 6 KB per peer). Writes, Executes, Creates and
+        // Deletes are still processed once.
+        let remembered = !is_safe(header.code);
+        if remembered && self.replay_duplicate(now, peer, header) {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
@@ -66,13 +79,17 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             if header.ty == CON {
                 // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
                 // request MUST cause the return of a 4.02 (Bad Option) response."
-                self.peer_mut(peer).seen.insert(header.mid, expires, None);
+                if remembered {
+                    self.peer_mut(peer).seen.insert(header.mid, expires, None);
+                }
                 self.respond(now, peer, &packet, msg::new_response(msg::BAD_OPTION));
             }
             // In a NON they "MUST cause the message to be rejected": silently here.
             return None;
         }
-        self.peer_mut(peer).seen.insert(header.mid, expires, None);
+        if remembered {
+            self.peer_mut(peer).seen.insert(header.mid, expires, None);
+        }
         Some(Incoming::Request {
             peer,
             request: packet,

@@ -113,6 +113,15 @@ pub struct Endpoint<P> {
     block_responses: bool,
 }
 
+/// What the endpoint fixes in a response's header: its type (ACK or NON), Message ID and the
+/// request's token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub ty: u8,
+    pub mid: u16,
+    pub token: &'a [u8],
+}
+
 /// Serialises a packet we built. `to_bytes_unlimited` fails only if its own 4-byte header
 /// buffer is too small, which it allocates itself; an empty result is never sent. Sizes are the
 /// upper layers' business (block-wise), hence no 1280-byte limit here.
@@ -226,31 +235,61 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
 
     /// Answers a request that `handle_datagram` returned: to a CON with a piggybacked ACK
     /// (the request's MID and token), to a NON with a NON response (a new MID, the request's
-    /// token). A CON answer is cached for duplicates for EXCHANGE_LIFETIME.
+    /// token). A CON answer is cached for duplicates for EXCHANGE_LIFETIME, unless the request
+    /// was a GET or FETCH, whose duplicates are served again.
     pub fn respond(&mut self, now: u64, peer: P, request: &Packet, mut response: Packet) {
+        self.respond_encoded(now, peer, request, |head| {
+            response.set_token(head.token.to_vec());
+            response.header.set_version(1);
+            response.header.set_type(match head.ty {
+                ACK => MessageType::Acknowledgement,
+                _ => MessageType::NonConfirmable,
+            });
+            response.header.message_id = head.mid;
+            encode(&response)
+        });
+    }
+
+    /// [`respond`](Self::respond) for a response the caller encodes itself from the `Head`
+    /// (type, Message ID and token) the endpoint chose; used by the client to write its answers
+    /// straight into their datagram (issue 15). Empty bytes send nothing.
+    pub(crate) fn respond_encoded(
+        &mut self,
+        now: u64,
+        peer: P,
+        request: &Packet,
+        encode: impl FnOnce(Head<'_>) -> Vec<u8>,
+    ) {
         self.touch(now);
         let token = request.get_token();
         if token.len() > 8 {
             return; // not a request we parsed; no valid response exists (§3)
         }
-        response.set_token(token.to_vec());
-        response.header.set_version(1);
         if request.header.get_type() == MessageType::Confirmable {
             // §5.2.1: piggybacked in the ACK, same Message ID.
             let mid = request.header.message_id;
-            response.header.set_type(MessageType::Acknowledgement);
-            response.header.message_id = mid;
-            let bytes = encode(&response);
-            let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-            self.peer_mut(peer)
-                .seen
-                .set_reply(mid, expires, bytes.clone());
+            let bytes = encode(Head {
+                ty: ACK,
+                mid,
+                token,
+            });
+            // A safe request's duplicate is served again (see `on_request`), so only the
+            // answers to the others are kept.
+            if !incoming::is_safe(msg::code_of(request)) {
+                let expires = now.saturating_add(self.params.exchange_lifetime_ms());
+                self.peer_mut(peer)
+                    .seen
+                    .set_reply(mid, expires, bytes.clone());
+            }
             self.push(peer, bytes);
         } else {
             // §5.2.3: a NON request is answered by a NON response with a fresh Message ID.
-            response.header.set_type(MessageType::NonConfirmable);
-            response.header.message_id = self.alloc_mid(now, peer);
-            let bytes = encode(&response);
+            let mid = self.alloc_mid(now, peer);
+            let bytes = encode(Head {
+                ty: NON,
+                mid,
+                token,
+            });
             self.push(peer, bytes);
         }
     }

@@ -384,7 +384,8 @@ fn duplicate_con_request_is_answered_from_cache_p1() {
 #[test]
 fn non_request_duplicates_are_ignored_and_answers_are_non() {
     let mut e = ep();
-    let req = hex("52 01 00 07 AB CD b1 33");
+    // NON POST /3 (a safe GET would be served again: see the next test).
+    let req = hex("52 02 00 07 AB CD b1 33");
     let Some(Incoming::Request { request, .. }) = e.handle_datagram(0, A, &req) else {
         panic!()
     };
@@ -399,6 +400,33 @@ fn non_request_duplicates_are_ignored_and_answers_are_non() {
     assert_eq!(&out[4..], &hex("AB CD ff 78")[..]);
     assert_eq!(e.handle_datagram(3, A, &req), None);
     assert!(drain(&mut e).is_empty());
+}
+
+#[test]
+fn a_duplicate_get_or_fetch_is_served_again_and_nothing_of_it_is_kept() {
+    let mut e = ep();
+    // CON GET /3/0/0, MID 0x3333, token 77: every copy surfaces and gets a fresh answer with
+    // the copy's MID (RFC 7252 §4.5 lets a safe request be processed again).
+    let req = hex("41 01 33 33 77 b1 33 01 30 01 30");
+    for t in [0, 10, 2_000] {
+        let Some(Incoming::Request { request, .. }) = e.handle_datagram(t, A, &req) else {
+            panic!("the copy at {t} ms was not served")
+        };
+        let mut resp = msg::new_response(CONTENT);
+        resp.payload = b"ACME".to_vec();
+        e.respond(t, A, &request, resp);
+        assert_eq!(one_sent(&mut e, A), hex("61 45 33 33 77 ff 41 43 4d 45"));
+    }
+    // No cache entry, so no expiry to wake up for.
+    assert_eq!(e.poll_timeout(), None);
+    // A NON FETCH (0.05) duplicate is a new request too.
+    let fetch = hex("51 05 00 09 88");
+    for t in [3_000, 3_001] {
+        assert!(matches!(
+            e.handle_datagram(t, A, &fetch),
+            Some(Incoming::Request { peer: A, .. })
+        ));
+    }
 }
 
 #[test]
