@@ -27,6 +27,9 @@
 //! clients apart by their source address and port alone (its registrations, Bootstrap sessions,
 //! duplicate detection by message ID and NSTART are all per address), so clients behind one
 //! socket would be one client to it; each client needs a source port of its own.
+//! After `--for` real seconds (default 0) every client de-registers, at `--rate` too. It
+//! prints the registration latency (start to Registered) besides the totals: at a rate the
+//! server cannot take, lost datagrams show up as retransmissions and seconds of latency.
 //! `coaps://` is not supported here (no DTLS in this loop).
 
 use std::cmp::Reverse;
@@ -200,8 +203,8 @@ fn latency_line<'a>(members: impl Iterator<Item = &'a Member>, unit: &str) -> St
     )
 }
 
-/// A new client: a Bootstrap-Server account at `bootstrap`, or with `server` an LwM2M Server
-/// account (Short Server ID 1, `lifetime` s).
+/// A new client with a Bootstrap-Server account at `uri` (`bootstrap`), or else an LwM2M
+/// Server account there (Short Server ID 1, `lifetime` s).
 fn new_client(endpoint: String, uri: &str, bootstrap: bool, lifetime: u32, seed: u64) -> Client {
     let mut store = Store::with_standard_objects();
     if bootstrap {
@@ -699,6 +702,10 @@ impl Drop for Poller {
     }
 }
 
+/// The largest datagram a client takes here: a 1,024-byte body with room for the CoAP header
+/// and options (the default limits).
+const MAX_DATAGRAM: usize = 1536;
+
 /// Makes room for `n` sockets: raises the soft RLIMIT_NOFILE towards the hard one if needed.
 fn ensure_fds(n: usize) -> Result<(), String> {
     let need = libc::rlim_t::try_from(n)
@@ -884,7 +891,9 @@ fn run_udp(args: &Args, target: &str) -> Result<(), String> {
     let mut cache = HashMap::new();
     let mut send_errors = 0usize;
     let mut ready = Vec::with_capacity(256);
-    let mut buf = vec![0u8; 2048];
+    // One byte more than the largest datagram taken, so that a longer one is seen as such and
+    // dropped rather than cut short (as the UDP adapter does).
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let clock = Instant::now();
     let ms = |c: &Instant| u64::try_from(c.elapsed().as_millis()).unwrap_or(u64::MAX);
     for (i, s) in slots.iter().enumerate() {
@@ -958,6 +967,7 @@ fn run_udp(args: &Args, target: &str) -> Result<(), String> {
             let now = ms(&clock);
             loop {
                 match s.socket.recv_from(&mut buf) {
+                    Ok((len, _)) if len > MAX_DATAGRAM => {}
                     Ok((len, from)) => {
                         let Some(peer) = s.peers.iter().find(|(_, a)| *a == from).map(|(p, _)| *p)
                         else {
