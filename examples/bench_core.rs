@@ -1,7 +1,8 @@
 //! Core benchmark (issue 15, "Cheap enough for a device"): what the sans-I/O client costs per
 //! operation, per client on the heap, and for a fleet in one process. No sockets, no sleeps: a
-//! small Bootstrap-Server and LwM2M Server written here on `lwm2mc::coap::Endpoint<u8>` talk
-//! to the client in memory, and time is advanced by hand.
+//! small Bootstrap-Server and LwM2M Server written on `lwm2mc::coap::Endpoint<u8>`
+//! (examples/support/fake_servers.rs, shared with the `fleet` example) talk to the client in
+//! memory, and time is advanced by hand.
 //!
 //!   cargo run --release --example bench_core                      # the whole report
 //!   cargo run --release --example bench_core -- --n 2000 --fleet 1000
@@ -38,10 +39,8 @@ use std::time::Instant;
 
 use coap_lite::Packet;
 use lwm2mc::accounts::factory;
-use lwm2mc::coap::{msg, Endpoint, ExchangeId, Incoming, TransmissionParams};
-use lwm2mc::codec::tlv;
-use lwm2mc::value::{Instances, Resources};
-use lwm2mc::{Client, Config, Path, PeerId, ResourceValue, Store, Transmit, Value};
+use lwm2mc::coap::msg;
+use lwm2mc::{Client, Config, Path, PeerId, Store, Transmit, Value};
 
 // ---- heap accounting, for the whole process (examples/support/counting_alloc.rs) ----
 
@@ -150,190 +149,15 @@ impl Meter {
     }
 }
 
-// ---- the fake servers ----
+// ---- the fake servers (examples/support/fake_servers.rs, shared with the fleet example) ----
 
-const BS_PORT: u16 = 5783;
-const DM_PORT: u16 = 5683;
-const SSID: u16 = 1;
+#[path = "support/fake_servers.rs"]
+mod fake_servers;
+use fake_servers::{params, request, uri, FakeBs, FakeDm, BS_PORT, DM_PORT, TLV};
+
 const LIFETIME_S: i64 = 86_400;
-const TLV: u16 = 11542;
 const TEXT: u16 = 0;
 const LINK: u16 = 40;
-
-fn uri(port: u16) -> String {
-    format!("coap://127.0.0.1:{port}")
-}
-
-fn request(code: u8, path: &str, format: Option<u16>, payload: &[u8]) -> Packet {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut p = msg::new_request(code, &segments, &[]);
-    if let Some(cf) = format {
-        msg::set_content_format(&mut p, cf);
-    }
-    p.payload = payload.to_vec();
-    p
-}
-
-fn tlv_instance(oid: u16, iid: u16, values: Vec<(u16, Value)>) -> Vec<u8> {
-    let mut r = Resources::new();
-    for (rid, v) in values {
-        r.insert(rid, ResourceValue::Single(v));
-    }
-    let mut i = Instances::new();
-    i.insert(iid, r);
-    tlv::encode(&Path::instance(oid, iid), &i).expect("TLV encodes")
-}
-
-/// Delete everything, one NoSec server account (Security /0/1, Server /1/0), Finish.
-fn bootstrap_plan() -> Vec<Packet> {
-    let security = tlv_instance(
-        0,
-        1,
-        vec![
-            (0, Value::String(uri(DM_PORT))),
-            (1, Value::Boolean(false)),
-            (2, Value::Integer(3)),
-            (3, Value::Opaque(vec![])),
-            (4, Value::Opaque(vec![])),
-            (5, Value::Opaque(vec![])),
-            (10, Value::Integer(i64::from(SSID))),
-        ],
-    );
-    let server = tlv_instance(
-        1,
-        0,
-        vec![
-            (0, Value::Integer(i64::from(SSID))),
-            (1, Value::Integer(LIFETIME_S)),
-            (6, Value::Boolean(false)),
-            (7, Value::String("U".into())),
-        ],
-    );
-    vec![
-        request(msg::DELETE, "/", None, &[]),
-        request(msg::PUT, "/0/1", Some(TLV), &security),
-        request(msg::PUT, "/1/0", Some(TLV), &server),
-        request(msg::POST, "/bs", None, &[]),
-    ]
-}
-
-fn params() -> TransmissionParams {
-    TransmissionParams::default()
-}
-
-/// Answers Bootstrap-Request 2.04, then sends its plan one request at a time.
-struct FakeBs {
-    ep: Endpoint<u8>,
-    plan: Vec<Packet>,
-    next: usize,
-    waiting: Option<ExchangeId>,
-    /// Codes of the answers to the plan's requests.
-    answers: Vec<u8>,
-}
-
-impl FakeBs {
-    fn new(seed: u64) -> FakeBs {
-        FakeBs {
-            ep: Endpoint::new(seed, params()),
-            plan: bootstrap_plan(),
-            next: 0,
-            waiting: None,
-            answers: Vec::new(),
-        }
-    }
-
-    fn send_next(&mut self, now: u64) {
-        if let Some(p) = self.plan.get(self.next).cloned() {
-            self.next += 1;
-            self.waiting = Some(self.ep.request(now, 0, p, true));
-        }
-    }
-
-    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
-        match incoming {
-            Incoming::Request { request, .. } => {
-                let bootstrap_request = msg::code_of(&request) == msg::POST
-                    && msg::uri_path(&request).is_some_and(|p| p == ["bs"]);
-                let code = if bootstrap_request {
-                    msg::CHANGED
-                } else {
-                    msg::NOT_FOUND
-                };
-                self.ep.respond(now, 0, &request, msg::new_response(code));
-                if bootstrap_request {
-                    self.next = 0;
-                    self.send_next(now);
-                }
-            }
-            Incoming::Response { id, response, .. } if Some(id) == self.waiting => {
-                self.answers.push(msg::code_of(&response));
-                self.waiting = None;
-                self.send_next(now);
-            }
-            Incoming::Failed { id, .. } if Some(id) == self.waiting => self.waiting = None,
-            _ => {}
-        }
-    }
-}
-
-/// Answers Register 2.01 (Location /rd/1), Update 2.04, De-register 2.02; sends the
-/// requests the benchmark makes and keeps the last answer.
-struct FakeDm {
-    ep: Endpoint<u8>,
-    registers: usize,
-    /// The last answer or notification: code, Content-Format, payload length, Observe.
-    last: Option<(u8, Option<u16>, usize, Option<u32>)>,
-    notifications: usize,
-}
-
-impl FakeDm {
-    fn new(seed: u64) -> FakeDm {
-        FakeDm {
-            ep: Endpoint::new(seed, params()),
-            registers: 0,
-            last: None,
-            notifications: 0,
-        }
-    }
-
-    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
-        match incoming {
-            Incoming::Request { request, .. } => {
-                let path = msg::uri_path(&request).unwrap_or_default();
-                let code = msg::code_of(&request);
-                let response = match (code, path.as_slice()) {
-                    (msg::POST, [rd]) if rd == "rd" => {
-                        self.registers += 1;
-                        let mut r = msg::new_response(msg::CREATED);
-                        msg::add_location_path(&mut r, &["rd", "1"]);
-                        r
-                    }
-                    (msg::POST, [rd, one]) if rd == "rd" && one == "1" => {
-                        msg::new_response(msg::CHANGED)
-                    }
-                    (msg::DELETE, [rd, one]) if rd == "rd" && one == "1" => {
-                        msg::new_response(msg::DELETED)
-                    }
-                    _ => msg::new_response(msg::NOT_FOUND),
-                };
-                self.ep.respond(now, 0, &request, response);
-            }
-            Incoming::Response { response, .. } => {
-                let observe = msg::observe(&response);
-                if observe.is_some() {
-                    self.notifications += 1;
-                }
-                self.last = Some((
-                    msg::code_of(&response),
-                    msg::content_format(&response),
-                    response.payload.len(),
-                    observe,
-                ));
-            }
-            Incoming::Failed { .. } => self.last = None,
-        }
-    }
-}
 
 // ---- one client and its two servers ----
 
@@ -359,7 +183,7 @@ impl Sim {
         let client = new_meter.run(|| measured_new(&endpoint, &bootstrap_uri, seed));
         Sim {
             client,
-            bs: FakeBs::new(seed ^ 0xB5),
+            bs: FakeBs::new(seed ^ 0xB5, LIFETIME_S),
             dm: FakeDm::new(seed ^ 0xD3),
             now: 1_000,
             out: Vec::with_capacity(OUT_CAPACITY),
@@ -390,16 +214,8 @@ impl Sim {
         for t in self.spare.drain(..) {
             let port = self.client.peer_info(t.peer).map(|i| i.uri.port);
             match port {
-                Some(BS_PORT) => {
-                    if let Some(inc) = self.bs.ep.handle_datagram(now, 0, &t.data) {
-                        self.bs.on(now, inc);
-                    }
-                }
-                Some(DM_PORT) => {
-                    if let Some(inc) = self.dm.ep.handle_datagram(now, 0, &t.data) {
-                        self.dm.on(now, inc);
-                    }
-                }
+                Some(BS_PORT) => self.bs.receive(now, &t.data),
+                Some(DM_PORT) => self.dm.receive(now, &t.data),
                 _ => {}
             }
         }
@@ -432,12 +248,8 @@ impl Sim {
         self.now = self.now.max(next);
         let (client, out, now) = (&mut self.client, &mut self.out, self.now);
         self.meter.run(|| measured_timeout(client, now, out));
-        for inc in self.bs.ep.handle_timeout(now) {
-            self.bs.on(now, inc);
-        }
-        for inc in self.dm.ep.handle_timeout(now) {
-            self.dm.on(now, inc);
-        }
+        self.bs.timeout(now);
+        self.dm.timeout(now);
     }
 
     /// Client::start until the client is registered with the fake LwM2M Server.

@@ -7,8 +7,8 @@
 #   HOT="read-tlv" TOP=20 scripts/bench-callgrind.sh   # which ones get a hotspot list, how long
 #
 # Method: examples/bench_core.rs runs, with `--only KIND --n N`, its setup (a client that
-# bootstraps and registers with fake servers written in the example) and then N operations of
-# one kind. Every call the application makes into the library for an operation
+# bootstraps and registers with fake servers, examples/support/fake_servers.rs) and then N
+# operations of one kind. Every call the application makes into the library for an operation
 # (handle_datagram, handle_timeout, start, set, and draining poll_transmit, poll_event,
 # poll_peer_change, poll_timeout) happens inside one of the example's `measured_*` functions,
 # which are never inlined; callgrind collects only inside them (--toggle-collect), so the fake
