@@ -685,8 +685,13 @@ fn a_dropped_answer_makes_the_server_retransmit() {
         let h = s.spawn(|| dm.read("x", "/3/0/0", None));
         let (peer, req) = fake.expect_request();
         fake.respond(peer, &req, msg::CONTENT, Some(0), b"ACME");
-        // The server's retransmission is answered from the fake's duplicate cache and does
-        // not surface as a new request.
+        // The server's retransmission (same MID) is a GET, so the fake's endpoint serves it
+        // again rather than from a cache (RFC 7252 §4.5 allows it for a safe request): it
+        // surfaces once more, with the same MID, and gets the same answer.
+        let (peer2, again) = fake.expect_request();
+        assert_eq!(peer2, peer);
+        assert_eq!(again.header.message_id, req.header.message_id);
+        fake.respond(peer2, &again, msg::CONTENT, Some(0), b"ACME");
         let deadline = Instant::now() + SOON;
         while !h.is_finished() && Instant::now() < deadline {
             assert!(fake.next_request(Duration::from_millis(20)).is_none());
