@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use coap_lite::Packet;
 
 use crate::coap::endpoint::Head;
+use crate::coap::message::{option, Message};
 use crate::coap::{msg, wire};
 use crate::codec::ContentFormat;
 use crate::path::{Path, PathError};
@@ -27,29 +28,41 @@ pub(crate) struct Request {
 
 impl Request {
     /// `None` when an option is not valid UTF-8 (the caller answers 4.00).
-    pub(crate) fn parse(p: &Packet) -> Option<Request> {
-        let segments = || {
-            p.get_option(coap_lite::CoapOption::UriPath)
-                .into_iter()
-                .flatten()
-                .map(|v| core::str::from_utf8(v))
-        };
+    pub(crate) fn parse(p: &Message<'_>) -> Option<Request> {
+        let segments = || p.option(option::URI_PATH).map(core::str::from_utf8);
         // RFC 7252 §5.10.1: Uri-Path values are strings.
         if segments().any(|s| s.is_err()) {
             return None;
         }
         let mut path = segments().flatten();
         let bs = matches!((path.next(), path.next()), (Some("bs"), None));
+        let queries = p
+            .option(option::URI_QUERY)
+            .map(|v| core::str::from_utf8(v).ok().map(String::from))
+            .collect::<Option<Vec<String>>>()?;
+        let format = |number| p.uint_option(number).and_then(|v| u16::try_from(v).ok());
         Some(Request {
-            method: msg::code_of(p),
+            method: p.code(),
             path: Path::from_segments(segments().flatten()),
             bs,
-            queries: msg::uri_query(p)?,
-            content_format: msg::content_format(p),
-            accept: msg::accept(p),
-            observe: msg::observe(p),
-            payload: p.payload.clone(),
+            queries,
+            content_format: format(option::CONTENT_FORMAT),
+            accept: format(option::ACCEPT),
+            observe: p.uint_option(option::OBSERVE),
+            payload: p.payload().to_vec(),
         })
+    }
+
+    /// The same for a request held as a `Packet` (the testkit servers' Block1 reassembly):
+    /// encoded again and read in place.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn parse_packet(p: &Packet) -> Option<Request> {
+        let bytes = p.to_bytes_unlimited().ok()?;
+        let header = wire::read_header(&bytes)?;
+        if !wire::well_formed(&header, &bytes) {
+            return None;
+        }
+        Request::parse(&Message::new(&bytes, header))
     }
 
     /// The LwM2M path the request targets.

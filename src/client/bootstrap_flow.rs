@@ -43,7 +43,7 @@ impl Client {
         &mut self,
         now: u64,
         peer: PeerId,
-        packet: &Packet,
+        packet: &Message<'_>,
         req: &Request,
     ) {
         let version = self.config.version;
@@ -67,7 +67,7 @@ impl Client {
     }
 
     /// Bootstrap-Finish: validate, commit, answer, then register (Core 1.1 §5.2.6, §5.2.7.6).
-    pub(super) fn finish_bootstrap(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+    pub(super) fn finish_bootstrap(&mut self, now: u64, peer: PeerId, packet: &Message<'_>) {
         let Some(session) = self.bs.session() else {
             return;
         };

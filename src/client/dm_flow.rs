@@ -10,7 +10,7 @@ impl Client {
         now: u64,
         peer: PeerId,
         ssid: u16,
-        packet: &Packet,
+        packet: &Message<'_>,
         req: &Request,
     ) {
         if req.is_bs() {

@@ -142,7 +142,7 @@ impl Client {
         &mut self,
         now: u64,
         peer: PeerId,
-        packet: &Packet,
+        packet: &Message<'_>,
         req: &Request,
     ) -> bool {
         if self.firmware.is_none() {
@@ -280,17 +280,16 @@ impl Client {
 
     /// One block (or the whole) of a Package write. RFC 7959 §2.3: blocks come in order; the
     /// answer to each but the last is 2.31 Continue (Block1 echoed by `respond`).
-    fn package_block(&mut self, packet: &Packet, req: &Request) -> Reply {
-        let block =
-            match crate::coap::blockwise::block_option(packet, coap_lite::CoapOption::Block1) {
-                None => Block {
-                    num: 0,
-                    more: false,
-                    szx: 6,
-                },
-                Some(Some(b)) => b,
-                Some(None) => return Reply::error(msg::BAD_REQUEST, "malformed Block1 option"),
-            };
+    fn package_block(&mut self, packet: &Message<'_>, req: &Request) -> Reply {
+        let block = match crate::coap::blockwise::block_in(packet.first_option(option::BLOCK1)) {
+            None => Block {
+                num: 0,
+                more: false,
+                szx: 6,
+            },
+            Some(Some(b)) => b,
+            Some(None) => return Reply::error(msg::BAD_REQUEST, "malformed Block1 option"),
+        };
         if block.more && req.payload.len() != block.size() {
             return Reply::error(
                 msg::BAD_REQUEST,
@@ -304,7 +303,7 @@ impl Client {
             if !block.more && crate::firmware::is_empty_package(&req.payload) {
                 return self.firmware_input(Input::PackageEmpty, &[]);
             }
-            let size = msg::uint_option(packet, coap_lite::CoapOption::Size1).map(u64::from);
+            let size = packet.uint_option(option::SIZE1).map(u64::from);
             fw.received = 0;
             let started = self.firmware_input(Input::PackageWriteStarted { size }, &[]);
             if !started.is_success() {

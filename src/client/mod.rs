@@ -18,6 +18,8 @@ use crate::bootstrap::{self, Action};
 use crate::bootstrapping::{Arrival, Bootstrapping, BsOutput};
 use crate::coap::blockwise::requests::{BlockRequests, Outcome, Reassemble, RequestFailure, Sizes};
 use crate::coap::blockwise::{self, Block1Outcome, Reassembly};
+use crate::coap::endpoint::Received;
+use crate::coap::message::{option, Message};
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
@@ -319,8 +321,16 @@ impl Client {
     pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
         let now = self.clock(now);
         self.queue_traffic();
-        match self.endpoint.handle_datagram(now, peer, bytes) {
-            Some(Incoming::Request { peer, request }) => self.on_request(now, peer, &request),
+        let incoming = match self.endpoint.receive(now, peer, bytes) {
+            Some(Received::Request { peer, request }) => {
+                self.on_request(now, peer, &request);
+                None
+            }
+            Some(Received::Other(incoming)) => Some(incoming),
+            None => None,
+        };
+        match incoming {
+            Some(Incoming::Request { .. }) => {} // requests come as `Received::Request`
             Some(Incoming::Response { id, response, .. }) => {
                 let sizes = self.request_sizes();
                 match self
@@ -440,7 +450,7 @@ impl Client {
 
     // ---- incoming requests ----
 
-    fn on_request(&mut self, now: u64, peer: PeerId, packet: &Packet) {
+    fn on_request(&mut self, now: u64, peer: PeerId, packet: &Message<'_>) {
         let Some(mut req) = Request::parse(packet) else {
             self.respond(
                 now,
@@ -470,7 +480,7 @@ impl Client {
             return;
         }
         // RFC 7959 §2.3: a body in Block1 blocks is handled once, whole, on its last block.
-        match blockwise::block_option(packet, coap_lite::CoapOption::Block1) {
+        match blockwise::block_in(packet.first_option(option::BLOCK1)) {
             None => {}
             Some(None) => {
                 let reply = Reply::error(msg::BAD_REQUEST, "malformed Block1 option");
@@ -478,7 +488,7 @@ impl Client {
                 return;
             }
             Some(Some(block)) => {
-                let size1 = msg::uint_option(packet, coap_lite::CoapOption::Size1);
+                let size1 = packet.uint_option(option::SIZE1);
                 let bounds = blockwise::Bounds {
                     lifetime_ms: self.params.exchange_lifetime_ms(),
                     limit,
@@ -505,35 +515,34 @@ impl Client {
     /// Sends `reply` to `request`: 5.00 instead of an answer over
     /// `Limits::max_response_payload`; the block the request asks for (or the first) of an
     /// answer over the block size (RFC 7959 §2.4); the request's Block1 echoed (§2.3).
-    fn respond(&mut self, now: u64, peer: PeerId, request: &Packet, reply: Reply) {
+    fn respond(&mut self, now: u64, peer: PeerId, request: &Message<'_>, reply: Reply) {
         let success = reply.is_success();
         let reply = self.bounded(reply);
-        let no_block1 = request
-            .get_first_option(coap_lite::CoapOption::Block1)
-            .is_none();
+        let block1 = request.first_option(option::BLOCK1);
         let whole = |size: usize| {
             reply.payload.len() <= (16usize << blockwise::szx_for(size))
-                && blockwise::block_option(request, coap_lite::CoapOption::Block2).is_none()
+                && request.first_option(option::BLOCK2).is_none()
         };
         let one_block =
             !success || reply.payload.is_empty() || self.config.block_size.is_none_or(whole);
-        if no_block1 && one_block {
+        if block1.is_none() && one_block {
             // Nothing of block-wise applies: the datagram is written straight from the reply.
             self.endpoint
-                .respond_encoded(now, peer, request, |head| reply.encode(head));
+                .respond_encoded(now, peer, request.reply_to(), |head| reply.encode(head));
             return;
         }
         let mut packet = reply.into_packet();
-        if let Some(b1) = request.get_first_option(coap_lite::CoapOption::Block1) {
-            packet.add_option(coap_lite::CoapOption::Block1, b1.clone());
+        if let Some(b1) = block1 {
+            packet.add_option(coap_lite::CoapOption::Block1, b1.to_vec());
         }
         if success && !packet.payload.is_empty() {
-            let wanted = blockwise::block_option(request, coap_lite::CoapOption::Block2);
+            let wanted = blockwise::block_in(request.first_option(option::BLOCK2));
             if let Err(reply) = self.cut_block2(&mut packet, wanted) {
                 packet = reply.into_packet();
             }
         }
-        self.endpoint.respond(now, peer, request, packet);
+        self.endpoint
+            .respond_packet(now, peer, request.reply_to(), packet);
     }
 
     /// Cuts `packet` to the Block2 block `wanted` asks for, or to the first block when it is

@@ -20,11 +20,11 @@ impl Client {
         now: u64,
         peer: PeerId,
         ssid: u16,
-        packet: &Packet,
+        packet: &Message<'_>,
         req: &Request,
         reply: &mut Reply,
     ) {
-        let token = packet.get_token().to_vec();
+        let token = packet.token().to_vec();
         match req.observe {
             Some(1) => {
                 if let Some(gone) = self.observations.remove_token(peer, &token) {

@@ -67,6 +67,12 @@ pub(crate) fn block_option(packet: &Packet, which: CoapOption) -> Option<Option<
     Some(Block::parse(value))
 }
 
+/// The same for the first value of a Block option as a message carries it (`None`: no such
+/// option).
+pub(crate) fn block_in(value: Option<&[u8]>) -> Option<Option<Block>> {
+    value.map(Block::parse)
+}
+
 /// The size exponent for a block size in bytes (rounded down to a power of two, 16..=1024).
 pub(crate) const fn szx_for(size: usize) -> u8 {
     let mut szx = 6u8;

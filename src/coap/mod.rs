@@ -11,6 +11,7 @@ pub(crate) mod blockwise;
 mod dedup;
 pub(crate) mod endpoint;
 mod exchange;
+pub(crate) mod message;
 pub mod msg;
 mod options;
 mod params;

@@ -33,23 +33,39 @@ const BLOCK1: u16 = 27;
 /// `Endpoint::accept_block_responses`).
 pub(crate) fn unrecognised_critical(packet: &Packet, block_responses: bool) -> Option<u16> {
     let request = crate::coap::msg::is_request_code(crate::coap::msg::code_of(packet));
-    packet.options().find_map(|(&number, values)| {
-        if number & 1 == 0 || values.is_empty() {
-            return None;
+    let options = packet
+        .options()
+        .flat_map(|(&number, values)| values.iter().map(move |v| (number, v.as_slice())));
+    unrecognised_critical_in(options, request, block_responses)
+}
+
+/// The same over a message's options as they come, in ascending number (a well-formed
+/// message has them so: RFC 7252 §3.1 deltas are never negative).
+pub(crate) fn unrecognised_critical_in<'a>(
+    options: impl Iterator<Item = (u16, &'a [u8])>,
+    request: bool,
+    block_responses: bool,
+) -> Option<u16> {
+    let mut previous: Option<u16> = None;
+    for (number, value) in options {
+        let repeated = previous == Some(number);
+        previous = Some(number);
+        if number & 1 == 0 {
+            continue;
         }
-        let known = KNOWN_CRITICAL.iter().find(|(n, ..)| *n == number);
-        let ok = match known {
+        let ok = match KNOWN_CRITICAL.iter().find(|(n, ..)| *n == number) {
             None => false,
             Some(&(_, repeatable, min, max)) => {
-                (repeatable || values.len() == 1)
-                    && values.iter().all(|v| (min..=max).contains(&v.len()))
-                    && values
-                        .iter()
-                        .all(|v| block_responses || block_is_whole(number, v, request))
+                (repeatable || !repeated)
+                    && (min..=max).contains(&value.len())
+                    && (block_responses || block_is_whole(number, value, request))
             }
         };
-        (!ok).then_some(number)
-    })
+        if !ok {
+            return Some(number);
+        }
+    }
+    None
 }
 
 /// Block-wise transfer (RFC 7959) is served for requests (`coap::blockwise`: Block1 bodies put

@@ -79,7 +79,7 @@ fn options_well_formed(bytes: &[u8], mut pos: usize) -> Option<()> {
 
 /// Decodes an option delta or length nibble with its extension bytes (§3.1); nibble 15 is
 /// reserved (a format error unless it is the payload marker, handled by the caller).
-fn extended(nibble: u8, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
+pub(crate) fn extended(nibble: u8, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
     match nibble {
         0..=12 => Some((u32::from(nibble), pos)),
         13 => {

@@ -412,7 +412,7 @@ impl<H: Handler> LoopState<H> {
             }
             reply
         };
-        let parsed = Request::parse(&request);
+        let parsed = Request::parse_packet(&request);
         let outcome = match (block, parsed) {
             (Some(block), Some(req)) => {
                 let size1 = msg::uint_option(&request, CoapOption::Size1);

@@ -3,11 +3,12 @@
 
 use coap_lite::Packet;
 
-use super::{Endpoint, ExchangeId, Failure, Incoming};
+use super::{Endpoint, ExchangeId, Failure, Incoming, Received};
 use crate::coap::dedup::Lookup;
 use crate::coap::exchange::{Kind, State};
+use crate::coap::message::Message;
 use crate::coap::msg;
-use crate::coap::options::unrecognised_critical;
+use crate::coap::options::{unrecognised_critical, unrecognised_critical_in};
 use crate::coap::wire::{self, Header, ACK, CON, NON, RST};
 
 /// GET and FETCH: safe methods (RFC 7252 §5.1, RFC 8132 §2), served again when duplicated.
@@ -56,13 +57,13 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         None
     }
 
-    pub(super) fn on_request(
+    pub(super) fn on_request<'a>(
         &mut self,
         now: u64,
         peer: P,
-        header: &Header,
-        packet: Packet,
-    ) -> Option<Incoming<P>> {
+        message: Message<'a>,
+    ) -> Option<Received<'a, P>> {
+        let header = message.header();
         // §4.5: "This rule MAY be relaxed in case the Confirmable message transports a request
         // that is idempotent (see Section 5.1) or can be handled in an idempotent fashion" (and
         // the same for Non-confirmable ones). A safe request (GET, FETCH: Read, Discover,
@@ -75,14 +76,15 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-        if unrecognised_critical(&packet, self.block_responses).is_some() {
+        if unrecognised_critical_in(message.options(), true, self.block_responses).is_some() {
             if header.ty == CON {
                 // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
                 // request MUST cause the return of a 4.02 (Bad Option) response."
                 if remembered {
                     self.peer_mut(peer).seen.insert(header.mid, expires, None);
                 }
-                self.respond(now, peer, &packet, msg::new_response(msg::BAD_OPTION));
+                let bad_option = msg::new_response(msg::BAD_OPTION);
+                self.respond_packet(now, peer, message.reply_to(), bad_option);
             }
             // In a NON they "MUST cause the message to be rejected": silently here.
             return None;
@@ -90,9 +92,9 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         if remembered {
             self.peer_mut(peer).seen.insert(header.mid, expires, None);
         }
-        Some(Incoming::Request {
+        Some(Received::Request {
             peer,
-            request: packet,
+            request: message,
         })
     }
 

@@ -30,6 +30,7 @@ use alloc::vec::Vec;
 use coap_lite::{MessageType, Packet};
 
 use super::exchange::{Exchange, Kind, State};
+use super::message::{Message, RequestRef};
 use super::msg;
 use super::params::TransmissionParams;
 use super::wire::{self, ACK, CON, NON};
@@ -111,6 +112,15 @@ pub struct Endpoint<P> {
     /// them together itself. Off by default, where such a response is rejected so that a
     /// fragment is never taken for the whole body.
     block_responses: bool,
+}
+
+/// What [`Endpoint::receive`] hands over: a request read in place, or anything else.
+#[derive(Debug)]
+pub(crate) enum Received<'a, P> {
+    /// A new request (see [`Incoming::Request`]).
+    Request { peer: P, request: Message<'a> },
+    /// A response or a failure, as `handle_datagram` gives them.
+    Other(Incoming<P>),
 }
 
 /// What the endpoint fixes in a response's header: its type (ACK or NON), Message ID and the
@@ -199,6 +209,23 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
 
     /// Feeds a datagram received from `peer`.
     pub fn handle_datagram(&mut self, now: u64, peer: P, bytes: &[u8]) -> Option<Incoming<P>> {
+        match self.receive(now, peer, bytes)? {
+            Received::Request { peer, request } => Some(Incoming::Request {
+                peer,
+                request: request.as_packet()?,
+            }),
+            Received::Other(incoming) => Some(incoming),
+        }
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram) with a request handed over as read in
+    /// place, not parsed into a `Packet` (the client's path; see `coap::message`).
+    pub(crate) fn receive<'a>(
+        &mut self,
+        now: u64,
+        peer: P,
+        bytes: &'a [u8],
+    ) -> Option<Received<'a, P>> {
         self.touch(now);
         // Short or wrong-version datagrams are silently ignored (RFC 7252 §3).
         let header = wire::read_header(bytes)?;
@@ -206,27 +233,28 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             self.reject(peer, &header);
             return None;
         }
-        let Ok(packet) = Packet::from_bytes(bytes) else {
-            self.reject(peer, &header);
-            return None;
-        };
         if header.code == 0 {
-            return self.on_empty(now, peer, &header);
+            return self.on_empty(now, peer, &header).map(Received::Other);
         }
         if msg::is_request_code(header.code) {
             // §4.2/§4.3: a request can only travel in CON or NON; in an ACK or RST it is
             // rejected, which for those types means silently ignored.
             return match header.ty {
-                CON | NON => self.on_request(now, peer, &header, packet),
+                CON | NON => self.on_request(now, peer, Message::new(bytes, header)),
                 _ => None,
             };
         }
+        let Ok(packet) = Packet::from_bytes(bytes) else {
+            self.reject(peer, &header);
+            return None;
+        };
         if msg::is_response_code(header.code) {
-            return match header.ty {
+            let incoming = match header.ty {
                 ACK => self.on_piggybacked(now, peer, &header, packet),
                 CON | NON => self.on_separate(now, peer, &header, packet),
                 _ => None,
             };
+            return incoming.map(Received::Other);
         }
         // §3 and §4.2: a code of a reserved class (1, 3, 6, 7) cannot be processed.
         self.reject(peer, &header);
@@ -237,7 +265,18 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// (the request's MID and token), to a NON with a NON response (a new MID, the request's
     /// token). A CON answer is cached for duplicates for EXCHANGE_LIFETIME, unless the request
     /// was a GET or FETCH, whose duplicates are served again.
-    pub fn respond(&mut self, now: u64, peer: P, request: &Packet, mut response: Packet) {
+    pub fn respond(&mut self, now: u64, peer: P, request: &Packet, response: Packet) {
+        self.respond_packet(now, peer, RequestRef::of_packet(request), response);
+    }
+
+    /// [`respond`](Self::respond) to a request known by its [`RequestRef`].
+    pub(crate) fn respond_packet(
+        &mut self,
+        now: u64,
+        peer: P,
+        request: RequestRef<'_>,
+        mut response: Packet,
+    ) {
         self.respond_encoded(now, peer, request, |head| {
             response.set_token(head.token.to_vec());
             response.header.set_version(1);
@@ -257,17 +296,17 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         &mut self,
         now: u64,
         peer: P,
-        request: &Packet,
+        request: RequestRef<'_>,
         encode: impl FnOnce(Head<'_>) -> Vec<u8>,
     ) {
         self.touch(now);
-        let token = request.get_token();
+        let token = request.token;
         if token.len() > 8 {
             return; // not a request we parsed; no valid response exists (§3)
         }
-        if request.header.get_type() == MessageType::Confirmable {
+        if request.confirmable {
             // §5.2.1: piggybacked in the ACK, same Message ID.
-            let mid = request.header.message_id;
+            let mid = request.mid;
             let bytes = encode(Head {
                 ty: ACK,
                 mid,
@@ -275,7 +314,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             });
             // A safe request's duplicate is served again (see `on_request`), so only the
             // answers to the others are kept.
-            if !incoming::is_safe(msg::code_of(request)) {
+            if !incoming::is_safe(request.code) {
                 let expires = now.saturating_add(self.params.exchange_lifetime_ms());
                 self.peer_mut(peer)
                     .seen

@@ -1,0 +1,306 @@
+//! A received request read in place (RFC 7252 §3): header fields, token, options and payload
+//! as slices of the datagram, so that serving a request parses nothing into the heap (issue 15:
+//! `coap_lite::Packet` made about ten allocations per Read, a `BTreeMap` and a list per
+//! option). The endpoint hands the client a `Message` for every request; `Packet` stays the
+//! type of the public [`Incoming`](super::Incoming) and of everything the client builds.
+
+use coap_lite::Packet;
+
+use super::wire::{self, Header, CON};
+
+/// Option numbers the client reads from requests (RFC 7252 §12.2, RFC 7959 §2.1, RFC 7641).
+pub(crate) mod option {
+    pub(crate) const OBSERVE: u16 = 6;
+    pub(crate) const URI_PATH: u16 = 11;
+    pub(crate) const CONTENT_FORMAT: u16 = 12;
+    pub(crate) const URI_QUERY: u16 = 15;
+    pub(crate) const ACCEPT: u16 = 17;
+    pub(crate) const BLOCK2: u16 = 23;
+    pub(crate) const BLOCK1: u16 = 27;
+    pub(crate) const SIZE1: u16 = 60;
+}
+
+/// A well-formed message (checked by `wire::well_formed` before it is made), borrowed from
+/// the datagram it came in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    /// The first `INDEXED` options, found in one walk: a request is asked for its options a
+    /// dozen times on its way (path, query, formats, Observe, Block1/2, Size1).
+    index: [Slot; INDEXED],
+    indexed: usize,
+    /// More options than the index holds: lookups walk the message instead.
+    overflow: bool,
+    payload_at: usize,
+}
+
+/// How many options a message's index holds (a Read has 4 or 5).
+const INDEXED: usize = 12;
+
+/// One option in the index: its number and where its value is.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Slot {
+    number: u16,
+    start: u32,
+    end: u32,
+}
+
+impl<'a> Message<'a> {
+    /// The message in `bytes`, whose `header` was read and whose structure was checked
+    /// (`wire::read_header`, `wire::well_formed`).
+    pub(crate) fn new(bytes: &'a [u8], header: Header) -> Message<'a> {
+        let mut m = Message {
+            bytes,
+            header,
+            index: [Slot::default(); INDEXED],
+            indexed: 0,
+            overflow: false,
+            payload_at: bytes.len(),
+        };
+        let mut walk = m.options();
+        while let Some((number, start, end)) = walk.next_at() {
+            match m.index.get_mut(m.indexed) {
+                Some(slot) => {
+                    // Offsets fit: a datagram is far shorter than 4 GiB.
+                    *slot = Slot {
+                        number,
+                        start: start as u32,
+                        end: end as u32,
+                    };
+                    m.indexed += 1;
+                }
+                None => m.overflow = true,
+            }
+        }
+        m.payload_at = walk.pos;
+        m
+    }
+
+    /// The fixed header.
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The code, e.g. 0x01 for GET.
+    pub(crate) fn code(&self) -> u8 {
+        self.header.code
+    }
+
+    /// The token (at most 8 bytes in a well-formed message).
+    pub(crate) fn token(&self) -> &'a [u8] {
+        let end = 4 + usize::from(self.header.tkl);
+        self.bytes.get(4..end).unwrap_or_default()
+    }
+
+    /// What a response to it needs: the type, MID and token.
+    pub(crate) fn reply_to(&self) -> RequestRef<'a> {
+        RequestRef {
+            confirmable: self.header.ty == CON,
+            mid: self.header.mid,
+            code: self.header.code,
+            token: self.token(),
+        }
+    }
+
+    /// Every option, in order: (number, value).
+    pub(crate) fn options(&self) -> Options<'a> {
+        Options {
+            bytes: self.bytes,
+            pos: 4 + usize::from(self.header.tkl),
+            number: 0,
+        }
+    }
+
+    /// The values of option `number`, in order.
+    pub(crate) fn option(&self, number: u16) -> OptionValues<'a, '_> {
+        if self.overflow {
+            OptionValues::Walked(self.options(), number)
+        } else {
+            let slots = self.index.get(..self.indexed).unwrap_or_default();
+            OptionValues::Indexed(self.bytes, slots.iter(), number)
+        }
+    }
+
+    /// The first value of option `number`.
+    pub(crate) fn first_option(&self, number: u16) -> Option<&'a [u8]> {
+        self.option(number).next()
+    }
+
+    /// The first value of uint option `number`, leniently decoded (as `msg::uint_option`).
+    pub(crate) fn uint_option(&self, number: u16) -> Option<u32> {
+        self.first_option(number).and_then(super::msg::decode_uint)
+    }
+
+    /// The payload after the marker (empty without one).
+    pub(crate) fn payload(&self) -> &'a [u8] {
+        self.bytes.get(self.payload_at..).unwrap_or_default()
+    }
+
+    /// The same message as a `coap_lite::Packet`, for the public API.
+    pub(crate) fn as_packet(&self) -> Option<Packet> {
+        Packet::from_bytes(self.bytes).ok()
+    }
+}
+
+/// What answering a request needs of it: a CON is answered in its ACK (same MID), a NON by a
+/// NON; the token is echoed; the code tells a safe request (see `endpoint::incoming::is_safe`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestRef<'a> {
+    pub confirmable: bool,
+    pub mid: u16,
+    pub code: u8,
+    pub token: &'a [u8],
+}
+
+impl<'a> RequestRef<'a> {
+    /// The same for a request held as a `Packet`.
+    pub(crate) fn of_packet(p: &'a Packet) -> RequestRef<'a> {
+        RequestRef {
+            confirmable: p.header.get_type() == coap_lite::MessageType::Confirmable,
+            mid: p.header.message_id,
+            code: super::msg::code_of(p),
+            token: p.get_token(),
+        }
+    }
+}
+
+/// The values of one option of a [`Message`], from its index or, past it, by walking.
+#[derive(Debug, Clone)]
+pub(crate) enum OptionValues<'a, 'm> {
+    Indexed(&'a [u8], core::slice::Iter<'m, Slot>, u16),
+    Walked(Options<'a>, u16),
+}
+
+impl<'a> Iterator for OptionValues<'a, '_> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            OptionValues::Indexed(bytes, slots, number) => {
+                let s = slots.find(|s| s.number == *number)?;
+                bytes.get(s.start as usize..s.end as usize)
+            }
+            OptionValues::Walked(options, number) => loop {
+                let (n, v) = options.next()?;
+                if n == *number {
+                    return Some(v);
+                }
+                if n > *number {
+                    return None;
+                }
+            },
+        }
+    }
+}
+
+/// The options of a [`Message`]; stops at the payload marker (its position is then `pos`) or
+/// at the end. The message was checked well-formed, so a malformed option only ends the walk.
+#[derive(Debug, Clone)]
+pub(crate) struct Options<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    number: u16,
+}
+
+impl Options<'_> {
+    /// The next option's number and where its value is; at the end, `pos` is where the
+    /// payload starts.
+    fn next_at(&mut self) -> Option<(u16, usize, usize)> {
+        let first = *self.bytes.get(self.pos)?;
+        if first == 0xFF {
+            self.pos += 1;
+            return None;
+        }
+        let (delta, at) = wire::extended(first >> 4, self.bytes, self.pos + 1)?;
+        let (length, at) = wire::extended(first & 0x0F, self.bytes, at)?;
+        let end = at.checked_add(usize::try_from(length).ok()?)?;
+        if end > self.bytes.len() {
+            return None;
+        }
+        let number = u16::try_from(u32::from(self.number).checked_add(delta)?).ok()?;
+        self.number = number;
+        self.pos = end;
+        Some((number, at, end))
+    }
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (number, start, end) = self.next_at()?;
+        Some((number, self.bytes.get(start..end)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn message(bytes: &[u8]) -> Message<'_> {
+        let header = wire::read_header(bytes).unwrap();
+        assert!(wire::well_formed(&header, bytes));
+        Message::new(bytes, header)
+    }
+
+    #[test]
+    fn reads_token_options_and_payload_in_place_as_coap_lite_does() {
+        // CON PUT /3/0/14 (Uri-Path x3), Content-Format 0, Uri-Query "a=1", Block1 (27),
+        // option 300 (extended delta), payload "+02:00"; MID 0x1234, token AB CD.
+        let mut d = vec![0x42, 0x03, 0x12, 0x34, 0xAB, 0xCD];
+        d.extend([
+            0xB1, b'3', 0x01, b'0', 0x02, b'1', b'4', 0x10, 0x33, b'a', b'=', b'1',
+        ]);
+        d.extend([0xC1, 0x0E, 0xE0, 0x00, 0x04, 0xFF]);
+        d.extend(b"+02:00");
+        let m = message(&d);
+        assert_eq!((m.code(), m.header().mid), (0x03, 0x1234));
+        assert_eq!(m.token(), [0xAB, 0xCD]);
+        let numbers: Vec<u16> = m.options().map(|(n, _)| n).collect();
+        assert_eq!(numbers, [11, 11, 11, 12, 15, 27, 300]);
+        let path: Vec<&[u8]> = m.option(11).collect();
+        assert_eq!(path, [&b"3"[..], b"0", b"14"]);
+        assert_eq!(m.uint_option(12), Some(0));
+        assert_eq!(m.first_option(15), Some(&b"a=1"[..]));
+        assert_eq!(m.uint_option(27), Some(0x0E));
+        assert_eq!(m.first_option(300), Some(&[][..]));
+        assert_eq!(m.first_option(17), None);
+        assert_eq!(m.payload(), b"+02:00");
+        let r = m.reply_to();
+        assert!(r.confirmable && r.mid == 0x1234 && r.code == 3 && r.token == [0xAB, 0xCD]);
+
+        let p = m.as_packet().unwrap();
+        let theirs: Vec<(u16, Vec<u8>)> = p
+            .options()
+            .flat_map(|(n, vs)| vs.iter().map(move |v| (*n, v.clone())))
+            .collect();
+        let ours: Vec<(u16, Vec<u8>)> = m.options().map(|(n, v)| (n, v.to_vec())).collect();
+        assert_eq!(ours, theirs);
+        assert_eq!(p.payload, m.payload());
+        let again = RequestRef::of_packet(&p);
+        assert_eq!(
+            (again.mid, again.code, again.token),
+            (r.mid, r.code, r.token)
+        );
+
+        // More options than the index holds: found by walking, the same values.
+        let mut many = vec![0x40, 0x01, 0x00, 0x01];
+        for i in 0..20u8 {
+            many.extend([if i == 0 { 0xB1 } else { 0x01 }, b'a' + i]);
+        }
+        many.extend([0x61, 0x07, 0xFF, b'p']);
+        let m = message(&many);
+        assert_eq!(m.option(11).count(), 20);
+        assert_eq!(m.option(11).nth(19), Some(&b"t"[..]));
+        assert_eq!(m.uint_option(17), Some(7));
+        assert_eq!(m.payload(), b"p");
+
+        // No options, no payload; a NON.
+        let bare = [0x50, 0x01, 0x00, 0x07];
+        let m = message(&bare);
+        assert_eq!(m.options().count(), 0);
+        assert!(m.payload().is_empty() && m.token().is_empty() && !m.reply_to().confirmable);
+    }
+}
