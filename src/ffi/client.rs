@@ -540,7 +540,8 @@ pub unsafe extern "C" fn lwm2mc_client_is_registered(
     })
 }
 
-/// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC.
+/// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC (a library built with
+/// `panic = "abort"` aborts the process instead).
 #[cfg(feature = "ffi-test-hooks")]
 #[no_mangle]
 pub extern "C" fn lwm2mc_test_panic() -> lwm2mc_result {
