@@ -34,6 +34,10 @@ enum lwm2mc_result
   // Nothing there: no such path, no pending event, no stored value.
   LWM2MC_RESULT_NOT_FOUND = 4,
   // A panic inside the library was caught; the call had no other effect it could promise.
+  // Returned only by a library built with `panic = "unwind"` (the release profile, what
+  // scripts/install.sh and the Python package ship). In one built with the `release-small`
+  // profile (`panic = "abort"`) a panic aborts the process instead: no call returns this
+  // code, and no unwinding ever reaches the caller in either build.
   LWM2MC_RESULT_PANIC = 5,
   // The function was called from inside one of this client's callbacks; nothing was done.
   LWM2MC_RESULT_REENTRANT_CALL = 6,
@@ -692,7 +696,8 @@ lwm2mc_result lwm2mc_client_save(struct lwm2mc_client *client);
 lwm2mc_result lwm2mc_client_is_registered(const struct lwm2mc_client *client, uint16_t short_server_id, bool *out);
 
 #if defined(LWM2MC_TEST_HOOKS)
-// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC.
+// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC (a library built with
+// `panic = "abort"` aborts the process instead).
 lwm2mc_result lwm2mc_test_panic(void);
 #endif
 

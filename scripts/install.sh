@@ -2,7 +2,13 @@
 # Installs the release build of lwm2mc under PREFIX (default /usr/local):
 #   lib/liblwm2mc.so.<version> with the liblwm2mc.so.0 and liblwm2mc.so links, lib/liblwm2mc.a,
 #   include/lwm2mc.h and lib/pkgconfig/lwm2mc.pc.
-# Usage: cargo build --release && scripts/install.sh [PREFIX]
+# Usage: cargo rustc --release --lib --crate-type cdylib,staticlib && scripts/install.sh [PREFIX]
+#
+# `cargo rustc --crate-type` builds the C libraries alone, which is what gets the release
+# profile's link-time optimisation: `cargo build --release` also makes the Rust rlib, and cargo
+# then applies no LTO to any of the three (its liblwm2mc.so is about 25 % larger, README
+# "Benchmarks"). LWM2MC_CARGO_PROFILE=release-small takes target/release-small/ instead (the
+# smallest library, where a panic aborts the process; build it with --profile release-small).
 #
 # Afterwards, as libtool's `make install` does: for a library directory the dynamic loader is
 # configured for (/usr/local/lib, /usr/lib), ldconfig is run when installing as root; for any
@@ -11,10 +17,14 @@
 set -eu
 prefix=${1:-/usr/local}
 root=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}/release
+profile=${LWM2MC_CARGO_PROFILE:-release}
+target=${CARGO_TARGET_DIR:-$root/target}/$profile
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 major=${version%%.*}
-[ -f "$target/liblwm2mc.so" ] || { echo "run 'cargo build --release' first" >&2; exit 1; }
+build="cargo rustc --profile $profile --lib --crate-type cdylib,staticlib"
+for f in liblwm2mc.so liblwm2mc.a; do
+    [ -f "$target/$f" ] || { echo "no $target/$f: run '$build' first" >&2; exit 1; }
+done
 mkdir -p "$prefix/lib/pkgconfig" "$prefix/include"
 # An absolute prefix: lwm2mc.pc must not depend on the directory install.sh was run from.
 prefix=$(cd "$prefix" && pwd)

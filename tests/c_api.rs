@@ -415,13 +415,16 @@ fn install_script_and_pkg_config() {
     // README.md's C lines, run as written by sh, with HOME a fresh directory (so
     // "$HOME/.local" is a prefix that neither pkg-config nor the loader searches) and with
     // neither PKG_CONFIG_PATH nor LD_LIBRARY_PATH inherited: only what the README sets. Two
-    // stand-ins: this run's library is staged as the release build instead of running
-    // `cargo build --release` (CARGO_TARGET_DIR, which install.sh honours), and the device
-    // bootstraps from a testkit server instead of 127.0.0.1:5783.
+    // stand-ins: this run's library is staged as the release build instead of running the
+    // `cargo rustc --release` line (CARGO_TARGET_DIR, which install.sh honours), and the
+    // device bootstraps from a testkit server instead of 127.0.0.1:5783.
     let lines = readme_c_lines();
     let (first, rest) = lines.split_first().expect("README C block is empty");
     let (run, middle) = rest.split_last().expect("README C block has a run line");
-    assert!(first.starts_with("cargo build --release"), "{first}");
+    assert!(
+        first.starts_with("cargo rustc --release --lib --crate-type cdylib,staticlib"),
+        "{first}"
+    );
     assert!(run.starts_with("./device "), "{run}");
     const README_BOOTSTRAP: &str = "coap://127.0.0.1:5783";
     assert!(run.contains(README_BOOTSTRAP), "{run}");

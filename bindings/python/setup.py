@@ -1,6 +1,7 @@
 """Builds the wheel with the shared library inside the package, so that `import lwm2mc` finds
 it next to itself (DESIGN §5). The library is compiled with cargo from the repository this
-directory belongs to (release profile; LWM2MC_CARGO_PROFILE=dev for a debug build), or, if
+directory belongs to (release profile; LWM2MC_CARGO_PROFILE=dev for a debug build, release-small
+for the smallest library, where a panic aborts the process), or, if
 LWM2MC_BUNDLE_LIBRARY names an existing liblwm2mc.so, that file is bundled as it is."""
 
 import os
@@ -35,7 +36,13 @@ def build_library() -> pathlib.Path:
     repo = find_repo()
     profile = os.environ.get("LWM2MC_CARGO_PROFILE", "release")
     cargo = os.environ.get("CARGO", "cargo")
-    subprocess.run([cargo, "build", "--lib", "--profile", profile], cwd=repo, check=True)
+    # The cdylib alone: a build that also makes the rlib (`cargo build`) gets no link-time
+    # optimisation from the profile, and its library is about 25 % larger.
+    subprocess.run(
+        [cargo, "rustc", "--lib", "--profile", profile, "--crate-type", "cdylib"],
+        cwd=repo,
+        check=True,
+    )
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", repo / "target"))
     return target / ("debug" if profile == "dev" else profile) / LIBNAME
 

@@ -88,6 +88,14 @@ impl Logger {
         // NUL-terminated and lives across the call.
         unsafe { (h.log)(h.userdata, level, c.as_ptr()) };
     }
+
+    /// `log` of a line made only if there is a hook to take it: the lines of every datagram
+    /// and event would otherwise be formatted for nobody on each send and event.
+    pub(super) fn log_with(&self, level: u32, line: impl FnOnce() -> String) {
+        if self.hook.is_some() && !self.dying.load(Ordering::SeqCst) {
+            self.log(level, &line());
+        }
+    }
 }
 
 impl ClientState {
@@ -481,7 +489,7 @@ pub unsafe extern "C" fn lwm2mc_client_poll_udp(
             .map_err(|_| lwm2mc_result::TransportError)?;
         let max = u.client().config().limits.max_queued_events;
         for ev in events {
-            logger.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
+            logger.log_with(LWM2MC_LOG_INFO, || format!("{ev:?}"));
             c.events.push(ev, max);
         }
         Ok(())
@@ -540,7 +548,8 @@ pub unsafe extern "C" fn lwm2mc_client_is_registered(
     })
 }
 
-/// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC.
+/// Test hook: panics inside the guard; must return LWM2MC_RESULT_PANIC (a library built with
+/// `panic = "abort"` aborts the process instead).
 #[cfg(feature = "ffi-test-hooks")]
 #[no_mangle]
 pub extern "C" fn lwm2mc_test_panic() -> lwm2mc_result {

@@ -36,10 +36,9 @@ impl ClientState {
             let Some(tx) = client.poll_transmit() else {
                 break;
             };
-            self.log.log(
-                LWM2MC_LOG_DEBUG,
-                &format!("-> {}", crate::trace::describe(&tx.data)),
-            );
+            self.log.log_with(LWM2MC_LOG_DEBUG, || {
+                format!("-> {}", crate::trace::describe(&tx.data))
+            });
             let (Some(t), Some(h)) = (self.transport, self.opened.get(&tx.peer)) else {
                 continue;
             };
@@ -76,7 +75,7 @@ impl ClientState {
         )
         .apply_changes(client, &dying);
         while let Some(ev) = client.poll_event() {
-            self.log.log(LWM2MC_LOG_INFO, &format!("{ev:?}"));
+            self.log.log_with(LWM2MC_LOG_INFO, || format!("{ev:?}"));
             let max = client.config().limits.max_queued_events;
             self.events.push(ev, max);
         }

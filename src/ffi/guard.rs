@@ -14,6 +14,12 @@ use super::result::lwm2mc_result;
 pub(crate) type FfiResult<T = ()> = Result<T, lwm2mc_result>;
 
 /// Runs `f`, turning a panic into `Panic` and `Err(r)` into `r`.
+///
+/// With `panic = "unwind"` (the release profile) a panic unwinds to the `catch_unwind` here and
+/// the C call returns `Panic`. With `panic = "abort"` (the `release-small` profile) the panic
+/// hook runs and the process aborts: nothing unwinds, so `catch_unwind` never returns `Err` and
+/// no call returns `Panic`. Either way nothing unwinds out of an `extern "C"` function (and
+/// were one to, Rust aborts there rather than unwind into C).
 pub(crate) fn guard(f: impl FnOnce() -> FfiResult) -> lwm2mc_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => lwm2mc_result::Ok,

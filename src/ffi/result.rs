@@ -20,6 +20,10 @@ pub enum lwm2mc_result {
     /// Nothing there: no such path, no pending event, no stored value.
     NotFound = 4,
     /// A panic inside the library was caught; the call had no other effect it could promise.
+    /// Returned only by a library built with `panic = "unwind"` (the release profile, what
+    /// scripts/install.sh and the Python package ship). In one built with the `release-small`
+    /// profile (`panic = "abort"`) a panic aborts the process instead: no call returns this
+    /// code, and no unwinding ever reaches the caller in either build.
     Panic = 5,
     /// The function was called from inside one of this client's callbacks; nothing was done.
     ReentrantCall = 6,
