@@ -7,6 +7,7 @@
 //! (`begin` before the first change, then `validate` and `commit`, or `rollback`), the way the
 //! store's changes run inside the staged copy that is committed or dropped.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -140,6 +141,31 @@ impl<'a> DataModel<'a> {
 
     /// The readable resources of instance `/o/i` with their values (Core 1.1 §6.3.1: a Read
     /// of an instance skips resources that do not support Read).
+    /// Whether the store holds object `o`'s values (no application handler).
+    pub(crate) fn store_held(&self, o: u16) -> bool {
+        !self.handlers.contains_key(&o)
+    }
+
+    /// Instance `/o/i` of a store-held object as a Read shows it, borrowed when every
+    /// resource it holds is readable (the usual case: no copy), else its readable ones copied.
+    pub(crate) fn read_stored_instance<'s>(
+        store: &'s Store,
+        def: &ObjectDef,
+        i: u16,
+    ) -> Result<Cow<'s, Resources>, u8> {
+        let inst = store.instance(def.id, i).ok_or(msg::NOT_FOUND)?;
+        let readable = |rid: &u16| def.resource(*rid).is_some_and(|r| r.operations.readable());
+        if inst.keys().all(readable) {
+            return Ok(Cow::Borrowed(inst));
+        }
+        Ok(Cow::Owned(
+            inst.iter()
+                .filter(|(rid, _)| readable(rid))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+        ))
+    }
+
     pub(crate) fn read_instance(&mut self, o: u16, i: u16) -> Result<Resources, u8> {
         let def = self.def_owned(o)?;
         let readable = |r: &ResourceDef| r.operations.readable();

@@ -28,7 +28,9 @@ use alloc::vec::Vec;
 
 use crate::model::Schema;
 use crate::path::Path;
-use crate::value::Instances;
+use core::borrow::Borrow;
+
+use crate::value::{Instances, Resources, VecMap};
 
 /// CoAP Content-Format numbers used by LwM2M (Transport 1.1 §6.4 and the IANA registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -186,11 +188,13 @@ pub fn encode_composite(
     }
 }
 
-/// Encodes the content of a Read of `target`.
-pub fn encode(
+/// Encodes the content of a Read of `target`. The content's instances are anything that
+/// borrows as [`Resources`]: owned (an [`Instances`]) or borrowed from the store (a Read encodes
+/// the store's values without copying them).
+pub fn encode<R: Borrow<Resources>>(
     format: ContentFormat,
     target: &Path,
-    content: &Instances,
+    content: &VecMap<u16, R>,
 ) -> Result<Vec<u8>, CodecError> {
     match format {
         ContentFormat::Tlv => tlv::encode(target, content),

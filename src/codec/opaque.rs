@@ -21,7 +21,10 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
 }
 
 /// Encodes the Opaque value at `/O/I/R` or `/O/I/R/RI` as its raw bytes.
-pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError> {
+pub fn encode<R: core::borrow::Borrow<crate::value::Resources>>(
+    target: &Path,
+    content: &crate::value::VecMap<u16, R>,
+) -> Result<Vec<u8>, CodecError> {
     match ValueTarget::of(target)?.find(content)? {
         Value::Opaque(bytes) => Ok(bytes.clone()),
         _ => Err(CodecError::Unsupported),

@@ -485,16 +485,16 @@ pub(crate) fn composite_records(
 /// multiple-resource target the first record has `bn` = the target path with a trailing `/`
 /// and each record a relative `n`; for a single resource or resource instance there is one
 /// record with `bn` = its full path and no `n`.
-pub(crate) fn out_records<'a>(
+pub(crate) fn out_records<'a, R: core::borrow::Borrow<crate::value::Resources>>(
     target: &Path,
-    content: &'a Instances,
+    content: &'a crate::value::VecMap<u16, R>,
 ) -> Result<Vec<OutRecord<'a>>, CodecError> {
     let oid = target
         .object_id()
         .ok_or_else(|| CodecError::WrongTarget("the root path carries no values".into()))?;
     let mut leaves: Vec<(Path, &Value)> = Vec::new();
     for (&iid, resources) in content {
-        for (&rid, rv) in resources {
+        for (&rid, rv) in resources.borrow() {
             let rpath = Path::resource(oid, iid, rid);
             match rv {
                 ResourceValue::Single(v) => leaves.push((rpath, v)),

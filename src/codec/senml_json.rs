@@ -29,7 +29,10 @@ pub(crate) fn decode_paths(payload: &[u8]) -> Result<Vec<Path>, CodecError> {
 }
 
 /// Encodes the content of a Read of `target` as a SenML JSON pack.
-pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError> {
+pub fn encode<R: core::borrow::Borrow<crate::value::Resources>>(
+    target: &Path,
+    content: &crate::value::VecMap<u16, R>,
+) -> Result<Vec<u8>, CodecError> {
     write_records(&senml::out_records(target, content)?)
 }
 

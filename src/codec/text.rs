@@ -26,7 +26,10 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
 }
 
 /// Encodes the value at `/O/I/R` (single resource) or `/O/I/R/RI` as text.
-pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError> {
+pub fn encode<R: core::borrow::Borrow<Resources>>(
+    target: &Path,
+    content: &crate::value::VecMap<u16, R>,
+) -> Result<Vec<u8>, CodecError> {
     let t = ValueTarget::of(target)?;
     Ok(format_value(t.find(content)?)?.into_bytes())
 }
@@ -172,10 +175,14 @@ impl ValueTarget {
     }
 
     /// The value to encode. A multiple resource as a whole is `Unsupported`.
-    pub(super) fn find<'a>(&self, content: &'a Instances) -> Result<&'a Value, CodecError> {
+    pub(super) fn find<'a, R: core::borrow::Borrow<Resources>>(
+        &self,
+        content: &'a crate::value::VecMap<u16, R>,
+    ) -> Result<&'a Value, CodecError> {
         let missing = || CodecError::WrongTarget(String::from("target missing from the content"));
         let rv = content
             .get(&self.instance)
+            .map(core::borrow::Borrow::borrow)
             .and_then(|r| r.get(&self.resource))
             .ok_or_else(missing)?;
         match (rv, self.resource_instance) {

@@ -59,7 +59,7 @@ fn composite_values(
             }
         }
         match read_visible(model, path, Some(access)) {
-            Ok((content, _)) => items.push((*path, content)),
+            Ok((content, _)) => items.push((*path, super::read::owned(content))),
             Err(r) if matches!(r.code, msg::NOT_FOUND | msg::METHOD_NOT_ALLOWED) => {}
             Err(r) => return Err(r),
         }

@@ -1,5 +1,6 @@
 //! Read and Discover (Core 1.1 §5.4.1, §5.4.2): what a server sees of the data model.
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -14,7 +15,7 @@ use crate::data_model::DataModel;
 use crate::model::{ObjectDef, ResourceDef};
 use crate::path::Path;
 use crate::request::{Reply, Request};
-use crate::value::{Instances, ResourceType, ResourceValue, Resources};
+use crate::value::{Instances, ResourceType, ResourceValue, Resources, VecMap};
 
 /// What a Read of `path` returns, or the error it is answered with: 4.04 for what does not
 /// exist or holds no value, 4.05 for a resource that is not readable. Security objects are the
@@ -24,16 +25,28 @@ pub(crate) fn read_values(
     model: &mut DataModel<'_>,
     path: &Path,
 ) -> Result<(Instances, Option<ResourceDef>), Reply> {
-    read_visible(model, path, None)
+    read_visible(model, path, None).map(|(content, rdef)| (owned(content), rdef))
+}
+
+/// What a Read carries: per instance, its readable resources, borrowed from the store where it
+/// holds them (nothing copied), owned where an application object answered.
+pub(super) type Content<'s> = VecMap<u16, Cow<'s, Resources>>;
+
+/// The content as owned values, for what keeps it (Send, Read-Composite, notifications).
+pub(super) fn owned(content: Content<'_>) -> Instances {
+    content
+        .into_iter()
+        .map(|(iid, resources)| (iid, resources.into_owned()))
+        .collect()
 }
 
 /// `read_values` as a server sees it: a Read of an object carries only the instances `access`
 /// lets it read (Core 1.1 §7.3, see `access`); the target itself was authorized by the caller.
-pub(super) fn read_visible(
-    model: &mut DataModel<'_>,
+pub(super) fn read_visible<'s>(
+    model: &'s mut DataModel<'_>,
     path: &Path,
     access: Option<&Access>,
-) -> Result<(Instances, Option<ResourceDef>), Reply> {
+) -> Result<(Content<'s>, Option<ResourceDef>), Reply> {
     let (def, rdef) = target(model, path)?;
     if let Some(rd) = &rdef {
         if !rd.operations.readable() {
@@ -89,24 +102,40 @@ pub(super) fn read(
 /// instance or object skips resources that do not support Read). `None` if the target resource
 /// or resource instance holds no value. Only the target is read of an application object; of
 /// an object, only the instances `access` lets the server read.
-fn readable_content(
-    model: &mut DataModel<'_>,
+fn readable_content<'s>(
+    model: &'s mut DataModel<'_>,
     def: &ObjectDef,
     path: &Path,
     access: Option<&Access>,
-) -> Result<Option<Instances>, u8> {
-    let mut out = Instances::new();
+) -> Result<Option<Content<'s>>, u8> {
+    let mut out = Content::new();
     match (path.instance_id(), path.resource_id()) {
+        (_, None) if model.store_held(def.id) => {
+            let store = model.store();
+            let ids = match path.instance_id() {
+                Some(i) => alloc::vec![i],
+                None => store.instance_ids(def.id),
+            };
+            for iid in ids {
+                // Core 1.1 §7.3.2.4: an object-level Read carries the readable instances.
+                if path.instance_id().is_none()
+                    && !access.is_none_or(|a| a.may_read(store, def.id, iid))
+                {
+                    continue;
+                }
+                out.insert(iid, DataModel::read_stored_instance(store, def, iid)?);
+            }
+        }
         (None, _) => {
             for iid in model.instance_ids(def.id)? {
                 if !access.is_none_or(|a| a.may_read(model.store(), def.id, iid)) {
                     continue;
                 }
-                out.insert(iid, model.read_instance(def.id, iid)?);
+                out.insert(iid, Cow::Owned(model.read_instance(def.id, iid)?));
             }
         }
         (Some(i), None) => {
-            out.insert(i, model.read_instance(def.id, i)?);
+            out.insert(i, Cow::Owned(model.read_instance(def.id, i)?));
         }
         (Some(i), Some(r)) => {
             let Some(rv) = model.read(def.id, i, r)? else {
@@ -122,7 +151,7 @@ fn readable_content(
             };
             let mut res = Resources::new();
             res.insert(r, rv);
-            out.insert(i, res);
+            out.insert(i, Cow::Owned(res));
         }
     }
     Ok(Some(out))

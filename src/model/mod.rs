@@ -149,7 +149,12 @@ pub struct ObjectDef {
 impl ObjectDef {
     /// The definition of resource `id`, if the object has it.
     pub fn resource(&self, id: u16) -> Option<&ResourceDef> {
-        self.resources.iter().find(|r| r.id == id)
+        // The standard tables are sorted by ID, so a binary search finds their resources; a
+        // table given in another order is still searched whole when it misses.
+        match self.resources.binary_search_by_key(&id, |r| r.id) {
+            Ok(at) => self.resources.get(at),
+            Err(_) => self.resources.iter().find(|r| r.id == id),
+        }
     }
 
     /// The `ver=` value to announce, or `None` for version 1.0 (Core 1.1 §6.2.2: omitted when 1.0).
@@ -220,6 +225,19 @@ mod tests {
             sorted.dedup();
             assert_eq!(ids, sorted, "object {}", def.id);
         }
+    }
+
+    #[test]
+    fn resources_are_found_in_sorted_and_unsorted_tables() {
+        for id in 0..=23u16 {
+            assert_eq!(DEVICE.resource(id).map(|r| r.id), (id <= 22).then_some(id));
+        }
+        let mut unsorted = DEVICE.clone();
+        unsorted.resources.to_mut().reverse();
+        for id in 0..=22u16 {
+            assert_eq!(unsorted.resource(id).map(|r| r.id), Some(id), "{id}");
+        }
+        assert!(unsorted.resource(23).is_none());
     }
 
     #[test]

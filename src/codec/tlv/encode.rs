@@ -7,18 +7,24 @@ use super::value::with_value_bytes;
 use super::wrong_target;
 use crate::codec::CodecError;
 use crate::path::Path;
-use crate::value::{Instances, ResourceValue, Resources};
+use core::borrow::Borrow;
+
+use crate::value::{ResourceValue, Resources, VecMap};
 
 /// Encodes the content of a Read of `target` (see the module contract in `codec/mod.rs`).
-pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::new();
+pub fn encode<R: Borrow<Resources>>(
+    target: &Path,
+    content: &VecMap<u16, R>,
+) -> Result<Vec<u8>, CodecError> {
+    // Room for a typical instance at once, instead of growing a few bytes at a time.
+    let mut out = Vec::with_capacity(128);
     match *target.ids() {
         [] => return Err(wrong_target("TLV cannot carry the root")),
         // Core 1.1 §7.4.3: without an instance ID, Object Instance TLVs wrap each instance.
         [_] => {
             for (iid, resources) in content {
-                let mut inner = Vec::new();
-                write_resources(&mut inner, resources)?;
+                let mut inner = Vec::with_capacity(128);
+                write_resources(&mut inner, resources.borrow())?;
                 write_entry(&mut out, TlvKind::ObjectInstance, *iid, &inner)?;
             }
         }
@@ -44,9 +50,13 @@ pub fn encode(target: &Path, content: &Instances) -> Result<Vec<u8>, CodecError>
     Ok(out)
 }
 
-fn instance(content: &Instances, iid: u16) -> Result<&Resources, CodecError> {
+fn instance<R: Borrow<Resources>>(
+    content: &VecMap<u16, R>,
+    iid: u16,
+) -> Result<&Resources, CodecError> {
     content
         .get(&iid)
+        .map(Borrow::borrow)
         .ok_or_else(|| wrong_target("instance missing from the content"))
 }
 
@@ -66,7 +76,7 @@ pub fn write_resource(out: &mut Vec<u8>, rid: u16, rv: &ResourceValue) -> Result
             with_value_bytes(v, |b| write_entry(out, TlvKind::Resource, rid, b))
         }
         ResourceValue::Multiple(m) => {
-            let mut inner = Vec::new();
+            let mut inner = Vec::with_capacity(8 * m.len());
             for (riid, v) in m {
                 with_value_bytes(v, |b| {
                     write_entry(&mut inner, TlvKind::ResourceInstance, *riid, b)
