@@ -112,6 +112,22 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Every option as (number, value), in order: from the index, or walked past it.
+    pub(crate) fn each_option(&self) -> impl Iterator<Item = (u16, &'a [u8])> + '_ {
+        let bytes = self.bytes;
+        let slots = self.index.get(..self.indexed).unwrap_or_default();
+        let indexed = slots.iter().filter(|_| !self.overflow).map(move |s| {
+            (
+                s.number,
+                bytes
+                    .get(s.start as usize..s.end as usize)
+                    .unwrap_or_default(),
+            )
+        });
+        let walked = self.overflow.then(|| self.options()).into_iter().flatten();
+        indexed.chain(walked)
+    }
+
     /// The values of option `number`, in order.
     pub(crate) fn option(&self, number: u16) -> OptionValues<'a, '_> {
         if self.overflow {
@@ -278,6 +294,7 @@ mod tests {
             .collect();
         let ours: Vec<(u16, Vec<u8>)> = m.options().map(|(n, v)| (n, v.to_vec())).collect();
         assert_eq!(ours, theirs);
+        assert!(m.each_option().eq(m.options()));
         assert_eq!(p.payload, m.payload());
         let again = RequestRef::of_packet(&p);
         assert_eq!(
@@ -293,6 +310,8 @@ mod tests {
         many.extend([0x61, 0x07, 0xFF, b'p']);
         let m = message(&many);
         assert_eq!(m.option(11).count(), 20);
+        assert_eq!(m.each_option().count(), 21);
+        assert!(m.each_option().eq(m.options()));
         assert_eq!(m.option(11).nth(19), Some(&b"t"[..]));
         assert_eq!(m.uint_option(17), Some(7));
         assert_eq!(m.payload(), b"p");

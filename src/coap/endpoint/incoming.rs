@@ -76,7 +76,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-        if unrecognised_critical_in(message.options(), true, self.block_responses).is_some() {
+        if unrecognised_critical_in(message.each_option(), true, self.block_responses).is_some() {
             if header.ty == CON {
                 // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
                 // request MUST cause the return of a 4.02 (Bad Option) response."
