@@ -138,11 +138,11 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             Some(id) if acceptable => {
                 if header.ty == CON {
                     // §5.2.2: a separate CON response is acknowledged with an empty ACK.
-                    let ack = wire::empty(ACK, header.mid).to_vec();
+                    let ack = wire::empty(ACK, header.mid);
                     self.peer_mut(peer)
                         .seen
-                        .insert(header.mid, expires, Some(ack.clone()));
-                    self.push(peer, ack);
+                        .insert(header.mid, expires, Some(&ack));
+                    self.push(peer, ack.to_vec());
                 } else {
                     self.peer_mut(peer).seen.insert(header.mid, expires, None);
                 }
@@ -151,11 +151,11 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             _ => {
                 if header.ty == CON {
                     // §4.2 and §5.4.1: reject with RST, and repeat the same RST to duplicates.
-                    let rst = wire::empty(RST, header.mid).to_vec();
+                    let rst = wire::empty(RST, header.mid);
                     self.peer_mut(peer)
                         .seen
-                        .insert(header.mid, expires, Some(rst.clone()));
-                    self.push(peer, rst);
+                        .insert(header.mid, expires, Some(&rst));
+                    self.push(peer, rst.to_vec());
                 }
                 None
             }

@@ -316,9 +316,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             // answers to the others are kept.
             if !incoming::is_safe(request.code) {
                 let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-                self.peer_mut(peer)
-                    .seen
-                    .set_reply(mid, expires, bytes.clone());
+                self.peer_mut(peer).seen.set_reply(mid, expires, &bytes);
             }
             self.push(peer, bytes);
         } else {
