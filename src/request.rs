@@ -59,10 +59,7 @@ impl Request {
     pub(crate) fn parse_packet(p: &Packet) -> Option<Request> {
         let bytes = p.to_bytes_unlimited().ok()?;
         let header = wire::read_header(&bytes)?;
-        if !wire::well_formed(&header, &bytes) {
-            return None;
-        }
-        Request::parse(&Message::new(&bytes, header))
+        Request::parse(&Message::parse(&bytes, header)?)
     }
 
     /// The LwM2M path the request targets.

@@ -6,6 +6,7 @@
 
 use coap_lite::Packet;
 
+use super::options;
 use super::wire::{self, Header, CON};
 
 /// Option numbers the client reads from requests (RFC 7252 §12.2, RFC 7959 §2.1, RFC 7641).
@@ -33,6 +34,9 @@ pub(crate) struct Message<'a> {
     /// More options than the index holds: lookups walk the message instead.
     overflow: bool,
     payload_at: usize,
+    /// The first critical option of the request this endpoint does not recognise (RFC 7252
+    /// §5.4.1), found in the same walk.
+    unrecognised: Option<u16>,
 }
 
 /// How many options a message's index holds (a Read has 4 or 5).
@@ -47,9 +51,18 @@ pub(crate) struct Slot {
 }
 
 impl<'a> Message<'a> {
-    /// The message in `bytes`, whose `header` was read and whose structure was checked
-    /// (`wire::read_header`, `wire::well_formed`).
-    pub(crate) fn new(bytes: &'a [u8], header: Header) -> Message<'a> {
+    /// The request in `bytes` (whose fixed `header` was read by `wire::read_header`), in one
+    /// walk that indexes its options and checks everything `wire::well_formed` checks: `None`
+    /// for a message format error (RFC 7252 §3: TKL over 8, a truncated token or option, an
+    /// option number past 65535, nibble 15, a payload marker with no payload).
+    pub(crate) fn parse(bytes: &'a [u8], header: Header) -> Option<Message<'a>> {
+        if header.tkl > 8 {
+            return None;
+        }
+        let mut pos = 4 + usize::from(header.tkl);
+        if pos > bytes.len() {
+            return None;
+        }
         let mut m = Message {
             bytes,
             header,
@@ -57,24 +70,52 @@ impl<'a> Message<'a> {
             indexed: 0,
             overflow: false,
             payload_at: bytes.len(),
+            unrecognised: None,
         };
-        let mut walk = m.options();
-        while let Some((number, start, end)) = walk.next_at() {
+        let mut number: u32 = 0;
+        let mut previous = None;
+        while let Some(&first) = bytes.get(pos) {
+            if first == 0xFF {
+                if pos + 1 >= bytes.len() {
+                    return None;
+                }
+                m.payload_at = pos + 1;
+                break;
+            }
+            let (delta, at) = wire::extended(first >> 4, bytes, pos + 1)?;
+            let (length, at) = wire::extended(first & 0x0F, bytes, at)?;
+            number = number.checked_add(delta)?;
+            let n = u16::try_from(number).ok()?;
+            let end = at.checked_add(usize::try_from(length).ok()?)?;
+            if end > bytes.len() {
+                return None;
+            }
+            if m.unrecognised.is_none()
+                && !options::request_option_recognised(n, end - at, previous == Some(n))
+            {
+                m.unrecognised = Some(n);
+            }
+            previous = Some(n);
             match m.index.get_mut(m.indexed) {
                 Some(slot) => {
                     // Offsets fit: a datagram is far shorter than 4 GiB.
                     *slot = Slot {
-                        number,
-                        start: start as u32,
+                        number: n,
+                        start: at as u32,
                         end: end as u32,
                     };
                     m.indexed += 1;
                 }
                 None => m.overflow = true,
             }
+            pos = end;
         }
-        m.payload_at = walk.pos;
-        m
+        Some(m)
+    }
+
+    /// The first critical option this endpoint does not recognise, if any.
+    pub(crate) fn unrecognised_critical(&self) -> Option<u16> {
+        self.unrecognised
     }
 
     /// The fixed header.
@@ -112,29 +153,16 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// Every option as (number, value), in order: from the index, or walked past it.
-    pub(crate) fn each_option(&self) -> impl Iterator<Item = (u16, &'a [u8])> + '_ {
-        let bytes = self.bytes;
-        let slots = self.index.get(..self.indexed).unwrap_or_default();
-        let indexed = slots.iter().filter(|_| !self.overflow).map(move |s| {
-            (
-                s.number,
-                bytes
-                    .get(s.start as usize..s.end as usize)
-                    .unwrap_or_default(),
-            )
-        });
-        let walked = self.overflow.then(|| self.options()).into_iter().flatten();
-        indexed.chain(walked)
-    }
-
     /// The values of option `number`, in order.
     pub(crate) fn option(&self, number: u16) -> OptionValues<'a, '_> {
         if self.overflow {
             OptionValues::Walked(self.options(), number)
         } else {
             let slots = self.index.get(..self.indexed).unwrap_or_default();
-            OptionValues::Indexed(self.bytes, slots.iter(), number)
+            // The options are in ascending order: start at the first with this number.
+            let first = slots.partition_point(|s| s.number < number);
+            let from = slots.get(first..).unwrap_or_default();
+            OptionValues::Indexed(self.bytes, from.iter(), number)
         }
     }
 
@@ -194,7 +222,7 @@ impl<'a> Iterator for OptionValues<'a, '_> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             OptionValues::Indexed(bytes, slots, number) => {
-                let s = slots.find(|s| s.number == *number)?;
+                let s = slots.next().filter(|s| s.number == *number)?;
                 bytes.get(s.start as usize..s.end as usize)
             }
             OptionValues::Walked(options, number) => loop {
@@ -258,7 +286,51 @@ mod tests {
     fn message(bytes: &[u8]) -> Message<'_> {
         let header = wire::read_header(bytes).unwrap();
         assert!(wire::well_formed(&header, bytes));
-        Message::new(bytes, header)
+        Message::parse(bytes, header).unwrap()
+    }
+
+    /// `parse` refuses exactly what `wire::well_formed` refuses, and finds the unrecognised
+    /// critical option `options::unrecognised_critical` finds.
+    #[test]
+    fn parse_agrees_with_well_formed_and_the_critical_option_check() {
+        let cases: &[&[u8]] = &[
+            &[0x40, 0x01, 0, 1],
+            &[0x49, 0x01, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            &[0x48, 0x01, 0, 1, 1, 2, 3],
+            &[0x40, 0x01, 0, 1, 0xF1, 0x00],
+            &[0x40, 0x01, 0, 1, 0x1F, 0x00],
+            &[0x40, 0x01, 0, 1, 0xB3, b'a'],
+            &[0x40, 0x01, 0, 1, 0xD0],
+            &[0x40, 0x01, 0, 1, 0xE0, 0x01],
+            &[0x40, 0x01, 0, 1, 0xE0, 0xFF, 0x00],
+            &[0x40, 0x01, 0, 1, 0xFF],
+            &[0x40, 0x01, 0, 1, 0xFF, 0x31],
+            &[0x40, 0x01, 0, 1, 0xE0, 0xFE, 0xF2],
+            &[0x40, 0x01, 0, 1, 0xD1, 0x0E, 0x05],
+            &[0x40, 0x01, 0, 1, 0x91, 0x00], // option 9 (OSCORE): not recognised
+            &[0x40, 0x01, 0, 1, 0x71, 0x01, 0x01, 0x02], // Uri-Port twice
+            &[0x40, 0x01, 0, 1, 0xB1, b'a', 0x01, b'b'], // Uri-Path twice: fine
+            &[0x40, 0x01, 0, 1, 0x74, 1, 2, 3, 4], // Uri-Port too long
+            &[0x40, 0x01, 0, 1, 0xD4, 0x0A, 1, 2, 3, 4], // Block2 (23) of 4 bytes
+            &[0x40, 0x01, 0, 1, 0x60, 0x71, 0x00], // elective 6, then 13: critical, unknown
+        ];
+        for bytes in cases {
+            let header = wire::read_header(bytes).unwrap();
+            let parsed = Message::parse(bytes, header);
+            assert_eq!(
+                parsed.is_some(),
+                wire::well_formed(&header, bytes),
+                "{bytes:02x?}"
+            );
+            if let Some(m) = parsed {
+                let packet = m.as_packet().unwrap();
+                assert_eq!(
+                    m.unrecognised_critical(),
+                    options::unrecognised_critical(&packet, false),
+                    "{bytes:02x?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -294,7 +366,6 @@ mod tests {
             .collect();
         let ours: Vec<(u16, Vec<u8>)> = m.options().map(|(n, v)| (n, v.to_vec())).collect();
         assert_eq!(ours, theirs);
-        assert!(m.each_option().eq(m.options()));
         assert_eq!(p.payload, m.payload());
         let again = RequestRef::of_packet(&p);
         assert_eq!(
@@ -310,8 +381,6 @@ mod tests {
         many.extend([0x61, 0x07, 0xFF, b'p']);
         let m = message(&many);
         assert_eq!(m.option(11).count(), 20);
-        assert_eq!(m.each_option().count(), 21);
-        assert!(m.each_option().eq(m.options()));
         assert_eq!(m.option(11).nth(19), Some(&b"t"[..]));
         assert_eq!(m.uint_option(17), Some(7));
         assert_eq!(m.payload(), b"p");

@@ -68,6 +68,19 @@ pub(crate) fn unrecognised_critical_in<'a>(
     None
 }
 
+/// Whether an option of a request is acceptable where it stands (§5.4.1): an elective one
+/// always; a critical one if it is known, has an allowed length, and is repeated only when
+/// repeatable (`repeated`: the option before it had the same number).
+pub(crate) fn request_option_recognised(number: u16, len: usize, repeated: bool) -> bool {
+    if number & 1 == 0 {
+        return true;
+    }
+    match KNOWN_CRITICAL.iter().find(|(n, ..)| *n == number) {
+        None => false,
+        Some(&(_, repeatable, min, max)) => (repeatable || !repeated) && (min..=max).contains(&len),
+    }
+}
+
 /// Block-wise transfer (RFC 7959) is served for requests (`coap::blockwise`: Block1 bodies put
 /// back together, answers cut into Block2 blocks). In a response to one of the client's own
 /// requests it is not handled yet, so there a Block option is understood only where it

@@ -8,7 +8,7 @@ use crate::coap::dedup::Lookup;
 use crate::coap::exchange::{Kind, State};
 use crate::coap::message::Message;
 use crate::coap::msg;
-use crate::coap::options::{unrecognised_critical, unrecognised_critical_in};
+use crate::coap::options::unrecognised_critical;
 use crate::coap::wire::{self, Header, ACK, CON, NON, RST};
 
 /// GET and FETCH: safe methods (RFC 7252 §5.1, RFC 8132 §2), served again when duplicated.
@@ -76,7 +76,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-        if unrecognised_critical_in(message.each_option(), true, self.block_responses).is_some() {
+        if message.unrecognised_critical().is_some() {
             if header.ty == CON {
                 // §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
                 // request MUST cause the return of a 4.02 (Bad Option) response."

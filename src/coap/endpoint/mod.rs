@@ -229,20 +229,25 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         self.touch(now);
         // Short or wrong-version datagrams are silently ignored (RFC 7252 §3).
         let header = wire::read_header(bytes)?;
+        if msg::is_request_code(header.code) {
+            // One walk checks the request's format and indexes its options.
+            let Some(message) = Message::parse(bytes, header) else {
+                self.reject(peer, &header);
+                return None;
+            };
+            // §4.2/§4.3: a request can only travel in CON or NON; in an ACK or RST it is
+            // rejected, which for those types means silently ignored.
+            return match header.ty {
+                CON | NON => self.on_request(now, peer, message),
+                _ => None,
+            };
+        }
         if !wire::well_formed(&header, bytes) {
             self.reject(peer, &header);
             return None;
         }
         if header.code == 0 {
             return self.on_empty(now, peer, &header).map(Received::Other);
-        }
-        if msg::is_request_code(header.code) {
-            // §4.2/§4.3: a request can only travel in CON or NON; in an ACK or RST it is
-            // rejected, which for those types means silently ignored.
-            return match header.ty {
-                CON | NON => self.on_request(now, peer, Message::new(bytes, header)),
-                _ => None,
-            };
         }
         let Ok(packet) = Packet::from_bytes(bytes) else {
             self.reject(peer, &header);
