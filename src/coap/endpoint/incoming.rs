@@ -44,8 +44,20 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 self.start_queued(now, peer);
             }
             _ => {
-                let id = self.find(|e| e.peer == peer && e.resettable_by(header.mid))?;
-                self.exchanges.remove(&id);
+                let id = match self.find(|e| e.peer == peer && e.resettable_by(header.mid)) {
+                    Some(id) => {
+                        self.exchanges.remove(&id);
+                        id
+                    }
+                    // §4.3: an RST to one of our NON messages.
+                    None => {
+                        let at = self
+                            .non_watch
+                            .iter()
+                            .position(|w| w.peer == peer && w.mid == header.mid && now < w.until)?;
+                        self.non_watch.remove(at)?.id
+                    }
+                };
                 self.start_queued(now, peer);
                 return Some(Incoming::Failed {
                     peer,

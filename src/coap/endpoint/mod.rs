@@ -108,6 +108,11 @@ pub struct Endpoint<P> {
     exchanges: BTreeMap<u64, Exchange<P>>,
     peers: crate::vec_map::VecMap<P, PeerState>,
     outbox: VecDeque<(P, Vec<u8>)>,
+    /// NON messages sent (notifications), each watched for an RST until NON_LIFETIME (RFC 7252
+    /// §4.3), oldest first: they all live as long, so the front expires first. Kept apart
+    /// from `exchanges` because an observed value changing every second keeps ~145 of them,
+    /// which every `poll_timeout` and `handle_timeout` would otherwise walk (issue 15).
+    non_watch: VecDeque<NonWatch<P>>,
     /// Responses in Block2 blocks (or with Block1) surface as they are: the layer above puts
     /// them together itself. Off by default, where such a response is rejected so that a
     /// fragment is never taken for the whole body.
@@ -121,6 +126,15 @@ pub(crate) enum Received<'a, P> {
     Request { peer: P, request: Message<'a> },
     /// A response or a failure, as `handle_datagram` gives them.
     Other(Incoming<P>),
+}
+
+/// A NON message waiting, until `until`, for an RST that would mean its peer rejects it.
+#[derive(Debug, Clone)]
+struct NonWatch<P> {
+    id: u64,
+    peer: P,
+    mid: u16,
+    until: u64,
 }
 
 /// What the endpoint fixes in a response's header: its type (ACK or NON), Message ID and the
@@ -151,6 +165,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             exchanges: BTreeMap::new(),
             peers: Default::default(),
             outbox: VecDeque::new(),
+            non_watch: VecDeque::new(),
             block_responses: false,
         }
     }
@@ -198,6 +213,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// Cancels an outgoing request: no more retransmissions, and a later response is not
     /// surfaced (a CON one is answered with RST, see the module notes).
     pub fn cancel(&mut self, id: ExchangeId) {
+        self.non_watch.retain(|w| w.id != id.0);
         let Some(ex) = self.exchanges.remove(&id.0) else {
             return;
         };
@@ -351,6 +367,10 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 failed.push(f);
             }
         }
+        // A NON that drew no RST within NON_LIFETIME simply went through.
+        while self.non_watch.front().is_some_and(|w| w.until <= now) {
+            self.non_watch.pop_front();
+        }
         self.collect_garbage(now);
         failed
     }
@@ -375,6 +395,8 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// deadline or a duplicate-cache expiry), or `None` when nothing is pending.
     pub fn poll_timeout(&self) -> Option<u64> {
         let exchanges = self.exchanges.values().filter_map(Exchange::deadline).min();
+        let watched = self.non_watch.front().map(|w| w.until);
+        let exchanges = [exchanges, watched].into_iter().flatten().min();
         let caches = self
             .peers
             .values()
@@ -387,8 +409,8 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     }
 
     /// The earliest retransmission or exchange deadline, leaving out duplicate-cache expiries
-    /// (those are swept at the next call anyway): what a device that sleeps between
-    /// exchanges must wake up for.
+    /// and the end of a NON message's RST watch (both are swept at the next call anyway):
+    /// what a device that sleeps between exchanges must wake up for.
     pub fn poll_exchange_timeout(&self) -> Option<u64> {
         self.exchanges.values().filter_map(Exchange::deadline).min()
     }
@@ -399,6 +421,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// 2.04 to Bootstrap-Finish) still goes out.
     pub fn forget_peer(&mut self, peer: P) {
         self.exchanges.retain(|_, e| e.peer != peer);
+        self.non_watch.retain(|w| w.peer != peer);
         self.peers.remove(&peer);
     }
 

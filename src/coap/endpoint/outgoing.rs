@@ -90,6 +90,18 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             MessageType::NonConfirmable
         });
         let bytes = encode(&packet);
+        if !confirmable && kind == Kind::Message {
+            // Watched for an RST only (see `Endpoint::non_watch`).
+            self.exchanges.remove(&id);
+            self.non_watch.push_back(super::NonWatch {
+                id,
+                peer,
+                mid,
+                until: now.saturating_add(lifetime),
+            });
+            self.push(peer, bytes);
+            return;
+        }
         ex.state = if confirmable {
             // §4.2: the initial timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT × factor].
             State::AwaitAck {

@@ -677,6 +677,45 @@ fn send_con_and_non_messages_n1_n2() {
 }
 
 #[test]
+fn many_non_messages_are_watched_for_an_rst_without_waking_anyone() {
+    let mut e = ep();
+    let mut sent = Vec::new();
+    // One notification a second for 200 s: those of the last NON_LIFETIME (145 s) are watched.
+    for t in 0..200u64 {
+        let mut n = msg::new_response(CONTENT);
+        n.set_token(vec![0x44]);
+        let id = e.send(t * 1000, A, n, false);
+        sent.push((id, mid_of(&one_sent(&mut e, A))));
+        assert!(e.handle_timeout(t * 1000).is_empty(), "expiry is silent");
+    }
+    // Nothing to wake up for: watches end silently and are swept at the next call.
+    assert_eq!(e.poll_exchange_timeout(), None);
+    assert_eq!(e.outstanding(A), 0);
+    // An RST to one still watched (sent at 150 s) fails that one, and only it.
+    let (id, mid) = sent[150];
+    let mut rst = hex("70 00");
+    rst.extend_from_slice(&mid);
+    assert_eq!(
+        e.handle_datagram(199_500, A, &rst),
+        Some(Incoming::Failed {
+            peer: A,
+            id,
+            reason: Failure::Reset
+        })
+    );
+    assert_eq!(e.handle_datagram(199_600, A, &rst), None, "once");
+    // One sent at 10 s is past NON_LIFETIME: its RST matches nothing.
+    let mut late = hex("70 00");
+    late.extend_from_slice(&sent[10].1);
+    assert_eq!(e.handle_datagram(199_700, A, &late), None);
+    // The oldest watch left (sent at 55 s; the one of 54 s ended at 199 s) ends NON_LIFETIME
+    // after it was sent.
+    assert_eq!(e.poll_timeout(), Some(55_000 + 145_000));
+    e.handle_timeout(199_000 + 145_000);
+    assert_eq!(e.poll_timeout(), None);
+}
+
+#[test]
 fn forget_peer_drops_everything_silently() {
     let mut e = ep();
     e.request(0, A, register_request(), true);
