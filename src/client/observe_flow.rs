@@ -346,14 +346,24 @@ impl Client {
         if reply.code == msg::CONTENT {
             reply.observe = Some(self.observations.next_seq());
         }
-        let mut packet = reply.into_packet();
-        // RFC 7959 §3.4: a long notification carries its first block; the observer asks for
-        // the rest with plain GETs.
-        if let Err(error) = self.cut_block2(&mut packet, None) {
-            packet = error.into_packet();
-        }
-        packet.set_token(token.to_vec());
-        let id = self.endpoint.send(now, peer, packet, confirmable);
+        let one_block = self
+            .config
+            .block_size
+            .is_none_or(|size| reply.payload.len() <= (16usize << blockwise::szx_for(size)));
+        let id = if !confirmable && one_block {
+            // Written straight into its datagram, as answers are (`Reply::encode`).
+            self.endpoint
+                .send_non_encoded(now, peer, token, |head| reply.encode(head))
+        } else {
+            let mut packet = reply.into_packet();
+            // RFC 7959 §3.4: a long notification carries its first block; the observer asks
+            // for the rest with plain GETs.
+            if let Err(error) = self.cut_block2(&mut packet, None) {
+                packet = error.into_packet();
+            }
+            packet.set_token(token.to_vec());
+            self.endpoint.send(now, peer, packet, confirmable)
+        };
         self.observations.set_exchange(peer, token, id);
         if let Some(o) = self.find_mut(peer, token) {
             if confirmable {

@@ -38,6 +38,34 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         ExchangeId(id)
     }
 
+    /// [`Endpoint::send`] of a NON message the caller encodes itself under the `Head` (NON, a
+    /// fresh MID, `token`) the endpoint chose; watched for an RST like any NON message.
+    pub(crate) fn send_non_encoded(
+        &mut self,
+        now: u64,
+        peer: P,
+        token: &[u8],
+        encode: impl FnOnce(super::Head<'_>) -> Vec<u8>,
+    ) -> ExchangeId {
+        self.touch(now);
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let mid = self.alloc_mid(now, peer);
+        let bytes = encode(super::Head {
+            ty: super::NON,
+            mid,
+            token,
+        });
+        self.non_watch.push_back(super::NonWatch {
+            id,
+            peer,
+            mid,
+            until: now.saturating_add(self.params.non_lifetime_ms()),
+        });
+        self.push(peer, bytes);
+        ExchangeId(id)
+    }
+
     /// Starts queued CON messages for `peer` while fewer than NSTART await their ACK (§4.7).
     pub(super) fn start_queued(&mut self, now: u64, peer: P) {
         loop {
