@@ -150,13 +150,56 @@ fn parse_id(seg: &str) -> Result<u16, PathError> {
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_root() {
-            return f.write_str("/");
-        }
+        let mut text = PathText::default();
+        f.write_str(self.text(&mut text))
+    }
+}
+
+/// Room for the longest path, "/65535/65535/65535/65535".
+#[derive(Default)]
+pub(crate) struct PathText([u8; 24]);
+
+impl Path {
+    /// The path as text ("/3/0/1", "/" for the root), written into `buf` without the
+    /// formatting machinery (issue 15: a Discover writes one per resource).
+    pub(crate) fn text<'b>(&self, buf: &'b mut PathText) -> &'b str {
+        let mut len = 0;
         for id in self.ids() {
-            write!(f, "/{id}")?;
+            len += write_id(buf.0.get_mut(len..).unwrap_or_default(), *id);
         }
-        Ok(())
+        if len == 0 {
+            return "/";
+        }
+        // Only '/' and ASCII digits were written.
+        core::str::from_utf8(buf.0.get(..len).unwrap_or_default()).unwrap_or("/")
+    }
+}
+
+/// Writes "/" and `id` in decimal at the start of `out`; the number of bytes written (at most
+/// 6, which `PathText` leaves room for at every level).
+fn write_id(out: &mut [u8], id: u16) -> usize {
+    let mut digits = [0u8; 5];
+    let mut n = id;
+    let mut count = 0;
+    loop {
+        if let Some(d) = digits.get_mut(4 - count) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        count += 1;
+        n /= 10;
+        if n == 0 || count == 5 {
+            break;
+        }
+    }
+    let written = 1 + count;
+    if let Some(dst) = out.get_mut(..written) {
+        dst[0] = b'/';
+        if let (Some(to), Some(from)) = (dst.get_mut(1..), digits.get(5 - count..)) {
+            to.copy_from_slice(from);
+        }
+        written
+    } else {
+        0
     }
 }
 
@@ -170,6 +213,29 @@ impl core::str::FromStr for Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_what_display_writes_at_every_length() {
+        use alloc::string::ToString;
+        let cases = [
+            (Path::ROOT, "/"),
+            (Path::object(0), "/0"),
+            (Path::instance(9, 10), "/9/10"),
+            (Path::resource(99, 100, 999), "/99/100/999"),
+            (
+                Path::resource_instance(1000, 9999, 10000, 65535),
+                "/1000/9999/10000/65535",
+            ),
+            (
+                Path::resource_instance(65535, 65535, 65535, 65535),
+                "/65535/65535/65535/65535",
+            ),
+        ];
+        for (path, text) in cases {
+            assert_eq!(path.text(&mut PathText::default()), text);
+            assert_eq!(path.to_string(), text);
+        }
+    }
 
     #[test]
     fn parses_and_prints_every_depth() {

@@ -3,7 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::{failed, target, DmContext};
@@ -317,9 +317,9 @@ fn discover_listing(
 
 fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>, attached: &Attached<'_>) -> Link {
     let path = Path::resource(o, iid, rid);
-    let mut l = Link::new(format!("{path}"));
+    let mut l = Link::new(String::from(path.text(&mut Default::default())));
     if let Some(n) = dim {
-        l.attrs.push(("dim".into(), Some(format!("{n}"))));
+        l.attrs.push(("dim".into(), Some(n.to_string())));
     }
     l.attrs
         .extend(attached(&path).into_iter().map(|(k, v)| (k, Some(v))));
