@@ -202,50 +202,66 @@ pub fn security_accounts(store: &Store) -> Vec<SecurityAccount> {
     };
     instances
         .iter()
-        .map(|(iid, res)| SecurityAccount {
-            iid: *iid,
-            uri: string(res, sec::URI).unwrap_or_default(),
-            bootstrap: res
-                .get(&sec::BOOTSTRAP)
-                .and_then(ResourceValue::single)
-                .and_then(Value::as_bool)
-                == Some(true),
-            mode: int(res, sec::MODE).unwrap_or(-1),
-            ssid: ssid_of(int(res, sec::SSID)),
-            hold_off_s: int(res, sec::HOLD_OFF).unwrap_or(0).max(0),
-            account_timeout_s: int(res, sec::BS_ACCOUNT_TIMEOUT).unwrap_or(0).max(0),
-            identity: bytes(res, sec::IDENTITY),
-            server_key: bytes(res, sec::SERVER_KEY),
-            secret_key: bytes(res, sec::SECRET_KEY),
-        })
+        .map(|(iid, res)| security_account(*iid, res))
         .collect()
 }
 
-/// The Bootstrap-Server account, if the device has one (the first, if several — Finish refuses
-/// configurations with more than one).
-pub fn bootstrap_account(store: &Store) -> Option<SecurityAccount> {
-    security_accounts(store).into_iter().find(|a| a.bootstrap)
+/// One Security instance read as an account.
+fn security_account(iid: u16, res: &Resources) -> SecurityAccount {
+    SecurityAccount {
+        iid,
+        uri: string(res, sec::URI).unwrap_or_default(),
+        bootstrap: is_bootstrap(res),
+        mode: int(res, sec::MODE).unwrap_or(-1),
+        ssid: ssid_of(int(res, sec::SSID)),
+        hold_off_s: int(res, sec::HOLD_OFF).unwrap_or(0).max(0),
+        account_timeout_s: int(res, sec::BS_ACCOUNT_TIMEOUT).unwrap_or(0).max(0),
+        identity: bytes(res, sec::IDENTITY),
+        server_key: bytes(res, sec::SERVER_KEY),
+        secret_key: bytes(res, sec::SECRET_KEY),
+    }
 }
 
-/// Every complete LwM2M Server account, ordered by Short Server ID.
+/// Whether a Security instance is the Bootstrap-Server's (`/0/x/1` true).
+fn is_bootstrap(res: &Resources) -> bool {
+    res.get(&sec::BOOTSTRAP)
+        .and_then(ResourceValue::single)
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// The Bootstrap-Server account, if the device has one (the first, if several — Finish refuses
+/// configurations with more than one). Only that instance is read (issue 15: this is asked
+/// on every bootstrap step).
+pub fn bootstrap_account(store: &Store) -> Option<SecurityAccount> {
+    let (iid, res) = store
+        .instances(oid::SECURITY)?
+        .iter()
+        .find(|(_, res)| is_bootstrap(res))?;
+    Some(security_account(*iid, res))
+}
+
+/// Every complete LwM2M Server account, ordered by Short Server ID. Each reads only the
+/// Security instance it pairs with.
 pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
-    let securities = security_accounts(store);
+    let securities = store.instances(oid::SECURITY);
     let mut out = Vec::new();
     if let Some(servers) = store.instances(oid::SERVER) {
         for (iid, res) in servers {
             let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
                 continue;
             };
-            let Some(security) = securities
-                .iter()
-                .find(|s| !s.bootstrap && s.ssid == Some(ssid))
-            else {
+            let paired = securities.and_then(|all| {
+                all.iter()
+                    .find(|(_, s)| !is_bootstrap(s) && ssid_of(int(s, sec::SSID)) == Some(ssid))
+            });
+            let Some((security_iid, security)) = paired else {
                 continue;
             };
             out.push(ServerAccount {
                 ssid,
                 server_iid: *iid,
-                security: security.clone(),
+                security: security_account(*security_iid, security),
                 lifetime_s: int(res, srv::LIFETIME).unwrap_or(86400),
                 binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
                 disable_timeout_s: uint(res, srv::DISABLE_TIMEOUT).unwrap_or(86400),
