@@ -41,6 +41,13 @@ impl<K, V> VecMap<K, V> {
         }
     }
 
+    /// An empty map with room for `n` entries (a decoder that knows how many may come).
+    pub fn with_capacity(n: usize) -> Self {
+        VecMap {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

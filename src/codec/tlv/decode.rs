@@ -1,7 +1,5 @@
 //! Decoding a TLV write payload under the codec contract of `codec/mod.rs`.
 
-use alloc::collections::BTreeSet;
-
 use super::entry::{parse_entries, TlvEntry, TlvKind};
 use super::value::decode_value;
 use super::{malformed, wrong_target};
@@ -77,11 +75,12 @@ fn decode_resources(
     entries: &[TlvEntry<'_>],
     schema: &dyn Schema,
 ) -> Result<Resources, CodecError> {
-    let mut seen = BTreeSet::new();
-    let mut out = Resources::new();
+    // Room for every entry at once (issue 15: growing one by one reallocated per resource).
+    let mut seen = crate::value::VecMap::with_capacity(entries.len());
+    let mut out = Resources::with_capacity(entries.len());
     for e in entries {
         check_id(e.id)?;
-        if !seen.insert(e.id) {
+        if seen.insert(e.id, ()).is_some() {
             return Err(malformed("resource appears twice in one instance"));
         }
         let shape = schema.shape(object, e.id);
@@ -95,6 +94,7 @@ fn decode_resources(
             out.insert(e.id, rv);
         }
     }
+    out.shrink();
     Ok(out)
 }
 
@@ -122,21 +122,22 @@ fn decode_multiple(
             "single-instance resource sent as a multiple resource TLV",
         ));
     }
-    let mut seen = BTreeSet::new();
-    let mut m = crate::value::VecMap::new();
+    let mut seen = crate::value::VecMap::with_capacity(instances.len());
+    let mut m = crate::value::VecMap::with_capacity(instances.len());
     for e in instances {
         check_id(e.id)?;
         if e.kind != TlvKind::ResourceInstance {
             return Err(malformed("expected resource instance TLVs"));
         }
         // Duplicates are checked even for unknown resources: the payload is malformed either way.
-        if !seen.insert(e.id) {
+        if seen.insert(e.id, ()).is_some() {
             return Err(malformed("resource instance appears twice"));
         }
         if let Some(s) = shape {
             m.insert(e.id, decode_value(s.kind, e.value)?);
         }
     }
+    m.shrink();
     Ok(shape.map(|_| ResourceValue::Multiple(m)))
 }
 
