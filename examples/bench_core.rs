@@ -153,7 +153,7 @@ impl Meter {
 
 #[path = "support/fake_servers.rs"]
 mod fake_servers;
-use fake_servers::{params, request, uri, FakeBs, FakeDm, BS_PORT, DM_PORT, TLV};
+use fake_servers::{params, request, uri, FakeBs, FakeDm, FakeServer, BS_PORT, DM_PORT, TLV};
 
 const LIFETIME_S: i64 = 86_400;
 const TEXT: u16 = 0;

@@ -51,7 +51,7 @@ use counting_alloc::{heap, Heap};
 
 #[path = "support/fake_servers.rs"]
 mod fake_servers;
-use fake_servers::{request, uri, FakeBs, FakeDm, BS_PORT, DM_PORT, SSID, TLV};
+use fake_servers::{request, uri, FakeBs, FakeDm, FakeServer, BS_PORT, DM_PORT, SSID, TLV};
 
 #[derive(Parser, Debug)]
 #[command(about = "Many LwM2M clients on one thread: in memory, or over UDP against a server")]
@@ -621,14 +621,12 @@ fn run_mem(args: &Args) {
         "clients per GiB of heap:  {:.0} (own heap; malloc's overhead not included)",
         gib / own.max(1.0)
     );
-    if let (Some(a), Some(b)) = (rss_before, rss_end) {
-        let per = b.saturating_sub(a) as f64 / n.max(1) as f64;
-        println!(
-            "RSS at end:               {:.1} MiB ({per:.0} B per client above the start, fake servers and malloc overhead included) -> {:.0} clients per GiB of RSS",
-            b as f64 / (1 << 20) as f64,
-            gib / per.max(1.0)
-        );
-    }
+    print_rss(
+        rss_before,
+        rss_end,
+        n,
+        ", fake servers and malloc overhead included",
+    );
     if let Some(hwm) = peak_rss() {
         println!(
             "peak RSS:                 {:.1} MiB",
@@ -1030,14 +1028,7 @@ fn run_udp(args: &Args, target: &str) -> Result<(), String> {
     );
     let gib = (1u64 << 30) as f64;
     println!("clients per GiB of heap:  {:.0}", gib / b.max(1.0));
-    if let (Some(a), Some(e)) = (rss_before, rss_end) {
-        let per = e.saturating_sub(a) as f64 / n.max(1) as f64;
-        println!(
-            "RSS at end:               {:.1} MiB ({per:.0} B per client above the start) -> {:.0} clients per GiB of RSS",
-            e as f64 / (1 << 20) as f64,
-            gib / per.max(1.0)
-        );
-    }
+    print_rss(rss_before, rss_end, n, "");
     Ok(())
 }
 
@@ -1081,4 +1072,18 @@ fn main() {
             }
         }
     }
+}
+
+/// The "RSS at end" line: the process's RSS and what it grew by per client, `note` after the
+/// per-client figure.
+fn print_rss(before: Option<usize>, end: Option<usize>, n: usize, note: &str) {
+    let (Some(a), Some(e)) = (before, end) else {
+        return;
+    };
+    let per = e.saturating_sub(a) as f64 / n.max(1) as f64;
+    println!(
+        "RSS at end:               {:.1} MiB ({per:.0} B per client above the start{note}) -> {:.0} clients per GiB of RSS",
+        e as f64 / (1 << 20) as f64,
+        (1u64 << 30) as f64 / per.max(1.0)
+    );
 }

@@ -92,6 +92,46 @@ pub struct FakeBs {
     pub answers: Vec<u8>,
 }
 
+/// What both fake servers do with the client's datagrams and their own timers.
+pub trait FakeServer {
+    /// The server's CoAP endpoint (the client is peer 0).
+    fn endpoint(&mut self) -> &mut Endpoint<u8>;
+    /// One thing the endpoint surfaced.
+    fn handle(&mut self, now: u64, incoming: Incoming<u8>);
+
+    /// A datagram from the client.
+    fn receive(&mut self, now: u64, data: &[u8]) {
+        if let Some(inc) = self.endpoint().handle_datagram(now, 0, data) {
+            self.handle(now, inc);
+        }
+    }
+
+    /// Runs the endpoint's due timers.
+    fn timeout(&mut self, now: u64) {
+        for inc in self.endpoint().handle_timeout(now) {
+            self.handle(now, inc);
+        }
+    }
+}
+
+impl FakeServer for FakeBs {
+    fn endpoint(&mut self) -> &mut Endpoint<u8> {
+        &mut self.ep
+    }
+    fn handle(&mut self, now: u64, incoming: Incoming<u8>) {
+        FakeBs::handle(self, now, incoming)
+    }
+}
+
+impl FakeServer for FakeDm {
+    fn endpoint(&mut self) -> &mut Endpoint<u8> {
+        &mut self.ep
+    }
+    fn handle(&mut self, now: u64, incoming: Incoming<u8>) {
+        FakeDm::handle(self, now, incoming)
+    }
+}
+
 impl FakeBs {
     /// A Bootstrap-Server whose plan writes a server account with lifetime `lifetime_s`.
     pub fn new(seed: u64, lifetime_s: i64) -> FakeBs {
@@ -109,20 +149,6 @@ impl FakeBs {
         self.next == self.plan.len() && self.waiting.is_none()
     }
 
-    /// A datagram from the client.
-    pub fn receive(&mut self, now: u64, data: &[u8]) {
-        if let Some(inc) = self.ep.handle_datagram(now, 0, data) {
-            self.on(now, inc);
-        }
-    }
-
-    /// Runs the endpoint's due timers.
-    pub fn timeout(&mut self, now: u64) {
-        for inc in self.ep.handle_timeout(now) {
-            self.on(now, inc);
-        }
-    }
-
     fn send_next(&mut self, now: u64) {
         if let Some(p) = self.plan.get(self.next).cloned() {
             self.next += 1;
@@ -130,7 +156,7 @@ impl FakeBs {
         }
     }
 
-    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
+    fn handle(&mut self, now: u64, incoming: Incoming<u8>) {
         match incoming {
             Incoming::Request { request, .. } => {
                 let bootstrap_request = msg::code_of(&request) == msg::POST
@@ -185,21 +211,7 @@ impl FakeDm {
         }
     }
 
-    /// A datagram from the client.
-    pub fn receive(&mut self, now: u64, data: &[u8]) {
-        if let Some(inc) = self.ep.handle_datagram(now, 0, data) {
-            self.on(now, inc);
-        }
-    }
-
-    /// Runs the endpoint's due timers.
-    pub fn timeout(&mut self, now: u64) {
-        for inc in self.ep.handle_timeout(now) {
-            self.on(now, inc);
-        }
-    }
-
-    fn on(&mut self, now: u64, incoming: Incoming<u8>) {
+    fn handle(&mut self, now: u64, incoming: Incoming<u8>) {
         match incoming {
             Incoming::Request { request, .. } => {
                 let path = msg::uri_path(&request).unwrap_or_default();
