@@ -85,6 +85,7 @@
 //! | [`coap`] | yes | endpoint and message helpers: tests and fuzz build server fixtures with them |
 //! | [`codec`] | yes | payload formats: tests and fuzz encode and decode payloads |
 //! | [`rng`] | yes | the seeded PRNG the tests' server fixtures draw from |
+//! | [`vec_map`] | yes | `VecMap`, the sorted-`Vec` map [`value::Resources`] and [`value::Instances`] are |
 //! | [`trace`] | yes | `trace::describe`, one line per datagram for logs (examples, tests, fuzz) |
 //! | `ffi` (std) | yes | the C ABI; its doc comments are the docs of `include/lwm2mc.h` |
 //! | `testkit` (testkit) | yes | embedded Bootstrap-Server and LwM2M Server (demo, tests) |
