@@ -66,11 +66,20 @@ impl Path {
         I: IntoIterator<Item = &'a str>,
     {
         let mut p = Path::ROOT;
-        for seg in segments.into_iter().filter(|s| !s.is_empty()) {
-            let id = parse_id(seg)?;
-            p = p.child(id).ok_or(PathError::TooLong)?;
+        for seg in segments {
+            p = p.with_segment(seg)?;
         }
         Ok(p)
+    }
+
+    /// This path with one more segment as a URI carries it: an empty one (a trailing `/`) is
+    /// skipped, anything else must be an ID.
+    pub(crate) fn with_segment(self, seg: &str) -> Result<Path, PathError> {
+        if seg.is_empty() {
+            return Ok(self);
+        }
+        let id = parse_id(seg)?;
+        self.child(id).ok_or(PathError::TooLong)
     }
 
     /// Number of levels: 0 for `/`, 4 for a resource instance.

@@ -29,13 +29,17 @@ pub(crate) struct Request {
 impl Request {
     /// `None` when an option is not valid UTF-8 (the caller answers 4.00).
     pub(crate) fn parse(p: &Message<'_>) -> Option<Request> {
-        let segments = || p.option(option::URI_PATH).map(core::str::from_utf8);
-        // RFC 7252 §5.10.1: Uri-Path values are strings.
-        if segments().any(|s| s.is_err()) {
-            return None;
+        // One pass over the Uri-Path: each segment checked as UTF-8 (RFC 7252 §5.10.1: they
+        // are strings), added to the path, and `/bs` recognised.
+        let mut path = Ok(Path::ROOT);
+        let (mut count, mut first) = (0usize, None);
+        for value in p.option(option::URI_PATH) {
+            let segment = core::str::from_utf8(value).ok()?;
+            count += 1;
+            first = first.or(Some(segment));
+            path = path.and_then(|at: Path| at.with_segment(segment));
         }
-        let mut path = segments().flatten();
-        let bs = matches!((path.next(), path.next()), (Some("bs"), None));
+        let bs = count == 1 && first == Some("bs");
         let queries = p
             .option(option::URI_QUERY)
             .map(|v| core::str::from_utf8(v).ok().map(String::from))
@@ -43,7 +47,7 @@ impl Request {
         let format = |number| p.uint_option(number).and_then(|v| u16::try_from(v).ok());
         Some(Request {
             method: p.code(),
-            path: Path::from_segments(segments().flatten()),
+            path,
             bs,
             queries,
             content_format: format(option::CONTENT_FORMAT),
