@@ -20,6 +20,10 @@ impl Client {
     /// `poll_transmit` (so every datagram's peer is open) and again after (a peer is reported
     /// closed only once its last datagram was taken).
     pub fn poll_peer_change(&mut self) -> Option<PeerChange> {
+        // The usual case, asked on every turn: every peer announced and none closed.
+        if self.peers.keys().eq(self.announced.keys()) {
+            return None;
+        }
         if let Some(id) = self
             .peers
             .keys()
