@@ -128,6 +128,12 @@ pub(crate) enum Received<'a, P> {
     Other(Incoming<P>),
 }
 
+/// The most NON messages watched for an RST at once. Past it the oldest watch ends early: an
+/// RST to that message is then ignored, and the observation ends only when the server rejects
+/// a later notification (RFC 7641 §3.6). 256 is over four minutes of one notification a
+/// second, longer than NON_LIFETIME.
+const MAX_NON_WATCHES: usize = 256;
+
 /// A NON message waiting, until `until`, for an RST that would mean its peer rejects it.
 #[derive(Debug, Clone)]
 struct NonWatch<P> {
@@ -437,6 +443,16 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 State::Observing => false,
             })
             .count()
+    }
+
+    /// Watches a NON message for an RST, forgetting the oldest watch past `MAX_NON_WATCHES`:
+    /// how many there are follows how fast observed values change, which a server's
+    /// attributes (pmin 0) let go as fast as the application sets them.
+    fn watch_non(&mut self, watch: NonWatch<P>) {
+        while self.non_watch.len() >= MAX_NON_WATCHES {
+            self.non_watch.pop_front();
+        }
+        self.non_watch.push_back(watch);
     }
 
     fn touch(&mut self, now: u64) {

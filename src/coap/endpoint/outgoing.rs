@@ -56,7 +56,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             mid,
             token,
         });
-        self.non_watch.push_back(super::NonWatch {
+        self.watch_non(super::NonWatch {
             id,
             peer,
             mid,
@@ -121,7 +121,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         if !confirmable && kind == Kind::Message {
             // Watched for an RST only (see `Endpoint::non_watch`).
             self.exchanges.remove(&id);
-            self.non_watch.push_back(super::NonWatch {
+            self.watch_non(super::NonWatch {
                 id,
                 peer,
                 mid,

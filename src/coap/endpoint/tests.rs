@@ -716,6 +716,32 @@ fn many_non_messages_are_watched_for_an_rst_without_waking_anyone() {
 }
 
 #[test]
+fn at_most_256_non_messages_are_watched_the_oldest_forgotten_first() {
+    let mut e = ep();
+    let mut mids = Vec::new();
+    for t in 0..300u64 {
+        let mut n = msg::new_response(CONTENT);
+        n.set_token(vec![0x44]);
+        e.send(t, A, n, false);
+        mids.push(mid_of(&one_sent(&mut e, A)));
+    }
+    let rst = |mid: [u8; 2]| {
+        let mut r = hex("70 00");
+        r.extend_from_slice(&mid);
+        r
+    };
+    // The first 44 were forgotten: their RST matches nothing; the 45th still is watched.
+    assert_eq!(e.handle_datagram(400, A, &rst(mids[43])), None);
+    assert!(matches!(
+        e.handle_datagram(401, A, &rst(mids[44])),
+        Some(Incoming::Failed {
+            reason: Failure::Reset,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn forget_peer_drops_everything_silently() {
     let mut e = ep();
     e.request(0, A, register_request(), true);
