@@ -103,8 +103,8 @@ pub struct Endpoint<P> {
     /// The latest `now` seen, for `cancel`, which starts queued requests but has no `now`.
     now: u64,
     next_id: u64,
-    /// A `BTreeMap`: NON notifications stay here for NON_LIFETIME waiting for a RST, so one
-    /// observed value changing every second keeps ~150 entries (see `collect_garbage`).
+    /// Requests and CON messages in flight (NON messages are in `non_watch`); emptied back to
+    /// no allocation in `collect_garbage`.
     exchanges: BTreeMap<u64, Exchange<P>>,
     peers: crate::vec_map::VecMap<P, PeerState>,
     outbox: VecDeque<(P, Vec<u8>)>,
