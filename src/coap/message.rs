@@ -59,10 +59,6 @@ impl<'a> Message<'a> {
         if header.tkl > 8 {
             return None;
         }
-        let mut pos = 4 + usize::from(header.tkl);
-        if pos > bytes.len() {
-            return None;
-        }
         let mut m = Message {
             bytes,
             header,
@@ -72,26 +68,11 @@ impl<'a> Message<'a> {
             payload_at: bytes.len(),
             unrecognised: None,
         };
-        let mut number: u32 = 0;
         let mut previous = None;
-        while let Some(&first) = bytes.get(pos) {
-            if first == 0xFF {
-                if pos + 1 >= bytes.len() {
-                    return None;
-                }
-                m.payload_at = pos + 1;
-                break;
-            }
-            let (delta, at) = wire::extended(first >> 4, bytes, pos + 1)?;
-            let (length, at) = wire::extended(first & 0x0F, bytes, at)?;
-            number = number.checked_add(delta)?;
-            let n = u16::try_from(number).ok()?;
-            let end = at.checked_add(usize::try_from(length).ok()?)?;
-            if end > bytes.len() {
-                return None;
-            }
+        let mut walk = wire::OptionWalk::after_token(bytes, header.tkl);
+        for (n, start, end) in walk.by_ref() {
             if m.unrecognised.is_none()
-                && !options::request_option_recognised(n, end - at, previous == Some(n))
+                && !options::option_recognised(n, end - start, previous == Some(n))
             {
                 m.unrecognised = Some(n);
             }
@@ -101,15 +82,15 @@ impl<'a> Message<'a> {
                     // Offsets fit: a datagram is far shorter than 4 GiB.
                     *slot = Slot {
                         number: n,
-                        start: at as u32,
+                        start: start as u32,
                         end: end as u32,
                     };
                     m.indexed += 1;
                 }
                 None => m.overflow = true,
             }
-            pos = end;
         }
+        m.payload_at = walk.payload_at()?;
         Some(m)
     }
 
@@ -148,8 +129,7 @@ impl<'a> Message<'a> {
     pub(crate) fn options(&self) -> Options<'a> {
         Options {
             bytes: self.bytes,
-            pos: 4 + usize::from(self.header.tkl),
-            number: 0,
+            walk: wire::OptionWalk::after_token(self.bytes, self.header.tkl),
         }
     }
 
@@ -238,42 +218,18 @@ impl<'a> Iterator for OptionValues<'a, '_> {
     }
 }
 
-/// The options of a [`Message`]; stops at the payload marker (its position is then `pos`) or
-/// at the end. The message was checked well-formed, so a malformed option only ends the walk.
+/// The options of a [`Message`] as (number, value), in order.
 #[derive(Debug, Clone)]
 pub(crate) struct Options<'a> {
     bytes: &'a [u8],
-    pos: usize,
-    number: u16,
-}
-
-impl Options<'_> {
-    /// The next option's number and where its value is; at the end, `pos` is where the
-    /// payload starts.
-    fn next_at(&mut self) -> Option<(u16, usize, usize)> {
-        let first = *self.bytes.get(self.pos)?;
-        if first == 0xFF {
-            self.pos += 1;
-            return None;
-        }
-        let (delta, at) = wire::extended(first >> 4, self.bytes, self.pos + 1)?;
-        let (length, at) = wire::extended(first & 0x0F, self.bytes, at)?;
-        let end = at.checked_add(usize::try_from(length).ok()?)?;
-        if end > self.bytes.len() {
-            return None;
-        }
-        let number = u16::try_from(u32::from(self.number).checked_add(delta)?).ok()?;
-        self.number = number;
-        self.pos = end;
-        Some((number, at, end))
-    }
+    walk: wire::OptionWalk<'a>,
 }
 
 impl<'a> Iterator for Options<'a> {
     type Item = (u16, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (number, start, end) = self.next_at()?;
+        let (number, start, end) = self.walk.next()?;
         Some((number, self.bytes.get(start..end)?))
     }
 }

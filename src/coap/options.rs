@@ -36,31 +36,12 @@ pub(crate) fn unrecognised_critical(packet: &Packet, block_responses: bool) -> O
     let options = packet
         .options()
         .flat_map(|(&number, values)| values.iter().map(move |v| (number, v.as_slice())));
-    unrecognised_critical_in(options, request, block_responses)
-}
-
-/// The same over a message's options as they come, in ascending number (a well-formed
-/// message has them so: RFC 7252 §3.1 deltas are never negative).
-pub(crate) fn unrecognised_critical_in<'a>(
-    options: impl Iterator<Item = (u16, &'a [u8])>,
-    request: bool,
-    block_responses: bool,
-) -> Option<u16> {
     let mut previous: Option<u16> = None;
     for (number, value) in options {
         let repeated = previous == Some(number);
         previous = Some(number);
-        if number & 1 == 0 {
-            continue;
-        }
-        let ok = match KNOWN_CRITICAL.iter().find(|(n, ..)| *n == number) {
-            None => false,
-            Some(&(_, repeatable, min, max)) => {
-                (repeatable || !repeated)
-                    && (min..=max).contains(&value.len())
-                    && (block_responses || block_is_whole(number, value, request))
-            }
-        };
+        let ok = option_recognised(number, value.len(), repeated)
+            && (block_responses || block_is_whole(number, value, request));
         if !ok {
             return Some(number);
         }
@@ -68,10 +49,10 @@ pub(crate) fn unrecognised_critical_in<'a>(
     None
 }
 
-/// Whether an option of a request is acceptable where it stands (§5.4.1): an elective one
+/// Whether an option is recognised where it stands (§5.4.1): an elective one
 /// always; a critical one if it is known, has an allowed length, and is repeated only when
 /// repeatable (`repeated`: the option before it had the same number).
-pub(crate) fn request_option_recognised(number: u16, len: usize, repeated: bool) -> bool {
+pub(crate) fn option_recognised(number: u16, len: usize, repeated: bool) -> bool {
     if number & 1 == 0 {
         return true;
     }

@@ -46,40 +46,90 @@ pub(crate) fn well_formed(header: &Header, bytes: &[u8]) -> bool {
     if header.code == 0 {
         return header.tkl == 0 && bytes.len() == 4;
     }
-    options_well_formed(bytes, 4 + usize::from(header.tkl)).is_some()
+    let mut walk = OptionWalk::after_token(bytes, header.tkl);
+    for _ in walk.by_ref() {}
+    walk.payload_at().is_some()
 }
 
-/// Walks the options from `pos` to the end or to the payload marker.
-fn options_well_formed(bytes: &[u8], mut pos: usize) -> Option<()> {
-    if pos > bytes.len() {
-        return None; // token truncated
+/// The options of a message, in order, as (number, value start, value end) in its bytes
+/// (RFC 7252 §3.1). The walk ends at the payload marker or the end of the message;
+/// [`payload_at`](Self::payload_at) then says where the payload starts, or `None` when the
+/// message is malformed (a truncated token or option, nibble 15, an option number past 65535,
+/// a payload marker with no payload). The one decoder of options here: `well_formed` and
+/// `coap::message` both walk with it.
+#[derive(Debug, Clone)]
+pub(crate) struct OptionWalk<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    number: u32,
+    end: Option<Option<usize>>,
+}
+
+impl<'a> OptionWalk<'a> {
+    /// The options after a token of `tkl` bytes (the caller checked `tkl` ≤ 8).
+    pub(crate) fn after_token(bytes: &'a [u8], tkl: u8) -> OptionWalk<'a> {
+        let pos = 4 + usize::from(tkl);
+        OptionWalk {
+            bytes,
+            pos,
+            number: 0,
+            // A token longer than the message is a format error before any option.
+            end: (pos > bytes.len()).then_some(None),
+        }
     }
-    let mut number: u32 = 0;
-    while let Some(&first) = bytes.get(pos) {
+
+    /// Where the payload starts (the message's length without one), once the walk is over;
+    /// `None` while it is not, or when the message is malformed.
+    pub(crate) fn payload_at(&self) -> Option<usize> {
+        self.end.flatten()
+    }
+
+    fn step(&mut self) -> Result<Option<(u16, usize, usize)>, ()> {
+        let Some(&first) = self.bytes.get(self.pos) else {
+            self.end = Some(Some(self.bytes.len()));
+            return Ok(None);
+        };
         if first == 0xFF {
             // §3: "The presence of a marker followed by a zero-length payload MUST be processed
             // as a message format error."
-            return (pos + 1 < bytes.len()).then_some(());
+            let start = self.pos + 1;
+            self.end = Some((start < self.bytes.len()).then_some(start));
+            return Ok(None);
         }
-        pos += 1;
-        let (delta, next) = extended(first >> 4, bytes, pos)?;
-        let (length, next) = extended(first & 0x0F, bytes, next)?;
-        number = number.checked_add(delta)?;
-        if number > u32::from(u16::MAX) {
+        let (delta, at) = extended(first >> 4, self.bytes, self.pos + 1).ok_or(())?;
+        let (length, at) = extended(first & 0x0F, self.bytes, at).ok_or(())?;
+        self.number = self.number.checked_add(delta).ok_or(())?;
+        let number = u16::try_from(self.number).map_err(|_| ())?;
+        let end = usize::try_from(length)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or(())?;
+        self.pos = end;
+        Ok(Some((number, at, end)))
+    }
+}
+
+impl Iterator for OptionWalk<'_> {
+    type Item = (u16, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.end.is_some() {
             return None;
         }
-        let end = next.checked_add(usize::try_from(length).ok()?)?;
-        if end > bytes.len() {
-            return None; // value truncated
+        match self.step() {
+            Ok(option) => option,
+            Err(()) => {
+                self.end = Some(None);
+                None
+            }
         }
-        pos = end;
     }
-    Some(())
 }
 
 /// Decodes an option delta or length nibble with its extension bytes (§3.1); nibble 15 is
 /// reserved (a format error unless it is the payload marker, handled by the caller).
-pub(crate) fn extended(nibble: u8, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
+fn extended(nibble: u8, bytes: &[u8], pos: usize) -> Option<(u32, usize)> {
     match nibble {
         0..=12 => Some((u32::from(nibble), pos)),
         13 => {
@@ -253,6 +303,31 @@ mod tests {
         put_payload(&mut p, &[]);
         put_payload(&mut p, b"x");
         assert_eq!(p, [0xFF, b'x']);
+    }
+
+    #[test]
+    fn the_option_walk_gives_each_value_and_where_the_payload_starts() {
+        // Token AB; Uri-Path "a" (11), option 300 empty (delta 289: nibble 14), payload "xy".
+        let m = [
+            0x41, 0x01, 0, 1, 0xAB, 0xB1, b'a', 0xE0, 0x00, 0x14, 0xFF, b'x', b'y',
+        ];
+        let mut walk = OptionWalk::after_token(&m, 1);
+        assert_eq!(walk.payload_at(), None, "not over yet");
+        assert_eq!(
+            walk.by_ref().collect::<Vec<_>>(),
+            [(11, 6, 7), (300, 10, 10)]
+        );
+        assert_eq!(walk.payload_at(), Some(11));
+        // Without a payload it starts at the end; a truncated value ends the walk as malformed.
+        let mut bare = OptionWalk::after_token(&m[..10], 1);
+        assert_eq!(bare.by_ref().count(), 2);
+        assert_eq!(bare.payload_at(), Some(10));
+        let mut cut = OptionWalk::after_token(&m[..6], 1);
+        assert_eq!(cut.by_ref().count(), 0);
+        assert_eq!(cut.payload_at(), None);
+        // A token longer than the message.
+        let mut short = OptionWalk::after_token(&m[..5], 4);
+        assert_eq!((short.next(), short.payload_at()), (None, None));
     }
 
     #[test]

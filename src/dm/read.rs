@@ -91,11 +91,7 @@ fn read_stored_value(model: &DataModel<'_>, path: &Path, req: &Request) -> Optio
     if !rd.operations.readable() || rd.multiple {
         return None;
     }
-    // Core 1.1 §7.1, as in `read_content`: plain text, opaque for an Opaque resource.
-    let default = match rd.kind {
-        ResourceType::Opaque => ContentFormat::Opaque,
-        _ => ContentFormat::Text,
-    };
+    let default = single_value_format(rd.kind);
     let format = req.answer_format(|_| true, default).ok()?;
     let ResourceValue::Single(value) = model.store().resource(o, i, r)? else {
         return None;
@@ -106,6 +102,15 @@ fn read_stored_value(model: &DataModel<'_>, path: &Path, req: &Request) -> Optio
         _ => return None,
     };
     Some(Reply::content(format.code(), bytes))
+}
+
+/// Core 1.1 §7.1: the format the client picks for one value without Accept: plain text,
+/// opaque for an Opaque resource.
+fn single_value_format(kind: ResourceType) -> ContentFormat {
+    match kind {
+        ResourceType::Opaque => ContentFormat::Opaque,
+        _ => ContentFormat::Text,
+    }
 }
 
 /// Read in general: the content gathered (borrowed where the store holds it), then encoded.
@@ -122,12 +127,11 @@ fn read_content(
     };
     let single_value =
         rdef.as_ref().is_some_and(|rd| !rd.multiple) || path.resource_instance_id().is_some();
-    // Core 1.1 §7.1: without Accept the client picks; plain text (opaque for Opaque) for a
-    // single value, the configured multi-value format otherwise.
-    let opaque = rdef.is_some_and(|rd| rd.kind == ResourceType::Opaque);
-    let default = match (single_value, opaque) {
-        (true, true) => ContentFormat::Opaque,
-        (true, false) => ContentFormat::Text,
+    // Core 1.1 §7.1: without Accept the client picks; the configured multi-value format for
+    // several values.
+    let default = match (single_value, rdef) {
+        (true, Some(rd)) => single_value_format(rd.kind),
+        (true, None) => ContentFormat::Text,
         (false, _) => ctx.default_format,
     };
     let format = match req.answer_format(|_| true, default) {
