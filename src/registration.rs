@@ -9,11 +9,12 @@ use coap_lite::Packet;
 
 use crate::accounts::ServerAccount;
 use crate::coap::msg;
-use crate::codec::link::{format_links, Link};
+use crate::codec::link::write_attr;
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
-use crate::data_model::{instance_ids_of, AppInstances};
+use crate::data_model::AppInstances;
 use crate::model::oid;
+use crate::path::{Path, PathText};
 use crate::peer::PeerId;
 use crate::store::Store;
 
@@ -141,37 +142,48 @@ pub(crate) fn root_ct(config: &Config) -> Option<String> {
 /// The object list of Register and Update (Core 1.1 §5.3.1), with the application's objects
 /// showing the instances in `app`.
 pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -> String {
-    let version = config.version;
-    let mut links = Vec::new();
-    let mut root = Link::new("/".to_string());
-    root.attrs.push(("rt".into(), Some("oma.lwm2m".into())));
+    // Written directly rather than as `Link`s through `format_links` (issue 15: a `Link` with
+    // its strings per instance and the formatter were ~13,000 instructions of a Register).
+    let mut out = String::with_capacity(64);
+    // Writing into a String cannot fail.
+    out.push_str("</>");
+    let _ = write_attr(&mut out, "rt", Some("oma.lwm2m"));
     if let Some(ct) = root_ct(config) {
-        root.attrs.push(("ct".into(), Some(ct)));
+        let _ = write_attr(&mut out, "ct", Some(&ct));
     }
-    links.push(root);
+    let mut text = PathText::default();
+    let mut target = |out: &mut String, path: Path| {
+        out.push_str(",<");
+        out.push_str(path.text(&mut text));
+        out.push('>');
+    };
     for o in store
         .object_ids()
         .filter(|o| *o != oid::SECURITY && *o != oid::OSCORE)
     {
         let Some(def) = store.def(o) else { continue };
-        let ids = instance_ids_of(store, app, o);
         // In 1.0 mode the core objects are announced as their 1.0 versions (the 1.1 tables only
         // add optional resources).
-        let ver = if version == Version::V1_0 && o <= oid::DEVICE {
+        let ver = if config.version == Version::V1_0 && o <= oid::DEVICE {
             None
         } else {
             def.announced_version()
         };
-        if ids.is_empty() || ver.is_some() {
-            let mut l = Link::new(format!("/{o}"));
+        let app_ids = app.get(&o);
+        let stored = store.instances(o).filter(|_| app_ids.is_none());
+        let count = app_ids.map_or(0, Vec::len) + stored.map_or(0, |i| i.len());
+        if count == 0 || ver.is_some() {
+            target(&mut out, Path::object(o));
             if let Some(v) = ver {
-                l.attrs.push(("ver".into(), Some(v.to_string())));
+                let _ = write_attr(&mut out, "ver", Some(v));
             }
-            links.push(l);
         }
-        links.extend(ids.into_iter().map(|i| Link::new(format!("/{o}/{i}"))));
+        let ids = app_ids.into_iter().flatten().copied();
+        for i in ids.chain(stored.into_iter().flat_map(|m| m.keys().copied())) {
+            target(&mut out, Path::instance(o, i));
+        }
     }
-    format_links(&links)
+    out
 }
 
 /// `POST /rd?ep=..&lt=..&lwm2m=..&b=..` with the object list (Transport 1.1 §6.2.1).

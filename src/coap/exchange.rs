@@ -2,8 +2,6 @@
 
 use alloc::vec::Vec;
 
-use coap_lite::Packet;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// Expects a response matched by token; `observe` when it carried Observe=0.
@@ -14,8 +12,9 @@ pub(crate) enum Kind {
 
 #[derive(Debug, Clone)]
 pub(crate) enum State {
-    /// Waiting for an NSTART slot; the message ID is assigned when it starts.
-    Queued(Packet),
+    /// Waiting for an NSTART slot: the datagram, encoded when queued, with message ID 0; the
+    /// real one is written into bytes 2–3 when it starts (RFC 7252 §3: the header is fixed).
+    Queued(Vec<u8>),
     /// A CON sent `sent` times so far, next retransmission (or failure) at `deadline`.
     AwaitAck {
         mid: u16,

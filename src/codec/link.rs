@@ -77,17 +77,14 @@ impl fmt::Display for Link {
             write!(f, "<{}>", self.target)?;
         }
         for (n, (name, value)) in self.attrs.iter().enumerate() {
-            if !(bare && n == 0) {
-                f.write_char(';')?;
-            }
-            f.write_str(name)?;
-            if let Some(v) = value {
-                f.write_char('=')?;
-                if bare || needs_quotes(name, v) {
+            if bare && n == 0 {
+                f.write_str(name)?;
+                if let Some(v) = value {
+                    f.write_char('=')?;
                     write_quoted(f, v)?;
-                } else {
-                    f.write_str(v)?;
                 }
+            } else {
+                write_attr(f, name, value.as_deref())?;
             }
         }
         Ok(())
@@ -123,8 +120,25 @@ fn is_ptoken(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'()*+-./:<=>?@[]^_`{|}~".contains(&b))
 }
 
+/// `;name=value` (`;name` without value) after a link's target, the value quoted as
+/// [`needs_quotes`] says; also for writers that build a link list directly (the Register
+/// object list).
+pub(crate) fn write_attr(f: &mut impl fmt::Write, name: &str, value: Option<&str>) -> fmt::Result {
+    f.write_char(';')?;
+    f.write_str(name)?;
+    if let Some(v) = value {
+        f.write_char('=')?;
+        if needs_quotes(name, v) {
+            write_quoted(f, v)?;
+        } else {
+            f.write_str(v)?;
+        }
+    }
+    Ok(())
+}
+
 /// RFC 2616 §2.2 quoted-string (RFC 6690 uses it): backslash escapes `"` and `\`.
-fn write_quoted(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
+fn write_quoted(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
     f.write_char('"')?;
     for c in value.chars() {
         if c == '"' || c == '\\' {

@@ -131,15 +131,14 @@ impl BlockRequests {
                 more: true,
                 szx: super::szx_for(size),
             });
-        let (packet, phase) = match cut {
+        let (id, phase) = match cut {
             Some(first) => {
                 let (packet, block) = block1_packet(&request, first);
-                (packet, Phase::Sending(block))
+                (ep.request(now, peer, packet, true), Phase::Sending(block))
             }
             // The request goes out whole; it is kept for a Block2 answer.
-            None => (request.clone(), Phase::Sending(WHOLE)),
+            None => (ep.request(now, peer, &request, true), Phase::Sending(WHOLE)),
         };
-        let id = ep.request(now, peer, packet, true);
         let transfer = Transfer {
             id,
             current: id,

@@ -27,7 +27,9 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use coap_lite::{MessageType, Packet};
+use core::borrow::Borrow;
+
+use coap_lite::Packet;
 
 use super::exchange::{Exchange, Kind, State};
 use super::message::{Message, RequestRef};
@@ -152,13 +154,6 @@ pub(crate) struct Head<'a> {
     pub token: &'a [u8],
 }
 
-/// Serialises a packet we built. `to_bytes_unlimited` fails only if its own 4-byte header
-/// buffer is too small, which it allocates itself; an empty result is never sent. Sizes are the
-/// upper layers' business (block-wise), hence no 1280-byte limit here.
-fn encode(packet: &Packet) -> Vec<u8> {
-    packet.to_bytes_unlimited().unwrap_or_default()
-}
-
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// An endpoint with no peers yet. `seed` drives tokens, initial message IDs and
     /// retransmission jitter (see [`Rng`]); `params` are the RFC 7252 §4.8 parameters.
@@ -185,21 +180,25 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// (NON if `confirmable` is false), a fresh message ID and a fresh random 8-byte token. With
     /// NSTART confirmable requests to `peer` already awaiting their ACK, it waits in a per-peer
     /// FIFO and is sent when one of them completes.
+    ///
+    /// The request is encoded at once; a caller that keeps it (block-wise does) lends it.
     pub fn request(
         &mut self,
         now: u64,
         peer: P,
-        mut packet: Packet,
+        packet: impl Borrow<Packet>,
         confirmable: bool,
     ) -> ExchangeId {
         self.touch(now);
+        let packet = packet.borrow();
         let token = self.fresh_token(peer);
-        packet.set_token(token.clone());
-        let observe = msg::observe(&packet) == Some(0);
+        let ty = if confirmable { CON } else { NON };
+        let bytes = msg::to_bytes_as(packet, ty, 0, &token);
+        let observe = msg::observe(packet) == Some(0);
         self.enqueue(
             now,
             peer,
-            packet,
+            bytes,
             token,
             Kind::Request { observe },
             confirmable,
@@ -210,10 +209,19 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// notification; the caller sets its token). A CON one is retransmitted like a request and
     /// reports `Failed` on RST or timeout; a NON one reports `Failed{Reset}` if RST arrives within
     /// NON_LIFETIME. Success is silent. The token must be at most 8 bytes (RFC 7252 §3).
-    pub fn send(&mut self, now: u64, peer: P, packet: Packet, confirmable: bool) -> ExchangeId {
+    pub fn send(
+        &mut self,
+        now: u64,
+        peer: P,
+        packet: impl Borrow<Packet>,
+        confirmable: bool,
+    ) -> ExchangeId {
         self.touch(now);
+        let packet = packet.borrow();
         let token = packet.get_token().to_vec();
-        self.enqueue(now, peer, packet, token, Kind::Message, confirmable)
+        let ty = if confirmable { CON } else { NON };
+        let bytes = msg::to_bytes_as(packet, ty, 0, &token);
+        self.enqueue(now, peer, bytes, token, Kind::Message, confirmable)
     }
 
     /// Cancels an outgoing request: no more retransmissions, and a later response is not
@@ -302,17 +310,10 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         now: u64,
         peer: P,
         request: RequestRef<'_>,
-        mut response: Packet,
+        response: Packet,
     ) {
         self.respond_encoded(now, peer, request, |head| {
-            response.set_token(head.token.to_vec());
-            response.header.set_version(1);
-            response.header.set_type(match head.ty {
-                ACK => MessageType::Acknowledgement,
-                _ => MessageType::NonConfirmable,
-            });
-            response.header.message_id = head.mid;
-            encode(&response)
+            msg::to_bytes_as(&response, head.ty, head.mid, head.token)
         });
     }
 

@@ -2,9 +2,7 @@
 
 use alloc::vec::Vec;
 
-use coap_lite::{MessageType, Packet};
-
-use super::{encode, Endpoint, ExchangeId, Failure, Incoming};
+use super::{Endpoint, ExchangeId, Failure, Incoming};
 use crate::coap::exchange::{Exchange, Kind, State};
 
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
@@ -12,7 +10,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         &mut self,
         now: u64,
         peer: P,
-        packet: Packet,
+        bytes: Vec<u8>,
         token: Vec<u8>,
         kind: Kind,
         confirmable: bool,
@@ -26,7 +24,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 token,
                 kind,
                 confirmable,
-                state: State::Queued(packet),
+                state: State::Queued(bytes),
             },
         );
         if confirmable {
@@ -106,18 +104,13 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         let Some(ex) = self.exchanges.get_mut(&id) else {
             return;
         };
-        let State::Queued(packet) = &mut ex.state else {
+        let State::Queued(bytes) = &mut ex.state else {
             return;
         };
-        let mut packet = core::mem::take(packet);
-        packet.header.set_version(1);
-        packet.header.message_id = mid;
-        packet.header.set_type(if confirmable {
-            MessageType::Confirmable
-        } else {
-            MessageType::NonConfirmable
-        });
-        let bytes = encode(&packet);
+        let mut bytes = core::mem::take(bytes);
+        if let Some(at) = bytes.get_mut(2..4) {
+            at.copy_from_slice(&mid.to_be_bytes());
+        }
         if !confirmable && kind == Kind::Message {
             // Watched for an RST only (see `Endpoint::non_watch`).
             self.exchanges.remove(&id);
