@@ -6,11 +6,12 @@
 //! persisting are the router's. This machine never does I/O and calls nothing else: its methods
 //! record [`BsOutput`]s that the router takes with [`Bootstrapping::take_outputs`].
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use coap_lite::Packet;
+use crate::coap::message::option;
+use crate::coap::out_message::OutMessage;
+use crate::decimal::Decimal;
 
 use crate::bootstrap::Session;
 use crate::coap::msg;
@@ -28,7 +29,7 @@ pub(crate) enum BsOutput {
     /// Send the Bootstrap-Request `packet` (confirmable) to `peer`.
     Send {
         peer: PeerId,
-        packet: Packet,
+        packet: OutMessage,
     },
     /// Abandon the Bootstrap-Request in flight.
     CancelRequest,
@@ -151,13 +152,13 @@ impl Bootstrapping {
         version: Version,
         preferred: Option<ContentFormat>,
     ) {
-        let mut queries = alloc::vec![format!("ep={endpoint}")];
+        let mut packet = OutMessage::request(msg::POST, &["bs"], &[]);
+        packet.add_joined(option::URI_QUERY, &[b"ep=", endpoint.as_bytes()]);
         if let (Version::V1_1, Some(f)) = (version, preferred) {
             // pct names the preferred Content-Format for the Bootstrap-Server's writes.
-            queries.push(format!("pct={}", f.code()));
+            let code = Decimal::of(i64::from(f.code()));
+            packet.add_joined(option::URI_QUERY, &[b"pct=", code.as_bytes()]);
         }
-        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
-        let packet = msg::new_request(msg::POST, &["bs"], &queries);
         self.state = State::Requesting { peer };
         self.out.push(BsOutput::Send { peer, packet });
     }
@@ -310,7 +311,7 @@ mod tests {
         };
         assert_eq!(*peer, PeerId(1));
         assert_eq!(
-            crate::trace::describe(&packet.to_bytes().unwrap()),
+            crate::trace::describe(&packet.encode_as(crate::coap::wire::CON, 0, &[])),
             "CON POST /bs?ep=dev&pct=112"
         );
         assert!(bs.is_active() && !bs.is_in_session());
@@ -326,7 +327,7 @@ mod tests {
         let [BsOutput::Send { packet, .. }] = out.as_slice() else {
             panic!("{out:?}")
         };
-        assert_eq!(msg::uri_query(packet).unwrap(), ["ep=dev"]);
+        assert_eq!(msg::uri_query(&packet.to_packet()).unwrap(), ["ep=dev"]);
 
         // A command overtakes the 2.04: the request is abandoned and the session opens.
         assert_eq!(bs.arrival(PeerId(1)), Arrival::Opens);

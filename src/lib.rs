@@ -110,6 +110,7 @@ pub mod coap;
 pub mod codec;
 pub mod config;
 mod data_model;
+mod decimal;
 mod dm;
 pub mod event;
 #[cfg(feature = "std")]

@@ -187,28 +187,15 @@ impl Path {
 /// Writes "/" and `id` in decimal at the start of `out`; the number of bytes written (at most
 /// 6, which `PathText` leaves room for at every level).
 fn write_id(out: &mut [u8], id: u16) -> usize {
-    let mut digits = [0u8; 5];
-    let mut n = id;
-    let mut count = 0;
-    loop {
-        if let Some(d) = digits.get_mut(4 - count) {
-            *d = b'0' + (n % 10) as u8;
+    let digits = crate::decimal::Decimal::of_unsigned(u64::from(id));
+    let digits = digits.as_bytes();
+    match out.get_mut(..1 + digits.len()) {
+        Some([slash, rest @ ..]) => {
+            *slash = b'/';
+            rest.copy_from_slice(digits);
+            1 + digits.len()
         }
-        count += 1;
-        n /= 10;
-        if n == 0 || count == 5 {
-            break;
-        }
-    }
-    let written = 1 + count;
-    if let Some(dst) = out.get_mut(..written) {
-        dst[0] = b'/';
-        if let (Some(to), Some(from)) = (dst.get_mut(1..), digits.get(5 - count..)) {
-            to.copy_from_slice(from);
-        }
-        written
-    } else {
-        0
+        _ => 0,
     }
 }
 

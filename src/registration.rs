@@ -1,18 +1,20 @@
 //! Client Registration interface (Core 1.1 §5.3, Transport 1.1 §6.2): Register, Update,
 //! De-register messages and the per-server registration state.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use coap_lite::Packet;
-
 use crate::accounts::ServerAccount;
+use crate::coap::message::option;
 use crate::coap::msg;
+use crate::coap::out_message::OutMessage;
 use crate::codec::link::write_attr;
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
 use crate::data_model::AppInstances;
+use crate::decimal::Decimal;
 use crate::model::oid;
 use crate::path::{Path, PathText};
 use crate::peer::PeerId;
@@ -193,54 +195,64 @@ pub(crate) fn register_packet(
     account: &ServerAccount,
     links: &str,
     queue_mode: bool,
-) -> Packet {
+) -> OutMessage {
     // Queue mode (FACTS §3.1): 1.1 says so with a separate `Q` parameter, 1.0 with the
     // binding `UQ` (Core 1.0 §5.3.1.1).
     let binding = match (queue_mode, version) {
         (true, Version::V1_0) if !account.binding.contains('Q') => {
-            account.binding.replacen('U', "UQ", 1)
+            Cow::Owned(account.binding.replacen('U', "UQ", 1))
         }
-        _ => account.binding.clone(),
+        _ => Cow::Borrowed(account.binding.as_str()),
     };
-    let mut queries = alloc::vec![
-        format!("ep={endpoint}"),
-        format!("lt={}", account.lifetime_s),
-        format!("lwm2m={}", version.as_str()),
-        format!("b={binding}"),
-    ];
+    let mut p = OutMessage::request(msg::POST, &["rd"], &[]);
+    p.add_uint(
+        option::CONTENT_FORMAT,
+        ContentFormat::LinkFormat.code().into(),
+    );
+    p.add_joined(option::URI_QUERY, &[b"ep=", endpoint.as_bytes()]);
+    let lifetime = Decimal::of(account.lifetime_s);
+    p.add_joined(option::URI_QUERY, &[b"lt=", lifetime.as_bytes()]);
+    p.add_joined(option::URI_QUERY, &[b"lwm2m=", version.as_str().as_bytes()]);
+    p.add_joined(option::URI_QUERY, &[b"b=", binding.as_bytes()]);
     if queue_mode && version == Version::V1_1 {
-        queries.push("Q".to_string());
+        p.add(option::URI_QUERY, b"Q");
     }
-    let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
-    let mut p = msg::new_request(msg::POST, &["rd"], &queries);
-    msg::set_content_format(&mut p, ContentFormat::LinkFormat.code());
     p.payload = links.as_bytes().to_vec();
     p
 }
 
 /// `POST /{location}` with only what changed; an empty Update is the lifetime refresh.
-pub(crate) fn update_packet(reg: &Registration, links: &str) -> Packet {
-    let mut queries = Vec::new();
+pub(crate) fn update_packet(reg: &Registration, links: &str) -> OutMessage {
+    let mut p = location_request(msg::POST, reg);
+    if links != reg.sent_links {
+        p.add_uint(
+            option::CONTENT_FORMAT,
+            ContentFormat::LinkFormat.code().into(),
+        );
+        p.payload = links.as_bytes().to_vec();
+    }
     if reg.account.lifetime_s != reg.sent_lifetime_s {
-        queries.push(format!("lt={}", reg.account.lifetime_s));
+        let lifetime = Decimal::of(reg.account.lifetime_s);
+        p.add_joined(option::URI_QUERY, &[b"lt=", lifetime.as_bytes()]);
     }
     if reg.account.binding != reg.sent_binding {
-        queries.push(format!("b={}", reg.account.binding));
-    }
-    let segs: Vec<&str> = reg.location.iter().map(String::as_str).collect();
-    let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
-    let mut p = msg::new_request(msg::POST, &segs, &queries);
-    if links != reg.sent_links {
-        msg::set_content_format(&mut p, ContentFormat::LinkFormat.code());
-        p.payload = links.as_bytes().to_vec();
+        p.add_joined(option::URI_QUERY, &[b"b=", reg.account.binding.as_bytes()]);
     }
     p
 }
 
 /// `DELETE /{location}`.
-pub(crate) fn deregister_packet(reg: &Registration) -> Packet {
-    let segs: Vec<&str> = reg.location.iter().map(String::as_str).collect();
-    msg::new_request(msg::DELETE, &segs, &[])
+pub(crate) fn deregister_packet(reg: &Registration) -> OutMessage {
+    location_request(msg::DELETE, reg)
+}
+
+/// A request to the registration's location, one Uri-Path option per segment.
+fn location_request(code: u8, reg: &Registration) -> OutMessage {
+    let mut p = OutMessage::new(code);
+    for segment in &reg.location {
+        p.add(option::URI_PATH, segment.as_bytes());
+    }
+    p
 }
 
 /// How long after a successful Register/Update the next Update is sent. The TS gives no formula
@@ -327,7 +339,7 @@ mod tests {
     fn register_update_deregister_messages() {
         let s = store();
         let acct = server_accounts(&s).remove(0);
-        let p = register_packet("dev-1", Version::V1_1, &acct, "</1/0>", false);
+        let p = register_packet("dev-1", Version::V1_1, &acct, "</1/0>", false).to_packet();
         assert_eq!(msg::uri_path(&p).unwrap(), ["rd"]);
         assert_eq!(
             msg::uri_query(&p).unwrap(),
@@ -341,15 +353,15 @@ mod tests {
         reg.sent_lifetime_s = 300;
         reg.sent_binding = "U".into();
         reg.sent_links = "</1/0>".into();
-        let u = update_packet(&reg, "</1/0>");
+        let u = update_packet(&reg, "</1/0>").to_packet();
         assert_eq!(msg::uri_path(&u).unwrap(), ["rd", "5a3f"]);
         assert!(msg::uri_query(&u).unwrap().is_empty());
         assert!(u.payload.is_empty());
         reg.account.lifetime_s = 60;
-        let u = update_packet(&reg, "</1/0>,</3/0>");
+        let u = update_packet(&reg, "</1/0>,</3/0>").to_packet();
         assert_eq!(msg::uri_query(&u).unwrap(), ["lt=60"]);
         assert_eq!(u.payload, b"</1/0>,</3/0>");
-        let d = deregister_packet(&reg);
+        let d = deregister_packet(&reg).to_packet();
         assert_eq!(msg::code_of(&d), msg::DELETE);
         assert_eq!(msg::uri_path(&d).unwrap(), ["rd", "5a3f"]);
     }

@@ -14,6 +14,8 @@ use alloc::vec::Vec;
 
 use coap_lite::Packet;
 
+use crate::coap::out_message::OutMessage;
+
 use crate::accounts::ServerAccount;
 use crate::coap::msg;
 use crate::config::{Backoff, Version};
@@ -64,7 +66,7 @@ pub(crate) enum RegOutput {
     /// Send `packet` (confirmable) to `peer` and report its answer back as `exchange`.
     Send {
         peer: PeerId,
-        packet: Packet,
+        packet: OutMessage,
         exchange: RegExchange,
     },
     /// Abandon server `ssid`'s exchanges in flight (see `RegExchange::is_cancelled_by`).
@@ -718,7 +720,7 @@ mod tests {
         };
         assert_eq!((*peer, *exchange), (PeerId(3), RegExchange::Register(7)));
         assert_eq!(
-            msg::uri_query(packet).unwrap(),
+            msg::uri_query(&packet.to_packet()).unwrap(),
             ["ep=dev", "lt=300", "lwm2m=1.1", "b=U"]
         );
         // Not Idle any more: a second Register is not sent.

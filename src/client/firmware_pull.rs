@@ -155,10 +155,10 @@ impl Client {
         };
         let path: Vec<&str> = pull.path.iter().map(String::as_str).collect();
         let query: Vec<&str> = pull.query.iter().map(String::as_str).collect();
-        let mut packet = msg::new_request(msg::GET, &path, &query);
-        packet.add_option(CoapOption::Block2, block.encode());
+        let mut packet = OutMessage::request(msg::GET, &path, &query);
+        packet.add(option::BLOCK2, &block.encode());
         if block.num == 0 {
-            packet.add_option(CoapOption::Size2, Vec::new());
+            packet.add(option::SIZE2, &[]);
         }
         let peer = pull.peer;
         let sizes = self.request_sizes();

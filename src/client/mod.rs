@@ -20,6 +20,7 @@ use crate::coap::blockwise::requests::{BlockRequests, Outcome, Reassemble, Reque
 use crate::coap::blockwise::{self, Block1Outcome, Reassembly};
 use crate::coap::endpoint::Received;
 use crate::coap::message::{option, Message};
+use crate::coap::out_message::OutMessage;
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
@@ -349,7 +350,7 @@ impl Client {
     }
 
     /// Sends a request of ours for `purpose`, in blocks if it is long (RFC 7959).
-    fn request(&mut self, now: u64, peer: PeerId, packet: Packet, purpose: Purpose) {
+    fn request(&mut self, now: u64, peer: PeerId, packet: OutMessage, purpose: Purpose) {
         let sizes = self.request_sizes();
         let id = self.requests.send(
             &mut self.endpoint,

@@ -89,8 +89,8 @@ impl Client {
         if payload.len() > self.config.limits.max_response_payload {
             return Err(SendError::TooLarge(payload.len()));
         }
-        let mut packet = msg::new_request(msg::POST, &["dp"], &[]);
-        msg::set_content_format(&mut packet, format.code());
+        let mut packet = OutMessage::request(msg::POST, &["dp"], &[]);
+        packet.add_uint(option::CONTENT_FORMAT, u32::from(format.code()));
         packet.payload = payload;
         // Queue mode: asleep, the Send waits for the Update that wakes the client.
         if self.held_for_wake_up(ssid) {

@@ -18,6 +18,7 @@ pub(crate) mod option {
     pub(crate) const ACCEPT: u16 = 17;
     pub(crate) const BLOCK2: u16 = 23;
     pub(crate) const BLOCK1: u16 = 27;
+    pub(crate) const SIZE2: u16 = 28;
     pub(crate) const SIZE1: u16 = 60;
 }
 

@@ -14,6 +14,7 @@ mod exchange;
 pub(crate) mod message;
 pub mod msg;
 mod options;
+pub(crate) mod out_message;
 mod params;
 pub(crate) mod wire;
 

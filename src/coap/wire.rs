@@ -78,6 +78,16 @@ impl<'a> OptionWalk<'a> {
         }
     }
 
+    /// A buffer that holds options only, from its first byte (`OutMessage`'s).
+    pub(crate) fn options_only(bytes: &'a [u8]) -> OptionWalk<'a> {
+        OptionWalk {
+            bytes,
+            pos: 0,
+            number: 0,
+            end: None,
+        }
+    }
+
     /// Where the payload starts (the message's length without one), once the walk is over;
     /// `None` while it is not, or when the message is malformed.
     pub(crate) fn payload_at(&self) -> Option<usize> {
@@ -159,13 +169,19 @@ pub(crate) fn put_header(out: &mut Vec<u8>, ty: u8, code: u8, mid: u16, token: &
 /// `None` (nothing written) for a value longer than the format can say (65,804 bytes) or an
 /// order violation.
 pub(crate) fn put_option(out: &mut Vec<u8>, prev: u16, number: u16, value: &[u8]) -> Option<()> {
+    put_option_head(out, prev, number, value.len())?;
+    out.extend_from_slice(value);
+    Some(())
+}
+
+/// [`put_option`] without the value, which the caller appends: `len` bytes of it.
+pub(crate) fn put_option_head(out: &mut Vec<u8>, prev: u16, number: u16, len: usize) -> Option<()> {
     let delta = number.checked_sub(prev)?;
     let (d, d_ext) = nibble(usize::from(delta))?;
-    let (l, l_ext) = nibble(value.len())?;
+    let (l, l_ext) = nibble(len)?;
     out.push((d << 4) | l);
     out.extend_from_slice(d_ext.as_slice());
     out.extend_from_slice(l_ext.as_slice());
-    out.extend_from_slice(value);
     Some(())
 }
 

@@ -13,6 +13,8 @@ use alloc::vec::Vec;
 use coap_lite::{CoapOption, Packet};
 
 use super::{block_option, Block};
+use crate::coap::message::option;
+use crate::coap::out_message::OutMessage;
 use crate::coap::{msg, Endpoint, ExchangeId, Failure};
 use crate::peer::PeerId;
 
@@ -90,7 +92,7 @@ struct Transfer {
     current: ExchangeId,
     peer: PeerId,
     /// The request as the layer above built it, whole.
-    request: Packet,
+    request: OutMessage,
     reassemble: Reassemble,
     phase: Phase,
     /// Whether a 4.13 already made us restart with smaller blocks (RFC 7959 §2.9.3); once only.
@@ -119,7 +121,7 @@ impl BlockRequests {
         ep: &mut Endpoint<PeerId>,
         now: u64,
         peer: PeerId,
-        request: Packet,
+        request: OutMessage,
         sizes: Sizes,
         reassemble: Reassemble,
     ) -> ExchangeId {
@@ -134,10 +136,16 @@ impl BlockRequests {
         let (id, phase) = match cut {
             Some(first) => {
                 let (packet, block) = block1_packet(&request, first);
-                (ep.request(now, peer, packet, true), Phase::Sending(block))
+                (
+                    ep.request_message(now, peer, &packet, true),
+                    Phase::Sending(block),
+                )
             }
             // The request goes out whole; it is kept for a Block2 answer.
-            None => (ep.request(now, peer, &request, true), Phase::Sending(WHOLE)),
+            None => (
+                ep.request_message(now, peer, &request, true),
+                Phase::Sending(WHOLE),
+            ),
         };
         let transfer = Transfer {
             id,
@@ -216,7 +224,7 @@ const WHOLE: Block = Block {
 
 /// The Block1 block `block` of `request`'s body, with Size1 on the first (RFC 7959 §4: it
 /// announces the size of the whole body); M is set from where the block ends.
-fn block1_packet(request: &Packet, block: Block) -> (Packet, Block) {
+fn block1_packet(request: &OutMessage, block: Block) -> (OutMessage, Block) {
     let total = request.payload.len();
     let start = block.offset().min(total);
     let end = start.saturating_add(block.size()).min(total);
@@ -224,12 +232,11 @@ fn block1_packet(request: &Packet, block: Block) -> (Packet, Block) {
         more: end < total,
         ..block
     };
-    let mut packet = request.clone();
+    let mut packet = request.without_payload();
     packet.payload = request.payload.get(start..end).unwrap_or(&[]).to_vec();
-    packet.add_option(CoapOption::Block1, block.encode());
+    packet.add(option::BLOCK1, &block.encode());
     if block.num == 0 {
-        let size = u32::try_from(total).unwrap_or(u32::MAX);
-        packet.add_option(CoapOption::Size1, msg::encode_uint(size));
+        packet.add_uint(option::SIZE1, u32::try_from(total).unwrap_or(u32::MAX));
     }
     (packet, block)
 }
@@ -246,19 +253,18 @@ impl Transfer {
     fn send_block1(&mut self, ep: &mut Endpoint<PeerId>, now: u64, block: Block) -> ExchangeId {
         let (packet, block) = block1_packet(&self.request, block);
         self.phase = Phase::Sending(block);
-        ep.request(now, self.peer, packet, true)
+        ep.request_message(now, self.peer, &packet, true)
     }
 
     /// Asks for the response block `block` (RFC 7959 §2.4): the request again, with Block2
     /// and without its body (§2.7: once the body is sent, later requests carry Block2 only).
     fn ask_block2(&mut self, ep: &mut Endpoint<PeerId>, now: u64, block: Block) -> ExchangeId {
-        let mut packet = self.request.clone();
-        packet.clear_option(CoapOption::Block1);
-        packet.clear_option(CoapOption::Size1);
-        packet.clear_option(CoapOption::Block2);
-        packet.payload.clear();
-        packet.add_option(CoapOption::Block2, block.encode());
-        ep.request(now, self.peer, packet, true)
+        let mut packet = self.request.without_payload();
+        packet.remove(option::BLOCK1);
+        packet.remove(option::SIZE1);
+        packet.remove(option::BLOCK2);
+        packet.add(option::BLOCK2, &block.encode());
+        ep.request_message(now, self.peer, &packet, true)
     }
 
     fn step(

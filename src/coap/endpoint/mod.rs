@@ -32,8 +32,9 @@ use core::borrow::Borrow;
 use coap_lite::Packet;
 
 use super::exchange::{Exchange, Kind, State};
-use super::message::{Message, RequestRef};
+use super::message::{option, Message, RequestRef};
 use super::msg;
+use super::out_message::OutMessage;
 use super::params::TransmissionParams;
 use super::wire::{self, ACK, CON, NON};
 use crate::rng::Rng;
@@ -189,12 +190,40 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         packet: impl Borrow<Packet>,
         confirmable: bool,
     ) -> ExchangeId {
-        self.touch(now);
         let packet = packet.borrow();
-        let token = self.fresh_token(peer);
-        let ty = if confirmable { CON } else { NON };
-        let bytes = msg::to_bytes_as(packet, ty, 0, &token);
         let observe = msg::observe(packet) == Some(0);
+        self.request_encoded(now, peer, observe, confirmable, |ty, token| {
+            msg::to_bytes_as(packet, ty, 0, token)
+        })
+    }
+
+    /// [`request`](Self::request) of a message held encoded (the client's own requests).
+    pub(crate) fn request_message(
+        &mut self,
+        now: u64,
+        peer: P,
+        message: &OutMessage,
+        confirmable: bool,
+    ) -> ExchangeId {
+        let observe = message.uint(option::OBSERVE) == Some(0);
+        self.request_encoded(now, peer, observe, confirmable, |ty, token| {
+            message.encode_as(ty, 0, token)
+        })
+    }
+
+    /// A request whose datagram `encode` writes under type and token (message ID 0, set when
+    /// it starts).
+    fn request_encoded(
+        &mut self,
+        now: u64,
+        peer: P,
+        observe: bool,
+        confirmable: bool,
+        encode: impl FnOnce(u8, &[u8]) -> Vec<u8>,
+    ) -> ExchangeId {
+        self.touch(now);
+        let token = self.fresh_token(peer);
+        let bytes = encode(if confirmable { CON } else { NON }, &token);
         self.enqueue(
             now,
             peer,

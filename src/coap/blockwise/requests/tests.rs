@@ -27,7 +27,7 @@ impl Harness {
         }
     }
 
-    fn send(&mut self, packet: Packet, reassemble: Reassemble) -> ExchangeId {
+    fn send(&mut self, packet: OutMessage, reassemble: Reassemble) -> ExchangeId {
         self.blocks
             .send(&mut self.ep, self.now, SERVER, packet, SIZES, reassemble)
     }
@@ -80,9 +80,9 @@ fn body(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
-fn post(payload: Vec<u8>) -> Packet {
-    let mut p = msg::new_request(msg::POST, &["dp"], &[]);
-    msg::set_content_format(&mut p, 110);
+fn post(payload: Vec<u8>) -> OutMessage {
+    let mut p = OutMessage::request(msg::POST, &["dp"], &[]);
+    p.add_uint(option::CONTENT_FORMAT, 110);
     p.payload = payload;
     p
 }
@@ -226,7 +226,7 @@ fn a_4_13_naming_a_smaller_size_restarts_once_then_is_the_answer() {
 #[test]
 fn a_response_in_block2_blocks_is_fetched_and_handed_up_whole() {
     let mut h = Harness::new();
-    let get = msg::new_request(msg::GET, &["fw", "image"], &[]);
+    let get = OutMessage::request(msg::GET, &["fw", "image"], &[]);
     let id = h.send(get, Reassemble::Whole);
     let first = h.sent();
     assert_eq!(first.get_option(CoapOption::Block2), None);
@@ -316,7 +316,10 @@ fn after_a_block1_body_the_block2_requests_carry_no_body() {
 #[test]
 fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request() {
     let mut h = Harness::new();
-    let id = h.send(msg::new_request(msg::GET, &["a"], &[]), Reassemble::Whole);
+    let id = h.send(
+        OutMessage::request(msg::GET, &["a"], &[]),
+        Reassemble::Whole,
+    );
     let first = h.sent();
     let mut r = with_block(
         response(msg::CONTENT),
@@ -343,7 +346,10 @@ fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request(
     );
 
     // SIZES.response_limit is 4096: the fifth full block is one too many.
-    let id = h.send(msg::new_request(msg::GET, &["b"], &[]), Reassemble::Whole);
+    let id = h.send(
+        OutMessage::request(msg::GET, &["b"], &[]),
+        Reassemble::Whole,
+    );
     let mut outcome = Outcome::Pending;
     for num in 0..5 {
         let req = h.sent();
@@ -371,7 +377,10 @@ fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request(
 #[test]
 fn a_block_out_of_place_fails_the_request() {
     let mut h = Harness::new();
-    let id = h.send(msg::new_request(msg::GET, &["a"], &[]), Reassemble::Whole);
+    let id = h.send(
+        OutMessage::request(msg::GET, &["a"], &[]),
+        Reassemble::Whole,
+    );
     let first = h.sent();
     let mut r = with_block(
         response(msg::CONTENT),
@@ -399,7 +408,10 @@ fn a_block_out_of_place_fails_the_request() {
 #[test]
 fn in_blocks_mode_each_response_is_handed_up_as_it_came() {
     let mut h = Harness::new();
-    let id = h.send(msg::new_request(msg::GET, &["fw"], &[]), Reassemble::Blocks);
+    let id = h.send(
+        OutMessage::request(msg::GET, &["fw"], &[]),
+        Reassemble::Blocks,
+    );
     let first = h.sent();
     let mut r = with_block(
         response(msg::CONTENT),
