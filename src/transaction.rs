@@ -65,9 +65,23 @@ impl Changes {
     }
 
     fn of_instance(&mut self, o: u16, iid: u16, before: &Resources, after: &Resources) {
-        let rids: BTreeSet<u16> = before.keys().chain(after.keys()).copied().collect();
-        for rid in rids {
-            if before.get(&rid) != after.get(&rid) {
+        // Both are sorted by resource ID: one walk over the two side by side, comparing the
+        // values of IDs present in both (no set of IDs put together first: issue 15).
+        let (mut b, mut a) = (before.iter().peekable(), after.iter().peekable());
+        loop {
+            let changed = match (b.peek(), a.peek()) {
+                (None, None) => return,
+                (Some((rb, vb)), Some((ra, va))) if rb == ra => {
+                    let rid = (vb != va).then_some(**rb);
+                    b.next();
+                    a.next();
+                    rid
+                }
+                (Some((rb, _)), Some((ra, _))) if rb > ra => a.next().map(|(rid, _)| *rid),
+                (Some(_), _) => b.next().map(|(rid, _)| *rid),
+                (None, Some(_)) => a.next().map(|(rid, _)| *rid),
+            };
+            if let Some(rid) = changed {
                 self.resources.insert(Path::resource(o, iid, rid));
             }
         }
@@ -107,7 +121,9 @@ impl Transaction {
             .collect()
     }
 
-    /// What committing would change.
+    /// What committing would change (`result_over` gives it with the result; only the unit
+    /// tests ask before).
+    #[cfg(test)]
     pub(crate) fn changes(&self) -> Changes {
         let mut changes = Changes::default();
         for o in self.touched() {
@@ -122,17 +138,19 @@ impl Transaction {
     /// The caller persists it and then installs it; dropping it instead is a rollback.
     pub(crate) fn result_over(&self, current: &Store) -> (Store, Changes) {
         let mut result = current.clone();
+        let mut changes = Changes::default();
         for o in self.touched() {
             result.adopt_object(&self.staged, o);
+            changes.of_object(o, self.base.instances(o), self.staged.instances(o));
         }
-        (result, self.changes())
+        (result, changes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
+    use crate::value::{ResourceValue, Value};
 
     fn store() -> Store {
         let mut s = Store::with_standard_objects();
@@ -141,6 +159,31 @@ mod tests {
         s.set(&Path::resource(1, 0, 1), Value::Integer(300))
             .unwrap();
         s
+    }
+
+    #[test]
+    fn changes_name_each_resource_added_removed_or_changed_and_no_other() {
+        // Every pattern of four IDs: absent, 1 or 2 before, absent, 1 or 2 after.
+        let of = |pattern: u32, shift: u32| -> Resources {
+            (0..4u16)
+                .filter_map(|rid| match (pattern >> (shift + 2 * u32::from(rid))) & 3 {
+                    0 => None,
+                    v => Some((rid * 3, ResourceValue::Single(Value::Integer(i64::from(v))))),
+                })
+                .collect()
+        };
+        for pattern in 0..(1u32 << 16) {
+            let (before, after) = (of(pattern, 0), of(pattern, 8));
+            let mut changes = Changes::default();
+            changes.of_instance(3, 0, &before, &after);
+            let expected: BTreeSet<Path> = (0..4u16)
+                .map(|rid| rid * 3)
+                .filter(|rid| before.get(rid) != after.get(rid))
+                .map(|rid| Path::resource(3, 0, rid))
+                .collect();
+            assert_eq!(changes.resources, expected, "{pattern:#x}");
+            assert!(changes.instances.is_empty());
+        }
     }
 
     #[test]

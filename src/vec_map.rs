@@ -178,6 +178,13 @@ impl<K: Ord, V> VecMap<K, V> {
 
     /// Sets `key` to `value`; the value it replaced, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        // Keys often come in ascending order (decoded payloads, collected iterators): those
+        // append without a search.
+        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+            self.grow_by_one();
+            self.entries.push((key, value));
+            return None;
+        }
         match self.find(&key) {
             Ok(at) => self
                 .entries

@@ -38,6 +38,10 @@ impl OutMessage {
     /// A request with one Uri-Path option per segment and one Uri-Query option per query.
     pub(crate) fn request(code: u8, path: &[&str], queries: &[&str]) -> OutMessage {
         let mut m = OutMessage::new(code);
+        // Room for these and a few more (a Register's queries and Content-Format), so the
+        // buffer is allocated once.
+        let given: usize = path.iter().chain(queries).map(|s| s.len() + 3).sum();
+        m.options.reserve_exact(given + 64);
         for segment in path {
             m.add(option::URI_PATH, segment.as_bytes());
         }

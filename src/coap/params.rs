@@ -35,6 +35,11 @@ impl TransmissionParams {
     /// `value × ACK_RANDOM_FACTOR`, rounded down, saturating.
     pub(crate) fn scale_by_random_factor(&self, value: u64) -> u64 {
         let (num, den) = self.ack_random_factor;
+        // In u64 when the product fits (always, for real parameters): a u128 division is a
+        // library call, and this runs several times per message.
+        if let Some(product) = value.checked_mul(num) {
+            return product / den.max(1);
+        }
         let scaled = u128::from(value) * u128::from(num) / u128::from(den.max(1));
         u64::try_from(scaled).unwrap_or(u64::MAX)
     }

@@ -6,6 +6,8 @@ use super::{malformed, wrong_target};
 use crate::codec::CodecError;
 use crate::model::{ResourceShape, Schema};
 use crate::path::{Path, MAX_ID};
+use alloc::vec::Vec;
+
 use crate::value::{Instances, ResourceValue, Resources, Value};
 
 /// Decodes a TLV write payload addressed to `target` into the instances it carries.
@@ -76,22 +78,28 @@ fn decode_resources(
     schema: &dyn Schema,
 ) -> Result<Resources, CodecError> {
     // Room for every entry at once (issue 15: growing one by one reallocated per resource).
-    let mut seen = crate::value::VecMap::with_capacity(entries.len());
     let mut out = Resources::with_capacity(entries.len());
+    // The IDs of resources skipped as unknown, to find those twice too (rarely any).
+    let mut skipped = Vec::new();
     for e in entries {
         check_id(e.id)?;
-        if seen.insert(e.id, ()).is_some() {
-            return Err(malformed("resource appears twice in one instance"));
-        }
         let shape = schema.shape(object, e.id);
         let rv = match e.kind {
             TlvKind::Resource => decode_single(e, shape)?,
             TlvKind::MultipleResource => decode_multiple(&e.children()?, shape)?,
             _ => return Err(malformed("instance holds something else than resources")),
         };
-        // Core 1.1 §7.4.3: "a parser can skip TLVs for which the Resource is not known".
-        if let Some(rv) = rv {
-            out.insert(e.id, rv);
+        let twice = match rv {
+            Some(rv) => out.insert(e.id, rv).is_some(),
+            // Core 1.1 §7.4.3: "a parser can skip TLVs for which the Resource is not known".
+            None if skipped.contains(&e.id) => true,
+            None => {
+                skipped.push(e.id);
+                false
+            }
+        };
+        if twice {
+            return Err(malformed("resource appears twice in one instance"));
         }
     }
     out.shrink();
