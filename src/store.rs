@@ -8,7 +8,7 @@
 //! copied. A transaction (`crate::transaction`) is therefore a clone, and what it changed is
 //! the objects whose `Arc` no longer points where the original's does.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::model::{ObjectDef, ResourceShape, Schema};
@@ -73,6 +73,10 @@ struct ObjectSlot {
     /// application asks).
     persistent: bool,
 }
+
+/// See [`Store::version`].
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectVersion(Weak<Instances>);
 
 /// Objects, instances and values of one client.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -315,6 +319,24 @@ impl Store {
         }
     }
 
+    /// The version of object `oid`'s data now, to tell later whether it changed
+    /// ([`is_version`](Self::is_version)) without keeping the data alive: a snapshot kept as a
+    /// `Store` clone made every later write copy the object first (issue 15: a notification of
+    /// the battery level copied and dropped the whole Device object).
+    pub(crate) fn version(&self, oid: u16) -> Option<ObjectVersion> {
+        let slot = self.objects.get(&oid)?;
+        Some(ObjectVersion(Arc::downgrade(&slot.instances)))
+    }
+
+    /// Whether object `oid`'s data is still `version`. Every change goes through
+    /// `Arc::make_mut` or replaces the `Arc`, and either gives the data another address while a
+    /// `Weak` to the old one exists (the `Weak` also keeps that address from being reused).
+    pub(crate) fn is_version(&self, oid: u16, version: &ObjectVersion) -> bool {
+        self.objects
+            .get(&oid)
+            .is_some_and(|slot| core::ptr::eq(Arc::as_ptr(&slot.instances), version.0.as_ptr()))
+    }
+
     /// Takes object `oid`'s instances from `from` (sharing them), if both stores define it.
     pub fn adopt_object(&mut self, from: &Store, oid: u16) {
         if let (Some(slot), Some(src)) = (self.objects.get_mut(&oid), from.objects.get(&oid)) {
@@ -368,6 +390,53 @@ mod tests {
 
     fn single(v: Value) -> ResourceValue {
         ResourceValue::Single(v)
+    }
+
+    #[test]
+    fn a_version_tells_every_change_of_its_object_and_no_other() {
+        let mut s = Store::with_standard_objects();
+        let battery = Path::resource(3, 0, 9);
+        s.set(&battery, Value::Integer(80)).unwrap();
+        s.set(&Path::resource(1, 0, 1), Value::Integer(300))
+            .unwrap();
+        // Each way a store's object changes, run on a store whose Device (3) and Server (1)
+        // versions were just taken: Device must read as changed, Server as not.
+        let changes: [fn(&mut Store); 8] = [
+            |s| s.set(&Path::resource(3, 0, 9), Value::Integer(81)).unwrap(),
+            // Written back to the same value: still a write, reported (the observer then
+            // compares values and finds nothing to notify).
+            |s| s.set(&Path::resource(3, 0, 9), Value::Integer(80)).unwrap(),
+            |s| assert!(s.remove_resource(3, 0, 9)),
+            |s| assert!(s.remove_instance(3, 0)),
+            |s| s.merge_instance(3, 0, Resources::new()).unwrap(),
+            |s| s.set_instances(3, Instances::new()).unwrap(),
+            |s| {
+                let mut staged = s.clone();
+                staged
+                    .set(&Path::resource(3, 0, 9), Value::Integer(5))
+                    .unwrap();
+                s.adopt_object(&staged, 3);
+            },
+            |s| {
+                // Two writes: the second no longer has a Weak to move away from.
+                s.set(&Path::resource(3, 0, 9), Value::Integer(1)).unwrap();
+                s.set(&Path::resource(3, 0, 9), Value::Integer(2)).unwrap();
+            },
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            // Its own copy of the data, as a client's store holds it (no other holder).
+            let mut store = Store::with_standard_objects();
+            for o in [1, 3] {
+                let instances = s.instances(o).cloned().unwrap_or_default();
+                store.set_instances(o, instances).unwrap();
+            }
+            let (device, server) = (store.version(3).unwrap(), store.version(1).unwrap());
+            assert!(store.is_version(3, &device) && store.is_version(1, &server));
+            change(&mut store);
+            assert!(!store.is_version(3, &device), "change {n} not seen");
+            assert!(store.is_version(1, &server), "change {n} seen on object 1");
+        }
+        assert!(s.version(4242).is_none());
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::registrations::{RegExchange, RegOutput, Registrations};
 use crate::request::{Reply, Request};
 use crate::rng::Rng;
 use crate::smartcard::{self, Smartcard, SmartcardWrite};
-use crate::store::Store;
+use crate::store::{ObjectVersion, Store};
 use crate::timers::{Timer, Timers};
 use crate::transaction::Transaction;
 use crate::value::{Instances, ResourceValue, Value};
@@ -139,9 +139,9 @@ pub struct Client {
     observations: Observations,
     /// The Write-Attributes of every server.
     attributes: AttributeStore,
-    /// The store as it was when observed values were last compared (copy-on-write: shares
-    /// every object that did not change since). None while nothing is observed.
-    observed_baseline: Option<Store>,
+    /// The versions of the observed objects when observed values were last compared. None
+    /// while nothing is observed.
+    observed_baseline: Option<crate::vec_map::VecMap<u16, ObjectVersion>>,
     /// Offline mode (see `offline`): nothing new is sent.
     offline: bool,
     /// Queue mode's awake window (`Config::queue_mode`).

@@ -187,8 +187,8 @@ impl Client {
     }
 
     /// Finds the changes made to store-held objects since the last look, whichever way they
-    /// were made (`set`, `store_mut`, a server's Write): the object's copy-on-write data is
-    /// shared with the last look's copy unless it changed, so unchanged objects cost nothing.
+    /// were made (`set`, `store_mut`, a server's Write): an object's data is at another
+    /// address once it changed (`Store::version`), so unchanged objects cost nothing.
     fn detect_changes(&mut self, now: u64) {
         if self.observations.is_empty() {
             self.observed_baseline = None;
@@ -208,7 +208,13 @@ impl Client {
         for (peer, token) in seen {
             self.mark_changed(now, peer, &token);
         }
-        self.observed_baseline = Some(self.store.clone());
+        let store = &self.store;
+        let versions = self
+            .observations
+            .objects()
+            .filter_map(|o| Some((o, store.version(o)?)))
+            .collect();
+        self.observed_baseline = Some(versions);
     }
 
     /// The store-held objects some observation looks at that changed since the last look
@@ -222,7 +228,10 @@ impl Client {
         self.observations
             .objects()
             .filter(|o| !self.handlers.contains_key(o))
-            .filter(move |o| baseline.is_none_or(|b| !self.store.shares_object(b, *o)))
+            .filter(move |o| {
+                let seen = baseline.and_then(|b| b.get(o));
+                !seen.is_some_and(|v| self.store.is_version(*o, v))
+            })
     }
 
     /// Whether an observed store-held object changed since the last look (`poll_timeout`
@@ -250,11 +259,12 @@ impl Client {
             .observations
             .iter()
             .filter(|o| self.regs.is_registered_with(o.ssid))
-            .map(|o| {
+            .filter_map(|o| {
                 let attrs = self.effective_attrs(o.ssid, &o.path);
-                (o.peer, o.token.clone(), o.schedule.due(&attrs, now))
+                let due = o.schedule.due(&attrs, now);
+                // Only a due one's token is copied (this runs on every turn).
+                (due != Due::Nothing).then(|| (o.peer, o.token.clone(), due))
             })
-            .filter(|(_, _, d)| *d != Due::Nothing)
             .collect();
         for (peer, token, due) in due {
             match due {
@@ -280,11 +290,14 @@ impl Client {
     /// format. A read that fails is sent as that error and ends the observation (RFC 7641
     /// §4.2: a non-2.xx notification removes the observer), as does one too large to send.
     fn notify(&mut self, now: u64, peer: PeerId, token: &[u8]) {
-        let Some(obs) = self.find(peer, token).cloned() else {
+        // The observation is borrowed, not cloned (issue 15: a clone copied its request and
+        // its snapshot of the values for every notification).
+        let Some(obs) = self.observations.get(peer, token) else {
             return;
         };
+        let (ssid, path) = (obs.ssid, obs.path);
         let ctx = DmContext {
-            ssid: obs.ssid,
+            ssid,
             default_format: self.config.default_format,
             max_instances: self.config.limits.max_instances,
         };
@@ -294,16 +307,19 @@ impl Client {
         let reply = self.bounded(reply);
         if reply.code != msg::CONTENT {
             let ended = self.observations.remove_token(peer, token);
-            self.deliver(now, obs.ssid, peer, token, reply, true);
+            self.deliver(now, ssid, peer, token, reply, true);
             if let Some(gone) = ended {
                 self.observation_ended(gone);
             }
             return;
         }
-        self.deliver(now, obs.ssid, peer, token, reply, false);
+        self.deliver(now, ssid, peer, token, reply, false);
         // The periods restart from this notification, sent or stored.
-        let attrs = self.effective_attrs(obs.ssid, &obs.path);
-        let value = self.numeric_value(&obs.path, &attrs);
+        let attrs = self.effective_attrs(ssid, &path);
+        let value = self.numeric_value(&path, &attrs);
+        let Some(obs) = self.find(peer, token) else {
+            return;
+        };
         let snapshot = self.snapshots(&obs.paths);
         if let Some(o) = self.find_mut(peer, token) {
             o.schedule.notified(now, value);

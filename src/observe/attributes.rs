@@ -362,7 +362,13 @@ impl AttributeStore {
     ) -> Attributes {
         let mut out = Attributes::default();
         let mut level = Path::ROOT;
-        for &id in path.ids() {
+        // No server wrote attributes (the common case): no level to look up.
+        let ids = if self.levels.is_empty() {
+            &[][..]
+        } else {
+            path.ids()
+        };
+        for &id in ids {
             level = match level.child(id) {
                 Some(p) => p,
                 None => break,
