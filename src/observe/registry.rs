@@ -40,11 +40,30 @@ pub(crate) struct Observation {
 
 /// Every observation, in the order they were established, indexed by (peer, token) and by the
 /// exchange of its last notification, so that finding one costs O(log n) whatever their number.
+/// A token as a map key, held inline: at most 8 bytes (RFC 7252 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TokenKey {
+    len: u8,
+    bytes: [u8; 8],
+}
+
+impl TokenKey {
+    /// `None` for a token over 8 bytes, which no well-formed message carries.
+    fn of(token: &[u8]) -> Option<TokenKey> {
+        let mut bytes = [0; 8];
+        bytes.get_mut(..token.len())?.copy_from_slice(token);
+        Some(TokenKey {
+            len: token.len() as u8,
+            bytes,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Observations {
     /// By establishment number: iteration is oldest first.
     list: BTreeMap<u64, Observation>,
-    by_token: BTreeMap<(PeerId, Vec<u8>), u64>,
+    by_token: BTreeMap<(PeerId, TokenKey), u64>,
     by_exchange: BTreeMap<ExchangeId, u64>,
     /// How many observations look at each object.
     objects: BTreeMap<u16, usize>,
@@ -84,7 +103,12 @@ impl Observations {
         let old = self.remove_token(obs.peer, &obs.token);
         let id = self.next_id;
         self.next_id += 1;
-        self.by_token.insert((obs.peer, obs.token.clone()), id);
+        // The endpoint delivers no request with a token over 8 bytes (RFC 7252 §3: a format
+        // error), so every observation has a key.
+        let Some(key) = TokenKey::of(&obs.token) else {
+            return old;
+        };
+        self.by_token.insert((obs.peer, key), id);
         for o in object_ids(&obs) {
             *self.objects.entry(o).or_default() += 1;
         }
@@ -94,22 +118,26 @@ impl Observations {
 
     /// Whether a new observation (not replacing one) fits under `max`.
     pub(crate) fn has_room(&self, peer: PeerId, token: &[u8], max: usize) -> bool {
-        self.list.len() < max || self.by_token.contains_key(&(peer, token.to_vec()))
+        self.list.len() < max || self.id_of(peer, token).is_some()
+    }
+
+    /// The observation `peer` made with `token`, by its key (no copy of the token: issue 15).
+    fn id_of(&self, peer: PeerId, token: &[u8]) -> Option<u64> {
+        self.by_token.get(&(peer, TokenKey::of(token)?)).copied()
     }
 
     pub(crate) fn get(&self, peer: PeerId, token: &[u8]) -> Option<&Observation> {
-        let id = self.by_token.get(&(peer, token.to_vec()))?;
-        self.list.get(id)
+        self.list.get(&self.id_of(peer, token)?)
     }
 
     pub(crate) fn get_mut(&mut self, peer: PeerId, token: &[u8]) -> Option<&mut Observation> {
-        let id = self.by_token.get(&(peer, token.to_vec()))?;
-        self.list.get_mut(id)
+        let id = self.id_of(peer, token)?;
+        self.list.get_mut(&id)
     }
 
     /// Records `exchange` as the last notification of the observation (peer, token).
     pub(crate) fn set_exchange(&mut self, peer: PeerId, token: &[u8], exchange: ExchangeId) {
-        let Some(&id) = self.by_token.get(&(peer, token.to_vec())) else {
+        let Some(id) = self.id_of(peer, token) else {
             return;
         };
         if let Some(obs) = self.list.get_mut(&id) {
@@ -121,7 +149,7 @@ impl Observations {
     }
 
     pub(crate) fn remove_token(&mut self, peer: PeerId, token: &[u8]) -> Option<Observation> {
-        let id = *self.by_token.get(&(peer, token.to_vec()))?;
+        let id = self.id_of(peer, token)?;
         self.remove_id(id)
     }
 
@@ -146,7 +174,9 @@ impl Observations {
 
     fn remove_id(&mut self, id: u64) -> Option<Observation> {
         let obs = self.list.remove(&id)?;
-        self.by_token.remove(&(obs.peer, obs.token.clone()));
+        if let Some(key) = TokenKey::of(&obs.token) {
+            self.by_token.remove(&(obs.peer, key));
+        }
         if let Some(x) = obs.last_exchange {
             self.by_exchange.remove(&x);
         }
@@ -224,6 +254,21 @@ mod tests {
         assert!(!overlaps(&Path::resource(3, 0, 10), &r));
         assert!(!overlaps(&Path::instance(3, 1), &r));
         assert!(!overlaps(&Path::object(4), &r));
+    }
+
+    #[test]
+    fn token_keys_tell_every_token_of_up_to_8_bytes_apart() {
+        // Zero bytes of different lengths are different tokens (RFC 7252 §5.3.1).
+        let tokens: Vec<Vec<u8>> = (0..=8)
+            .flat_map(|len| [alloc::vec![0u8; len], alloc::vec![0xFF; len]])
+            .chain([alloc::vec![1, 2, 3], alloc::vec![3, 2, 1]])
+            .collect();
+        for a in &tokens {
+            for b in &tokens {
+                assert_eq!(TokenKey::of(a) == TokenKey::of(b), a == b, "{a:?} {b:?}");
+            }
+        }
+        assert!(TokenKey::of(&[0; 9]).is_none());
     }
 
     #[test]
