@@ -154,13 +154,17 @@ impl<'a> DataModel<'a> {
         i: u16,
     ) -> Result<Cow<'s, Resources>, u8> {
         let inst = store.instance(def.id, i).ok_or(msg::NOT_FOUND)?;
-        let readable = |rid: &u16| def.resource(*rid).is_some_and(|r| r.operations.readable());
-        if inst.keys().all(readable) {
+        let mut defs = def.ascending();
+        if inst
+            .keys()
+            .all(|rid| defs.get(*rid).is_some_and(|r| r.operations.readable()))
+        {
             return Ok(Cow::Borrowed(inst));
         }
+        let mut defs = def.ascending();
         Ok(Cow::Owned(
             inst.iter()
-                .filter(|(rid, _)| readable(rid))
+                .filter(|(rid, _)| defs.get(**rid).is_some_and(|r| r.operations.readable()))
                 .map(|(k, v)| (*k, v.clone()))
                 .collect(),
         ))

@@ -184,13 +184,28 @@ pub fn write_entry(
         Err(_) => 3,
     };
     ty |= (len_bytes as u8) << 3;
-    out.push(ty);
+    // The header (type, ID, length: at most 6 bytes) put together first, then appended with
+    // the value in two copies (issue 15: byte by byte it was a third of a TLV Read's encoding).
+    let mut head = [ty, 0, 0, 0, 0, 0];
+    let mut n = 1;
+    let mut put = |b: u8| {
+        if let Some(slot) = head.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    };
     match short_id {
-        Some(b) => out.push(b),
-        None => out.extend_from_slice(&id.to_be_bytes()),
+        Some(b) => put(b),
+        None => id.to_be_bytes().into_iter().for_each(&mut put),
     }
     let len_be = (len as u32).to_be_bytes();
-    out.extend_from_slice(len_be.get(4 - len_bytes..).unwrap_or(&[]));
+    len_be
+        .get(4 - len_bytes..)
+        .unwrap_or(&[])
+        .iter()
+        .for_each(|b| put(*b));
+    out.reserve(n + value.len());
+    out.extend_from_slice(head.get(..n).unwrap_or(&[]));
     out.extend_from_slice(value);
     Ok(())
 }
