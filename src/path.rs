@@ -147,14 +147,24 @@ impl Path {
 }
 
 fn parse_id(seg: &str) -> Result<u16, PathError> {
-    // Only plain decimal digits: "+1", " 1" or "01x" are not IDs.
-    if seg.is_empty() || seg.len() > 5 || !seg.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(PathError::BadSegment(seg.to_string()));
+    id_of(seg.as_bytes()).ok_or_else(|| PathError::BadSegment(seg.to_string()))
+}
+
+/// The ID a segment names: 1 to 5 plain decimal digits ("+1", " 1" or "01x" are not IDs)
+/// below MAX_ID. Read from the bytes as they came, so a request's path needs no UTF-8 check
+/// first (digits are ASCII).
+pub(crate) fn id_of(seg: &[u8]) -> Option<u16> {
+    if seg.is_empty() || seg.len() > 5 {
+        return None;
     }
-    match seg.parse::<u32>() {
-        Ok(v) if v < u32::from(MAX_ID) => Ok(v as u16),
-        _ => Err(PathError::BadSegment(seg.to_string())),
+    let mut v = 0u32;
+    for b in seg {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(b - b'0');
     }
+    u16::try_from(v).ok().filter(|id| *id != MAX_ID)
 }
 
 impl fmt::Display for Path {
@@ -209,6 +219,28 @@ impl core::str::FromStr for Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_is_an_id_when_it_is_1_to_5_digits_below_max_id() {
+        for (seg, id) in [
+            ("0", Some(0)),
+            ("00000", Some(0)),
+            ("007", Some(7)),
+            ("65534", Some(65534)),
+            ("65535", None),
+            ("65536", None),
+            ("99999", None),
+            ("000001", None),
+            ("", None),
+            ("+1", None),
+            (" 1", None),
+            ("1a", None),
+            ("١", None), // an Arabic-Indic digit is no ASCII digit
+        ] {
+            assert_eq!(id_of(seg.as_bytes()), id, "{seg:?}");
+            assert_eq!(parse_id(seg).ok(), id, "{seg:?}");
+        }
+    }
 
     #[test]
     fn text_is_what_display_writes_at_every_length() {

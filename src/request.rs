@@ -34,8 +34,13 @@ impl Request {
         let mut path = Ok(Path::ROOT);
         let (mut count, mut first) = (0usize, None);
         for value in p.option(option::URI_PATH) {
-            let segment = core::str::from_utf8(value).ok()?;
             count += 1;
+            // The usual segment is an ID: ASCII digits, valid UTF-8 without checking.
+            if let Some(id) = crate::path::id_of(value) {
+                path = path.and_then(|at: Path| at.child(id).ok_or(PathError::TooLong));
+                continue;
+            }
+            let segment = core::str::from_utf8(value).ok()?;
             first = first.or(Some(segment));
             path = path.and_then(|at: Path| at.with_segment(segment));
         }
