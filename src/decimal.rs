@@ -46,6 +46,12 @@ impl Decimal {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or_default()
     }
+
+    /// The digits (and sign) as text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and '-' are ever written.
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +87,6 @@ mod tests {
         for n in [0u64, 7, 5683, u64::from(u32::MAX), 10u64.pow(18)] {
             assert_eq!(Decimal::of_unsigned(n).as_bytes(), n.to_string().as_bytes());
         }
-        assert_eq!(Decimal::of(i64::MIN).as_bytes(), b"-9223372036854775808");
+        assert_eq!(Decimal::of(i64::MIN).as_str(), "-9223372036854775808");
     }
 }

@@ -10,13 +10,13 @@ use crate::accounts::ServerAccount;
 use crate::coap::message::option;
 use crate::coap::msg;
 use crate::coap::out_message::OutMessage;
-use crate::codec::link::write_attr;
+use crate::codec::link::LinkWriter;
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
 use crate::data_model::AppInstances;
 use crate::decimal::Decimal;
 use crate::model::oid;
-use crate::path::{Path, PathText};
+use crate::path::Path;
 use crate::peer::PeerId;
 use crate::store::Store;
 
@@ -146,19 +146,12 @@ pub(crate) fn root_ct(config: &Config) -> Option<String> {
 pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -> String {
     // Written directly rather than as `Link`s through `format_links` (issue 15: a `Link` with
     // its strings per instance and the formatter were ~13,000 instructions of a Register).
-    let mut out = String::with_capacity(64);
-    // Writing into a String cannot fail.
-    out.push_str("</>");
-    let _ = write_attr(&mut out, "rt", Some("oma.lwm2m"));
+    let mut links = LinkWriter::with_capacity(64);
+    links.target(&Path::ROOT);
+    links.attr("rt", Some("oma.lwm2m"));
     if let Some(ct) = root_ct(config) {
-        let _ = write_attr(&mut out, "ct", Some(&ct));
+        links.attr("ct", Some(&ct));
     }
-    let mut text = PathText::default();
-    let mut target = |out: &mut String, path: Path| {
-        out.push_str(",<");
-        out.push_str(path.text(&mut text));
-        out.push('>');
-    };
     for o in store
         .object_ids()
         .filter(|o| *o != oid::SECURITY && *o != oid::OSCORE)
@@ -175,17 +168,17 @@ pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -
         let stored = store.instances(o).filter(|_| app_ids.is_none());
         let count = app_ids.map_or(0, Vec::len) + stored.map_or(0, |i| i.len());
         if count == 0 || ver.is_some() {
-            target(&mut out, Path::object(o));
+            links.target(&Path::object(o));
             if let Some(v) = ver {
-                let _ = write_attr(&mut out, "ver", Some(v));
+                links.attr("ver", Some(v));
             }
         }
         let ids = app_ids.into_iter().flatten().copied();
         for i in ids.chain(stored.into_iter().flat_map(|m| m.keys().copied())) {
-            target(&mut out, Path::instance(o, i));
+            links.target(&Path::instance(o, i));
         }
     }
-    out
+    links.finish()
 }
 
 /// `POST /rd?ep=..&lt=..&lwm2m=..&b=..` with the object list (Transport 1.1 §6.2.1).

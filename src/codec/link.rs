@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use super::CodecError;
-use crate::path::Path;
+use crate::path::{Path, PathText};
 
 /// One link: `<target>;name=value;flag`. Attribute values are stored without quotes or
 /// escapes; [`format_links`] decides whether to quote them.
@@ -105,6 +105,46 @@ pub fn format_links(links: &[Link]) -> String {
     out
 }
 
+/// Writes a link list straight into its text, as [`format_links`] writes the same [`Link`]s,
+/// without a `Link` and its strings per entry (issue 15: the Register object list and
+/// Discover list one link per instance or resource).
+pub(crate) struct LinkWriter {
+    out: String,
+    empty: bool,
+}
+
+impl LinkWriter {
+    /// An empty list with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> LinkWriter {
+        LinkWriter {
+            out: String::with_capacity(capacity),
+            empty: true,
+        }
+    }
+
+    /// Starts the next link, to `path`.
+    pub(crate) fn target(&mut self, path: &Path) {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        self.out.push('<');
+        self.out.push_str(path.text(&mut PathText::default()));
+        self.out.push('>');
+    }
+
+    /// Adds `;name=value` (`;name` without value) to the link started last.
+    pub(crate) fn attr(&mut self, name: &str, value: Option<&str>) {
+        // Writing into a String cannot fail.
+        let _ = write_attr(&mut self.out, name, value);
+    }
+
+    /// The text.
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+}
+
 /// Whether a value must be written as a quoted-string. `uri` and `rt` are always quoted, as in
 /// every spec example (Core 1.1 §5.2.7.3, Transport 1.1 §6.2.1 `rt="oma.lwm2m"`); any other
 /// value is quoted only when it is not an RFC 6690 ptoken (e.g. `ct="110 112"`).
@@ -121,9 +161,8 @@ fn is_ptoken(value: &str) -> bool {
 }
 
 /// `;name=value` (`;name` without value) after a link's target, the value quoted as
-/// [`needs_quotes`] says; also for writers that build a link list directly (the Register
-/// object list).
-pub(crate) fn write_attr(f: &mut impl fmt::Write, name: &str, value: Option<&str>) -> fmt::Result {
+/// [`needs_quotes`] says.
+fn write_attr(f: &mut impl fmt::Write, name: &str, value: Option<&str>) -> fmt::Result {
     f.write_char(';')?;
     f.write_str(name)?;
     if let Some(v) = value {
@@ -302,6 +341,39 @@ fn malformed(msg: &str) -> CodecError {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn the_link_writer_writes_what_format_links_writes() {
+        let attrs: [&[(&str, Option<&str>)]; 5] = [
+            &[],
+            &[("rt", Some("oma.lwm2m")), ("ct", Some("110 112"))],
+            &[("dim", Some("3")), ("pmin", Some("10")), ("obs", None)],
+            &[("uri", Some("coap://[::1]:5683")), ("x", Some("a\"b\\c"))],
+            &[("ver", Some("1.1")), ("lt", Some("-0.5")), ("e", Some(""))],
+        ];
+        let paths = [
+            Path::ROOT,
+            Path::object(3),
+            Path::instance(3, 0),
+            Path::resource(65534, 65534, 65534),
+            Path::resource_instance(3, 0, 11, 2),
+        ];
+        for n in 0..=paths.len() {
+            let mut writer = LinkWriter::with_capacity(0);
+            let mut links = Vec::new();
+            for (k, path) in paths.iter().take(n).enumerate() {
+                let these = attrs[k % attrs.len()];
+                writer.target(path);
+                let mut link = Link::new(path.to_string());
+                for (name, value) in these {
+                    writer.attr(name, *value);
+                    link.attrs.push((name.to_string(), value.map(String::from)));
+                }
+                links.push(link);
+            }
+            assert_eq!(writer.finish(), format_links(&links), "{n} links");
+        }
+    }
 
     #[test]
     fn formats_the_compact_form() {

@@ -3,15 +3,16 @@
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{failed, target, DmContext};
 use crate::access::Access;
 use crate::coap::msg;
-use crate::codec::link::{format_links, Link};
+use crate::codec::link::LinkWriter;
 use crate::codec::{self, CodecError, ContentFormat};
 use crate::data_model::DataModel;
+use crate::decimal::Decimal;
 use crate::model::{ObjectDef, ResourceDef};
 use crate::path::Path;
 use crate::request::{Reply, Request};
@@ -254,7 +255,25 @@ fn discover_listing(
             "Discover targets /O, /O/I or /O/I/R",
         );
     }
-    let resource_links = |links: &mut Vec<Link>, iid: u16, present: &[(u16, Option<usize>)]| {
+    // Written straight into the text (`LinkWriter`), no `Link` per resource (issue 15).
+    let level = |links: &mut LinkWriter, p: &Path| {
+        links.target(p);
+        for (name, value) in attached(p) {
+            links.attr(&name, Some(&value));
+        }
+    };
+    let resource = |links: &mut LinkWriter, iid: u16, rid: u16, dim: Option<usize>| {
+        let p = Path::resource(def.id, iid, rid);
+        links.target(&p);
+        if let Some(n) = dim {
+            let n = Decimal::of_unsigned(u64::try_from(n).unwrap_or(u64::MAX));
+            links.attr("dim", Some(n.as_str()));
+        }
+        for (name, value) in attached(&p) {
+            links.attr(&name, Some(&value));
+        }
+    };
+    let resources = |links: &mut LinkWriter, iid: u16, present: &[(u16, Option<usize>)]| {
         let executable = def
             .resources
             .iter()
@@ -265,39 +284,31 @@ fn discover_listing(
         all.sort_unstable_by_key(|(rid, dim)| (*rid, dim.is_none()));
         all.dedup_by_key(|(rid, _)| *rid);
         for (rid, dim) in all {
-            links.push(resource_link(def.id, iid, rid, dim, attached));
+            resource(links, iid, rid, dim);
         }
     };
-    let level_link = |p: Path| {
-        let mut l = Link::new(format!("{p}"));
-        l.attrs
-            .extend(attached(&p).into_iter().map(|(k, v)| (k, Some(v))));
-        l
-    };
-    let mut links = Vec::new();
+    let mut links = LinkWriter::with_capacity(128);
     match (path.instance_id(), path.resource_id()) {
         (None, _) => {
-            let mut l = Link::new(format!("/{}", def.id));
+            let object = Path::object(def.id);
+            links.target(&object);
             if let Some(v) = def.announced_version() {
-                l.attrs.push(("ver".into(), Some(v.into())));
+                links.attr("ver", Some(v));
             }
-            l.attrs.extend(
-                attached(&Path::object(def.id))
-                    .into_iter()
-                    .map(|(k, v)| (k, Some(v))),
-            );
-            links.push(l);
+            for (name, value) in attached(&object) {
+                links.attr(&name, Some(&value));
+            }
             for (iid, present) in listing {
-                links.push(level_link(Path::instance(def.id, *iid)));
-                resource_links(&mut links, *iid, present);
+                level(&mut links, &Path::instance(def.id, *iid));
+                resources(&mut links, *iid, present);
             }
         }
         (Some(i), None) => {
             let Some(present) = listing.get(&i) else {
                 return Reply::error(msg::NOT_FOUND, format!("{path} not found"));
             };
-            links.push(level_link(Path::instance(def.id, i)));
-            resource_links(&mut links, i, present);
+            level(&mut links, &Path::instance(def.id, i));
+            resources(&mut links, i, present);
         }
         (Some(i), Some(r)) => {
             let Some(present) = listing.get(&i) else {
@@ -310,24 +321,13 @@ fn discover_listing(
                 .iter()
                 .find(|(rid, _)| *rid == r)
                 .and_then(|(_, d)| *d);
-            links.push(resource_link(def.id, i, r, dim, attached));
+            resource(&mut links, i, r, dim);
         }
     }
     Reply::content(
         ContentFormat::LinkFormat.code(),
-        format_links(&links).into_bytes(),
+        links.finish().into_bytes(),
     )
-}
-
-fn resource_link(o: u16, iid: u16, rid: u16, dim: Option<usize>, attached: &Attached<'_>) -> Link {
-    let path = Path::resource(o, iid, rid);
-    let mut l = Link::new(String::from(path.text(&mut Default::default())));
-    if let Some(n) = dim {
-        l.attrs.push(("dim".into(), Some(n.to_string())));
-    }
-    l.attrs
-        .extend(attached(&path).into_iter().map(|(k, v)| (k, Some(v))));
-    l
 }
 
 #[cfg(test)]
