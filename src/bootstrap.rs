@@ -403,7 +403,7 @@ pub(crate) fn validate(store: &Store) -> Vec<String> {
             &mut problems,
         );
         empty_keys(*iid, mode, res, &mut problems);
-        if res.contains_key(&sec::URI) && ServerUri::parse(&acct.uri).is_err() {
+        if res.contains_key(&sec::URI) && !ServerUri::is_valid(&acct.uri) {
             problems.push(format!(
                 "{} is not a valid server URI: {:?}",
                 p(sec::URI),
