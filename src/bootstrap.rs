@@ -152,9 +152,7 @@ pub(crate) fn write(
 fn is_protected(store: &Store, o: u16, i: u16) -> bool {
     match o {
         oid::DEVICE => true,
-        oid::SECURITY => accounts::security_accounts(store)
-            .iter()
-            .any(|a| a.iid == i && a.bootstrap),
+        oid::SECURITY => accounts::security(store, i).is_some_and(|a| a.is_bootstrap()),
         _ => false,
     }
 }
@@ -196,7 +194,6 @@ pub(crate) fn discover(store: &Store, path: &Path, version: Version, app: &AppIn
         Some(o) if store.def(o).is_some() => alloc::vec![o],
         Some(o) => return Reply::error(msg::NOT_FOUND, format!("object {o} not supported")),
     };
-    let securities = accounts::security_accounts(store);
     let mut links = Vec::new();
     let mut root = Link::new(String::from("/"));
     let lwm2m = version.as_str().to_string();
@@ -227,12 +224,13 @@ pub(crate) fn discover(store: &Store, path: &Path, version: Version, app: &AppIn
             let mut l = Link::new(format!("/{o}/{i}"));
             match o {
                 oid::SECURITY => {
-                    if let Some(acct) = securities.iter().find(|a| a.iid == i && !a.bootstrap) {
-                        if let Some(ssid) = acct.ssid {
+                    let account = accounts::security(store, i).filter(|a| !a.is_bootstrap());
+                    if let Some(acct) = account {
+                        if let Some(ssid) = acct.ssid() {
                             l.attrs.push(("ssid".into(), Some(ssid.to_string())));
                         }
                         if version != Version::V1_0 {
-                            l.attrs.push(("uri".into(), Some(acct.uri.clone())));
+                            l.attrs.push(("uri".into(), Some(acct.uri().to_string())));
                         }
                     }
                 }
