@@ -164,6 +164,10 @@ pub(crate) struct Security<'a> {
 }
 
 impl<'a> Security<'a> {
+    /// The instance's resources as stored.
+    pub(crate) fn resources(self) -> &'a Resources {
+        self.res
+    }
     /// `/0/x/0` as written (empty if missing).
     pub(crate) fn uri(self) -> &'a str {
         str_of(self.res, sec::URI).unwrap_or_default()
@@ -304,7 +308,8 @@ fn bytes(res: &Resources, rid: u16) -> &[u8] {
         .unwrap_or_default()
 }
 
-fn ssid_of(v: Option<i64>) -> Option<u16> {
+/// A Short Server ID read from `/0/x/10` or `/1/x/0`, if valid.
+pub(crate) fn ssid_of(v: Option<i64>) -> Option<u16> {
     // Core 1.1 §E.1: 0 and 65535 MUST NOT be used as Short Server IDs.
     v.and_then(|v| u16::try_from(v).ok())
         .filter(|v| (1..=65534).contains(v))
