@@ -364,8 +364,13 @@ fn paired_security(store: &Store, ssid: u16) -> Option<Security<'_>> {
 /// Every complete LwM2M Server account, ordered by Short Server ID. Each reads only the
 /// Security instance it pairs with.
 pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
-    let mut out = Vec::new();
-    for (iid, res) in store.instances(oid::SERVER).into_iter().flatten() {
+    let Some(servers) = store.instances(oid::SERVER) else {
+        return Vec::new();
+    };
+    // Room for every Server instance at once, so that no push reallocates (an account is
+    // some 300 bytes).
+    let mut out = Vec::with_capacity(servers.len());
+    for (iid, res) in servers {
         let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
             continue;
         };
