@@ -170,7 +170,7 @@ impl<'a> Security<'a> {
     }
     /// `/0/x/0` as written (empty if missing).
     pub(crate) fn uri(self) -> &'a str {
-        str_of(self.res, sec::URI).unwrap_or_default()
+        text(single(self.res, sec::URI))
     }
     /// `/0/x/1`: this is the Bootstrap-Server account (false if missing).
     pub(crate) fn is_bootstrap(self) -> bool {
@@ -178,7 +178,7 @@ impl<'a> Security<'a> {
     }
     /// `/0/x/2`, the Security Mode number (-1 if missing).
     pub(crate) fn mode(self) -> i64 {
-        int(self.res, sec::MODE).unwrap_or(-1)
+        mode_number(single(self.res, sec::MODE))
     }
     /// `/0/x/10`, the Short Server ID if it is a valid one.
     pub(crate) fn ssid(self) -> Option<u16> {
@@ -194,13 +194,23 @@ impl<'a> Security<'a> {
     }
     /// What makes its peer.
     pub(crate) fn transport(self) -> Transport<'a> {
+        // Resources 0 to 5 are the first entries of the sorted map: one walk reads them,
+        // where six look-ups cost four times as much (issue 15: asked on every bootstrap
+        // step).
+        let mut values = [None; 6];
+        for (rid, r) in self.res.range(..=sec::SECRET_KEY) {
+            if let Some(slot) = values.get_mut(usize::from(*rid)) {
+                *slot = r.single();
+            }
+        }
+        let [uri, bootstrap, mode, identity, server_key, secret_key] = values;
         Transport {
-            uri: self.uri(),
-            mode: self.mode(),
-            identity: bytes(self.res, sec::IDENTITY),
-            server_key: bytes(self.res, sec::SERVER_KEY),
-            secret_key: bytes(self.res, sec::SECRET_KEY),
-            bootstrap: self.is_bootstrap(),
+            uri: text(uri),
+            mode: mode_number(mode),
+            identity: opaque(identity),
+            server_key: opaque(server_key),
+            secret_key: opaque(secret_key),
+            bootstrap: is_true(bootstrap),
         }
     }
     /// The whole account, copied.
@@ -282,30 +292,46 @@ impl RegistrationProcedure {
 
 /// An Integer or Unsigned Integer resource that is not negative.
 fn uint(res: &Resources, rid: u16) -> Option<u64> {
-    match res.get(&rid)?.single()? {
+    match single(res, rid)? {
         Value::Unsigned(v) => Some(*v),
         other => other.as_i64().and_then(|v| u64::try_from(v).ok()),
     }
 }
 
-fn int(res: &Resources, rid: u16) -> Option<i64> {
-    res.get(&rid)?.single()?.as_i64()
+/// The value of single-instance resource `rid`.
+fn single(res: &Resources, rid: u16) -> Option<&Value> {
+    res.get(&rid)?.single()
 }
 
-fn str_of(res: &Resources, rid: u16) -> Option<&str> {
-    res.get(&rid)?.single()?.as_str()
+fn int(res: &Resources, rid: u16) -> Option<i64> {
+    single(res, rid)?.as_i64()
 }
 
 fn string(res: &Resources, rid: u16) -> Option<String> {
-    str_of(res, rid).map(ToString::to_string)
+    single(res, rid)?.as_str().map(ToString::to_string)
 }
 
-/// An Opaque resource (empty if missing).
-fn bytes(res: &Resources, rid: u16) -> &[u8] {
-    res.get(&rid)
-        .and_then(ResourceValue::single)
-        .and_then(Value::as_bytes)
-        .unwrap_or_default()
+// How a Security instance's resources read, missing or of another type (the defaults of
+// `SecurityAccount`), whether looked up one by one or read in one walk.
+
+/// A String (`/0/x/0`); empty otherwise.
+fn text(v: Option<&Value>) -> &str {
+    v.and_then(Value::as_str).unwrap_or_default()
+}
+
+/// An Opaque (`/0/x/3` to `/0/x/5`); empty otherwise.
+fn opaque(v: Option<&Value>) -> &[u8] {
+    v.and_then(Value::as_bytes).unwrap_or_default()
+}
+
+/// A Boolean that is true (`/0/x/1`).
+fn is_true(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_bool) == Some(true)
+}
+
+/// The Security Mode number (`/0/x/2`); -1 otherwise.
+fn mode_number(v: Option<&Value>) -> i64 {
+    v.and_then(Value::as_i64).unwrap_or(-1)
 }
 
 /// A Short Server ID read from `/0/x/10` or `/1/x/0`, if valid.
@@ -337,10 +363,7 @@ pub fn security_accounts(store: &Store) -> Vec<SecurityAccount> {
 
 /// Whether a Security instance is the Bootstrap-Server's (`/0/x/1` true).
 fn is_bootstrap(res: &Resources) -> bool {
-    res.get(&sec::BOOTSTRAP)
-        .and_then(ResourceValue::single)
-        .and_then(Value::as_bool)
-        == Some(true)
+    is_true(single(res, sec::BOOTSTRAP))
 }
 
 /// The Bootstrap-Server's Security instance, read in place (the first, if several — Finish
@@ -571,6 +594,57 @@ mod tests {
         s.set(&Path::resource(1, 5, 0), Value::Integer(7)).unwrap();
         assert_eq!(server_accounts(&s).len(), 1);
         assert_eq!(server_instance_of(&s, 7), Some(5));
+    }
+
+    /// `Security::transport` reads resources 0 to 5 in one walk; it finds what looking each
+    /// up finds, whichever of them are missing, multiple-instance or of another type (every
+    /// combination), with resources after them in the map.
+    #[test]
+    fn transport_walk_reads_what_look_ups_read() {
+        let variants = |rid: u16| -> [Option<ResourceValue>; 4] {
+            let good = match rid {
+                sec::URI => Value::String("coap://h".to_string()),
+                sec::BOOTSTRAP => Value::Boolean(true),
+                sec::MODE => Value::Integer(1),
+                _ => Value::Opaque(alloc::vec![0; usize::from(rid)]),
+            };
+            let multiple = ResourceValue::Multiple([(0, good.clone())].into_iter().collect());
+            [
+                None,
+                Some(ResourceValue::Single(good)),
+                Some(ResourceValue::Single(Value::Float(0.5))),
+                Some(multiple),
+            ]
+        };
+        for n in 0..4usize.pow(6) {
+            let mut res = Resources::new();
+            for rid in 0..6u16 {
+                let choice = n / 4usize.pow(u32::from(rid)) % 4;
+                if let Some(v) = variants(rid)[choice].clone() {
+                    res.insert(rid, v);
+                }
+            }
+            res.insert(sec::SSID, ResourceValue::Single(Value::Integer(4)));
+            let account = Security { iid: 0, res: &res };
+            let t = account.transport();
+            let walked = (
+                t.uri,
+                t.mode,
+                t.bootstrap,
+                t.identity,
+                t.server_key,
+                t.secret_key,
+            );
+            let looked_up = (
+                account.uri(),
+                account.mode(),
+                account.is_bootstrap(),
+                opaque(single(&res, sec::IDENTITY)),
+                opaque(single(&res, sec::SERVER_KEY)),
+                opaque(single(&res, sec::SECRET_KEY)),
+            );
+            assert_eq!(walked, looked_up, "{res:?}");
+        }
     }
 
     /// `Transport::is` answers what comparing with a freshly built `peer_info` answered, for
