@@ -94,15 +94,140 @@ pub struct SecurityAccount {
 impl SecurityAccount {
     /// The transport description, or `None` if the URI or mode is unusable.
     pub fn peer_info(&self) -> Option<PeerInfo> {
-        Some(PeerInfo {
-            uri: ServerUri::parse(&self.uri).ok()?,
-            security_mode: SecurityMode::from_i64(self.mode)?,
-            public_key_or_identity: self.identity.clone(),
-            server_public_key: self.server_key.clone(),
-            secret_key: self.secret_key.clone(),
+        self.transport().peer_info()
+    }
+
+    /// What makes its peer, borrowed.
+    pub(crate) fn transport(&self) -> Transport<'_> {
+        Transport {
+            uri: &self.uri,
+            mode: self.mode,
+            identity: &self.identity,
+            server_key: &self.server_key,
+            secret_key: &self.secret_key,
             bootstrap: self.bootstrap,
-            uri_text: self.uri.clone(),
+        }
+    }
+}
+
+/// What makes the peer of an account, borrowed from its Security instance: the URI as
+/// written, the mode, the keys and the Bootstrap-Server flag (Core 1.1 §5.2.5: a changed URI
+/// or key is a new peer). Finding the peer an account already has needs no copy of any of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Transport<'a> {
+    uri: &'a str,
+    mode: i64,
+    identity: &'a [u8],
+    server_key: &'a [u8],
+    secret_key: &'a [u8],
+    bootstrap: bool,
+}
+
+impl Transport<'_> {
+    /// The transport description, or `None` if the URI or mode is unusable.
+    pub(crate) fn peer_info(self) -> Option<PeerInfo> {
+        Some(PeerInfo {
+            uri: ServerUri::parse(self.uri).ok()?,
+            security_mode: SecurityMode::from_i64(self.mode)?,
+            public_key_or_identity: self.identity.to_vec(),
+            server_public_key: self.server_key.to_vec(),
+            secret_key: self.secret_key.to_vec(),
+            bootstrap: self.bootstrap,
+            uri_text: self.uri.to_string(),
         })
+    }
+
+    /// Whether `info` is what `peer_info` would build, without building it. The URI is
+    /// compared as written: every `PeerInfo` the client holds has `uri` parsed from
+    /// `uri_text` (`client::peers::peer_for` checks it in debug builds), so equal texts mean
+    /// equal parsed URIs, and one that parsed once parses again. A mode outside 0..=4 equals
+    /// no `SecurityMode`.
+    pub(crate) fn is(self, info: &PeerInfo) -> bool {
+        info.uri_text == self.uri
+            && info.security_mode.as_i64() == self.mode
+            && info.bootstrap == self.bootstrap
+            && info.public_key_or_identity == self.identity
+            && info.server_public_key == self.server_key
+            && info.secret_key == self.secret_key
+    }
+}
+
+/// A Security instance read in place: each resource is looked up when asked and nothing is
+/// copied, with the defaults of [`SecurityAccount`]. For callers that need a few resources or
+/// compare the account with a peer (issue 15: copying whole accounts for that was a tenth of
+/// a bootstrap+register).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Security<'a> {
+    /// The Security instance ID.
+    pub(crate) iid: u16,
+    res: &'a Resources,
+}
+
+impl<'a> Security<'a> {
+    /// The instance's resources as stored.
+    pub(crate) fn resources(self) -> &'a Resources {
+        self.res
+    }
+    /// `/0/x/0` as written (empty if missing).
+    pub(crate) fn uri(self) -> &'a str {
+        text(single(self.res, sec::URI))
+    }
+    /// `/0/x/1`: this is the Bootstrap-Server account (false if missing).
+    pub(crate) fn is_bootstrap(self) -> bool {
+        is_bootstrap(self.res)
+    }
+    /// `/0/x/2`, the Security Mode number (-1 if missing).
+    pub(crate) fn mode(self) -> i64 {
+        mode_number(single(self.res, sec::MODE))
+    }
+    /// `/0/x/10`, the Short Server ID if it is a valid one.
+    pub(crate) fn ssid(self) -> Option<u16> {
+        ssid_of(int(self.res, sec::SSID))
+    }
+    /// `/0/x/11`, Client Hold Off Time in seconds (0 if missing, never negative).
+    pub(crate) fn hold_off_s(self) -> i64 {
+        int(self.res, sec::HOLD_OFF).unwrap_or(0).max(0)
+    }
+    /// `/0/x/12`, Bootstrap-Server Account Timeout in seconds (0 if missing, never negative).
+    pub(crate) fn account_timeout_s(self) -> i64 {
+        int(self.res, sec::BS_ACCOUNT_TIMEOUT).unwrap_or(0).max(0)
+    }
+    /// What makes its peer.
+    pub(crate) fn transport(self) -> Transport<'a> {
+        // Resources 0 to 5 are the first entries of the sorted map: one walk reads them,
+        // where six look-ups cost four times as much (issue 15: asked on every bootstrap
+        // step).
+        let mut values = [None; 6];
+        for (rid, r) in self.res.range(..=sec::SECRET_KEY) {
+            if let Some(slot) = values.get_mut(usize::from(*rid)) {
+                *slot = r.single();
+            }
+        }
+        let [uri, bootstrap, mode, identity, server_key, secret_key] = values;
+        Transport {
+            uri: text(uri),
+            mode: mode_number(mode),
+            identity: opaque(identity),
+            server_key: opaque(server_key),
+            secret_key: opaque(secret_key),
+            bootstrap: is_true(bootstrap),
+        }
+    }
+    /// The whole account, copied.
+    pub(crate) fn account(self) -> SecurityAccount {
+        let t = self.transport();
+        SecurityAccount {
+            iid: self.iid,
+            uri: t.uri.to_string(),
+            bootstrap: t.bootstrap,
+            mode: t.mode,
+            ssid: self.ssid(),
+            hold_off_s: self.hold_off_s(),
+            account_timeout_s: self.account_timeout_s(),
+            identity: t.identity.to_vec(),
+            server_key: t.server_key.to_vec(),
+            secret_key: t.secret_key.to_vec(),
+        }
     }
 }
 
@@ -167,107 +292,123 @@ impl RegistrationProcedure {
 
 /// An Integer or Unsigned Integer resource that is not negative.
 fn uint(res: &Resources, rid: u16) -> Option<u64> {
-    match res.get(&rid)?.single()? {
+    match single(res, rid)? {
         Value::Unsigned(v) => Some(*v),
         other => other.as_i64().and_then(|v| u64::try_from(v).ok()),
     }
 }
 
+/// The value of single-instance resource `rid`.
+fn single(res: &Resources, rid: u16) -> Option<&Value> {
+    res.get(&rid)?.single()
+}
+
 fn int(res: &Resources, rid: u16) -> Option<i64> {
-    res.get(&rid)?.single()?.as_i64()
+    single(res, rid)?.as_i64()
 }
 
 fn string(res: &Resources, rid: u16) -> Option<String> {
-    res.get(&rid)?.single()?.as_str().map(ToString::to_string)
+    single(res, rid)?.as_str().map(ToString::to_string)
 }
 
-fn bytes(res: &Resources, rid: u16) -> Vec<u8> {
-    res.get(&rid)
-        .and_then(ResourceValue::single)
-        .and_then(Value::as_bytes)
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default()
+// How a Security instance's resources read, missing or of another type (the defaults of
+// `SecurityAccount`), whether looked up one by one or read in one walk.
+
+/// A String (`/0/x/0`); empty otherwise.
+fn text(v: Option<&Value>) -> &str {
+    v.and_then(Value::as_str).unwrap_or_default()
 }
 
-fn ssid_of(v: Option<i64>) -> Option<u16> {
+/// An Opaque (`/0/x/3` to `/0/x/5`); empty otherwise.
+fn opaque(v: Option<&Value>) -> &[u8] {
+    v.and_then(Value::as_bytes).unwrap_or_default()
+}
+
+/// A Boolean that is true (`/0/x/1`).
+fn is_true(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_bool) == Some(true)
+}
+
+/// The Security Mode number (`/0/x/2`); -1 otherwise.
+fn mode_number(v: Option<&Value>) -> i64 {
+    v.and_then(Value::as_i64).unwrap_or(-1)
+}
+
+/// A Short Server ID read from `/0/x/10` or `/1/x/0`, if valid.
+pub(crate) fn ssid_of(v: Option<i64>) -> Option<u16> {
     // Core 1.1 §E.1: 0 and 65535 MUST NOT be used as Short Server IDs.
     v.and_then(|v| u16::try_from(v).ok())
         .filter(|v| (1..=65534).contains(v))
 }
 
-/// Every Security instance.
-pub fn security_accounts(store: &Store) -> Vec<SecurityAccount> {
-    let Some(instances) = store.instances(oid::SECURITY) else {
-        return Vec::new();
-    };
-    instances
-        .iter()
-        .map(|(iid, res)| security_account(*iid, res))
-        .collect()
+/// Every Security instance, read in place, by instance ID.
+pub(crate) fn securities(store: &Store) -> impl Iterator<Item = Security<'_>> {
+    store
+        .instances(oid::SECURITY)
+        .into_iter()
+        .flatten()
+        .map(|(iid, res)| Security { iid: *iid, res })
 }
 
-/// One Security instance read as an account.
-fn security_account(iid: u16, res: &Resources) -> SecurityAccount {
-    SecurityAccount {
-        iid,
-        uri: string(res, sec::URI).unwrap_or_default(),
-        bootstrap: is_bootstrap(res),
-        mode: int(res, sec::MODE).unwrap_or(-1),
-        ssid: ssid_of(int(res, sec::SSID)),
-        hold_off_s: int(res, sec::HOLD_OFF).unwrap_or(0).max(0),
-        account_timeout_s: int(res, sec::BS_ACCOUNT_TIMEOUT).unwrap_or(0).max(0),
-        identity: bytes(res, sec::IDENTITY),
-        server_key: bytes(res, sec::SERVER_KEY),
-        secret_key: bytes(res, sec::SECRET_KEY),
-    }
+/// Security instance `iid`, read in place.
+pub(crate) fn security(store: &Store, iid: u16) -> Option<Security<'_>> {
+    let res = store.instances(oid::SECURITY)?.get(&iid)?;
+    Some(Security { iid, res })
+}
+
+/// Every Security instance.
+pub fn security_accounts(store: &Store) -> Vec<SecurityAccount> {
+    securities(store).map(Security::account).collect()
 }
 
 /// Whether a Security instance is the Bootstrap-Server's (`/0/x/1` true).
 fn is_bootstrap(res: &Resources) -> bool {
-    res.get(&sec::BOOTSTRAP)
-        .and_then(ResourceValue::single)
-        .and_then(Value::as_bool)
-        == Some(true)
+    is_true(single(res, sec::BOOTSTRAP))
+}
+
+/// The Bootstrap-Server's Security instance, read in place (the first, if several — Finish
+/// refuses configurations with more than one). Asked on every bootstrap step (issue 15).
+pub(crate) fn bootstrap_security(store: &Store) -> Option<Security<'_>> {
+    securities(store).find(|s| s.is_bootstrap())
 }
 
 /// The Bootstrap-Server account, if the device has one (the first, if several — Finish refuses
-/// configurations with more than one). Only that instance is read (issue 15: this is asked
-/// on every bootstrap step).
+/// configurations with more than one).
 pub fn bootstrap_account(store: &Store) -> Option<SecurityAccount> {
-    let (iid, res) = store
-        .instances(oid::SECURITY)?
-        .iter()
-        .find(|(_, res)| is_bootstrap(res))?;
-    Some(security_account(*iid, res))
+    bootstrap_security(store).map(Security::account)
+}
+
+/// The Security instance an LwM2M Server account `ssid` pairs with: the first that is not the
+/// Bootstrap-Server's and holds `ssid`.
+fn paired_security(store: &Store, ssid: u16) -> Option<Security<'_>> {
+    securities(store).find(|s| !s.is_bootstrap() && s.ssid() == Some(ssid))
 }
 
 /// Every complete LwM2M Server account, ordered by Short Server ID. Each reads only the
 /// Security instance it pairs with.
 pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
-    let securities = store.instances(oid::SECURITY);
-    let mut out = Vec::new();
-    if let Some(servers) = store.instances(oid::SERVER) {
-        for (iid, res) in servers {
-            let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
-                continue;
-            };
-            let paired = securities.and_then(|all| {
-                all.iter()
-                    .find(|(_, s)| !is_bootstrap(s) && ssid_of(int(s, sec::SSID)) == Some(ssid))
-            });
-            let Some((security_iid, security)) = paired else {
-                continue;
-            };
-            out.push(ServerAccount {
-                ssid,
-                server_iid: *iid,
-                security: security_account(*security_iid, security),
-                lifetime_s: int(res, srv::LIFETIME).unwrap_or(86400),
-                binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
-                disable_timeout_s: uint(res, srv::DISABLE_TIMEOUT).unwrap_or(86400),
-                procedure: RegistrationProcedure::read(res),
-            });
-        }
+    let Some(servers) = store.instances(oid::SERVER) else {
+        return Vec::new();
+    };
+    // Room for every Server instance at once, so that no push reallocates (an account is
+    // some 300 bytes).
+    let mut out = Vec::with_capacity(servers.len());
+    for (iid, res) in servers {
+        let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
+            continue;
+        };
+        let Some(security) = paired_security(store, ssid) else {
+            continue;
+        };
+        out.push(ServerAccount {
+            ssid,
+            server_iid: *iid,
+            security: security.account(),
+            lifetime_s: int(res, srv::LIFETIME).unwrap_or(86400),
+            binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
+            disable_timeout_s: uint(res, srv::DISABLE_TIMEOUT).unwrap_or(86400),
+            procedure: RegistrationProcedure::read(res),
+        });
     }
     out.sort_by_key(|a| a.ssid);
     out
@@ -276,18 +417,9 @@ pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
 /// The Short Server IDs of every complete LwM2M Server account (those `server_accounts`
 /// returns), without copying the accounts: asked on every DM request (`access`).
 pub(crate) fn server_ssids(store: &Store) -> alloc::collections::BTreeSet<u16> {
-    let Some(securities) = store.instances(oid::SECURITY) else {
-        return Default::default();
-    };
-    let dm_ssids: alloc::collections::BTreeSet<u16> = securities
-        .values()
-        .filter(|res| {
-            res.get(&sec::BOOTSTRAP)
-                .and_then(ResourceValue::single)
-                .and_then(Value::as_bool)
-                != Some(true)
-        })
-        .filter_map(|res| ssid_of(int(res, sec::SSID)))
+    let dm_ssids: alloc::collections::BTreeSet<u16> = securities(store)
+        .filter(|s| !s.is_bootstrap())
+        .filter_map(Security::ssid)
         .collect();
     store
         .instances(oid::SERVER)
@@ -413,10 +545,7 @@ pub mod factory {
 
     /// The Security instance of the LwM2M Server account `ssid`, if there is one.
     pub fn security_instance_of(store: &Store, ssid: u16) -> Option<u16> {
-        security_accounts(store)
-            .into_iter()
-            .find(|a| !a.bootstrap && a.ssid == Some(ssid))
-            .map(|a| a.iid)
+        paired_security(store, ssid).map(|s| s.iid)
     }
 
     /// The mandatory Device resources with placeholder values; applications overwrite them.
@@ -465,5 +594,121 @@ mod tests {
         s.set(&Path::resource(1, 5, 0), Value::Integer(7)).unwrap();
         assert_eq!(server_accounts(&s).len(), 1);
         assert_eq!(server_instance_of(&s, 7), Some(5));
+    }
+
+    /// `Security::transport` reads resources 0 to 5 in one walk; it finds what looking each
+    /// up finds, whichever of them are missing, multiple-instance or of another type (every
+    /// combination), with resources after them in the map.
+    #[test]
+    fn transport_walk_reads_what_look_ups_read() {
+        let variants = |rid: u16| -> [Option<ResourceValue>; 4] {
+            let good = match rid {
+                sec::URI => Value::String("coap://h".to_string()),
+                sec::BOOTSTRAP => Value::Boolean(true),
+                sec::MODE => Value::Integer(1),
+                _ => Value::Opaque(alloc::vec![0; usize::from(rid)]),
+            };
+            let multiple = ResourceValue::Multiple([(0, good.clone())].into_iter().collect());
+            [
+                None,
+                Some(ResourceValue::Single(good)),
+                Some(ResourceValue::Single(Value::Float(0.5))),
+                Some(multiple),
+            ]
+        };
+        for n in 0..4usize.pow(6) {
+            let mut res = Resources::new();
+            for rid in 0..6u16 {
+                let choice = n / 4usize.pow(u32::from(rid)) % 4;
+                if let Some(v) = variants(rid)[choice].clone() {
+                    res.insert(rid, v);
+                }
+            }
+            res.insert(sec::SSID, ResourceValue::Single(Value::Integer(4)));
+            let account = Security { iid: 0, res: &res };
+            let t = account.transport();
+            let walked = (
+                t.uri,
+                t.mode,
+                t.bootstrap,
+                t.identity,
+                t.server_key,
+                t.secret_key,
+            );
+            let looked_up = (
+                account.uri(),
+                account.mode(),
+                account.is_bootstrap(),
+                opaque(single(&res, sec::IDENTITY)),
+                opaque(single(&res, sec::SERVER_KEY)),
+                opaque(single(&res, sec::SECRET_KEY)),
+            );
+            assert_eq!(walked, looked_up, "{res:?}");
+        }
+    }
+
+    /// `Transport::is` answers what comparing with a freshly built `peer_info` answered, for
+    /// every field a peer differs by, and for accounts that have no peer at all.
+    #[test]
+    fn transport_is_what_peer_info_equality_was() {
+        let base = SecurityAccount {
+            iid: 0,
+            uri: "coaps://h:5684".to_string(),
+            bootstrap: false,
+            mode: 0,
+            ssid: Some(1),
+            hold_off_s: 0,
+            account_timeout_s: 0,
+            identity: b"id".to_vec(),
+            server_key: b"sk".to_vec(),
+            secret_key: b"psk".to_vec(),
+        };
+        let variants = [
+            base.clone(),
+            SecurityAccount {
+                uri: "COAPS://h:5684".to_string(),
+                ..base.clone()
+            },
+            SecurityAccount {
+                uri: "coaps://h".to_string(),
+                ..base.clone()
+            },
+            SecurityAccount {
+                uri: "not a uri".to_string(),
+                ..base.clone()
+            },
+            SecurityAccount {
+                bootstrap: true,
+                ..base.clone()
+            },
+            SecurityAccount {
+                mode: 3,
+                ..base.clone()
+            },
+            SecurityAccount {
+                mode: 9,
+                ..base.clone()
+            },
+            SecurityAccount {
+                identity: b"other".to_vec(),
+                ..base.clone()
+            },
+            SecurityAccount {
+                server_key: Vec::new(),
+                ..base.clone()
+            },
+            SecurityAccount {
+                secret_key: b"x".to_vec(),
+                ..base.clone()
+            },
+        ];
+        let infos: Vec<PeerInfo> = variants.iter().filter_map(|a| a.peer_info()).collect();
+        assert_eq!(infos.len(), variants.len() - 2);
+        for a in &variants {
+            for info in &infos {
+                let was = a.peer_info().as_ref() == Some(info);
+                assert_eq!(a.transport().is(info), was, "{a:?} vs {info:?}");
+            }
+        }
     }
 }

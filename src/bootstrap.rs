@@ -152,9 +152,7 @@ pub(crate) fn write(
 fn is_protected(store: &Store, o: u16, i: u16) -> bool {
     match o {
         oid::DEVICE => true,
-        oid::SECURITY => accounts::security_accounts(store)
-            .iter()
-            .any(|a| a.iid == i && a.bootstrap),
+        oid::SECURITY => accounts::security(store, i).is_some_and(|a| a.is_bootstrap()),
         _ => false,
     }
 }
@@ -196,7 +194,6 @@ pub(crate) fn discover(store: &Store, path: &Path, version: Version, app: &AppIn
         Some(o) if store.def(o).is_some() => alloc::vec![o],
         Some(o) => return Reply::error(msg::NOT_FOUND, format!("object {o} not supported")),
     };
-    let securities = accounts::security_accounts(store);
     let mut links = Vec::new();
     let mut root = Link::new(String::from("/"));
     let lwm2m = version.as_str().to_string();
@@ -227,12 +224,13 @@ pub(crate) fn discover(store: &Store, path: &Path, version: Version, app: &AppIn
             let mut l = Link::new(format!("/{o}/{i}"));
             match o {
                 oid::SECURITY => {
-                    if let Some(acct) = securities.iter().find(|a| a.iid == i && !a.bootstrap) {
-                        if let Some(ssid) = acct.ssid {
+                    let account = accounts::security(store, i).filter(|a| !a.is_bootstrap());
+                    if let Some(acct) = account {
+                        if let Some(ssid) = acct.ssid() {
                             l.attrs.push(("ssid".into(), Some(ssid.to_string())));
                         }
                         if version != Version::V1_0 {
-                            l.attrs.push(("uri".into(), Some(acct.uri.clone())));
+                            l.attrs.push(("uri".into(), Some(acct.uri().to_string())));
                         }
                     }
                 }
@@ -376,64 +374,69 @@ fn empty_keys(iid: u16, mode: Option<SecurityMode>, res: &Resources, problems: &
 }
 
 /// The consistency check of Bootstrap-Finish (Core 1.1 §5.2.6): returns every problem found;
-/// empty means consistent.
+/// empty means consistent. Each instance is read once, in place (issue 15).
 pub(crate) fn validate(store: &Store) -> Vec<String> {
     let mut problems = Vec::new();
-    let securities = accounts::security_accounts(store);
-    let bs_count = securities.iter().filter(|a| a.bootstrap).count();
-    // Core 1.1 §5.2.2: "MUST have at most one LwM2M Bootstrap-Server Account".
-    if bs_count > 1 {
-        problems.push(format!(
-            "{bs_count} Bootstrap-Server accounts (at most one allowed)"
-        ));
-    }
+    let mut bs_count = 0;
+    // The Short Server IDs of the LwM2M Server accounts' Security instances.
     let mut seen_ssids = BTreeSet::new();
-    for (iid, res) in store.instances(oid::SECURITY).into_iter().flatten() {
-        let p = |r: u16| Path::resource(oid::SECURITY, *iid, r);
-        let Some(acct) = securities.iter().find(|a| a.iid == *iid) else {
-            continue;
-        };
-        let mode = SecurityMode::from_i64(acct.mode);
+    for acct in accounts::securities(store) {
+        let (iid, res) = (acct.iid, acct.resources());
+        let p = |r: u16| Path::resource(oid::SECURITY, iid, r);
+        let mode = SecurityMode::from_i64(acct.mode());
         missing_mandatory(
             store,
             oid::SECURITY,
-            *iid,
+            iid,
             res,
             exempt_keys(mode),
             &mut problems,
         );
-        empty_keys(*iid, mode, res, &mut problems);
-        if res.contains_key(&sec::URI) && ServerUri::parse(&acct.uri).is_err() {
+        empty_keys(iid, mode, res, &mut problems);
+        if res.contains_key(&sec::URI) && !ServerUri::is_valid(acct.uri()) {
             problems.push(format!(
                 "{} is not a valid server URI: {:?}",
                 p(sec::URI),
-                acct.uri
+                acct.uri()
             ));
         }
         if res.contains_key(&sec::MODE) && mode.is_none() {
             problems.push(format!("{} is not a security mode (0..4)", p(sec::MODE)));
         }
-        if !acct.bootstrap {
-            match acct.ssid {
-                // Core 1.1 §E.1: Short Server ID "MUST be set when res. 1 is false".
-                None => problems.push(format!(
-                    "{} must hold a Short Server ID in 1..65534",
-                    p(sec::SSID)
-                )),
-                Some(ssid) if !seen_ssids.insert(ssid) => problems.push(format!(
-                    "Short Server ID {ssid} is used by two Security instances"
-                )),
-                Some(_) => {}
-            }
+        if acct.is_bootstrap() {
+            bs_count += 1;
+            continue;
+        }
+        match acct.ssid() {
+            // Core 1.1 §E.1: Short Server ID "MUST be set when res. 1 is false".
+            None => problems.push(format!(
+                "{} must hold a Short Server ID in 1..65534",
+                p(sec::SSID)
+            )),
+            Some(ssid) if !seen_ssids.insert(ssid) => problems.push(format!(
+                "Short Server ID {ssid} is used by two Security instances"
+            )),
+            Some(_) => {}
         }
     }
+    // Core 1.1 §5.2.2: "MUST have at most one LwM2M Bootstrap-Server Account". Reported
+    // first, as it always was.
+    if bs_count > 1 {
+        problems.insert(
+            0,
+            format!("{bs_count} Bootstrap-Server accounts (at most one allowed)"),
+        );
+    }
     let mut server_ssids = BTreeSet::new();
+    let mut has_account = false;
     for (iid, res) in store.instances(oid::SERVER).into_iter().flatten() {
         missing_mandatory(store, oid::SERVER, *iid, res, &[], &mut problems);
         let ssid = res
             .get(&srv::SSID)
             .and_then(|r| r.single())
             .and_then(|v| v.as_i64());
+        // An account pairs a valid Short Server ID with a Security instance holding it.
+        has_account |= accounts::ssid_of(ssid).is_some_and(|s| seen_ssids.contains(&s));
         if let Some(ssid) = ssid {
             if !server_ssids.insert(ssid) {
                 problems.push(format!(
@@ -448,8 +451,9 @@ pub(crate) fn validate(store: &Store) -> Vec<String> {
     }
     problems.extend(crate::access::validate(store));
     // Core 1.1 §5.2.2: "MUST have at least one LwM2M Server Account after completion of
-    // Bootstrap Sequence" (a Security and a Server instance with the same Short Server ID).
-    if accounts::server_accounts(store).is_empty() {
+    // Bootstrap Sequence" (a Security and a Server instance with the same Short Server ID,
+    // what `accounts::server_accounts` pairs).
+    if !has_account {
         problems.push(
             "no LwM2M Server account (Security + Server instance with the same Short Server ID)"
                 .to_string(),
@@ -462,6 +466,7 @@ pub(crate) fn validate(store: &Store) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::accounts::factory;
+    use crate::value::Value;
 
     #[test]
     fn validate_reports_each_inconsistency() {
@@ -489,5 +494,53 @@ mod tests {
             p.iter().any(|m| m.contains("not a valid server URI")),
             "{p:?}"
         );
+        assert_eq!(p[0], "2 Bootstrap-Server accounts (at most one allowed)");
+    }
+
+    /// Finish's "at least one LwM2M Server account" is what `accounts::server_accounts` pairs:
+    /// a valid Short Server ID in a Server instance and in a Security instance that is not the
+    /// Bootstrap-Server's.
+    #[test]
+    fn validate_finds_the_accounts_server_accounts_pairs() {
+        const NONE: &str =
+            "no LwM2M Server account (Security + Server instance with the same Short Server ID)";
+        let security_ssid = Path::resource(oid::SECURITY, 1, sec::SSID);
+        let server_ssid = Path::resource(oid::SERVER, 0, srv::SSID);
+        let bootstrap_flag = Path::resource(oid::SECURITY, 1, sec::BOOTSTRAP);
+        let cases: [(&[(&Path, Value)], bool); 6] = [
+            (&[], true),
+            (&[(&server_ssid, Value::Integer(2))], false),
+            (&[(&bootstrap_flag, Value::Boolean(true))], false),
+            (
+                &[
+                    (&security_ssid, Value::Integer(65535)),
+                    (&server_ssid, Value::Integer(65535)),
+                ],
+                false,
+            ),
+            (
+                &[
+                    (&security_ssid, Value::Integer(0)),
+                    (&server_ssid, Value::Integer(0)),
+                ],
+                false,
+            ),
+            (&[(&security_ssid, Value::Integer(2))], false),
+        ];
+        for (writes, paired) in cases {
+            let mut s = Store::with_standard_objects();
+            factory::add_bootstrap_account(&mut s, "coap://127.0.0.1:5783", 0).unwrap();
+            factory::add_server_account(&mut s, 1, "coap://127.0.0.1:5683", 60).unwrap();
+            for (path, v) in writes {
+                s.set(path, v.clone()).unwrap();
+            }
+            assert_eq!(
+                !accounts::server_accounts(&s).is_empty(),
+                paired,
+                "{writes:?}"
+            );
+            let p = validate(&s);
+            assert_eq!(!p.iter().any(|m| m == NONE), paired, "{writes:?}: {p:?}");
+        }
     }
 }

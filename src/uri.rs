@@ -61,48 +61,95 @@ impl ServerUri {
     /// Anything after the authority is dropped; user info, an empty host or a port outside
     /// 1..=65535 is an error.
     pub fn parse(s: &str) -> Result<ServerUri, UriError> {
-        let err = || UriError(s.to_string());
-        let (scheme, rest) = s.split_once("://").ok_or_else(err)?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "coap" => Scheme::Coap,
-            "coaps" => Scheme::Coaps,
-            "coap+tcp" => Scheme::CoapTcp,
-            "coaps+tcp" => Scheme::CoapsTcp,
-            _ => return Err(err()),
-        };
-        // A path after the authority is allowed by RFC 7252 but LwM2M servers live at the root;
-        // we keep only the authority.
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(err)?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(err()),
-            };
-            (host, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() || host.contains(['@', ' ']) {
-            return Err(err());
-        }
-        let port = match port {
-            None => scheme.default_port(),
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(err)?
-            }
-            Some(_) => return Err(err()),
-        };
+        // The error carries a copy of `s`: built here only, never on the way to success.
+        let (scheme, host, port) = split(s).ok_or_else(|| UriError(s.to_string()))?;
         Ok(ServerUri {
             scheme,
             host: host.to_string(),
             port,
         })
     }
+
+    /// Whether `s` parses, without building the `ServerUri` (Bootstrap-Finish checks every
+    /// `/0/x/0` this way).
+    pub(crate) fn is_valid(s: &str) -> bool {
+        split(s).is_some()
+    }
+}
+
+/// The scheme, host and port of a Server URI, borrowed from it: `ServerUri::parse` without
+/// allocating. Asked for every account on every bootstrap (issue 15), hence byte searches
+/// rather than string patterns.
+fn split(s: &str) -> Option<(Scheme, &str, u16)> {
+    // No scheme holds a ':', so the first one must open "://" (splitting at the first "://"
+    // would leave a scheme with a ':' in it, which is no scheme either).
+    let colon = s.bytes().position(|b| b == b':')?;
+    let (scheme, rest) = s.split_at_checked(colon)?;
+    let rest = rest.strip_prefix("://")?;
+    let scheme = [
+        Scheme::Coap,
+        Scheme::Coaps,
+        Scheme::CoapTcp,
+        Scheme::CoapsTcp,
+    ]
+    .into_iter()
+    .find(|known| scheme.eq_ignore_ascii_case(known.as_str()))?;
+    // A path after the authority is allowed by RFC 7252 but LwM2M servers live at the root;
+    // we keep only the authority. One pass finds its end and its last ':'. User info ('@')
+    // or a space anywhere in it is an error: in the host it is refused as such, in the port
+    // it is not a digit.
+    let mut end = rest.len();
+    let mut last_colon = None;
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            b':' => last_colon = Some(i),
+            b'@' | b' ' => return None,
+            _ => {}
+        }
+    }
+    let authority = rest.get(..end)?;
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        (host, port)
+    } else {
+        match last_colon {
+            Some(at) => (authority.get(..at)?, Some(authority.get(at + 1..)?)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        None => scheme.default_port(),
+        Some(p) => port_number(p)?,
+    };
+    Some((scheme, host, port))
+}
+
+/// A port written in decimal digits only (no sign, leading zeros allowed), in 1..=65535.
+fn port_number(p: &str) -> Option<u16> {
+    if p.is_empty() {
+        return None;
+    }
+    let mut port: u16 = 0;
+    for b in p.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        port = port.checked_mul(10)?.checked_add(u16::from(digit))?;
+    }
+    (port != 0).then_some(port)
 }
 
 impl fmt::Display for ServerUri {
@@ -156,6 +203,51 @@ mod tests {
             "coap://[::1]x",
         ] {
             assert!(ServerUri::parse(s).is_err(), "{s}");
+        }
+    }
+
+    /// Edges of the byte-wise scan (issue 15), as the `split_once("://")` and lowercase-copy
+    /// parser had them; `is_valid` agrees with `parse` on each.
+    #[test]
+    fn edges_of_the_scan() {
+        let ok = [
+            ("CoAps+TCP://h", Scheme::CoapsTcp, "h", 5684),
+            ("coap+tcp://h:1", Scheme::CoapTcp, "h", 1),
+            ("coap://h:00080/x:y://z", Scheme::Coap, "h", 80),
+            ("coap://h?a=b:c", Scheme::Coap, "h", 5683),
+            ("coap://h#f", Scheme::Coap, "h", 5683),
+            ("coaps://[fe80::1]", Scheme::Coaps, "fe80::1", 5684),
+            ("coap://hé:7", Scheme::Coap, "hé", 7),
+            // Unbracketed, the last ':' is the port's, as before.
+            ("coap://::1", Scheme::Coap, ":", 1),
+        ];
+        for (s, scheme, host, port) in ok {
+            let u = ServerUri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(
+                (u.scheme, u.host.as_str(), u.port),
+                (scheme, host, port),
+                "{s}"
+            );
+            assert!(ServerUri::is_valid(s), "{s}");
+        }
+        let bad = [
+            "coap:x://h",
+            "://h",
+            "coapx://h",
+            "co:ap://h",
+            "cöap://h",
+            "coap//h",
+            "coap://user@h",
+            "coap://h h",
+            "coap:///x",
+            "coap://[]:5683",
+            "coap://[::1]:",
+            "coap://h:-1",
+            "coap://h:+5",
+        ];
+        for s in bad {
+            assert_eq!(ServerUri::parse(s), Err(UriError(s.to_string())), "{s}");
+            assert!(!ServerUri::is_valid(s), "{s}");
         }
     }
 }

@@ -8,10 +8,11 @@ impl Client {
     /// True if `peer` is the Bootstrap-Server of an open session or of the committed account.
     pub(super) fn is_bootstrap_peer(&self, peer: PeerId) -> bool {
         self.bs.peer() == Some(peer)
-            || self.peers.get(&peer).is_some_and(|i| i.bootstrap)
-                && accounts::bootstrap_account(&self.store)
-                    .and_then(|a| a.peer_info())
-                    .is_some_and(|info| self.peers.get(&peer) == Some(&info))
+            || self.peers.get(&peer).is_some_and(|info| {
+                info.bootstrap
+                    && accounts::bootstrap_security(&self.store)
+                        .is_some_and(|a| a.transport().is(info))
+            })
     }
 
     /// Opens a session for a Bootstrap-Server request if none is open. Server-initiated
@@ -99,12 +100,13 @@ impl Client {
         self.apply_bootstrap_outputs(now);
         // Core 1.1 §E.1 /0/x/12: purge the Bootstrap-Server account after its timeout, counted
         // from this successful bootstrap (FACTS §1.3); 0 or absent means never.
-        match accounts::bootstrap_account(&self.store).filter(|a| a.account_timeout_s > 0) {
-            Some(a) => self.timers.set_after(
-                Timer::BootstrapPurge,
-                now,
-                seconds_to_ms(a.account_timeout_s),
-            ),
+        let timeout_s = accounts::bootstrap_security(&self.store)
+            .map(|a| a.account_timeout_s())
+            .filter(|s| *s > 0);
+        match timeout_s {
+            Some(s) => self
+                .timers
+                .set_after(Timer::BootstrapPurge, now, seconds_to_ms(s)),
             None => self.timers.clear(Timer::BootstrapPurge),
         }
         // Core 1.1 §5.3.1: after bootstrap, Register with every server that has an account.
@@ -116,7 +118,7 @@ impl Client {
         if self.bs.is_active() {
             return;
         }
-        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+        let Some(acct) = accounts::bootstrap_security(&self.store) else {
             self.emit(Event::BootstrapFailed {
                 reason: "no Bootstrap-Server account and no usable server account".to_string(),
                 retry_at: None,
@@ -124,7 +126,7 @@ impl Client {
             return;
         };
         let delay = if hold_off {
-            seconds_to_ms(acct.hold_off_s)
+            seconds_to_ms(acct.hold_off_s())
         } else {
             0
         };
@@ -133,15 +135,13 @@ impl Client {
     }
 
     pub(super) fn send_bootstrap_request(&mut self, now: u64) {
-        let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info())
-        else {
+        let Some(peer) = self.bootstrap_peer() else {
             self.bootstrap_failed(
                 now,
                 "the Bootstrap-Server account has no usable URI".to_string(),
             );
             return;
         };
-        let peer = self.peer_for(info);
         self.bs.request(
             peer,
             &self.config.endpoint,
@@ -242,12 +242,12 @@ impl Client {
     /// Removes the Bootstrap-Server account (its Security instance) and saves the result.
     pub(super) fn purge_bootstrap_account(&mut self) {
         self.timers.clear(Timer::BootstrapPurge);
-        let Some(acct) = accounts::bootstrap_account(&self.store) else {
+        let Some(iid) = accounts::bootstrap_security(&self.store).map(|a| a.iid) else {
             return;
         };
         let mut txn = Transaction::begin(&self.store);
         txn.staged_mut()
-            .remove_instance(crate::model::oid::SECURITY, acct.iid);
+            .remove_instance(crate::model::oid::SECURITY, iid);
         let (candidate, _) = txn.result_over(&self.store);
         if self.save_candidate(&candidate) {
             self.store = candidate;

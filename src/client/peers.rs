@@ -2,6 +2,8 @@
 //! to them. The adapter learns both from `Client::poll_peer_change`.
 
 use super::*;
+use crate::accounts::Transport;
+use crate::vec_map::VecMap;
 
 /// A change in the peers the client talks to, for the adapter that maps them to transports
 /// (sockets, DTLS sessions).
@@ -51,25 +53,33 @@ impl Client {
     /// Gives the Bootstrap-Server account a peer id even before we send to it, so that an
     /// adapter can map its datagrams (Server-Initiated Bootstrap, Core 1.0 §5.2.3.4).
     pub(super) fn ensure_bootstrap_peer(&mut self) {
-        if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
-            self.peer_for(info);
-        }
+        self.bootstrap_peer();
+    }
+
+    /// The Bootstrap-Server account's peer, allocated the first time; `None` without an
+    /// account or with an unusable URI or mode.
+    pub(super) fn bootstrap_peer(&mut self) -> Option<PeerId> {
+        let account = accounts::bootstrap_security(&self.store)?;
+        peer_of(&mut self.peers, &mut self.next_peer, account.transport())
     }
 
     /// Forgets peers nothing refers to any more and tells the transport.
     pub(super) fn collect_peers(&mut self) {
-        let mut used: BTreeSet<PeerId> = self.regs.peers().collect();
-        used.extend(self.bs.peer());
-        used.extend(self.pull_peer_in_use());
-        if let Some(info) = accounts::bootstrap_account(&self.store).and_then(|a| a.peer_info()) {
-            if let Some((id, _)) = self.peers.iter().find(|(_, i)| **i == info) {
-                used.insert(*id);
-            }
-        }
+        // The Bootstrap-Server account keeps its peer while the device retains the account.
+        let bootstrap = accounts::bootstrap_security(&self.store)
+            .and_then(|a| find_peer(&self.peers, a.transport()));
+        let mut used: Vec<PeerId> = self
+            .regs
+            .peers()
+            .chain(self.bs.peer())
+            .chain(self.pull_peer_in_use())
+            .chain(bootstrap)
+            .collect();
+        used.sort_unstable();
         let unused: Vec<PeerId> = self
             .peers
             .keys()
-            .filter(|p| !used.contains(p))
+            .filter(|p| used.binary_search(p).is_err())
             .copied()
             .collect();
         for peer in unused {
@@ -86,13 +96,44 @@ impl Client {
 
 /// The peer id for a transport description in `peers`, allocating one the first time.
 pub(super) fn peer_for(
-    peers: &mut crate::vec_map::VecMap<PeerId, PeerInfo>,
+    peers: &mut VecMap<PeerId, PeerInfo>,
     next: &mut u64,
     info: PeerInfo,
 ) -> PeerId {
     if let Some((id, _)) = peers.iter().find(|(_, i)| **i == info) {
         return *id;
     }
+    insert_peer(peers, next, info)
+}
+
+/// The peer an account's transport already has in `peers`, found without copying its keys.
+fn find_peer(peers: &VecMap<PeerId, PeerInfo>, transport: Transport<'_>) -> Option<PeerId> {
+    peers
+        .iter()
+        .find(|(_, info)| transport.is(info))
+        .map(|(id, _)| *id)
+}
+
+/// The peer for an account's transport, allocating one (and copying the URI and keys into its
+/// `PeerInfo`) only the first time; `None` if its URI or mode is unusable.
+fn peer_of(
+    peers: &mut VecMap<PeerId, PeerInfo>,
+    next: &mut u64,
+    transport: Transport<'_>,
+) -> Option<PeerId> {
+    match find_peer(peers, transport) {
+        Some(id) => Some(id),
+        None => Some(insert_peer(peers, next, transport.peer_info()?)),
+    }
+}
+
+fn insert_peer(peers: &mut VecMap<PeerId, PeerInfo>, next: &mut u64, info: PeerInfo) -> PeerId {
+    // `Transport::is` compares URIs as written; that is exact only while every `uri` is the
+    // parse of its `uri_text`.
+    debug_assert_eq!(
+        crate::uri::ServerUri::parse(&info.uri_text).as_ref(),
+        Ok(&info.uri)
+    );
     let id = PeerId(*next);
     *next += 1;
     peers.insert(id, info);

@@ -84,7 +84,7 @@ impl Client {
                     self.emit(event)
                 }
                 RegOutput::Bootstrap => {
-                    if accounts::bootstrap_account(&self.store).is_some() {
+                    if accounts::bootstrap_security(&self.store).is_some() {
                         self.schedule_bootstrap(now, true);
                     }
                 }
