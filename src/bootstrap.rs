@@ -99,7 +99,7 @@ pub(crate) fn write(
             "Bootstrap-Write targets /O, /O/I or /O/I/R",
         );
     }
-    let Some(def) = session.staged().def(o).cloned() else {
+    let Some(multiple) = session.staged().def(o).map(|d| d.multiple) else {
         return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
     };
     let format = match format {
@@ -116,12 +116,27 @@ pub(crate) fn write(
         }
         Err(e) => return Reply::error(msg::BAD_REQUEST, e),
     };
-    // Build the object's new instance set first, then swap it in: a failure leaves it unchanged.
-    let mut instances = session.staged().instances(o).cloned().unwrap_or_default();
+    // Checked before anything changes, so a refused write leaves the object as it was; then
+    // written in place (issue 15: building the new instance set as a copy first duplicated the
+    // copy-on-write copy of the object).
+    let existing = session.staged().instances(o);
+    let held = |iid: &u16| existing.is_some_and(|e| e.contains_key(iid));
+    let added = decoded.keys().filter(|iid| !held(iid)).count();
+    let count = existing.map_or(0, |e| e.len()) + added;
+    if !multiple && count > 1 {
+        return Reply::error(msg::BAD_REQUEST, format!("object {o} is single-instance"));
+    }
+    // Write regardless of existence, but not without bound (`Limits::max_instances`).
+    if count > max_instances {
+        return Reply::error(
+            msg::BAD_REQUEST,
+            format!("object {o} would hold more than {max_instances} instances"),
+        );
+    }
+    let Some(instances) = session.staged_mut().instances_mut(o) else {
+        return Reply::error(msg::NOT_FOUND, format!("object {o} not supported"));
+    };
     for (iid, resources) in decoded {
-        if !def.multiple && !instances.is_empty() && !instances.contains_key(&iid) {
-            return Reply::error(msg::BAD_REQUEST, format!("object {o} is single-instance"));
-        }
         match path.resource_id() {
             // Write on /O or /O/I replaces the instance, creating it if absent.
             None => {
@@ -133,16 +148,6 @@ pub(crate) fn write(
                 inst.extend(resources);
             }
         }
-    }
-    // Write regardless of existence, but not without bound (`Limits::max_instances`).
-    if instances.len() > max_instances {
-        return Reply::error(
-            msg::BAD_REQUEST,
-            format!("object {o} would hold more than {max_instances} instances"),
-        );
-    }
-    if let Err(e) = session.staged_mut().set_instances(o, instances) {
-        return Reply::error(msg::INTERNAL_SERVER_ERROR, e);
     }
     Reply::code(msg::CHANGED)
 }
@@ -467,6 +472,58 @@ mod tests {
     use super::*;
     use crate::accounts::factory;
     use crate::value::Value;
+
+    #[test]
+    fn a_refused_bootstrap_write_leaves_the_object_as_it_was() {
+        use crate::codec::tlv;
+        use crate::value::{Instances, ResourceValue, Resources};
+        let mut s = Store::with_standard_objects();
+        factory::add_device(&mut s, "ACME", "M1", "0001").unwrap();
+        let mut session = Transaction::begin(&s);
+        let device = |iids: &[u16]| -> Vec<u8> {
+            let mut all = Instances::new();
+            for i in iids {
+                let mut r = Resources::new();
+                r.insert(0, ResourceValue::Single(Value::String("X".into())));
+                all.insert(*i, r);
+            }
+            tlv::encode(&Path::object(3), &all).unwrap()
+        };
+        let write = |session: &mut Session, path: &Path, payload: &[u8], max: usize| {
+            write(session, path, Ok(ContentFormat::Tlv), payload, max)
+        };
+        let before = session.staged().instances(3).cloned();
+        // Device is single-instance (XML /3): a second instance, whether beside the one held
+        // or two in one payload, is refused and nothing is written.
+        for (path, iids) in [(Path::object(3), &[1][..]), (Path::object(3), &[0, 1][..])] {
+            let reply = write(&mut session, &path, &device(iids), 32);
+            assert_eq!(reply.code, msg::BAD_REQUEST, "{iids:?}");
+            assert_eq!(reply.payload, b"object 3 is single-instance");
+            assert_eq!(session.staged().instances(3).cloned(), before);
+        }
+        // Over the instance limit: refused, unchanged.
+        let reply = write(&mut session, &Path::object(3), &device(&[0]), 0);
+        assert_eq!(reply.payload, b"object 3 would hold more than 0 instances");
+        assert_eq!(session.staged().instances(3).cloned(), before);
+        // The instance held is replaced; one into an empty object is created.
+        let reply = write(&mut session, &Path::object(3), &device(&[0]), 32);
+        assert_eq!(reply.code, msg::CHANGED);
+        assert_eq!(session.staged().instance_ids(3), [0]);
+        assert_eq!(
+            session.staged().value(&Path::resource(3, 0, 0)),
+            Some(&Value::String("X".into()))
+        );
+        assert_eq!(session.staged().value(&Path::resource(3, 0, 1)), None);
+        assert!(session.staged_mut().remove_instance(3, 0));
+        let reply = write(&mut session, &Path::object(3), &device(&[4]), 32);
+        assert_eq!(reply.code, msg::CHANGED);
+        assert_eq!(session.staged().instance_ids(3), [4]);
+        // The committed store never saw any of it.
+        assert_eq!(
+            s.value(&Path::resource(3, 0, 0)),
+            Some(&Value::String("ACME".into()))
+        );
+    }
 
     #[test]
     fn validate_reports_each_inconsistency() {

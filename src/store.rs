@@ -198,6 +198,14 @@ impl Store {
         }
     }
 
+    /// Object `oid`'s instances to change in place (copied first if another store shares
+    /// them); `None` for an object not defined. Nothing is checked: the caller decoded the
+    /// values against the object's definition (Bootstrap-Write).
+    pub(crate) fn instances_mut(&mut self, oid: u16) -> Option<&mut Instances> {
+        let slot = self.objects.get_mut(&oid)?;
+        Some(Arc::make_mut(&mut slot.instances))
+    }
+
     /// Replaces all instances of an object (used when restoring a snapshot).
     pub fn set_instances(&mut self, oid: u16, instances: Instances) -> Result<(), StoreError> {
         let slot = self
