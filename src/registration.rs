@@ -146,7 +146,12 @@ pub(crate) fn root_ct(config: &Config) -> Option<String> {
 pub(crate) fn object_links(store: &Store, config: &Config, app: &AppInstances) -> String {
     // Written directly rather than as `Link`s through `format_links` (issue 15: a `Link` with
     // its strings per instance and the formatter were ~13,000 instructions of a Register).
-    let mut links = LinkWriter::with_capacity(64);
+    // Room for the root link and a typical list (~12 bytes per object or instance).
+    let entries: usize = store
+        .object_ids()
+        .map(|o| 1 + store.instances(o).map_or(0, |i| i.len()))
+        .sum();
+    let mut links = LinkWriter::with_capacity(40 + 12 * entries);
     links.target(&Path::ROOT);
     links.attr("rt", Some("oma.lwm2m"));
     if let Some(ct) = root_ct(config) {

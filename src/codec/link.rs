@@ -124,12 +124,14 @@ impl LinkWriter {
 
     /// Starts the next link, to `path`.
     pub(crate) fn target(&mut self, path: &Path) {
-        if !self.empty {
-            self.out.push(',');
-        }
+        let mut text = PathText::default();
+        let path = path.text(&mut text);
+        let comma = if self.empty { "" } else { "," };
         self.empty = false;
+        self.out.reserve(path.len() + 3);
+        self.out.push_str(comma);
         self.out.push('<');
-        self.out.push_str(path.text(&mut PathText::default()));
+        self.out.push_str(path);
         self.out.push('>');
     }
 

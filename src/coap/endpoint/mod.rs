@@ -24,7 +24,7 @@
 //! duplicate cache, queue). The exchange state itself is in `coap::exchange`, the duplicate cache
 //! in `coap::dedup`.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use core::borrow::Borrow;
@@ -106,9 +106,10 @@ pub struct Endpoint<P> {
     /// The latest `now` seen, for `cancel`, which starts queued requests but has no `now`.
     now: u64,
     next_id: u64,
-    /// Requests and CON messages in flight (NON messages are in `non_watch`); emptied back to
-    /// no allocation in `collect_garbage`.
-    exchanges: BTreeMap<u64, Exchange<P>>,
+    /// Requests and CON messages in flight (NON messages are in `non_watch`), by an id that
+    /// only grows (so each is appended); emptied back to no allocation in `collect_garbage`.
+    /// A `VecMap`: a BTreeMap's first leaf was ~1.4 KB for one exchange (issue 15).
+    exchanges: crate::vec_map::VecMap<u64, Exchange<P>>,
     peers: crate::vec_map::VecMap<P, PeerState>,
     outbox: VecDeque<(P, Vec<u8>)>,
     /// NON messages sent (notifications), each watched for an RST until NON_LIFETIME (RFC 7252
@@ -164,7 +165,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             rng: Rng::new(seed),
             now: 0,
             next_id: 1,
-            exchanges: BTreeMap::new(),
+            exchanges: Default::default(),
             peers: Default::default(),
             outbox: VecDeque::new(),
             non_watch: VecDeque::new(),

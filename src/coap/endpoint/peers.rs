@@ -1,6 +1,6 @@
 //! Per-peer bookkeeping: message IDs, tokens and dropping state nobody needs any more.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::Endpoint;
@@ -69,10 +69,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         });
         // What stays allocated between exchanges is what they still need (issue 15: a
         // registered idle client holds its state, not the room a burst of traffic left).
-        if self.exchanges.is_empty() {
-            // An emptied BTreeMap keeps its root leaf (~1.4 KB here).
-            self.exchanges = BTreeMap::new();
-        }
+        self.exchanges.shrink();
         self.peers.shrink();
         if self.outbox.is_empty() {
             self.outbox = VecDeque::new();
