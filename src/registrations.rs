@@ -7,7 +7,6 @@
 //! [`Registrations::take_outputs`] and applies. What a Register needs from elsewhere (the object
 //! list, the smartcard check) the router gathers before it calls [`Registrations::register`].
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -318,7 +317,8 @@ impl Registrations {
         register_all: bool,
         mut peer_for: impl FnMut(PeerInfo) -> PeerId,
     ) {
-        let accounts: BTreeMap<u16, ServerAccount> =
+        // For a Short Server ID given twice the later account counts, as `collect` keeps it.
+        let accounts: crate::vec_map::VecMap<u16, ServerAccount> =
             accounts.into_iter().map(|a| (a.ssid, a)).collect();
         let existing: Vec<u16> = self.servers.keys().copied().collect();
         for ssid in existing {

@@ -334,17 +334,18 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
     /// As `BTreeMap`'s: for a key given twice, the later value is kept.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(K, V)> = iter.into_iter().collect();
-        // Stable: equal keys keep their order, and the last of each run is the one kept.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            match kept.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => kept.push((k, v)),
-            }
+        // In place, no second vector: entries given in strictly ascending order (the usual
+        // case) are kept as they are.
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            // Stable: equal keys keep their order. Reversed, the last of each run comes first
+            // and is the one `dedup_by` keeps.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.reverse();
+            entries.dedup_by(|later, kept| later.0 == kept.0);
+            entries.reverse();
         }
-        kept.shrink_to_fit();
-        VecMap { entries: kept }
+        entries.shrink_to_fit();
+        VecMap { entries }
     }
 }
 
@@ -418,6 +419,23 @@ mod tests {
         m.retain(|k, _| *k != 1);
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), [2, 3]);
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn collect_keeps_the_last_value_of_each_key_as_btreemap_does() {
+        use alloc::collections::BTreeMap;
+        // Every sequence of up to 5 keys from 0..4 (sorted, unsorted, repeated), each value
+        // its position, so which duplicate is kept shows.
+        for len in 0..=5u32 {
+            for code in 0..4u32.pow(len) {
+                let pairs: Vec<(u8, u32)> = (0..len)
+                    .map(|at| (((code >> (2 * at)) & 3) as u8, at))
+                    .collect();
+                let ours: VecMap<u8, u32> = pairs.iter().copied().collect();
+                let std: BTreeMap<u8, u32> = pairs.iter().copied().collect();
+                assert!(ours.iter().eq(std.iter()), "{pairs:?}");
+            }
+        }
     }
 
     #[test]
