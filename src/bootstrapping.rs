@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::coap::message::option;
-use crate::coap::out_message::OutMessage;
+use crate::coap::message_buf::MessageBuf;
 use crate::decimal::Decimal;
 
 use crate::bootstrap::Session;
@@ -29,7 +29,7 @@ pub(crate) enum BsOutput {
     /// Send the Bootstrap-Request `packet` (confirmable) to `peer`.
     Send {
         peer: PeerId,
-        packet: OutMessage,
+        packet: MessageBuf,
     },
     /// Abandon the Bootstrap-Request in flight.
     CancelRequest,
@@ -152,7 +152,7 @@ impl Bootstrapping {
         version: Version,
         preferred: Option<ContentFormat>,
     ) {
-        let mut packet = OutMessage::request(msg::POST, &["bs"], &[]);
+        let mut packet = MessageBuf::request(msg::POST, &["bs"], &[]);
         packet.add_joined(option::URI_QUERY, &[b"ep=", endpoint.as_bytes()]);
         if let (Version::V1_1, Some(f)) = (version, preferred) {
             // pct names the preferred Content-Format for the Bootstrap-Server's writes.

@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 
 use crate::accounts::ServerAccount;
 use crate::coap::message::option;
+use crate::coap::message_buf::MessageBuf;
 use crate::coap::msg;
-use crate::coap::out_message::OutMessage;
 use crate::codec::link::LinkWriter;
 use crate::codec::ContentFormat;
 use crate::config::{Config, RootFormats, Version};
@@ -193,7 +193,7 @@ pub(crate) fn register_packet(
     account: &ServerAccount,
     links: &str,
     queue_mode: bool,
-) -> OutMessage {
+) -> MessageBuf {
     // Queue mode (FACTS §3.1): 1.1 says so with a separate `Q` parameter, 1.0 with the
     // binding `UQ` (Core 1.0 §5.3.1.1).
     let binding = match (queue_mode, version) {
@@ -202,7 +202,7 @@ pub(crate) fn register_packet(
         }
         _ => Cow::Borrowed(account.binding.as_str()),
     };
-    let mut p = OutMessage::request(msg::POST, &["rd"], &[]);
+    let mut p = MessageBuf::request(msg::POST, &["rd"], &[]);
     p.add_uint(
         option::CONTENT_FORMAT,
         ContentFormat::LinkFormat.code().into(),
@@ -220,7 +220,7 @@ pub(crate) fn register_packet(
 }
 
 /// `POST /{location}` with only what changed; an empty Update is the lifetime refresh.
-pub(crate) fn update_packet(reg: &Registration, links: &str) -> OutMessage {
+pub(crate) fn update_packet(reg: &Registration, links: &str) -> MessageBuf {
     let mut p = location_request(msg::POST, reg);
     if links != reg.sent_links {
         p.add_uint(
@@ -240,13 +240,13 @@ pub(crate) fn update_packet(reg: &Registration, links: &str) -> OutMessage {
 }
 
 /// `DELETE /{location}`.
-pub(crate) fn deregister_packet(reg: &Registration) -> OutMessage {
+pub(crate) fn deregister_packet(reg: &Registration) -> MessageBuf {
     location_request(msg::DELETE, reg)
 }
 
 /// A request to the registration's location, one Uri-Path option per segment.
-fn location_request(code: u8, reg: &Registration) -> OutMessage {
-    let mut p = OutMessage::new(code);
+fn location_request(code: u8, reg: &Registration) -> MessageBuf {
+    let mut p = MessageBuf::new(code);
     for segment in &reg.location {
         p.add(option::URI_PATH, segment.as_bytes());
     }

@@ -11,9 +11,8 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use coap_lite::Packet;
-
-use crate::coap::out_message::OutMessage;
+use crate::coap::message::option;
+use crate::coap::message_buf::MessageBuf;
 
 use crate::accounts::ServerAccount;
 use crate::coap::msg;
@@ -65,7 +64,7 @@ pub(crate) enum RegOutput {
     /// Send `packet` (confirmable) to `peer` and report its answer back as `exchange`.
     Send {
         peer: PeerId,
-        packet: OutMessage,
+        packet: MessageBuf,
         exchange: RegExchange,
     },
     /// Abandon server `ssid`'s exchanges in flight (see `RegExchange::is_cancelled_by`).
@@ -500,12 +499,17 @@ impl Registrations {
         &mut self,
         now: u64,
         ssid: u16,
-        response: &Packet,
+        response: &MessageBuf,
         update_delay_ms: u64,
         retry: (&Backoff, &mut Rng),
     ) {
-        let code = msg::code_of(response);
-        let location = msg::location_path(response).unwrap_or_default();
+        let code = response.code;
+        // Every segment, or none if one is not UTF-8 (RFC 7252 §5.10.7: they are strings).
+        let location: Vec<String> = response
+            .values(option::LOCATION_PATH)
+            .map(|v| core::str::from_utf8(v).ok().map(String::from))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
         if code != msg::CREATED || location.is_empty() {
             let why = if code == msg::CREATED {
                 "2.01 without Location-Path".to_string()
@@ -682,8 +686,9 @@ mod tests {
         let mut r = Registrations::default();
         r.sync(now, accounts(), true, |_| PeerId(3));
         r.register(7, "dev", Version::V1_1, "</1/0>");
-        let mut created = msg::new_response(msg::CREATED);
-        msg::add_location_path(&mut created, &["rd", "9"]);
+        let mut created = MessageBuf::new(msg::CREATED);
+        created.add(option::LOCATION_PATH, b"rd");
+        created.add(option::LOCATION_PATH, b"9");
         let policy = Backoff {
             base_ms: 1000,
             max_ms: 1000,
@@ -850,9 +855,10 @@ mod tests {
             .collect()
     }
 
-    fn created() -> Packet {
-        let mut c = msg::new_response(msg::CREATED);
-        msg::add_location_path(&mut c, &["rd", "1"]);
+    fn created() -> MessageBuf {
+        let mut c = MessageBuf::new(msg::CREATED);
+        c.add(option::LOCATION_PATH, b"rd");
+        c.add(option::LOCATION_PATH, b"1");
         c
     }
 

@@ -4,12 +4,12 @@
 //! Firmware Update Protocol Support (`/5/0/8`) handed to the application's own downloader.
 
 use super::*;
-use crate::coap::blockwise::{block_option, szx_for, Block};
+use crate::coap::blockwise::requests::response_block;
+use crate::coap::blockwise::{szx_for, Block};
 use crate::firmware::{DownloadError, Input, State};
 use crate::object::DownloadFailure;
 use crate::peer::SecurityMode;
 use crate::uri::{Scheme, ServerUri};
-use coap_lite::CoapOption;
 
 /// A CoAP pull under way.
 pub(super) struct Pull {
@@ -155,7 +155,7 @@ impl Client {
         };
         let path: Vec<&str> = pull.path.iter().map(String::as_str).collect();
         let query: Vec<&str> = pull.query.iter().map(String::as_str).collect();
-        let mut packet = OutMessage::request(msg::GET, &path, &query);
+        let mut packet = MessageBuf::request(msg::GET, &path, &query);
         packet.add(option::BLOCK2, &block.encode());
         if block.num == 0 {
             packet.add(option::SIZE2, &[]);
@@ -174,7 +174,7 @@ impl Client {
     }
 
     /// The file server answered a block request.
-    pub(super) fn pull_answered(&mut self, response: &Packet) {
+    pub(super) fn pull_answered(&mut self, response: &MessageBuf) {
         if let Err(error) = self.take_pull_block(response) {
             self.end_pull(Some(error));
         }
@@ -187,12 +187,12 @@ impl Client {
 
     /// One block of the package: handed to the installer, then the next asked for or the
     /// package completed.
-    fn take_pull_block(&mut self, response: &Packet) -> Result<(), DownloadError> {
-        let code = msg::code_of(response);
+    fn take_pull_block(&mut self, response: &MessageBuf) -> Result<(), DownloadError> {
+        let code = response.code;
         if code != msg::CONTENT {
             return Err(answer_error(code));
         }
-        let block = match block_option(response, CoapOption::Block2) {
+        let block = match response_block(response, option::BLOCK2) {
             // A package short enough to come whole.
             None => Block {
                 num: 0,
@@ -202,7 +202,7 @@ impl Client {
             Some(Some(block)) => block,
             Some(None) => return Err(DownloadError::ConnectionLost),
         };
-        let etag = response.get_first_option(CoapOption::ETag).cloned();
+        let etag = response.values(option::ETAG).next().map(<[u8]>::to_vec);
         let Some(fw) = self.firmware.as_mut() else {
             return Ok(());
         };
@@ -220,7 +220,7 @@ impl Client {
         if !pull.opened {
             pull.opened = true;
             pull.etag = etag;
-            let size = msg::uint_option(response, CoapOption::Size2).map(u64::from);
+            let size = response.uint(option::SIZE2).map(u64::from);
             fw.installer
                 .open(size)
                 .map_err(super::firmware_flow::download_error)?;

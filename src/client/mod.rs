@@ -20,7 +20,7 @@ use crate::coap::blockwise::requests::{BlockRequests, Outcome, Reassemble, Reque
 use crate::coap::blockwise::{self, Block1Outcome, Reassembly};
 use crate::coap::endpoint::Received;
 use crate::coap::message::{option, Message};
-use crate::coap::out_message::OutMessage;
+use crate::coap::message_buf::MessageBuf;
 use crate::coap::{msg, Endpoint, ExchangeId, Failure, Incoming, TransmissionParams};
 use crate::config::Config;
 use crate::dm::{self, DmContext, Effect};
@@ -322,18 +322,13 @@ impl Client {
     pub fn handle_datagram(&mut self, now: u64, peer: PeerId, bytes: &[u8]) {
         let now = self.clock(now);
         self.queue_traffic();
-        let incoming = match self.endpoint.receive(now, peer, bytes) {
-            Some(Received::Request { peer, request }) => {
-                self.on_request(now, peer, &request);
-                None
-            }
-            Some(Received::Other(incoming)) => Some(incoming),
-            None => None,
-        };
-        match incoming {
-            Some(Incoming::Request { .. }) => {} // requests come as `Received::Request`
-            Some(Incoming::Response { id, response, .. }) => {
+        match self.endpoint.receive(now, peer, bytes) {
+            Some(Received::Request { peer, request }) => self.on_request(now, peer, &request),
+            Some(Received::Response { id, response, .. }) => {
                 let sizes = self.request_sizes();
+                // Kept as read (options and payload copied once): block-wise may hold it while
+                // it fetches the next block.
+                let response = MessageBuf::of(&response);
                 match self
                     .requests
                     .on_response(&mut self.endpoint, now, id, response, sizes)
@@ -343,14 +338,18 @@ impl Client {
                     Outcome::Pending | Outcome::Unknown => {}
                 }
             }
-            Some(Incoming::Failed { id, reason, .. }) => self.on_message_failure(now, id, reason),
+            // Requests and responses come as `Received::Request` and `Received::Response`.
+            Some(Received::Other(Incoming::Request { .. } | Incoming::Response { .. })) => {}
+            Some(Received::Other(Incoming::Failed { id, reason, .. })) => {
+                self.on_message_failure(now, id, reason)
+            }
             None => {}
         }
         self.drive(now);
     }
 
     /// Sends a request of ours for `purpose`, in blocks if it is long (RFC 7959).
-    fn request(&mut self, now: u64, peer: PeerId, packet: OutMessage, purpose: Purpose) {
+    fn request(&mut self, now: u64, peer: PeerId, packet: MessageBuf, purpose: Purpose) {
         let sizes = self.request_sizes();
         let id = self.requests.send(
             &mut self.endpoint,
@@ -584,11 +583,11 @@ impl Client {
 
     // ---- responses to our requests ----
 
-    fn on_response(&mut self, now: u64, id: ExchangeId, response: &Packet) {
+    fn on_response(&mut self, now: u64, id: ExchangeId, response: &MessageBuf) {
         let Some(purpose) = self.exchanges.remove(&id) else {
             return;
         };
-        let code = msg::code_of(response);
+        let code = response.code;
         match purpose {
             Purpose::BootstrapRequest => {
                 let staged = self.staged_store();

@@ -16,7 +16,7 @@ pub(super) struct QueueMode {
     awake_until: u64,
     sleeping: bool,
     /// Sends held while asleep: (server, the `POST /dp`), sent once its Update succeeded.
-    held_sends: Vec<(u16, OutMessage)>,
+    held_sends: Vec<(u16, MessageBuf)>,
 }
 
 /// Most Sends held while asleep; a newer one beyond drops the oldest (bounded like the stored
@@ -80,7 +80,7 @@ impl Client {
     }
 
     /// Holds a Send until the Update that wakes the client succeeded.
-    pub(super) fn hold_send(&mut self, ssid: u16, packet: OutMessage) {
+    pub(super) fn hold_send(&mut self, ssid: u16, packet: MessageBuf) {
         if let Some(q) = self.queue.as_mut() {
             if q.held_sends.len() >= MAX_HELD_SENDS {
                 q.held_sends.remove(0);

@@ -89,7 +89,7 @@ impl Client {
         if payload.len() > self.config.limits.max_response_payload {
             return Err(SendError::TooLarge(payload.len()));
         }
-        let mut packet = OutMessage::request(msg::POST, &["dp"], &[]);
+        let mut packet = MessageBuf::request(msg::POST, &["dp"], &[]);
         packet.add_uint(option::CONTENT_FORMAT, u32::from(format.code()));
         packet.payload = payload;
         // Queue mode: asleep, the Send waits for the Update that wakes the client.

@@ -62,6 +62,7 @@ impl Block {
 
 /// The Block option `which` of `packet`: `None` without one, `Some(None)` for one that is
 /// malformed. An option list emptied by `Packet::clear_option` counts as none.
+#[cfg(any(test, feature = "testkit"))]
 pub(crate) fn block_option(packet: &Packet, which: CoapOption) -> Option<Option<Block>> {
     let value = packet.get_option(which)?.front()?;
     Some(Block::parse(value))

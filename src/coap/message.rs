@@ -11,7 +11,9 @@ use super::wire::{self, Header, CON};
 
 /// Option numbers the client reads from requests (RFC 7252 §12.2, RFC 7959 §2.1, RFC 7641).
 pub(crate) mod option {
+    pub(crate) const ETAG: u16 = 4;
     pub(crate) const OBSERVE: u16 = 6;
+    pub(crate) const LOCATION_PATH: u16 = 8;
     pub(crate) const URI_PATH: u16 = 11;
     pub(crate) const CONTENT_FORMAT: u16 = 12;
     pub(crate) const URI_QUERY: u16 = 15;
@@ -100,6 +102,19 @@ impl<'a> Message<'a> {
         self.unrecognised
     }
 
+    /// The same for a response to one of our requests, where a Block option is understood
+    /// only as `options::unrecognised_critical` says (`block_responses`).
+    pub(crate) fn unrecognised_in_response(&self, block_responses: bool) -> Option<u16> {
+        if block_responses || self.unrecognised.is_some() {
+            return self.unrecognised;
+        }
+        // Only a Block option is judged otherwise in a response; Block2 comes first.
+        [option::BLOCK2, option::BLOCK1].into_iter().find(|n| {
+            self.first_option(*n)
+                .is_some_and(|v| !options::block_is_whole(*n, v, false))
+        })
+    }
+
     /// The fixed header.
     pub(crate) fn header(&self) -> &Header {
         &self.header
@@ -155,6 +170,18 @@ impl<'a> Message<'a> {
     /// The first value of uint option `number`, leniently decoded (as `msg::uint_option`).
     pub(crate) fn uint_option(&self, number: u16) -> Option<u32> {
         self.first_option(number).and_then(super::msg::decode_uint)
+    }
+
+    /// The options as they came, in wire form (after the token, before the payload marker).
+    pub(crate) fn option_bytes(&self) -> &'a [u8] {
+        let start = 4 + usize::from(self.header.tkl);
+        // Parsed: a payload marker, if any, is followed by a payload.
+        let end = if self.payload_at < self.bytes.len() {
+            self.payload_at - 1
+        } else {
+            self.bytes.len()
+        };
+        self.bytes.get(start..end).unwrap_or_default()
     }
 
     /// The payload after the marker (empty without one).
@@ -285,6 +312,38 @@ mod tests {
                     m.unrecognised_critical(),
                     options::unrecognised_critical(&packet, false),
                     "{bytes:02x?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_response_refuses_the_critical_options_the_packet_check_refuses() {
+        // 2.05 responses with Block2 (23) and Block1 (27) of every shape, an unknown critical
+        // option, and none; each judged with and without block-wise responses accepted.
+        let blocks: [&[u8]; 6] = [
+            &[0xD1, 0x0A, 0x06],             // Block2 NUM 0, no M: the whole body
+            &[0xD1, 0x0A, 0x0E],             // Block2 NUM 0 with M
+            &[0xD1, 0x0A, 0x16],             // Block2 NUM 1
+            &[0xD1, 0x0E, 0x06],             // Block1 NUM 0
+            &[0xD1, 0x0A, 0x0E, 0x41, 0x06], // Block2 with M, then Block1
+            &[0xD1, 0x0A, 0x06, 0xC1, 0x00], // Block2 whole, then Proxy-Uri (35)
+        ];
+        let mut cases: Vec<Vec<u8>> = blocks
+            .iter()
+            .map(|b| [&[0x60, 0x45, 0, 1][..], b].concat())
+            .collect();
+        cases.push(vec![0x60, 0x45, 0, 1, 0x91, 0x00]); // OSCORE (9): unknown critical
+        cases.push(vec![0x60, 0x45, 0, 1, 0xFF, b'x']); // no options
+        for bytes in &cases {
+            let header = wire::read_header(bytes).unwrap();
+            let m = Message::parse(bytes, header).expect("well-formed");
+            let packet = m.as_packet().unwrap();
+            for accepted in [false, true] {
+                assert_eq!(
+                    m.unrecognised_in_response(accepted),
+                    options::unrecognised_critical(&packet, accepted),
+                    "{bytes:02x?} {accepted}"
                 );
             }
         }

@@ -12,9 +12,9 @@ mod dedup;
 pub(crate) mod endpoint;
 mod exchange;
 pub(crate) mod message;
+pub(crate) mod message_buf;
 pub mod msg;
 mod options;
-pub(crate) mod out_message;
 mod params;
 pub(crate) mod wire;
 

@@ -5,6 +5,7 @@
 //! is within the defined range (§5.4.3); otherwise it must be treated like an unrecognised one.
 //! Elective (even) options are never a reason to reject and are left to the upper layers.
 
+#[cfg(test)]
 use coap_lite::Packet;
 
 /// (number, repeatable, min length, max length) of every critical option defined by
@@ -31,6 +32,9 @@ const BLOCK1: u16 = 27;
 /// The number of the first critical option the message carries that we do not recognise.
 /// `block_responses`: the layer above takes responses in blocks itself (see
 /// `Endpoint::accept_block_responses`).
+/// (The endpoint reads messages in place, `Message::unrecognised_in_response`; this reads a
+/// `Packet` and is what the tests check that against.)
+#[cfg(test)]
 pub(crate) fn unrecognised_critical(packet: &Packet, block_responses: bool) -> Option<u16> {
     let request = crate::coap::msg::is_request_code(crate::coap::msg::code_of(packet));
     let options = packet
@@ -67,7 +71,7 @@ pub(crate) fn option_recognised(number: u16, len: usize, repeated: bool) -> bool
 /// requests it is not handled yet, so there a Block option is understood only where it
 /// describes the whole body (Block2 NUM=0 without M); anything else would make the client take
 /// a fragment for the whole, and the response is rejected.
-fn block_is_whole(number: u16, value: &[u8], request: bool) -> bool {
+pub(crate) fn block_is_whole(number: u16, value: &[u8], request: bool) -> bool {
     if request || (number != BLOCK1 && number != BLOCK2) {
         return true;
     }

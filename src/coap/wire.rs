@@ -78,7 +78,7 @@ impl<'a> OptionWalk<'a> {
         }
     }
 
-    /// A buffer that holds options only, from its first byte (`OutMessage`'s).
+    /// A buffer that holds options only, from its first byte (`MessageBuf`'s).
     pub(crate) fn options_only(bytes: &'a [u8]) -> OptionWalk<'a> {
         OptionWalk {
             bytes,

@@ -10,11 +10,9 @@
 
 use alloc::vec::Vec;
 
-use coap_lite::{CoapOption, Packet};
-
-use super::{block_option, Block};
+use super::Block;
 use crate::coap::message::option;
-use crate::coap::out_message::OutMessage;
+use crate::coap::message_buf::MessageBuf;
 use crate::coap::{msg, Endpoint, ExchangeId, Failure};
 use crate::peer::PeerId;
 
@@ -60,7 +58,7 @@ pub(crate) enum Outcome {
         /// The id [`BlockRequests::send`] returned.
         id: ExchangeId,
         /// The response.
-        response: Packet,
+        response: MessageBuf,
     },
     /// The request known as `id` failed.
     Failed {
@@ -78,7 +76,7 @@ enum Phase {
     /// Receiving the response body: the first response (its options), the bytes so far and
     /// the block in flight.
     Receiving {
-        first: Packet,
+        first: MessageBuf,
         body: Vec<u8>,
         asked: Block,
     },
@@ -92,7 +90,7 @@ struct Transfer {
     current: ExchangeId,
     peer: PeerId,
     /// The request as the layer above built it, whole.
-    request: OutMessage,
+    request: MessageBuf,
     reassemble: Reassemble,
     phase: Phase,
     /// Whether a 4.13 already made us restart with smaller blocks (RFC 7959 §2.9.3); once only.
@@ -121,7 +119,7 @@ impl BlockRequests {
         ep: &mut Endpoint<PeerId>,
         now: u64,
         peer: PeerId,
-        request: OutMessage,
+        request: MessageBuf,
         sizes: Sizes,
         reassemble: Reassemble,
     ) -> ExchangeId {
@@ -166,7 +164,7 @@ impl BlockRequests {
         ep: &mut Endpoint<PeerId>,
         now: u64,
         current: ExchangeId,
-        response: Packet,
+        response: MessageBuf,
         sizes: Sizes,
     ) -> Outcome {
         let Some(at) = self.transfers.iter().position(|t| t.current == current) else {
@@ -224,7 +222,7 @@ const WHOLE: Block = Block {
 
 /// The Block1 block `block` of `request`'s body, with Size1 on the first (RFC 7959 §4: it
 /// announces the size of the whole body); M is set from where the block ends.
-fn block1_packet(request: &OutMessage, block: Block) -> (OutMessage, Block) {
+fn block1_packet(request: &MessageBuf, block: Block) -> (MessageBuf, Block) {
     let total = request.payload.len();
     let start = block.offset().min(total);
     let end = start.saturating_add(block.size()).min(total);
@@ -241,10 +239,16 @@ fn block1_packet(request: &OutMessage, block: Block) -> (OutMessage, Block) {
     (packet, block)
 }
 
+/// The Block1 or Block2 option of a response: `None` without one, `Some(None)` if malformed
+/// (as `blockwise::block_option` reads a `Packet`'s).
+pub(crate) fn response_block(response: &MessageBuf, number: u16) -> Option<Option<Block>> {
+    super::block_in(response.values(number).next())
+}
+
 /// What one response led to.
 enum Step {
     Sent(ExchangeId),
-    Done(Packet),
+    Done(MessageBuf),
     Failed(&'static str),
 }
 
@@ -271,7 +275,7 @@ impl Transfer {
         &mut self,
         ep: &mut Endpoint<PeerId>,
         now: u64,
-        response: Packet,
+        response: MessageBuf,
         sizes: Sizes,
     ) -> Step {
         match core::mem::replace(&mut self.phase, Phase::Sending(WHOLE)) {
@@ -288,11 +292,11 @@ impl Transfer {
         ep: &mut Endpoint<PeerId>,
         now: u64,
         sent: Block,
-        response: Packet,
+        response: MessageBuf,
         sizes: Sizes,
     ) -> Step {
-        let code = msg::code_of(&response);
-        let echoed = block_option(&response, CoapOption::Block1).flatten();
+        let code = response.code;
+        let echoed = response_block(&response, option::BLOCK1).flatten();
         if code == msg::CONTINUE && sent.more {
             // RFC 7959 §2.3: the server may ask for smaller blocks in its Block1; the next
             // block starts where this one ended, at the size it asked for.
@@ -327,13 +331,13 @@ impl Transfer {
         &mut self,
         ep: &mut Endpoint<PeerId>,
         now: u64,
-        response: Packet,
+        response: MessageBuf,
         sizes: Sizes,
     ) -> Step {
         if self.reassemble == Reassemble::Blocks {
             return Step::Done(response);
         }
-        match block_option(&response, CoapOption::Block2) {
+        match response_block(&response, option::BLOCK2) {
             None => Step::Done(response),
             Some(None) => Step::Failed("malformed Block2 option in the response"),
             Some(Some(block)) if block.num != 0 => {
@@ -351,20 +355,20 @@ impl Transfer {
         &mut self,
         ep: &mut Endpoint<PeerId>,
         now: u64,
-        (first, mut body, asked): (Packet, Vec<u8>, Block),
-        response: Packet,
+        (first, mut body, asked): (MessageBuf, Vec<u8>, Block),
+        response: MessageBuf,
         sizes: Sizes,
     ) -> Step {
-        if msg::code_of(&response) != msg::code_of(&first) {
+        if response.code != first.code {
             // An error half way (e.g. 4.08 because the server dropped the body): it is the
             // answer now.
             return Step::Done(response);
         }
         // RFC 7959 §2.4: the body changed between blocks when the ETag did.
-        if response.get_option(CoapOption::ETag) != first.get_option(CoapOption::ETag) {
+        if !response.values(option::ETAG).eq(first.values(option::ETAG)) {
             return Step::Failed("the response changed between its blocks (ETag)");
         }
-        let Some(Some(block)) = block_option(&response, CoapOption::Block2) else {
+        let Some(Some(block)) = response_block(&response, option::BLOCK2) else {
             return Step::Failed("a response block without a valid Block2 option");
         };
         if block.offset() != asked.offset() || block.offset() != body.len() {
@@ -377,7 +381,7 @@ impl Transfer {
     /// `block` was added to `body`: ask for the next or finish.
     fn take_block2(
         &mut self,
-        (first, body, _): (Packet, Vec<u8>, Block),
+        (first, body, _): (MessageBuf, Vec<u8>, Block),
         ep: &mut Endpoint<PeerId>,
         now: u64,
         block: Block,
@@ -391,7 +395,7 @@ impl Transfer {
         }
         if !block.more {
             let mut whole = first;
-            whole.clear_option(CoapOption::Block2);
+            whole.remove(option::BLOCK2);
             whole.payload = body;
             return Step::Done(whole);
         }

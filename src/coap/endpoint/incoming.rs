@@ -1,14 +1,11 @@
 //! Receiving: empty messages, requests, piggybacked and separate responses, duplicate replay
 //! (RFC 7252 §4.2–§4.5, §5.2).
 
-use coap_lite::Packet;
-
 use super::{Endpoint, ExchangeId, Failure, Incoming, Received};
 use crate::coap::dedup::Lookup;
 use crate::coap::exchange::{Kind, State};
-use crate::coap::message::Message;
+use crate::coap::message::{option, Message};
 use crate::coap::msg;
-use crate::coap::options::unrecognised_critical;
 use crate::coap::wire::{self, Header, ACK, CON, NON, RST};
 
 /// GET and FETCH: safe methods (RFC 7252 §5.1, RFC 8132 §2), served again when duplicated.
@@ -110,42 +107,46 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         })
     }
 
-    pub(super) fn on_piggybacked(
+    pub(super) fn on_piggybacked<'a>(
         &mut self,
         now: u64,
         peer: P,
-        header: &Header,
-        packet: Packet,
-    ) -> Option<Incoming<P>> {
+        response: Message<'a>,
+    ) -> Option<Received<'a, P>> {
+        let mid = response.header().mid;
         let id = self.find(|e| {
-            e.peer == peer && e.awaits_ack(header.mid) && matches!(e.kind, Kind::Request { .. })
+            e.peer == peer && e.awaits_ack(mid) && matches!(e.kind, Kind::Request { .. })
         })?;
         let token_matches = self
             .exchanges
             .get(&id)
-            .is_some_and(|e| e.token == packet.get_token());
+            .is_some_and(|e| e.token == response.token());
         // §5.3.2: a piggybacked response must carry the request's token; §5.4.1: an ACK whose
         // response has an unrecognised critical option is rejected. Rejecting an ACK means
         // ignoring it (§4.2); the request keeps being retransmitted.
-        if !token_matches || unrecognised_critical(&packet, self.block_responses).is_some() {
+        let unrecognised = response.unrecognised_in_response(self.block_responses);
+        if !token_matches || unrecognised.is_some() {
             return None;
         }
-        Some(self.complete(now, peer, id, packet))
+        Some(self.complete(now, peer, id, response))
     }
 
-    pub(super) fn on_separate(
+    pub(super) fn on_separate<'a>(
         &mut self,
         now: u64,
         peer: P,
-        header: &Header,
-        packet: Packet,
-    ) -> Option<Incoming<P>> {
+        response: Message<'a>,
+    ) -> Option<Received<'a, P>> {
+        let header = *response.header();
+        let header = &header;
         if self.replay_duplicate(now, peer, header) {
             return None;
         }
         let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-        let matched = self.find(|e| e.peer == peer && e.awaits_response(packet.get_token()));
-        let acceptable = unrecognised_critical(&packet, self.block_responses).is_none();
+        let matched = self.find(|e| e.peer == peer && e.awaits_response(response.token()));
+        let acceptable = response
+            .unrecognised_in_response(self.block_responses)
+            .is_none();
         match matched {
             Some(id) if acceptable => {
                 if header.ty == CON {
@@ -158,7 +159,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 } else {
                     self.peer_mut(peer).seen.insert(header.mid, expires, None);
                 }
-                Some(self.complete(now, peer, id, packet))
+                Some(self.complete(now, peer, id, response))
             }
             _ => {
                 if header.ty == CON {
@@ -177,11 +178,17 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// A response arrived for exchange `id`: surface it and end the exchange, unless it is an
     /// observation that continues (RFC 7641 §3.2: notifications carry Observe; a response
     /// without it, or an error, ends the observation).
-    fn complete(&mut self, now: u64, peer: P, id: u64, response: Packet) -> Incoming<P> {
+    fn complete<'a>(
+        &mut self,
+        now: u64,
+        peer: P,
+        id: u64,
+        response: Message<'a>,
+    ) -> Received<'a, P> {
         if let Some(ex) = self.exchanges.get_mut(&id) {
             let continues = ex.kind == Kind::Request { observe: true }
-                && msg::observe(&response).is_some()
-                && msg::code_of(&response) >> 5 == 2;
+                && response.first_option(option::OBSERVE).is_some()
+                && response.code() >> 5 == 2;
             if continues {
                 ex.state = State::Observing;
             } else {
@@ -189,7 +196,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             }
         }
         self.start_queued(now, peer);
-        Incoming::Response {
+        Received::Response {
             peer,
             id: ExchangeId(id),
             response,

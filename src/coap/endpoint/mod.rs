@@ -33,8 +33,8 @@ use coap_lite::Packet;
 
 use super::exchange::{Exchange, Kind, State};
 use super::message::{option, Message, RequestRef};
+use super::message_buf::MessageBuf;
 use super::msg;
-use super::out_message::OutMessage;
 use super::params::TransmissionParams;
 use super::wire::{self, ACK, CON, NON};
 use crate::rng::Rng;
@@ -128,6 +128,12 @@ pub struct Endpoint<P> {
 pub(crate) enum Received<'a, P> {
     /// A new request (see [`Incoming::Request`]).
     Request { peer: P, request: Message<'a> },
+    /// The response to one of our requests (see [`Incoming::Response`]).
+    Response {
+        peer: P,
+        id: ExchangeId,
+        response: Message<'a>,
+    },
     /// A response or a failure, as `handle_datagram` gives them.
     Other(Incoming<P>),
 }
@@ -203,7 +209,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         &mut self,
         now: u64,
         peer: P,
-        message: &OutMessage,
+        message: &MessageBuf,
         confirmable: bool,
     ) -> ExchangeId {
         let observe = message.uint(option::OBSERVE) == Some(0);
@@ -274,6 +280,11 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 peer,
                 request: request.as_packet()?,
             }),
+            Received::Response { peer, id, response } => Some(Incoming::Response {
+                peer,
+                id,
+                response: response.as_packet()?,
+            }),
             Received::Other(incoming) => Some(incoming),
         }
     }
@@ -309,17 +320,17 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         if header.code == 0 {
             return self.on_empty(now, peer, &header).map(Received::Other);
         }
-        let Ok(packet) = Packet::from_bytes(bytes) else {
-            self.reject(peer, &header);
-            return None;
-        };
         if msg::is_response_code(header.code) {
-            let incoming = match header.ty {
-                ACK => self.on_piggybacked(now, peer, &header, packet),
-                CON | NON => self.on_separate(now, peer, &header, packet),
+            // Read in place like a request (well-formed: checked above).
+            let Some(response) = Message::parse(bytes, header) else {
+                self.reject(peer, &header);
+                return None;
+            };
+            return match header.ty {
+                ACK => self.on_piggybacked(now, peer, response),
+                CON | NON => self.on_separate(now, peer, response),
                 _ => None,
             };
-            return incoming.map(Received::Other);
         }
         // §3 and §4.2: a code of a reserved class (1, 3, 6, 7) cannot be processed.
         self.reject(peer, &header);

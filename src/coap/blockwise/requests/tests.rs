@@ -1,6 +1,8 @@
 use super::*;
+use crate::coap::blockwise::block_option;
 use crate::coap::TransmissionParams;
 use alloc::vec;
+use coap_lite::{CoapOption, Packet};
 
 const SERVER: PeerId = PeerId(7);
 
@@ -27,7 +29,7 @@ impl Harness {
         }
     }
 
-    fn send(&mut self, packet: OutMessage, reassemble: Reassemble) -> ExchangeId {
+    fn send(&mut self, packet: MessageBuf, reassemble: Reassemble) -> ExchangeId {
         self.blocks
             .send(&mut self.ep, self.now, SERVER, packet, SIZES, reassemble)
     }
@@ -51,6 +53,7 @@ impl Harness {
         let bytes = response.to_bytes().expect("encodable");
         match self.ep.handle_datagram(self.now, SERVER, &bytes) {
             Some(crate::coap::Incoming::Response { id, response, .. }) => {
+                let response = MessageBuf::of_packet(&response);
                 self.blocks
                     .on_response(&mut self.ep, self.now, id, response, SIZES)
             }
@@ -80,8 +83,8 @@ fn body(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
-fn post(payload: Vec<u8>) -> OutMessage {
-    let mut p = OutMessage::request(msg::POST, &["dp"], &[]);
+fn post(payload: Vec<u8>) -> MessageBuf {
+    let mut p = MessageBuf::request(msg::POST, &["dp"], &[]);
     p.add_uint(option::CONTENT_FORMAT, 110);
     p.payload = payload;
     p
@@ -149,7 +152,7 @@ fn a_long_body_goes_out_in_block1_blocks_each_after_its_2_31() {
                 done_id, id,
                 "the whole request keeps the first message's id"
             );
-            assert_eq!(msg::code_of(&response), msg::CHANGED);
+            assert_eq!(response.code, msg::CHANGED);
         }
         other => panic!("{other:?}"),
     }
@@ -217,7 +220,7 @@ fn a_4_13_naming_a_smaller_size_restarts_once_then_is_the_answer() {
     match h.answer(&again, smaller) {
         Outcome::Done { id: done, response } => {
             assert_eq!(done, id);
-            assert_eq!(msg::code_of(&response), msg::REQUEST_ENTITY_TOO_LARGE);
+            assert_eq!(response.code, msg::REQUEST_ENTITY_TOO_LARGE);
         }
         other => panic!("{other:?}"),
     }
@@ -226,7 +229,7 @@ fn a_4_13_naming_a_smaller_size_restarts_once_then_is_the_answer() {
 #[test]
 fn a_response_in_block2_blocks_is_fetched_and_handed_up_whole() {
     let mut h = Harness::new();
-    let get = OutMessage::request(msg::GET, &["fw", "image"], &[]);
+    let get = MessageBuf::request(msg::GET, &["fw", "image"], &[]);
     let id = h.send(get, Reassemble::Whole);
     let first = h.sent();
     assert_eq!(first.get_option(CoapOption::Block2), None);
@@ -274,8 +277,8 @@ fn a_response_in_block2_blocks_is_fetched_and_handed_up_whole() {
         Outcome::Done { id: done, response } => {
             assert_eq!(done, id);
             assert_eq!(response.payload, content);
-            assert_eq!(block_option(&response, CoapOption::Block2), None);
-            assert_eq!(msg::code_of(&response), msg::CONTENT);
+            assert_eq!(response_block(&response, option::BLOCK2), None);
+            assert_eq!(response.code, msg::CONTENT);
         }
         other => panic!("{other:?}"),
     }
@@ -317,7 +320,7 @@ fn after_a_block1_body_the_block2_requests_carry_no_body() {
 fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request() {
     let mut h = Harness::new();
     let id = h.send(
-        OutMessage::request(msg::GET, &["a"], &[]),
+        MessageBuf::request(msg::GET, &["a"], &[]),
         Reassemble::Whole,
     );
     let first = h.sent();
@@ -347,7 +350,7 @@ fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request(
 
     // SIZES.response_limit is 4096: the fifth full block is one too many.
     let id = h.send(
-        OutMessage::request(msg::GET, &["b"], &[]),
+        MessageBuf::request(msg::GET, &["b"], &[]),
         Reassemble::Whole,
     );
     let mut outcome = Outcome::Pending;
@@ -378,7 +381,7 @@ fn a_body_that_changes_between_blocks_or_grows_past_the_limit_fails_the_request(
 fn a_block_out_of_place_fails_the_request() {
     let mut h = Harness::new();
     let id = h.send(
-        OutMessage::request(msg::GET, &["a"], &[]),
+        MessageBuf::request(msg::GET, &["a"], &[]),
         Reassemble::Whole,
     );
     let first = h.sent();
@@ -409,7 +412,7 @@ fn a_block_out_of_place_fails_the_request() {
 fn in_blocks_mode_each_response_is_handed_up_as_it_came() {
     let mut h = Harness::new();
     let id = h.send(
-        OutMessage::request(msg::GET, &["fw"], &[]),
+        MessageBuf::request(msg::GET, &["fw"], &[]),
         Reassemble::Blocks,
     );
     let first = h.sent();
@@ -423,8 +426,8 @@ fn in_blocks_mode_each_response_is_handed_up_as_it_came() {
         Outcome::Done { id: done, response } => {
             assert_eq!(done, id);
             assert_eq!(
-                block_of(&response, CoapOption::Block2),
-                Some(block(0, true, 6))
+                response_block(&response, option::BLOCK2),
+                Some(Some(block(0, true, 6)))
             );
             assert_eq!(response.payload.len(), 1024);
         }

@@ -1,21 +1,22 @@
-//! A request of this client's own (Register, Update, De-register, Bootstrap-Request, Send, a
-//! firmware block GET), held as its options already encoded and its payload. A
-//! `coap_lite::Packet` keeps a `BTreeMap` of linked lists with a vector per value: ten to twenty
-//! allocations for a Register, made, cloned for block-wise and dropped again (issue 15). Here the
-//! options are one buffer in their wire form (RFC 7252 §3.1, deltas counted from 0), so a
-//! request costs two allocations and its datagram is the header, this buffer and the payload.
+//! A CoAP message held as its code, its options already encoded and its payload: the client's
+//! own requests (Register, Update, De-register, Bootstrap-Request, Send, a firmware block GET)
+//! and the responses they get. A `coap_lite::Packet` keeps a `BTreeMap` of linked lists with a
+//! vector per value: ten to twenty allocations for a Register, made, cloned for block-wise and
+//! dropped again (issue 15). Here the options are one buffer in their wire form (RFC 7252
+//! §3.1, deltas counted from 0), so a message costs two allocations and its datagram is the
+//! header, this buffer and the payload.
 //!
 //! Options are meant to be added in ascending number, as builders know them; one added out of
 //! order, or removed, rewrites the buffer (block-wise does that once per block).
 
 use alloc::vec::Vec;
 
-use super::message::option;
+use super::message::{option, Message};
 use super::wire::{self, OptionWalk};
 
 /// See the module notes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct OutMessage {
+pub(crate) struct MessageBuf {
     /// The code byte (`msg::POST` …).
     pub(crate) code: u8,
     /// The options in wire form, ascending.
@@ -26,18 +27,18 @@ pub(crate) struct OutMessage {
     pub(crate) payload: Vec<u8>,
 }
 
-impl OutMessage {
+impl MessageBuf {
     /// A message with code `code` and neither options nor payload.
-    pub(crate) fn new(code: u8) -> OutMessage {
-        OutMessage {
+    pub(crate) fn new(code: u8) -> MessageBuf {
+        MessageBuf {
             code,
-            ..OutMessage::default()
+            ..MessageBuf::default()
         }
     }
 
     /// A request with one Uri-Path option per segment and one Uri-Query option per query.
-    pub(crate) fn request(code: u8, path: &[&str], queries: &[&str]) -> OutMessage {
-        let mut m = OutMessage::new(code);
+    pub(crate) fn request(code: u8, path: &[&str], queries: &[&str]) -> MessageBuf {
+        let mut m = MessageBuf::new(code);
         // Room for these and a few more (a Register's queries and Content-Format), so the
         // buffer is allocated once.
         let given: usize = path.iter().chain(queries).map(|s| s.len() + 3).sum();
@@ -51,9 +52,24 @@ impl OutMessage {
         m
     }
 
+    /// A received message kept beyond its datagram (a response, which block-wise may hold
+    /// while it fetches the next block): its options copied as they came, in wire form.
+    pub(crate) fn of(message: &Message<'_>) -> MessageBuf {
+        let options = message.option_bytes().to_vec();
+        let last = OptionWalk::options_only(&options)
+            .last()
+            .map_or(0, |(n, _, _)| n);
+        MessageBuf {
+            code: message.code(),
+            options,
+            last,
+            payload: message.payload().to_vec(),
+        }
+    }
+
     /// The same code and options without the payload (for the blocks of a block-wise request).
-    pub(crate) fn without_payload(&self) -> OutMessage {
-        OutMessage {
+    pub(crate) fn without_payload(&self) -> MessageBuf {
+        MessageBuf {
             code: self.code,
             options: self.options.clone(),
             last: self.last,
@@ -166,6 +182,16 @@ impl OutMessage {
     pub(crate) fn to_packet(&self) -> coap_lite::Packet {
         coap_lite::Packet::from_bytes(&self.encode_as(wire::CON, 0, &[])).unwrap_or_default()
     }
+
+    /// A `Packet` built by a test as a message held here.
+    #[cfg(test)]
+    pub(crate) fn of_packet(packet: &coap_lite::Packet) -> MessageBuf {
+        let bytes = crate::coap::msg::to_bytes_as(packet, wire::ACK, 0, packet.get_token());
+        wire::read_header(&bytes)
+            .and_then(|header| Message::parse(&bytes, header))
+            .map(|m| MessageBuf::of(&m))
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +236,7 @@ mod tests {
         ];
         for options in orders {
             for payload in [&b""[..], b"</1/0>"] {
-                let mut m = OutMessage::new(msg::POST);
+                let mut m = MessageBuf::new(msg::POST);
                 for (n, v) in options {
                     m.add(*n, v);
                 }
@@ -229,7 +255,7 @@ mod tests {
 
     #[test]
     fn removing_and_reading_options() {
-        let mut m = OutMessage::request(msg::GET, &["fw", "image"], &["v=2"]);
+        let mut m = MessageBuf::request(msg::GET, &["fw", "image"], &["v=2"]);
         m.add_uint(option::BLOCK2, 0x26);
         m.add(option::SIZE2, &[]);
         assert_eq!(m.uint(option::BLOCK2), Some(0x26));
@@ -251,10 +277,10 @@ mod tests {
             p.to_bytes_unlimited().unwrap()
         });
         // A value made of parts is the parts one after the other.
-        let mut joined = OutMessage::new(msg::POST);
+        let mut joined = MessageBuf::new(msg::POST);
         joined.add_joined(option::URI_QUERY, &[b"ep=", b"dev-1"]);
         joined.add_joined(option::URI_PATH, &[b"r", b"d"]);
-        let mut whole = OutMessage::new(msg::POST);
+        let mut whole = MessageBuf::new(msg::POST);
         whole.add(option::URI_PATH, b"rd");
         whole.add(option::URI_QUERY, b"ep=dev-1");
         assert_eq!(joined, whole);
