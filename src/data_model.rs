@@ -227,7 +227,7 @@ impl<'a> DataModel<'a> {
         incoming: Resources,
         mode: WriteMode,
     ) -> Result<(), u8> {
-        let def = self.def_owned(o)?;
+        let def = self.store.def(o).ok_or(msg::NOT_FOUND)?;
         if self.handlers.contains_key(&o) {
             // The application holds its values: it is told what was written, nothing more
             // (Replace cannot remove what it holds; its `validate` may refuse the result).
@@ -237,21 +237,30 @@ impl<'a> DataModel<'a> {
             }
             return Ok(());
         }
-        let mut merged = self.store.instance(o, i).cloned().unwrap_or_default();
-        if mode == WriteMode::Replace {
-            merged.retain(|rid, _| {
-                incoming.contains_key(rid)
-                    || def
-                        .resource(*rid)
-                        .is_some_and(|r| !r.operations.writable() || r.mandatory)
-            });
+        // Replace removes what the payload leaves out, but not what a server cannot write or
+        // must find there (read-only and mandatory resources).
+        let kept = |rid: &u16| {
+            incoming.contains_key(rid)
+                || def
+                    .resource(*rid)
+                    .is_some_and(|r| !r.operations.writable() || r.mandatory)
+        };
+        let removed: Vec<u16> = match (mode, self.store.instance(o, i)) {
+            (WriteMode::Replace, Some(held)) => held.keys().copied().filter(|r| !kept(r)).collect(),
+            _ => Vec::new(),
+        };
+        // Written in place in the transaction's copy of the object (issue 15: the instance and
+        // then the whole object were copied to be put back with set_instances).
+        let instances = self
+            .store
+            .instances_mut(o)
+            .ok_or(msg::INTERNAL_SERVER_ERROR)?;
+        let instance = instances.entry(i).or_default();
+        for rid in removed {
+            instance.remove(&rid);
         }
-        merged.extend(incoming);
-        let mut instances = self.store.instances(o).cloned().unwrap_or_default();
-        instances.insert(i, merged);
-        self.store
-            .set_instances(o, instances)
-            .map_err(|_| msg::INTERNAL_SERVER_ERROR)
+        instance.extend(incoming);
+        Ok(())
     }
 
     /// Creates `/o/i` with `resources` (checked by the caller).
@@ -343,5 +352,80 @@ pub(crate) fn value_fits(v: &ResourceValue, rdef: &ResourceDef) -> bool {
         ResourceValue::Multiple(m) => {
             rdef.multiple && m.values().all(|x| x.resource_type() == rdef.kind)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::Path;
+    use crate::value::Value;
+
+    fn int(v: i64) -> ResourceValue {
+        ResourceValue::Single(Value::Integer(v))
+    }
+
+    /// Server instance /1/0 holding SSID (0, read-only), Lifetime (1, mandatory), Default
+    /// Minimum and Maximum Period (2, 3: writable, optional), Binding (7, mandatory) and a
+    /// resource its definition does not know (99).
+    fn store() -> Store {
+        let mut s = Store::with_standard_objects();
+        let held: Resources = [
+            (0, int(101)),
+            (1, int(300)),
+            (2, int(5)),
+            (3, int(50)),
+            (7, ResourceValue::Single(Value::String("U".into()))),
+        ]
+        .into_iter()
+        .collect();
+        let mut instances = crate::value::Instances::new();
+        let mut with_unknown = held;
+        with_unknown.insert(99, int(1));
+        instances.insert(0, with_unknown);
+        s.set_instances(1, instances).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_replace_removes_what_it_leaves_out_but_read_only_and_mandatory_resources() {
+        // Core 1.1 §5.4.3 "Replace": PUT on /O/I replaces the instance's writable resources.
+        let mut s = store();
+        let mut handlers = Handlers::new();
+        let mut model = DataModel::new(&mut s, &mut handlers);
+        let incoming: Resources = [(1, int(60))].into_iter().collect();
+        model.write(1, 0, incoming, WriteMode::Replace).unwrap();
+        let ids: Vec<u16> = s.instance(1, 0).unwrap().keys().copied().collect();
+        assert_eq!(ids, [0, 1, 7]);
+        assert_eq!(s.value(&Path::resource(1, 0, 1)), Some(&Value::Integer(60)));
+        assert_eq!(
+            s.value(&Path::resource(1, 0, 0)),
+            Some(&Value::Integer(101))
+        );
+    }
+
+    #[test]
+    fn an_update_changes_only_what_it_names_and_a_write_creates_a_missing_instance() {
+        let mut s = store();
+        let mut handlers = Handlers::new();
+        let mut model = DataModel::new(&mut s, &mut handlers);
+        let incoming: Resources = [(2, int(7))].into_iter().collect();
+        model.write(1, 0, incoming, WriteMode::Update).unwrap();
+        let ids: Vec<u16> = s.instance(1, 0).unwrap().keys().copied().collect();
+        assert_eq!(ids, [0, 1, 2, 3, 7, 99]);
+        assert_eq!(s.value(&Path::resource(1, 0, 2)), Some(&Value::Integer(7)));
+        let mut model = DataModel::new(&mut s, &mut handlers);
+        let incoming: Resources = [(1, int(90))].into_iter().collect();
+        model.write(1, 4, incoming, WriteMode::Replace).unwrap();
+        assert_eq!(s.instance_ids(1), [0, 4]);
+        assert_eq!(s.value(&Path::resource(1, 4, 1)), Some(&Value::Integer(90)));
+        // An object not defined is 4.04 and changes nothing.
+        let before = s.clone();
+        let mut model = DataModel::new(&mut s, &mut handlers);
+        assert_eq!(
+            model.write(4242, 0, Resources::new(), WriteMode::Update),
+            Err(msg::NOT_FOUND)
+        );
+        assert_eq!(s, before);
     }
 }

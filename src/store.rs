@@ -200,7 +200,7 @@ impl Store {
 
     /// Object `oid`'s instances to change in place (copied first if another store shares
     /// them); `None` for an object not defined. Nothing is checked: the caller decoded the
-    /// values against the object's definition (Bootstrap-Write).
+    /// values against the object's definition (Bootstrap-Write, a DM Write).
     pub(crate) fn instances_mut(&mut self, oid: u16) -> Option<&mut Instances> {
         let slot = self.objects.get_mut(&oid)?;
         Some(Arc::make_mut(&mut slot.instances))
