@@ -60,7 +60,7 @@ impl Client {
             Err(reply.clone())
         } else if let Err(code) = app.validate(&mut self.handlers) {
             Err(Reply::error(code, "the application refused the operation"))
-        } else if changes.objects().iter().any(|o| staged.is_persistent(*o))
+        } else if changes.objects().any(|o| staged.is_persistent(o))
             && !self.save_candidate(&staged)
         {
             Err(Reply::error(
