@@ -1,4 +1,7 @@
-//! The CoAP message layer (RFC 7252 §4–§5.3), sans-I/O, on top of `coap_lite::Packet`.
+//! The CoAP message layer (RFC 7252 §4–§5.3), sans-I/O. Datagrams are read in place
+//! (`message::Message`); what outlives its datagram, the client's own requests and the
+//! responses they get, is a `message_buf::MessageBuf` (options kept in wire form). The public
+//! API (`Endpoint::handle_datagram`, `Incoming`) and the testkit speak `coap_lite::Packet`.
 //!
 //! - [`Endpoint`]: message IDs, tokens, CON retransmission, NSTART, deduplication, ping/RST.
 //! - [`TransmissionParams`]: RFC 7252 §4.8 parameters and derived times.
