@@ -61,6 +61,7 @@ class Device:
         self.received: list[tuple] = []  # (code, payload length, Block2) of each, on arrival
         self.block1_in: list[tuple] = []  # (Uri-Path, Block1, Size1, payload length), on arrival
         self.files: dict[tuple, bytes] = {}  # served to GET by this server (firmware pull)
+        self.lose = lambda message: False  # an incoming message it says yes to is dropped
         self.stop = threading.Event()
         self.ctx = self.client = self.thread = None
 
@@ -146,6 +147,8 @@ class Device:
         dispatch, send = mm.dispatch_message, transport.send
 
         def dispatched(message):
+            if self.lose(message):
+                return  # lost on the way: aiocoap never sees it
             # As it came: aiocoap appends later blocks to the first block's message in place.
             self.received.append((str(message.code), len(message.payload), message.opt.block2))
             if message.opt.block1 is not None:
@@ -338,6 +341,51 @@ def test_aiocoap_deregisters_with_get_observe_1_on_the_observation_token():
             cancelled = await dev.event("observation_cancelled", PATH)
             assert (cancelled.ssid, refused) == (1, [])
             assert dev.client.observations() == []
+
+    run(scenario)
+
+
+def test_aiocoap_retransmits_a_read_and_an_execute_whose_answers_were_lost():
+    """RFC 7252 §4.2/§4.5 against aiocoap's own retransmission: the device's ACK to a CON
+    request is lost, aiocoap sends the request again with the same Message ID, and the device
+    treats it as the duplicate it is. A GET, safe, is served again from the value as it is by
+    then (§4.5 allows it; this device keeps no answers to GETs, issue 15); an Execute is not
+    done twice: the retransmission gets the cached answer."""
+    temperature = Temperature(21.5)
+
+    async def scenario():
+        async with Device("py-aio-lost-acks", [temperature]) as dev:
+            lost = []
+
+            def lose_the_first_answer(message):
+                if lost or message.mtype != aiocoap.ACK or message.code.is_request():
+                    return False
+                lost.append(message)
+                temperature.value = 22.25  # changes before the retransmission comes
+                return True
+
+            async def request(code, path):
+                before = len(dev.wire_out)
+                dev.lose = lose_the_first_answer
+                # aiocoap retransmits after ACK_TIMEOUT (2-3 s, RFC 7252 §4.8).
+                r = await asyncio.wait_for(dev.ctx.request(dev.message(code, path)).response, 3 * T)
+                sent = [m for m in dev.wire_out[before:] if m.code == code]
+                assert len(sent) == 2 and sent[0].mid == sent[1].mid, [(m.code, m.mid) for m in sent]
+                assert sent[0].token == sent[1].token
+                answered = lost.pop()
+                dev.lose = lambda message: False
+                return answered, r
+
+            lost_read, read = await request(GET, PATH)
+            assert (str(lost_read.code), lost_read.payload) == ("2.05 Content", b"21.5")
+            assert (str(read.code), read.payload) == ("2.05 Content", b"22.25"), "served again"
+
+            lost_exec, executed = await request(POST, "/3/0/4")
+            assert str(lost_exec.code) == str(executed.code) == "2.04 Changed"
+            assert (executed.mid, executed.payload) == (lost_exec.mid, lost_exec.payload)
+            await dev.event("executed", "/3/0/4")
+            await asyncio.sleep(0.2)  # a second Execute would have been reported by now
+            assert [e.path for e in dev.events if e.kind == "executed"] == ["/3/0/4"], "once"
 
     run(scenario)
 
