@@ -27,13 +27,32 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 state: State::Queued(bytes),
             },
         );
-        if confirmable {
+        if !confirmable {
+            self.start(now, id);
+        } else if self.may_start_now(peer) {
+            // Nothing waits and an NSTART slot is free: it starts at once, never queued (the
+            // queue would be allocated for it only to be emptied again).
+            self.start(now, id);
+        } else {
             self.peer_mut(peer).queue.push_back(id);
             self.start_queued(now, peer);
-        } else {
-            self.start(now, id);
         }
         ExchangeId(id)
+    }
+
+    /// Whether a CON message to `peer` may go out now (§4.7): none queued before it, and fewer
+    /// than NSTART awaiting their ACK.
+    fn may_start_now(&self, peer: P) -> bool {
+        let queued = self.peers.get(&peer).is_some_and(|p| !p.queue.is_empty());
+        !queued && self.in_flight(peer) < self.params.effective_nstart()
+    }
+
+    /// CON messages to `peer` awaiting their ACK.
+    fn in_flight(&self, peer: P) -> usize {
+        self.exchanges
+            .values()
+            .filter(|e| e.peer == peer && matches!(e.state, State::AwaitAck { .. }))
+            .count()
     }
 
     /// [`Endpoint::send`] of a NON message the caller encodes itself under the `Head` (NON, a
@@ -67,12 +86,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// Starts queued CON messages for `peer` while fewer than NSTART await their ACK (§4.7).
     pub(super) fn start_queued(&mut self, now: u64, peer: P) {
         loop {
-            let in_flight = self
-                .exchanges
-                .values()
-                .filter(|e| e.peer == peer && matches!(e.state, State::AwaitAck { .. }))
-                .count();
-            if in_flight >= self.params.effective_nstart() {
+            if self.in_flight(peer) >= self.params.effective_nstart() {
                 return;
             }
             let Some(next) = self.peers.get_mut(&peer).and_then(|p| p.queue.pop_front()) else {
