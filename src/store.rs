@@ -383,11 +383,11 @@ fn check_types(
 
 impl Schema for Store {
     fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
-        let r = self.def(object)?.resource(resource)?;
-        Some(ResourceShape {
-            kind: r.kind,
-            multiple: r.multiple,
-        })
+        self.def(object)?.resource(resource).map(ResourceShape::of)
+    }
+
+    fn object(&self, object: u16) -> Option<&ObjectDef> {
+        self.def(object)
     }
 }
 

@@ -187,29 +187,47 @@ pub struct ResourceShape {
 pub trait Schema {
     /// The shape of resource `resource` of object `object`, or `None` if either is unknown.
     fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape>;
+
+    /// Object `object`'s whole definition, when the schema holds it as one: a codec decoding
+    /// many resources of one instance then finds each along the table instead of asking
+    /// [`shape`](Self::shape) per resource. `None` (the default) keeps it asking `shape`.
+    fn object(&self, object: u16) -> Option<&ObjectDef> {
+        let _ = object;
+        None
+    }
+}
+
+impl ResourceShape {
+    /// The shape a definition gives a resource.
+    pub fn of(def: &ResourceDef) -> ResourceShape {
+        ResourceShape {
+            kind: def.kind,
+            multiple: def.multiple,
+        }
+    }
 }
 
 impl Schema for [&ObjectDef] {
     fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
-        let obj = self.iter().find(|o| o.id == object)?;
-        let r = obj.resource(resource)?;
-        Some(ResourceShape {
-            kind: r.kind,
-            multiple: r.multiple,
-        })
+        self.object(object)?
+            .resource(resource)
+            .map(ResourceShape::of)
+    }
+
+    fn object(&self, object: u16) -> Option<&ObjectDef> {
+        self.iter().find(|o| o.id == object).copied()
     }
 }
 
 impl Schema for ObjectDef {
     fn shape(&self, object: u16, resource: u16) -> Option<ResourceShape> {
-        if object != self.id {
-            return None;
-        }
-        let r = self.resource(resource)?;
-        Some(ResourceShape {
-            kind: r.kind,
-            multiple: r.multiple,
-        })
+        self.object(object)?
+            .resource(resource)
+            .map(ResourceShape::of)
+    }
+
+    fn object(&self, object: u16) -> Option<&ObjectDef> {
+        (object == self.id).then_some(self)
     }
 }
 

@@ -4,7 +4,7 @@ use super::entry::{parse_entries, TlvEntry, TlvKind};
 use super::value::decode_value;
 use super::{malformed, wrong_target};
 use crate::codec::CodecError;
-use crate::model::{ResourceShape, Schema};
+use crate::model::{ObjectDef, ResourceShape, Schema};
 use crate::path::{Path, MAX_ID};
 use alloc::vec::Vec;
 
@@ -81,9 +81,16 @@ fn decode_resources(
     let mut out = Resources::with_capacity(entries.len());
     // The IDs of resources skipped as unknown, to find those twice too (rarely any).
     let mut skipped = Vec::new();
+    // One walk along the object's table when the schema has it (entries usually come in
+    // ascending ID order, as encoders write them).
+    let def = schema.object(object);
+    let mut table = def.map(ObjectDef::ascending);
     for e in entries {
         check_id(e.id)?;
-        let shape = schema.shape(object, e.id);
+        let shape = match table.as_mut() {
+            Some(table) => table.get(e.id).map(ResourceShape::of),
+            None => schema.shape(object, e.id),
+        };
         let rv = match e.kind {
             TlvKind::Resource => decode_single(e, shape)?,
             TlvKind::MultipleResource => decode_multiple(&e.children()?, shape)?,

@@ -798,3 +798,48 @@ fn random_values_round_trip() {
         }
     }
 }
+
+/// A schema that answers only `shape`, so decoding asks it per resource.
+struct ShapesOnly<'a>(&'a Store);
+
+impl crate::model::Schema for ShapesOnly<'_> {
+    fn shape(&self, object: u16, resource: u16) -> Option<crate::model::ResourceShape> {
+        self.0.shape(object, resource)
+    }
+}
+
+#[test]
+fn decoding_along_the_object_table_gives_what_asking_shape_per_resource_gives() {
+    // The same payloads, entries in any order, unknown and repeated resources among them.
+    let s = std_schema();
+    let mut rng = Rng::new(77);
+    let seeds = [
+        hex(&("080079".to_string() + DEVICE)),
+        hex("08000EC10001C101008302417F07C1037F080212C10003C101008702417F0761013601C1037F"),
+        hex("08000FC10001C40100015180C10601C10755"),
+        hex("C10755C10601C40100015180C10001"), // Server resources in descending order
+        hex("C10001C10001"),                   // a resource twice
+        hex("C16301C10001"),                   // an unknown resource (99) first
+    ];
+    let mut compared = 0;
+    for seed in &seeds {
+        for round in 0..300 {
+            let mut bytes = seed.clone();
+            if round > 0 {
+                let at = rng.range(0, bytes.len() as u64 - 1) as usize;
+                bytes[at] = rng.next_u64() as u8;
+            }
+            for t in fuzz_targets() {
+                let along = decode(&t, &bytes, &s);
+                let asked = decode(&t, &bytes, &ShapesOnly(&s));
+                assert_eq!(
+                    format!("{along:?}"),
+                    format!("{asked:?}"),
+                    "{t} {bytes:02x?}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 6 * 300 * 8);
+}
