@@ -2,10 +2,10 @@
 //! hundred instructions and an allocation per number on paths that run for every request, such
 //! as the Register queries and the paths of a Discover).
 
-/// The decimal text of an integer, held on the stack: up to 19 digits and a sign.
+/// The decimal text of an integer, held on the stack: up to 20 digits and a sign.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decimal {
-    buf: [u8; 20],
+    buf: [u8; 21],
     start: usize,
 }
 
@@ -22,12 +22,11 @@ impl Decimal {
         d
     }
 
-    /// `n` in decimal. `u64::MAX` has 20 digits; anything above 10^19 keeps its last 19 (no
-    /// caller comes near: they write IDs, lifetimes and format codes).
+    /// `n` in decimal (`u64::MAX` has 20 digits).
     pub(crate) fn of_unsigned(mut n: u64) -> Decimal {
         let mut d = Decimal {
-            buf: [0; 20],
-            start: 20,
+            buf: [0; 21],
+            start: 21,
         };
         loop {
             d.start -= 1;
@@ -35,8 +34,8 @@ impl Decimal {
                 *digit = b'0' + (n % 10) as u8;
             }
             n /= 10;
-            // One byte stays free for a sign.
-            if n == 0 || d.start == 1 {
+            // At most 20 digits: byte 0 always stays free for a sign.
+            if n == 0 {
                 return d;
             }
         }
@@ -84,7 +83,15 @@ mod tests {
                 "{n}"
             );
         }
-        for n in [0u64, 7, 5683, u64::from(u32::MAX), 10u64.pow(18)] {
+        for n in [
+            0u64,
+            7,
+            5683,
+            u64::from(u32::MAX),
+            10u64.pow(18),
+            10u64.pow(19),
+            u64::MAX,
+        ] {
             assert_eq!(Decimal::of_unsigned(n).as_bytes(), n.to_string().as_bytes());
         }
         assert_eq!(Decimal::of(i64::MIN).as_str(), "-9223372036854775808");
