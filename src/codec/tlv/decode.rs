@@ -1,6 +1,6 @@
 //! Decoding a TLV write payload under the codec contract of `codec/mod.rs`.
 
-use super::entry::{parse_entries, TlvEntry, TlvKind};
+use super::entry::{Entries, TlvEntry, TlvKind};
 use super::value::decode_value;
 use super::{malformed, wrong_target};
 use crate::codec::CodecError;
@@ -12,7 +12,7 @@ use crate::value::{Instances, ResourceValue, Resources, Value};
 
 /// Decodes a TLV write payload addressed to `target` into the instances it carries.
 pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Instances, CodecError> {
-    let entries = parse_entries(payload)?;
+    let entries = Entries::parse(payload)?;
     let mut out = Instances::new();
     match *target.ids() {
         [] => {
@@ -22,14 +22,14 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
         }
         [o] => {
             // Core 1.1 §7.4.3: without an instance ID the Object Instance TLV MUST be used.
-            for e in &entries {
+            for e in entries.iter() {
                 if e.kind != TlvKind::ObjectInstance {
                     return Err(malformed(
                         "payload for an object must hold object instance TLVs",
                     ));
                 }
                 check_id(e.id)?;
-                let resources = decode_resources(o, &e.children()?, schema)?;
+                let resources = decode_resources(o, e.nested()?, schema)?;
                 if out.insert(e.id, resources).is_some() {
                     return Err(malformed("object instance appears twice"));
                 }
@@ -37,29 +37,29 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
         }
         [o, i] => {
             // With an instance ID the Object Instance TLV is optional (Core 1.1 §7.4.3).
-            let resources = match entries.as_slice() {
-                [only] if only.kind == TlvKind::ObjectInstance => {
+            let resources = match entries.only() {
+                Some(only) if only.kind == TlvKind::ObjectInstance => {
                     if only.id != i {
                         return Err(wrong_target(
                             "object instance TLV has another ID than the path",
                         ));
                     }
-                    decode_resources(o, &only.children()?, schema)?
+                    decode_resources(o, only.nested()?, schema)?
                 }
-                _ => decode_resources(o, &entries, schema)?,
+                _ => decode_resources(o, entries, schema)?,
             };
             out.insert(i, resources);
         }
         [o, i, r] => {
             let mut resources = Resources::new();
-            if let Some(rv) = decode_resource_target(r, &entries, schema.shape(o, r))? {
+            if let Some(rv) = decode_resource_target(r, entries, schema.shape(o, r))? {
                 resources.insert(r, rv);
             }
             out.insert(i, resources);
         }
         [o, i, r, ri] => {
             let mut resources = Resources::new();
-            if let Some(v) = decode_instance_target(ri, &entries, schema.shape(o, r))? {
+            if let Some(v) = decode_instance_target(ri, entries, schema.shape(o, r))? {
                 let mut m = crate::value::VecMap::new();
                 m.insert(ri, v);
                 resources.insert(r, ResourceValue::Multiple(m));
@@ -74,7 +74,7 @@ pub fn decode(target: &Path, payload: &[u8], schema: &dyn Schema) -> Result<Inst
 /// The resources of one instance from its Resource / Multiple-Resource TLVs.
 fn decode_resources(
     object: u16,
-    entries: &[TlvEntry<'_>],
+    entries: Entries<'_>,
     schema: &dyn Schema,
 ) -> Result<Resources, CodecError> {
     // Room for every entry at once (issue 15: growing one by one reallocated per resource).
@@ -85,15 +85,15 @@ fn decode_resources(
     // ascending ID order, as encoders write them).
     let def = schema.object(object);
     let mut table = def.map(ObjectDef::ascending);
-    for e in entries {
+    for e in entries.iter() {
         check_id(e.id)?;
         let shape = match table.as_mut() {
             Some(table) => table.get(e.id).map(ResourceShape::of),
             None => schema.shape(object, e.id),
         };
         let rv = match e.kind {
-            TlvKind::Resource => decode_single(e, shape)?,
-            TlvKind::MultipleResource => decode_multiple(&e.children()?, shape)?,
+            TlvKind::Resource => decode_single(&e, shape)?,
+            TlvKind::MultipleResource => decode_multiple(e.nested()?, shape)?,
             _ => return Err(malformed("instance holds something else than resources")),
         };
         let twice = match rv {
@@ -129,7 +129,7 @@ fn decode_single(
 
 /// Resource-Instance TLVs of a multiple resource. `None` for an unknown resource.
 fn decode_multiple(
-    instances: &[TlvEntry<'_>],
+    instances: Entries<'_>,
     shape: Option<ResourceShape>,
 ) -> Result<Option<ResourceValue>, CodecError> {
     if shape.is_some_and(|s| !s.multiple) {
@@ -139,7 +139,7 @@ fn decode_multiple(
     }
     let mut seen = crate::value::VecMap::with_capacity(instances.len());
     let mut m = crate::value::VecMap::with_capacity(instances.len());
-    for e in instances {
+    for e in instances.iter() {
         check_id(e.id)?;
         if e.kind != TlvKind::ResourceInstance {
             return Err(malformed("expected resource instance TLVs"));
@@ -159,28 +159,29 @@ fn decode_multiple(
 /// Payload of a write to `/O/I/R`.
 fn decode_resource_target(
     rid: u16,
-    entries: &[TlvEntry<'_>],
+    entries: Entries<'_>,
     shape: Option<ResourceShape>,
 ) -> Result<Option<ResourceValue>, CodecError> {
-    match entries {
+    let only = entries.only();
+    match only {
         // FACTS §6.2 / VECTORS §1.8: empty means "no instances" for a multiple resource and is
         // an error for a single one.
-        [] => match shape {
+        None if entries.len() == 0 => match shape {
             Some(s) if s.multiple => Ok(Some(ResourceValue::Multiple(crate::value::VecMap::new()))),
             Some(_) => Err(malformed("empty payload for a single resource")),
             None => Ok(None),
         },
-        [e] if e.kind == TlvKind::Resource => {
+        Some(e) if e.kind == TlvKind::Resource => {
             if e.id != rid {
                 return Err(wrong_target("resource TLV has another ID than the path"));
             }
-            decode_single(e, shape)
+            decode_single(&e, shape)
         }
-        [e] if e.kind == TlvKind::MultipleResource => {
+        Some(e) if e.kind == TlvKind::MultipleResource => {
             if e.id != rid {
                 return Err(wrong_target("resource TLV has another ID than the path"));
             }
-            decode_multiple(&e.children()?, shape)
+            decode_multiple(e.nested()?, shape)
         }
         // VECTORS §1.8 (lenient, as Leshan): bare Resource-Instance TLVs without the wrapper.
         _ if entries.iter().all(|e| e.kind == TlvKind::ResourceInstance) => {
@@ -196,12 +197,14 @@ fn decode_resource_target(
 /// with that ID is accepted as well).
 fn decode_instance_target(
     riid: u16,
-    entries: &[TlvEntry<'_>],
+    entries: Entries<'_>,
     shape: Option<ResourceShape>,
 ) -> Result<Option<Value>, CodecError> {
-    let e = match entries {
-        [e] if matches!(e.kind, TlvKind::ResourceInstance | TlvKind::Resource) => e,
-        [] => return Err(malformed("empty payload for a resource instance")),
+    let e = match entries.only() {
+        Some(e) if matches!(e.kind, TlvKind::ResourceInstance | TlvKind::Resource) => e,
+        None if entries.len() == 0 => {
+            return Err(malformed("empty payload for a resource instance"))
+        }
         _ => {
             return Err(malformed(
                 "payload for a resource instance must hold one TLV",

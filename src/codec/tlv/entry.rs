@@ -65,11 +65,16 @@ impl<'a> TlvEntry<'a> {
     /// The entries nested in an Object Instance or Multiple Resource, checked to be of a kind
     /// that may appear there. Other kinds have no nested entries: error.
     pub fn children(&self) -> Result<Vec<TlvEntry<'a>>, CodecError> {
+        Ok(self.nested()?.iter().collect())
+    }
+
+    /// The same checks as [`children`](Self::children), without collecting the entries.
+    pub(crate) fn nested(&self) -> Result<Entries<'a>, CodecError> {
         let allowed = self.kind.allowed_children();
         if allowed.is_empty() {
             return Err(malformed("a resource TLV has no nested TLVs"));
         }
-        let children = parse_entries(self.value)?;
+        let children = Entries::parse(self.value)?;
         if children.iter().any(|c| !allowed.contains(&c.kind)) {
             return Err(malformed(match self.kind {
                 TlvKind::ObjectInstance => {
@@ -79,6 +84,40 @@ impl<'a> TlvEntry<'a> {
             }));
         }
         Ok(children)
+    }
+}
+
+/// The entries of a byte string, every one read and checked once (as by [`parse_entries`],
+/// with the same error) and then walked again as often as needed, without a `Vec` of them
+/// (issue 15: two or three vectors per TLV write).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entries<'a> {
+    bytes: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Entries<'a> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Entries<'a>, CodecError> {
+        let mut count = 0;
+        for entry in TlvReader::new(bytes) {
+            entry?;
+            count += 1;
+        }
+        Ok(Entries { bytes, count })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The entries in order (each was read without error by `parse`).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = TlvEntry<'a>> + 'a {
+        TlvReader::new(self.bytes).map_while(Result::ok)
+    }
+
+    /// The entry, if there is exactly one.
+    pub(crate) fn only(&self) -> Option<TlvEntry<'a>> {
+        (self.count == 1).then(|| self.iter().next()).flatten()
     }
 }
 
