@@ -11,6 +11,7 @@ use crate::peer::{PeerInfo, SecurityMode};
 use crate::store::Store;
 use crate::uri::ServerUri;
 use crate::value::{ResourceValue, Resources, Value};
+use crate::vec_map::VecMap;
 
 /// Resource IDs of the Security object used by the core.
 pub mod sec {
@@ -387,20 +388,29 @@ fn paired_security(store: &Store, ssid: u16) -> Option<Security<'_>> {
 /// Every complete LwM2M Server account, ordered by Short Server ID. Each reads only the
 /// Security instance it pairs with.
 pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
-    let Some(servers) = store.instances(oid::SERVER) else {
-        return Vec::new();
-    };
-    // Room for every Server instance at once, so that no push reallocates (an account is
-    // some 300 bytes).
-    let mut out = Vec::with_capacity(servers.len());
-    for (iid, res) in servers {
-        let Some(ssid) = ssid_of(int(res, srv::SSID)) else {
-            continue;
-        };
-        let Some(security) = paired_security(store, ssid) else {
-            continue;
-        };
-        out.push(ServerAccount {
+    let mut out: Vec<ServerAccount> = accounts_in_instance_order(store).collect();
+    out.sort_by_key(|a| a.ssid);
+    out
+}
+
+/// The same by Short Server ID, one account each: for an ID given twice, the account of the
+/// later Server instance (as collecting `server_accounts` into a map keeps it). Made in place:
+/// no list of accounts first (issue 15: an account is some 300 bytes).
+pub(crate) fn server_accounts_by_ssid(store: &Store) -> VecMap<u16, ServerAccount> {
+    let mut out = VecMap::with_capacity(store.instances(oid::SERVER).map_or(0, |s| s.len()));
+    for account in accounts_in_instance_order(store) {
+        out.insert(account.ssid, account);
+    }
+    out
+}
+
+/// Every complete LwM2M Server account, in the order of the Server instances.
+fn accounts_in_instance_order(store: &Store) -> impl Iterator<Item = ServerAccount> + '_ {
+    let servers = store.instances(oid::SERVER).into_iter().flatten();
+    servers.filter_map(|(iid, res)| {
+        let ssid = ssid_of(int(res, srv::SSID))?;
+        let security = paired_security(store, ssid)?;
+        Some(ServerAccount {
             ssid,
             server_iid: *iid,
             security: security.account(),
@@ -408,10 +418,8 @@ pub fn server_accounts(store: &Store) -> Vec<ServerAccount> {
             binding: string(res, srv::BINDING).unwrap_or_else(|| "U".to_string()),
             disable_timeout_s: uint(res, srv::DISABLE_TIMEOUT).unwrap_or(86400),
             procedure: RegistrationProcedure::read(res),
-        });
-    }
-    out.sort_by_key(|a| a.ssid);
-    out
+        })
+    })
 }
 
 /// The Short Server IDs of every complete LwM2M Server account (those `server_accounts`
@@ -594,6 +602,36 @@ mod tests {
         s.set(&Path::resource(1, 5, 0), Value::Integer(7)).unwrap();
         assert_eq!(server_accounts(&s).len(), 1);
         assert_eq!(server_instance_of(&s, 7), Some(5));
+    }
+
+    /// By Short Server ID: one account each, the later Server instance's for an ID given
+    /// twice, as collecting `server_accounts` into a map keeps it.
+    #[test]
+    fn accounts_by_ssid_keep_the_later_instance_of_an_ssid_given_twice() {
+        let mut s = Store::with_standard_objects();
+        factory::add_server_account(&mut s, 9, "coap://127.0.0.1:5690", 60).unwrap();
+        factory::add_server_account(&mut s, 4, "coap://127.0.0.1:5640", 40).unwrap();
+        // Server instance 2 claims SSID 9 again, with another lifetime.
+        s.set(&Path::resource(1, 2, 0), Value::Integer(9)).unwrap();
+        s.set(&Path::resource(1, 2, 1), Value::Integer(90)).unwrap();
+        let by_ssid = server_accounts_by_ssid(&s);
+        let seen: Vec<(u16, u16, i64)> = by_ssid
+            .iter()
+            .map(|(ssid, a)| (*ssid, a.server_iid, a.lifetime_s))
+            .collect();
+        assert_eq!(seen, [(4, 1, 40), (9, 2, 90)]);
+        let collected: VecMap<u16, ServerAccount> = server_accounts(&s)
+            .into_iter()
+            .map(|a| (a.ssid, a))
+            .collect();
+        assert_eq!(
+            collected
+                .iter()
+                .map(|(k, a)| (*k, a.server_iid))
+                .collect::<Vec<_>>(),
+            [(4, 1), (9, 2)]
+        );
+        assert!(server_accounts_by_ssid(&Store::with_standard_objects()).is_empty());
     }
 
     /// `Security::transport` reads resources 0 to 5 in one walk; it finds what looking each

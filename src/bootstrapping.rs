@@ -18,6 +18,7 @@ use crate::coap::msg;
 use crate::codec::ContentFormat;
 use crate::config::{Backoff, Version};
 use crate::event::Event;
+use crate::outputs::Outputs;
 use crate::peer::PeerId;
 use crate::rng::Rng;
 use crate::store::Store;
@@ -75,7 +76,7 @@ pub(crate) struct Bootstrapping {
     state: State,
     /// Failed attempts since the last successful bootstrap (back-off).
     failures: u32,
-    out: Vec<BsOutput>,
+    out: Outputs<BsOutput>,
 }
 
 impl Default for Bootstrapping {
@@ -83,7 +84,7 @@ impl Default for Bootstrapping {
         Bootstrapping {
             state: State::Idle,
             failures: 0,
-            out: Vec::new(),
+            out: Outputs::default(),
         }
     }
 }
@@ -91,7 +92,18 @@ impl Default for Bootstrapping {
 impl Bootstrapping {
     /// What the machine asked for since the last call, in order.
     pub(crate) fn take_outputs(&mut self) -> Vec<BsOutput> {
-        core::mem::take(&mut self.out)
+        self.out.take()
+    }
+
+    /// The list `take_outputs` gave, applied: its room serves the rest of the session.
+    pub(crate) fn give_back(&mut self, spent: Vec<BsOutput>) {
+        let busy = !matches!(self.state, State::Idle);
+        self.out.give_back(spent, busy)
+    }
+
+    /// Drops the room of the output list (an idle client holds none).
+    pub(crate) fn trim(&mut self) {
+        self.out.trim()
     }
 
     /// Whether a Bootstrap-Request is in flight or a session is open.
@@ -187,7 +199,7 @@ impl Bootstrapping {
         }
         self.state = State::InSession {
             peer,
-            session: Session::begin(&staged),
+            session: Session::over(staged),
         };
         self.out.push(BsOutput::Disarm(Timer::BootstrapRequest));
         self.command(now, exchange_lifetime_ms);

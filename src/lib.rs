@@ -122,6 +122,7 @@ mod firmware;
 pub mod model;
 pub mod object;
 mod observe;
+mod outputs;
 pub mod path;
 pub mod peer;
 pub mod persist;

@@ -18,6 +18,7 @@ use crate::accounts::ServerAccount;
 use crate::coap::msg;
 use crate::config::{Backoff, Version};
 use crate::event::Event;
+use crate::outputs::Outputs;
 use crate::peer::{PeerId, PeerInfo};
 use crate::registration::procedure::{initial_delay_ms, Retry, RetryPlan};
 use crate::registration::{self, RegState, Registration};
@@ -91,7 +92,7 @@ pub(crate) struct Registrations {
     stopping: bool,
     /// Register announces queue mode (`Config::queue_mode`).
     queue_mode: bool,
-    out: Vec<RegOutput>,
+    out: Outputs<RegOutput>,
 }
 
 impl Registrations {
@@ -105,7 +106,22 @@ impl Registrations {
 
     /// What the machine asked for since the last call, in order.
     pub(crate) fn take_outputs(&mut self) -> Vec<RegOutput> {
-        core::mem::take(&mut self.out)
+        self.out.take()
+    }
+
+    /// The list `take_outputs` gave, applied: its room serves the next outputs while a
+    /// registration is on its way (scheduled, in flight), not once all are settled.
+    pub(crate) fn give_back(&mut self, spent: Vec<RegOutput>) {
+        let busy = self
+            .servers
+            .values()
+            .any(|r| !matches!(r.state, RegState::Registered | RegState::Failed));
+        self.out.give_back(spent, busy)
+    }
+
+    /// Drops the room of the output list (an idle client holds none).
+    pub(crate) fn trim(&mut self) {
+        self.out.trim()
     }
 
     fn arm(&mut self, timer: Timer, at: u64) {
@@ -306,19 +322,17 @@ impl Registrations {
         }
     }
 
-    /// Brings the registrations in line with `accounts` (the store's server accounts). Removed
+    /// Brings the registrations in line with `accounts` (the store's server accounts, by
+    /// Short Server ID: `accounts::server_accounts_by_ssid`). Removed
     /// or changed accounts are de-registered; new ones (all of them, with `register_all`)
     /// register now; a changed lifetime or binding of a registered one wants an Update.
     pub(crate) fn sync(
         &mut self,
         now: u64,
-        accounts: Vec<ServerAccount>,
+        accounts: VecMap<u16, ServerAccount>,
         register_all: bool,
         mut peer_for: impl FnMut(PeerInfo) -> PeerId,
     ) {
-        // For a Short Server ID given twice the later account counts, as `collect` keeps it.
-        let accounts: crate::vec_map::VecMap<u16, ServerAccount> =
-            accounts.into_iter().map(|a| (a.ssid, a)).collect();
         let existing: Vec<u16> = self.servers.keys().copied().collect();
         for ssid in existing {
             let same_endpoint = match (self.servers.get(&ssid), accounts.get(&ssid)) {
@@ -673,13 +687,13 @@ impl Registrations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::{factory, server_accounts};
+    use crate::accounts::{factory, server_accounts_by_ssid};
     use crate::store::Store;
 
-    fn accounts() -> Vec<ServerAccount> {
+    fn accounts() -> VecMap<u16, ServerAccount> {
         let mut s = Store::with_standard_objects();
         factory::add_server_account(&mut s, 7, "coap://127.0.0.1:5683", 300).unwrap();
-        server_accounts(&s)
+        server_accounts_by_ssid(&s)
     }
 
     fn registered(now: u64) -> Registrations {
@@ -830,7 +844,7 @@ mod tests {
     use crate::value::Value;
 
     /// Accounts for `(ssid, resources of its Server instance)`.
-    fn accounts_with(servers: &[(u16, &[(u16, Value)])]) -> Vec<ServerAccount> {
+    fn accounts_with(servers: &[(u16, &[(u16, Value)])]) -> VecMap<u16, ServerAccount> {
         let mut s = Store::with_standard_objects();
         for (ssid, resources) in servers {
             let uri = format!("coap://127.0.0.1:{}", 5600 + ssid);
@@ -840,7 +854,7 @@ mod tests {
                 s.set(&Path::resource(1, iid, *rid), v.clone()).unwrap();
             }
         }
-        server_accounts(&s)
+        server_accounts_by_ssid(&s)
     }
 
     fn armed(out: &[RegOutput]) -> Vec<(u16, u64)> {

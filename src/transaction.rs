@@ -97,9 +97,14 @@ pub(crate) struct Transaction {
 
 impl Transaction {
     pub(crate) fn begin(store: &Store) -> Transaction {
+        Transaction::over(store.clone())
+    }
+
+    /// The same over a copy the caller made already (one copy fewer).
+    pub(crate) fn over(store: Store) -> Transaction {
         Transaction {
             base: store.clone(),
-            staged: store.clone(),
+            staged: store,
         }
     }
 

@@ -166,7 +166,8 @@ impl Client {
 
     /// Applies what the bootstrap machine asked for.
     pub(super) fn apply_bootstrap_outputs(&mut self, now: u64) {
-        for output in self.bs.take_outputs() {
+        let mut outputs = self.bs.take_outputs();
+        for output in outputs.drain(..) {
             match output {
                 BsOutput::Send { peer, packet } => {
                     self.request(now, peer, packet, Purpose::BootstrapRequest)
@@ -187,6 +188,7 @@ impl Client {
                 BsOutput::PeersChanged => self.collect_peers(),
             }
         }
+        self.bs.give_back(outputs);
     }
 
     /// Applies new or changed smartcard data, or removes what vanished data provisioned

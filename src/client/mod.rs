@@ -401,6 +401,8 @@ impl Client {
         self.exchanges.shrink();
         self.events.trim();
         self.requests.trim();
+        self.bs.trim();
+        self.regs.trim();
     }
 
     /// `now`, or the latest time seen if `now` went backwards.

@@ -51,7 +51,8 @@ impl Client {
 
     /// Applies what the registration machine asked for.
     pub(super) fn apply_registration_outputs(&mut self, now: u64) {
-        for output in self.regs.take_outputs() {
+        let mut outputs = self.regs.take_outputs();
+        for output in outputs.drain(..) {
             match output {
                 RegOutput::Send {
                     peer,
@@ -90,6 +91,7 @@ impl Client {
                 }
             }
         }
+        self.regs.give_back(outputs);
     }
 
     /// What Register and Update need from the rest of the client, gathered before the
@@ -126,7 +128,7 @@ impl Client {
     /// Brings the registrations in line with the server accounts in the store. Removed or
     /// changed accounts are de-registered; new ones (all, with `register_all`) register now.
     pub(super) fn sync_servers(&mut self, now: u64, register_all: bool) {
-        let accounts = accounts::server_accounts(&self.store);
+        let accounts = accounts::server_accounts_by_ssid(&self.store);
         let peers = &mut self.peers;
         let next_peer = &mut self.next_peer;
         self.regs.sync(now, accounts, register_all, |info| {

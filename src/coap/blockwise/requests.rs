@@ -154,6 +154,9 @@ impl BlockRequests {
             phase,
             shrunk: false,
         };
+        // Usually the only one in flight: room for one (a Vec's first growth makes room for
+        // four, 700 bytes; issue 15).
+        self.transfers.reserve_exact(1);
         self.transfers.push(transfer);
         id
     }
