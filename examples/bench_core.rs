@@ -40,7 +40,7 @@ use std::time::Instant;
 use coap_lite::Packet;
 use lwm2mc::accounts::factory;
 use lwm2mc::coap::msg;
-use lwm2mc::{Client, Config, Path, PeerId, Store, Transmit, Value};
+use lwm2mc::{Client, Config, Path, PeerId, Store, Value};
 
 // ---- heap accounting, for the whole process (examples/support/counting_alloc.rs) ----
 
@@ -58,15 +58,13 @@ fn rss() -> Option<usize> {
 // ---- the client's side: every library call of an operation, and nothing else ----
 
 /// What the application does after each call into the core (the "How to drive it" rules on
-/// `Client`): take peer changes, datagrams (into `out`, whose capacity is reserved outside so
-/// pushing allocates nothing), events, and the next deadline.
-fn drain(client: &mut Client, out: &mut Vec<Transmit>) {
+/// `Client`): take peer changes, datagrams (into `out`, whose room is reserved outside so
+/// taking them allocates nothing), events, and the next deadline.
+fn drain(client: &mut Client, out: &mut Sent) {
     while let Some(change) = client.poll_peer_change() {
         black_box(change);
     }
-    while let Some(t) = client.poll_transmit() {
-        out.push(t);
-    }
+    while out.take_from(client) {}
     while let Some(change) = client.poll_peer_change() {
         black_box(change);
     }
@@ -94,38 +92,87 @@ fn measured_new(endpoint: &str, bootstrap_uri: &str, seed: u64) -> Box<Client> {
 }
 
 #[inline(never)]
-fn measured_start(client: &mut Client, now: u64, out: &mut Vec<Transmit>) {
+fn measured_start(client: &mut Client, now: u64, out: &mut Sent) {
     client.start(now);
     drain(client, out);
 }
 
 #[inline(never)]
-fn measured_datagram(
-    client: &mut Client,
-    now: u64,
-    peer: PeerId,
-    bytes: &[u8],
-    out: &mut Vec<Transmit>,
-) {
+fn measured_datagram(client: &mut Client, now: u64, peer: PeerId, bytes: &[u8], out: &mut Sent) {
     client.handle_datagram(now, peer, bytes);
     drain(client, out);
 }
 
 #[inline(never)]
-fn measured_timeout(client: &mut Client, now: u64, out: &mut Vec<Transmit>) {
+fn measured_timeout(client: &mut Client, now: u64, out: &mut Sent) {
     client.handle_timeout(now);
     drain(client, out);
 }
 
 /// A value the application changes, then the timer turn that notifies it.
 #[inline(never)]
-fn measured_notify(client: &mut Client, now: u64, value: i64, out: &mut Vec<Transmit>) {
+fn measured_notify(client: &mut Client, now: u64, value: i64, out: &mut Sent) {
     client
         .set(&Path::resource(3, 0, 9), Value::Integer(value))
         .expect("set /3/0/9");
     drain(client, out);
     client.handle_timeout(now);
     drain(client, out);
+}
+
+/// Datagrams the client sent during one measured call, each in a buffer of its own reserved
+/// outside the measured calls: `poll_transmit_into` writes each straight into one, as into
+/// the send buffer an application keeps, so taking them allocates nothing.
+struct Sent {
+    buffers: Vec<(PeerId, Vec<u8>)>,
+    len: usize,
+}
+
+/// Room for each datagram: more than any of this benchmark's.
+const DATAGRAM_ROOM: usize = 1024;
+
+impl Sent {
+    fn new() -> Sent {
+        let room = || (PeerId(0), Vec::with_capacity(DATAGRAM_ROOM));
+        Sent {
+            buffers: (0..OUT_CAPACITY).map(|_| room()).collect(),
+            len: 0,
+        }
+    }
+
+    /// Takes the client's next datagram; false when there is none.
+    fn take_from(&mut self, client: &mut Client) -> bool {
+        if self.len == self.buffers.len() {
+            self.buffers.push((PeerId(0), Vec::new()));
+        }
+        let Some((peer, buffer)) = self.buffers.get_mut(self.len) else {
+            return false;
+        };
+        let Some(to) = client.poll_transmit_into(buffer) else {
+            return false;
+        };
+        *peer = to;
+        self.len += 1;
+        true
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (PeerId, &[u8])> + '_ {
+        self.buffers[..self.len]
+            .iter()
+            .map(|(peer, data)| (*peer, data.as_slice()))
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
 }
 
 /// Time, allocation calls and bytes spent inside `measured_*` calls, summed.
@@ -166,10 +213,10 @@ struct Sim {
     bs: FakeBs,
     dm: FakeDm,
     now: u64,
-    /// Datagrams the client sent during the last measured call (capacity reserved).
-    out: Vec<Transmit>,
+    /// Datagrams the client sent during the last measured call (room reserved).
+    out: Sent,
     /// The previous batch, being delivered.
-    spare: Vec<Transmit>,
+    spare: Sent,
     meter: Meter,
 }
 
@@ -179,6 +226,14 @@ const OUT_CAPACITY: usize = 32;
 impl Sim {
     /// A new client (`new-client` is metered on its own meter) with fresh fake servers.
     fn new(seed: u64, new_meter: &mut Meter) -> Sim {
+        Sim::with_sent(seed, new_meter, (Sent::new(), Sent::new()))
+    }
+
+    /// The same with the datagram room `sent` made before (kept apart from the client's and
+    /// the fake servers' heap, and reused from client to client).
+    fn with_sent(seed: u64, new_meter: &mut Meter, mut sent: (Sent, Sent)) -> Sim {
+        sent.0.clear();
+        sent.1.clear();
         let (endpoint, bootstrap_uri) = (format!("bench-{seed}"), uri(BS_PORT));
         let client = new_meter.run(|| measured_new(&endpoint, &bootstrap_uri, seed));
         Sim {
@@ -186,8 +241,8 @@ impl Sim {
             bs: FakeBs::new(seed ^ 0xB5, LIFETIME_S),
             dm: FakeDm::new(seed ^ 0xD3),
             now: 1_000,
-            out: Vec::with_capacity(OUT_CAPACITY),
-            spare: Vec::with_capacity(OUT_CAPACITY),
+            out: sent.0,
+            spare: sent.1,
             meter: Meter::default(),
         }
     }
@@ -210,15 +265,17 @@ impl Sim {
     fn pump(&mut self) -> bool {
         let now = self.now;
         std::mem::swap(&mut self.out, &mut self.spare);
-        let mut moved = !self.spare.is_empty();
-        for t in self.spare.drain(..) {
-            let port = self.client.peer_info(t.peer).map(|i| i.uri.port);
+        let moved_out = !self.spare.is_empty();
+        for (peer, data) in self.spare.iter() {
+            let port = self.client.peer_info(peer).map(|i| i.uri.port);
             match port {
-                Some(BS_PORT) => self.bs.receive(now, &t.data),
-                Some(DM_PORT) => self.dm.receive(now, &t.data),
+                Some(BS_PORT) => self.bs.receive(now, data),
+                Some(DM_PORT) => self.dm.receive(now, data),
                 _ => {}
             }
         }
+        self.spare.clear();
+        let mut moved = moved_out;
         while let Some((_, data)) = self.bs.ep.poll_transmit() {
             moved = true;
             self.deliver_to_client(BS_PORT, &data);
@@ -283,9 +340,9 @@ impl Sim {
         self.dm.last.expect("the client answered")
     }
 
-    /// The client, once the servers are gone.
-    fn into_client(self) -> (Box<Client>, u64) {
-        (self.client, self.now)
+    /// The client once the servers are gone, and the datagram room for the next client.
+    fn into_parts(self) -> (Box<Client>, u64, (Sent, Sent)) {
+        (self.client, self.now, (self.out, self.spare))
     }
 }
 
@@ -380,8 +437,9 @@ fn run_kind(kind: Kind, n: usize) -> Row {
         Kind::NewClient | Kind::BootstrapRegister => {
             let mut samples = Vec::with_capacity(n);
             let mut total = Meter::default();
+            let mut sent = (Sent::new(), Sent::new());
             for i in 0..n {
-                let mut sim = Sim::new(i as u64, &mut new_meter);
+                let mut sim = Sim::with_sent(i as u64, &mut new_meter, sent);
                 sim.bootstrap_register();
                 samples.push(match kind {
                     Kind::NewClient => new_meter.ns,
@@ -390,6 +448,7 @@ fn run_kind(kind: Kind, n: usize) -> Row {
                 total.calls += sim.meter.calls;
                 total.bytes += sim.meter.bytes;
                 new_meter.ns = 0;
+                sent = sim.into_parts().2;
             }
             let per = |x: usize| x as f64 / n.max(1) as f64;
             match kind {
@@ -473,15 +532,16 @@ fn run_kind(kind: Kind, n: usize) -> Row {
 /// EXCHANGE_LIFETIME, and the process's peak on the way.
 fn one_client() {
     let mut new_meter = Meter::default();
-    let mut out = Vec::with_capacity(OUT_CAPACITY);
+    // The harness's datagram room is made first: not the client's heap, nor the servers'.
+    let sent = (Sent::new(), Sent::new());
     let base = heap();
     reset_peak();
-    let mut sim = Sim::new(7, &mut new_meter);
+    let mut sim = Sim::with_sent(7, &mut new_meter, sent);
     sim.bootstrap_register();
     let with_servers = heap();
     let peak = peak() - base.live;
     let dm = sim.peer(DM_PORT).expect("the LwM2M Server is a peer");
-    let (mut client, mut now) = sim.into_client();
+    let (mut client, mut now, (mut out, _spare)) = sim.into_parts();
     let registered = heap();
     // 64 CON Writes from the LwM2M Server: its duplicate cache is full (dedup::SeenCache::CAP),
     // each entry holding the answer sent. (Reads would leave it empty: a duplicate GET is
@@ -544,16 +604,19 @@ fn fleet(n: usize) {
     let mut clients: Vec<(Box<Client>, u64)> = Vec::with_capacity(n);
     let mut new_meter = Meter::default();
     let mut in_client = Meter::default();
-    let mut out = Vec::with_capacity(OUT_CAPACITY);
+    let mut sent = (Sent::new(), Sent::new());
     let base = heap();
     let rss_before = rss();
     let start = Instant::now();
     for i in 0..n {
-        let mut sim = Sim::new(i as u64, &mut new_meter);
+        let mut sim = Sim::with_sent(i as u64, &mut new_meter, sent);
         sim.bootstrap_register();
         in_client.ns += sim.meter.ns;
-        clients.push(sim.into_client());
+        let (client, now, room) = sim.into_parts();
+        clients.push((client, now));
+        sent = room;
     }
+    let mut out = sent.0;
     let wall = start.elapsed();
     let registered = heap();
     let rss_registered = rss();

@@ -173,14 +173,14 @@ impl Reply {
     /// The reply written straight into its datagram, under the `head` the endpoint chose:
     /// the bytes [`into_packet`](Self::into_packet) and coap-lite would make, without building
     /// a `Packet` (issue 15: that was a third of a Read). Options in ascending number (RFC 7252
-    /// §3.1): Observe (6), Location-Path (8), Content-Format (12), Size1 (60). Empty (nothing
-    /// sent) if an option cannot be encoded, which only a Location-Path segment of 64 KiB
-    /// could cause.
-    pub(crate) fn encode(&self, head: Head<'_>) -> Vec<u8> {
+    /// §3.1): Observe (6), Location-Path (8), Content-Format (12), Size1 (60). Appended to
+    /// `out` (the endpoint's outbox); nothing is appended (nothing sent) if an option cannot be
+    /// encoded, which only a Location-Path segment of 64 KiB could cause.
+    pub(crate) fn encode_into(&self, head: Head<'_>, out: &mut Vec<u8>) {
+        let start = out.len();
         let options: usize = 3 * 7 + self.location.iter().map(|s| s.len() + 3).sum::<usize>();
-        let size = 4 + head.token.len() + options + 1 + self.payload.len();
-        let mut out = Vec::with_capacity(size);
-        wire::put_header(&mut out, head.ty, self.code, head.mid, head.token);
+        out.reserve(4 + head.token.len() + options + 1 + self.payload.len());
+        wire::put_header(out, head.ty, self.code, head.mid, head.token);
         let mut options = Options { out, last: 0 };
         let written = (|| {
             if let Some(seq) = self.observe {
@@ -197,11 +197,17 @@ impl Reply {
             }
             Some(())
         })();
-        if written.is_none() {
-            return Vec::new();
+        match written {
+            Some(()) => wire::put_payload(out, &self.payload),
+            None => out.truncate(start),
         }
-        let mut out = options.out;
-        wire::put_payload(&mut out, &self.payload);
+    }
+
+    /// [`encode_into`](Self::encode_into) a datagram of its own.
+    #[cfg(test)]
+    pub(crate) fn encode(&self, head: Head<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(head, &mut out);
         out
     }
 
@@ -240,14 +246,14 @@ impl Reply {
 }
 
 /// Options being appended to a message, in ascending number.
-struct Options {
-    out: Vec<u8>,
+struct Options<'a> {
+    out: &'a mut Vec<u8>,
     last: u16,
 }
 
-impl Options {
+impl Options<'_> {
     fn put(&mut self, number: u16, value: &[u8]) -> Option<()> {
-        wire::put_option(&mut self.out, self.last, number, value)?;
+        wire::put_option(self.out, self.last, number, value)?;
         self.last = number;
         Some(())
     }

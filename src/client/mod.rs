@@ -418,6 +418,16 @@ impl Client {
         Some(Transmit { peer, data })
     }
 
+    /// The same, written into `datagram` (cleared first) instead of a `Vec` of its own: the
+    /// peer to send it to, or `None` (and `datagram` empty) when there is nothing to send. A
+    /// caller that keeps one buffer for sending allocates nothing per datagram; the client's
+    /// own datagrams wait back to back in one buffer too (issue 15).
+    pub fn poll_transmit_into(&mut self, datagram: &mut Vec<u8>) -> Option<PeerId> {
+        let peer = self.endpoint.poll_transmit_into(datagram)?;
+        self.queue_traffic();
+        Some(peer)
+    }
+
     /// The next event for the application, oldest first (bounded: see `Limits`).
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
@@ -530,7 +540,9 @@ impl Client {
         if block1.is_none() && one_block {
             // Nothing of block-wise applies: the datagram is written straight from the reply.
             self.endpoint
-                .respond_encoded(now, peer, request.reply_to(), |head| reply.encode(head));
+                .respond_encoded(now, peer, request.reply_to(), |head, out| {
+                    reply.encode_into(head, out)
+                });
             return;
         }
         let mut packet = reply.into_packet();

@@ -369,7 +369,7 @@ impl Client {
         let id = if !confirmable && one_block {
             // Written straight into its datagram, as answers are (`Reply::encode`).
             self.endpoint
-                .send_non_encoded(now, peer, token, |head| reply.encode(head))
+                .send_non_encoded(now, peer, token, |head, out| reply.encode_into(head, out))
         } else {
             let mut packet = reply.into_packet();
             // RFC 7959 §3.4: a long notification carries its first block; the observer asks

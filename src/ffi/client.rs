@@ -57,6 +57,8 @@ pub(super) struct ClientState {
     pub(super) dying: Arc<AtomicBool>,
     /// Datagrams the transport hook's `send` failed to send.
     pub(super) send_failures: u64,
+    /// The datagram being handed to the transport hook's `send`: one buffer for all of them.
+    pub(super) send_buf: Vec<u8>,
     pub(super) events: EventQueue,
     /// Storage behind the pointers of the last event handed out.
     pub(super) held_message: CString,
@@ -232,6 +234,7 @@ pub unsafe extern "C" fn lwm2mc_client_new(
             },
             dying,
             send_failures: 0,
+            send_buf: Vec::new(),
             events: EventQueue::default(),
             held_message: CString::default(),
             held_data: Vec::new(),

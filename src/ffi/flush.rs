@@ -33,13 +33,14 @@ impl ClientState {
         peers.apply_changes(client, &dying);
         peers.open_pending(client, &dying);
         while !dying() {
-            let Some(tx) = client.poll_transmit() else {
+            let Some(peer) = client.poll_transmit_into(&mut self.send_buf) else {
                 break;
             };
+            let data = &self.send_buf;
             self.log.log_with(LWM2MC_LOG_DEBUG, || {
-                format!("-> {}", crate::trace::describe(&tx.data))
+                format!("-> {}", crate::trace::describe(data))
             });
-            let (Some(t), Some(h)) = (self.transport, self.opened.get(&tx.peer)) else {
+            let (Some(t), Some(h)) = (self.transport, self.opened.get(&peer)) else {
                 continue;
             };
             // The log hook may have freed the client: then nothing more is sent.
@@ -47,21 +48,18 @@ impl ClientState {
                 break;
             }
             let Some(send) = t.send else { continue };
-            // SAFETY: tx.data is readable for its length during the call.
-            let r = unsafe { send(t.userdata, *h, tx.data.as_ptr(), tx.data.len()) };
+            // SAFETY: data is readable for its length during the call.
+            let r = unsafe { send(t.userdata, *h, data.as_ptr(), data.len()) };
             if known(r) != Some(lwm2mc_result::Ok) {
                 self.send_failures = self.send_failures.saturating_add(1);
                 let reason = format!(
                     "transport send failed ({} B): {}",
-                    tx.data.len(),
+                    data.len(),
                     describe_code(r)
                 );
                 self.log.log(LWM2MC_LOG_WARN, &reason);
                 let max = client.config().limits.max_queued_events;
-                let failed = Event::SendFailed {
-                    peer: tx.peer,
-                    reason,
-                };
+                let failed = Event::SendFailed { peer, reason };
                 self.events.push(failed, max);
             }
         }

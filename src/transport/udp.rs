@@ -59,6 +59,8 @@ pub struct UdpClient {
     /// The receive buffer: one byte more than the largest datagram taken (`max_datagram`), so
     /// that a longer one is seen as such instead of being cut short and read as whole.
     buf: Vec<u8>,
+    /// The datagram being sent (`flush`): one buffer for all of them.
+    send_buf: Vec<u8>,
     /// The read timeout last set on the socket (not set again while unchanged: a syscall).
     read_timeout: Option<Duration>,
     /// The DTLS sessions of the `coaps://` peers.
@@ -107,6 +109,7 @@ impl UdpClient {
             send_errors: 0,
             send_failed: Vec::new(),
             buf,
+            send_buf: Vec::new(),
             read_timeout: None,
             #[cfg(feature = "dtls")]
             secure: Default::default(),
@@ -450,34 +453,38 @@ impl UdpClient {
     /// deal with it. So this never fails today; the `Result` is kept for the callers.
     pub fn flush(&mut self) -> io::Result<()> {
         self.apply_peer_changes();
-        while let Some(t) = self.client.poll_transmit() {
-            let Some(addr) = self.addrs.get(&t.peer).copied() else {
+        // One buffer for every datagram sent (issue 15: a `Vec` each before).
+        let mut datagram = core::mem::take(&mut self.send_buf);
+        while let Some(peer) = self.client.poll_transmit_into(&mut datagram) {
+            let Some(addr) = self.addrs.get(&peer).copied() else {
                 // Unresolvable peer: the exchange times out and the client reports it.
                 continue;
             };
             #[cfg(feature = "dtls")]
-            if self.secure.contains(t.peer) {
+            if self.secure.contains(peer) {
                 // The tap sees the CoAP message; the wire gets the DTLS record.
                 if let Some(tap) = self.tap.as_mut() {
-                    tap(Direction::Sent, addr, &t.data);
+                    tap(Direction::Sent, addr, &datagram);
                 }
                 let mut out = super::dtls::Output::default();
                 let now = self.now();
-                self.secure.send(now, t.peer, t.data, &mut out);
+                self.secure
+                    .send(now, peer, core::mem::take(&mut datagram), &mut out);
                 self.apply_secure_output(out);
                 continue;
             }
-            if self.is_unsecurable(t.peer) {
+            if self.is_unsecurable(peer) {
                 self.push_event(Event::SendFailed {
-                    peer: t.peer,
+                    peer,
                     reason: format!(
                         "{addr} is a coaps:// peer and this build has no DTLS (feature `dtls`)"
                     ),
                 });
                 continue;
             }
-            self.send_datagram(t.peer, addr, &t.data, true);
+            self.send_datagram(peer, addr, &datagram, true);
         }
+        self.send_buf = datagram;
         // Peers dropped now that their last datagrams went out.
         self.apply_peer_changes();
         Ok(())

@@ -11,7 +11,7 @@ use lwm2mc::coap::{msg, Endpoint, ExchangeId, Incoming, TransmissionParams};
 use lwm2mc::codec::tlv;
 use lwm2mc::rng::Rng;
 use lwm2mc::value::{Instances, ResourceValue, Resources};
-use lwm2mc::{Client, Config, Event, Path, PeerId, Store, Value};
+use lwm2mc::{Client, Config, Event, Path, PeerId, Store, Transmit, Value};
 
 pub const BS_PORT: u16 = 5783;
 pub const DM_PORT: u16 = 5683;
@@ -115,6 +115,10 @@ pub struct Net {
     inflight: Vec<(u64, bool, u16, Vec<u8>)>,
     /// Whether the net takes the client's events after each step (an application that polls).
     pub poll_events: bool,
+    /// Whether the client's datagrams are taken with `poll_transmit_into` into one reused
+    /// buffer (`send_buf`) rather than with `poll_transmit`.
+    pub reuse_buffer: bool,
+    send_buf: Vec<u8>,
 }
 
 fn params() -> TransmissionParams {
@@ -396,7 +400,21 @@ impl Net {
             delay_max: 0,
             inflight: vec![],
             poll_events: true,
+            reuse_buffer: false,
+            send_buf: Vec::new(),
         }
+    }
+
+    /// The client's next datagram, taken the way `reuse_buffer` says.
+    fn next_datagram(&mut self) -> Option<Transmit> {
+        if !self.reuse_buffer {
+            return self.client.poll_transmit();
+        }
+        let peer = self.client.poll_transmit_into(&mut self.send_buf)?;
+        Some(Transmit {
+            peer,
+            data: self.send_buf.clone(),
+        })
     }
 
     pub fn with_loss(mut self, seed: u64, loss_pct: u32, dup_pct: u32) -> Net {
@@ -441,7 +459,7 @@ impl Net {
     /// Moves every queued datagram once; returns whether anything moved.
     fn shuttle(&mut self) -> bool {
         let mut moved = false;
-        while let Some(t) = self.client.poll_transmit() {
+        while let Some(t) = self.next_datagram() {
             moved = true;
             let Some(port) = self.client.peer_info(t.peer).map(|i| i.uri.port) else {
                 continue;

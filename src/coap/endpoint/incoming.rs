@@ -18,7 +18,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         match header.ty {
             // §4.2/§4.3: an Empty CON cannot be processed; the RST that answers it is the
             // "CoAP ping" reply.
-            CON => self.push(peer, wire::empty(RST, header.mid).to_vec()),
+            CON => self.push(peer, &wire::empty(RST, header.mid)),
             // §4.3: a NON "MUST NOT be Empty"; rejecting a NON may be silent.
             NON => {}
             ACK => {
@@ -155,7 +155,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                     self.peer_mut(peer)
                         .seen
                         .insert(header.mid, expires, Some(&ack));
-                    self.push(peer, ack.to_vec());
+                    self.push(peer, &ack);
                 } else {
                     self.peer_mut(peer).seen.insert(header.mid, expires, None);
                 }
@@ -168,7 +168,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                     self.peer_mut(peer)
                         .seen
                         .insert(header.mid, expires, Some(&rst));
-                    self.push(peer, rst.to_vec());
+                    self.push(peer, &rst);
                 }
                 None
             }
@@ -214,8 +214,8 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             Lookup::New => false,
             Lookup::Duplicate(reply) => {
                 if header.ty == CON {
-                    if let Some(bytes) = reply.map(<[u8]>::to_vec) {
-                        self.push(peer, bytes);
+                    if let Some(bytes) = reply {
+                        self.outbox.push(peer, bytes);
                     }
                 }
                 true
@@ -227,7 +227,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     /// makes RST optional for NON; ACK and RST are rejected by ignoring them).
     pub(super) fn reject(&mut self, peer: P, header: &Header) {
         if header.ty == CON {
-            self.push(peer, wire::empty(RST, header.mid).to_vec());
+            self.push(peer, &wire::empty(RST, header.mid));
         }
     }
 }

@@ -40,8 +40,11 @@ use super::wire::{self, ACK, CON, NON};
 use crate::rng::Rng;
 
 mod incoming;
+mod outbox;
 mod outgoing;
 mod peers;
+
+use outbox::Outbox;
 
 use peers::PeerState;
 
@@ -111,7 +114,8 @@ pub struct Endpoint<P> {
     /// A `VecMap`: a BTreeMap's first leaf was ~1.4 KB for one exchange (issue 15).
     exchanges: crate::vec_map::VecMap<u64, Exchange<P>>,
     peers: crate::vec_map::VecMap<P, PeerState>,
-    outbox: VecDeque<(P, Vec<u8>)>,
+    /// Datagrams to send, oldest first, in one buffer reused from burst to burst.
+    outbox: Outbox<P>,
     /// NON messages sent (notifications), each watched for an RST until NON_LIFETIME (RFC 7252
     /// §4.3), oldest first: they all live as long, so the front expires first. Kept apart
     /// from `exchanges` because an observed value changing every second keeps ~145 of them,
@@ -173,7 +177,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
             next_id: 1,
             exchanges: Default::default(),
             peers: Default::default(),
-            outbox: VecDeque::new(),
+            outbox: Outbox::default(),
             non_watch: VecDeque::new(),
             block_responses: false,
         }
@@ -353,20 +357,21 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         request: RequestRef<'_>,
         response: Packet,
     ) {
-        self.respond_encoded(now, peer, request, |head| {
-            msg::to_bytes_as(&response, head.ty, head.mid, head.token)
+        self.respond_encoded(now, peer, request, |head, out| {
+            out.extend_from_slice(&msg::to_bytes_as(&response, head.ty, head.mid, head.token))
         });
     }
 
     /// [`respond`](Self::respond) for a response the caller encodes itself from the `Head`
     /// (type, Message ID and token) the endpoint chose; used by the client to write its answers
-    /// straight into their datagram (issue 15). Empty bytes send nothing.
+    /// straight into their datagram (issue 15). `encode` appends the datagram to the buffer it
+    /// is given (the outbox's); appending nothing sends nothing.
     pub(crate) fn respond_encoded(
         &mut self,
         now: u64,
         peer: P,
         request: RequestRef<'_>,
-        encode: impl FnOnce(Head<'_>) -> Vec<u8>,
+        encode: impl FnOnce(Head<'_>, &mut Vec<u8>),
     ) {
         self.touch(now);
         let token = request.token;
@@ -376,27 +381,29 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         if request.confirmable {
             // §5.2.1: piggybacked in the ACK, same Message ID.
             let mid = request.mid;
-            let bytes = encode(Head {
+            let head = Head {
                 ty: ACK,
                 mid,
                 token,
-            });
+            };
+            let bytes = self.outbox.push_with(peer, |out| encode(head, out));
             // A safe request's duplicate is served again (see `on_request`), so only the
             // answers to the others are kept.
-            if !incoming::is_safe(request.code) {
+            if !incoming::is_safe(request.code) && !bytes.is_empty() {
                 let expires = now.saturating_add(self.params.exchange_lifetime_ms());
-                self.peer_mut(peer).seen.set_reply(mid, expires, &bytes);
+                peers::state_of(&mut self.peers, &mut self.rng, peer)
+                    .seen
+                    .set_reply(mid, expires, bytes);
             }
-            self.push(peer, bytes);
         } else {
             // §5.2.3: a NON request is answered by a NON response with a fresh Message ID.
             let mid = self.alloc_mid(now, peer);
-            let bytes = encode(Head {
+            let head = Head {
                 ty: NON,
                 mid,
                 token,
-            });
-            self.push(peer, bytes);
+            };
+            self.outbox.push_with(peer, |out| encode(head, out));
         }
     }
 
@@ -431,12 +438,18 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
 
     /// Whether a datagram to `peer` waits in the outbox.
     pub fn has_queued(&self, peer: P) -> bool {
-        self.outbox.iter().any(|(p, _)| *p == peer)
+        self.outbox.has_for(peer)
     }
 
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<(P, Vec<u8>)> {
-        self.outbox.pop_front()
+        self.outbox.pop()
+    }
+
+    /// The next datagram to send written into `out` (cleared first; its room reused, so
+    /// sending allocates nothing): its peer, or `None` (and `out` empty) when there is none.
+    pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> Option<P> {
+        self.outbox.pop_into(out)
     }
 
     /// The earliest time `handle_timeout` must be called (a retransmission, a separate-response
@@ -501,10 +514,8 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         self.now = self.now.max(now);
     }
 
-    fn push(&mut self, peer: P, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.outbox.push_back((peer, bytes));
-        }
+    fn push(&mut self, peer: P, bytes: &[u8]) {
+        self.outbox.push(peer, bytes);
     }
 
     fn find(&self, pred: impl Fn(&Exchange<P>) -> bool) -> Option<u64> {

@@ -62,24 +62,24 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         now: u64,
         peer: P,
         token: &[u8],
-        encode: impl FnOnce(super::Head<'_>) -> Vec<u8>,
+        encode: impl FnOnce(super::Head<'_>, &mut Vec<u8>),
     ) -> ExchangeId {
         self.touch(now);
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let mid = self.alloc_mid(now, peer);
-        let bytes = encode(super::Head {
+        let head = super::Head {
             ty: super::NON,
             mid,
             token,
-        });
+        };
         self.watch_non(super::NonWatch {
             id,
             peer,
             mid,
             until: now.saturating_add(self.params.non_lifetime_ms()),
         });
-        self.push(peer, bytes);
+        self.outbox.push_with(peer, |out| encode(head, out));
         ExchangeId(id)
     }
 
@@ -134,14 +134,16 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 mid,
                 until: now.saturating_add(lifetime),
             });
-            self.push(peer, bytes);
+            self.push(peer, &bytes);
             return;
         }
+        // The datagram goes out as a copy in the outbox; a CON keeps it for retransmission.
+        self.outbox.push(peer, &bytes);
         ex.state = if confirmable {
             // §4.2: the initial timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT × factor].
             State::AwaitAck {
                 mid,
-                bytes: bytes.clone(),
+                bytes,
                 sent: 1,
                 interval: initial,
                 deadline: now.saturating_add(initial),
@@ -152,7 +154,6 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 deadline: now.saturating_add(lifetime),
             }
         };
-        self.push(peer, bytes);
     }
 
     /// A deadline has passed: retransmit (§4.2, doubling the timeout) or give up.
@@ -173,8 +174,7 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 *sent = sent.saturating_add(1);
                 *interval = interval.saturating_mul(2);
                 *deadline = now.saturating_add(*interval);
-                let bytes = bytes.clone();
-                self.push(peer, bytes);
+                self.outbox.push(peer, bytes);
                 return None;
             }
         }

@@ -5,6 +5,8 @@ use alloc::vec::Vec;
 
 use super::Endpoint;
 use crate::coap::dedup::SeenCache;
+use crate::rng::Rng;
+use crate::vec_map::VecMap;
 
 /// Per-peer state: message-ID counter, duplicate cache and NSTART queue.
 #[derive(Debug, Clone)]
@@ -19,15 +21,7 @@ pub(super) struct PeerState {
 
 impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
     pub(super) fn peer_mut(&mut self, peer: P) -> &mut PeerState {
-        let rng = &mut self.rng;
-        self.peers.get_or_insert_with(peer, || PeerState {
-            // §4.4: start at a random MID so that a restarted endpoint is unlikely to reuse
-            // IDs its peer still remembers.
-            next_mid: rng.next_u64() as u16,
-            mid_hold_until: 0,
-            seen: SeenCache::default(),
-            queue: VecDeque::new(),
-        })
+        state_of(&mut self.peers, &mut self.rng, peer)
     }
 
     pub(super) fn alloc_mid(&mut self, now: u64, peer: P) -> u16 {
@@ -71,13 +65,28 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
         // registered idle client holds its state, not the room a burst of traffic left).
         self.exchanges.shrink();
         self.peers.shrink();
-        if self.outbox.is_empty() {
-            self.outbox = VecDeque::new();
-        }
+        self.outbox.trim();
         for state in self.peers.values_mut() {
             if state.queue.is_empty() {
                 state.queue = VecDeque::new();
             }
         }
     }
+}
+
+/// `peer`'s state, made on first use (a free function, so that the caller can hold another
+/// field of the endpoint meanwhile, such as a datagram just written into the outbox).
+pub(super) fn state_of<'a, P: Copy + Ord>(
+    peers: &'a mut VecMap<P, PeerState>,
+    rng: &mut Rng,
+    peer: P,
+) -> &'a mut PeerState {
+    peers.get_or_insert_with(peer, || PeerState {
+        // §4.4: start at a random MID so that a restarted endpoint is unlikely to reuse IDs
+        // its peer still remembers.
+        next_mid: rng.next_u64() as u16,
+        mid_hold_until: 0,
+        seen: SeenCache::default(),
+        queue: VecDeque::new(),
+    })
 }
