@@ -36,6 +36,10 @@ pub(crate) struct Message<'a> {
     indexed: usize,
     /// More options than the index holds: lookups walk the message instead.
     overflow: bool,
+    /// Bit `n` set when option number `n` (below 64) is present: most lookups are of options a
+    /// request does not carry (Block1, Block2, Observe, Uri-Query...), answered from this
+    /// without searching (issue 15).
+    present: u64,
     payload_at: usize,
     /// The first critical option of the request this endpoint does not recognise (RFC 7252
     /// §5.4.1), found in the same walk.
@@ -68,6 +72,7 @@ impl<'a> Message<'a> {
             index: [Slot::default(); INDEXED],
             indexed: 0,
             overflow: false,
+            present: 0,
             payload_at: bytes.len(),
             unrecognised: None,
         };
@@ -80,6 +85,7 @@ impl<'a> Message<'a> {
                 m.unrecognised = Some(n);
             }
             previous = Some(n);
+            m.present |= 1u64.checked_shl(u32::from(n)).unwrap_or(0);
             match m.index.get_mut(m.indexed) {
                 Some(slot) => {
                     // Offsets fit: a datagram is far shorter than 4 GiB.
@@ -151,6 +157,9 @@ impl<'a> Message<'a> {
 
     /// The values of option `number`, in order.
     pub(crate) fn option(&self, number: u16) -> OptionValues<'a, '_> {
+        if number < 64 && self.present & (1 << number) == 0 {
+            return OptionValues::Indexed(self.bytes, [].iter(), number);
+        }
         if self.overflow {
             OptionValues::Walked(self.options(), number)
         } else {
@@ -406,5 +415,46 @@ mod tests {
         let m = message(&bare);
         assert_eq!(m.options().count(), 0);
         assert!(m.payload().is_empty() && m.token().is_empty() && !m.reply_to().confirmable);
+    }
+
+    /// Every lookup finds what walking every option finds, for each number around the bits
+    /// of the presence mask (0, 63, 64 and past it), indexed or overflowing the index.
+    #[test]
+    fn lookups_find_what_a_walk_finds_for_every_number() {
+        // Options 0, 1 (twice), 11 (three times), 63, 64, 65, 300; then the same with 20 more
+        // Uri-Paths, past the index.
+        let (mut few, mut many) = (vec![0x40, 0x01, 0x00, 0x01], vec![0x40, 0x01, 0x00, 0x01]);
+        let put = |out: &mut Vec<u8>, last: &mut u16, number: u16, value: &[u8]| {
+            assert!(wire::put_option(out, *last, number, value).is_some());
+            *last = number;
+        };
+        for (out, extra) in [(&mut few, 0usize), (&mut many, 20)] {
+            let mut last = 0;
+            put(out, &mut last, 0, b"z");
+            put(out, &mut last, 1, b"a");
+            put(out, &mut last, 1, b"b");
+            for i in 0..3 + extra {
+                put(out, &mut last, 11, &[b'a' + (i % 26) as u8]);
+            }
+            put(out, &mut last, 63, &[9]);
+            put(out, &mut last, 64, &[]);
+            put(out, &mut last, 65, &[1, 2]);
+            put(out, &mut last, 300, b"far");
+            out.extend([0xFF, b'!']);
+        }
+        for bytes in [&few, &many] {
+            let m = message(bytes);
+            for number in (0..=70).chain([299, 300, 301, u16::MAX]) {
+                let walked: Vec<&[u8]> = m
+                    .options()
+                    .filter(|(n, _)| *n == number)
+                    .map(|(_, v)| v)
+                    .collect();
+                let found: Vec<&[u8]> = m.option(number).collect();
+                assert_eq!(found, walked, "option {number}");
+                assert_eq!(m.first_option(number), walked.first().copied());
+            }
+            assert_eq!(m.payload(), b"!");
+        }
     }
 }

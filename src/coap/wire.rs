@@ -106,8 +106,15 @@ impl<'a> OptionWalk<'a> {
             self.end = Some((start < self.bytes.len()).then_some(start));
             return Ok(None);
         }
-        let (delta, at) = extended(first >> 4, self.bytes, self.pos + 1).ok_or(())?;
-        let (length, at) = extended(first & 0x0F, self.bytes, at).ok_or(())?;
+        // Nibbles below 13 are the value itself (the usual case: no extended bytes to read).
+        let (delta, at) = match first >> 4 {
+            nibble @ 0..=12 => (u32::from(nibble), self.pos + 1),
+            nibble => extended(nibble, self.bytes, self.pos + 1).ok_or(())?,
+        };
+        let (length, at) = match first & 0x0F {
+            nibble @ 0..=12 => (u32::from(nibble), at),
+            nibble => extended(nibble, self.bytes, at).ok_or(())?,
+        };
         self.number = self.number.checked_add(delta).ok_or(())?;
         let number = u16::try_from(self.number).map_err(|_| ())?;
         let end = usize::try_from(length)

@@ -317,15 +317,15 @@ impl<P: Copy + Ord + core::fmt::Debug> Endpoint<P> {
                 _ => None,
             };
         }
-        if !wire::well_formed(&header, bytes) {
-            self.reject(peer, &header);
-            return None;
-        }
         if header.code == 0 {
+            if !wire::well_formed(&header, bytes) {
+                self.reject(peer, &header);
+                return None;
+            }
             return self.on_empty(now, peer, &header).map(Received::Other);
         }
         if msg::is_response_code(header.code) {
-            // Read in place like a request (well-formed: checked above).
+            // Read in place like a request, in the one walk that checks its format.
             let Some(response) = Message::parse(bytes, header) else {
                 self.reject(peer, &header);
                 return None;
