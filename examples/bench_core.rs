@@ -46,7 +46,36 @@ use lwm2mc::{Client, Config, Path, PeerId, Store, Value};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::{heap, peak_bytes as peak, reset_peak, set_counting, Heap};
+use counting_alloc::{
+    heap, live_bytes, peak_bytes as peak, reset_peak, reset_window, set_counting, window_peak, Heap,
+};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+
+/// The client's own heap, told apart from the fake servers' and the harness's: whatever a
+/// call into the library leaves live, or frees, is the client's (the harness frees none of
+/// the client's blocks: datagrams are copied into its own buffers, events are dropped inside
+/// the calls). So the client's live bytes are the sum of those changes, and its peak the
+/// highest any call reached above what it held when the call began.
+static CLIENT_LIVE: AtomicIsize = AtomicIsize::new(0);
+static CLIENT_PEAK: AtomicIsize = AtomicIsize::new(0);
+
+/// Runs one call into the library, keeping the client's live bytes and peak.
+fn client_call<R>(f: impl FnOnce() -> R) -> R {
+    let before = live_bytes() as isize;
+    reset_window();
+    let r = f();
+    let (after, top) = (live_bytes() as isize, window_peak() as isize);
+    let live = CLIENT_LIVE.load(Relaxed);
+    CLIENT_PEAK.fetch_max(live + top - before, Relaxed);
+    CLIENT_LIVE.store(live + after - before, Relaxed);
+    r
+}
+
+/// Starts counting the client's heap from nothing (before its `Client::new`).
+fn reset_client_heap() {
+    CLIENT_LIVE.store(0, Relaxed);
+    CLIENT_PEAK.store(0, Relaxed);
+}
 
 /// Resident set size of the process, from /proc/self/statm (Linux), in bytes.
 fn rss() -> Option<usize> {
@@ -187,7 +216,7 @@ impl Meter {
     fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let before = heap();
         let start = Instant::now();
-        let r = f();
+        let r = client_call(f);
         self.ns += start.elapsed().as_nanos();
         let after = heap();
         self.calls += after.calls - before.calls;
@@ -536,10 +565,13 @@ fn one_client() {
     let sent = (Sent::new(), Sent::new());
     let base = heap();
     reset_peak();
+    reset_client_heap();
     let mut sim = Sim::with_sent(7, &mut new_meter, sent);
     sim.bootstrap_register();
     let with_servers = heap();
     let peak = peak() - base.live;
+    let client_peak = CLIENT_PEAK.load(Relaxed);
+    let client_live = CLIENT_LIVE.load(Relaxed);
     let dm = sim.peer(DM_PORT).expect("the LwM2M Server is a peer");
     let (mut client, mut now, (mut out, _spare)) = sim.into_parts();
     let registered = heap();
@@ -554,13 +586,14 @@ fn one_client() {
         p.set_token(mid.to_be_bytes().to_vec());
         now += 1;
         let bytes = p.to_bytes().expect("request encodes");
-        measured_datagram(&mut client, now, dm, &bytes, &mut out);
+        client_call(|| measured_datagram(&mut client, now, dm, &bytes, &mut out));
         assert_eq!(out.len(), 1, "one answer per Write");
         out.clear();
     }
     let full_cache = heap();
     let later = now + params().exchange_lifetime_ms() + 1_000;
-    measured_timeout(&mut client, later, &mut out);
+    let cache_peak = CLIENT_PEAK.load(Relaxed);
+    client_call(|| measured_timeout(&mut client, later, &mut out));
     assert!(out.is_empty(), "nothing to send while idle");
     let settled = heap();
     let row = |label: &str, h: Heap, note: &str| {
@@ -594,6 +627,9 @@ fn one_client() {
     println!(
         "  of which the fake servers: {:>7} B live at the end",
         with_servers.live - registered.live
+    );
+    println!(
+        "  the client's own peak:     {client_peak:>7} B from Client::new to Registered ({client_live} B live then), {cache_peak} B through the 64 Writes"
     );
     drop(black_box(client));
 }

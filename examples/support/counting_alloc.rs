@@ -12,6 +12,9 @@ static COUNTING: AtomicBool = AtomicBool::new(true);
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// A second peak, over a shorter window (one call into the library), kept apart from the
+/// process's so that both can be taken at once.
+static WINDOW_PEAK: AtomicUsize = AtomicUsize::new(0);
 static ALLOC_CALLS: AtomicUsize = AtomicUsize::new(0);
 static ALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,6 +22,7 @@ static ALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
 fn allocated(size: usize, blocks: usize) {
     let live = LIVE_BYTES.fetch_add(size, Relaxed) + size;
     PEAK_BYTES.fetch_max(live, Relaxed);
+    WINDOW_PEAK.fetch_max(live, Relaxed);
     LIVE_BLOCKS.fetch_add(blocks, Relaxed);
     ALLOC_CALLS.fetch_add(1, Relaxed);
     ALLOC_BYTES.fetch_add(size, Relaxed);
@@ -99,4 +103,14 @@ pub fn reset_peak() {
 
 pub fn peak_bytes() -> usize {
     PEAK_BYTES.load(Relaxed)
+}
+
+/// Starts a new window for [`window_peak`] at what is live now (the process's peak goes on).
+pub fn reset_window() {
+    WINDOW_PEAK.store(LIVE_BYTES.load(Relaxed), Relaxed);
+}
+
+/// The most that was live since [`reset_window`].
+pub fn window_peak() -> usize {
+    WINDOW_PEAK.load(Relaxed)
 }

@@ -161,34 +161,47 @@ pub fn parse_entries(bytes: &[u8]) -> Result<Vec<TlvEntry<'_>>, CodecError> {
 
 /// Reads one entry: type byte, 1- or 2-byte ID, 0–3 length bytes, value (Core 1.1 §7.4.3.1).
 fn read_entry(bytes: &[u8]) -> Result<(TlvEntry<'_>, &[u8]), CodecError> {
-    let (&ty, rest) = bytes.split_first().ok_or(CodecError::Truncated)?;
+    entry_at(bytes).ok_or(CodecError::Truncated)
+}
+
+/// [`read_entry`], `None` for a truncated entry (the only way one can fail: a small return
+/// value, issue 15).
+fn entry_at(bytes: &[u8]) -> Option<(TlvEntry<'_>, &[u8])> {
+    let (&ty, rest) = bytes.split_first()?;
     // Bit 5: identifier length, 0 = 8 bits, 1 = 16 bits.
-    let id_len = if ty & 0x20 != 0 { 2 } else { 1 };
-    let (id, rest) = take_be(rest, id_len)?;
+    let (id, rest) = match ty & 0x20 {
+        0 => {
+            let (&id, rest) = rest.split_first()?;
+            (u16::from(id), rest)
+        }
+        _ => {
+            let (id, rest) = rest.split_first_chunk::<2>()?;
+            (u16::from_be_bytes(*id), rest)
+        }
+    };
     // Bits 4–3: length type; 00 means the length is in bits 2–0, otherwise 1–3 length bytes
     // follow and bits 2–0 are ignored.
     let (len, rest) = match (ty >> 3) & 0b11 {
-        0 => (u32::from(ty & 0b111), rest),
-        n => take_be(rest, usize::from(n))?,
+        0 => (usize::from(ty & 0b111), rest),
+        n => {
+            let n = usize::from(n);
+            let head = rest.get(..n)?;
+            let len = head
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            (len, rest.get(n..)?)
+        }
     };
-    let len = usize::try_from(len).map_err(|_| CodecError::Truncated)?;
-    let value = rest.get(..len).ok_or(CodecError::Truncated)?;
-    let rest = rest.get(len..).ok_or(CodecError::Truncated)?;
+    if len > rest.len() {
+        return None;
+    }
+    let (value, rest) = rest.split_at(len);
     let entry = TlvEntry {
         kind: TlvKind::from_type_byte(ty),
-        // At most two bytes were read, so the ID fits.
-        id: u16::try_from(id).map_err(|_| malformed("identifier too long"))?,
+        id,
         value,
     };
-    Ok((entry, rest))
-}
-
-/// Reads an `n`-byte (n ≤ 3) big-endian number.
-fn take_be(bytes: &[u8], n: usize) -> Result<(u32, &[u8]), CodecError> {
-    let head = bytes.get(..n).ok_or(CodecError::Truncated)?;
-    let rest = bytes.get(n..).ok_or(CodecError::Truncated)?;
-    let v = head.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
-    Ok((v, rest))
+    Some((entry, rest))
 }
 
 /// Largest value a TLV can carry: the length field has at most 24 bits (Core 1.1 §7.4.3.1).
