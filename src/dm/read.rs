@@ -161,17 +161,14 @@ fn readable_content<'s>(
 ) -> Result<Option<Content<'s>>, u8> {
     let mut out = Content::new();
     match (path.instance_id(), path.resource_id()) {
-        (_, None) if model.store_held(def.id) => {
+        (Some(i), None) if model.store_held(def.id) => {
+            out.insert(i, DataModel::read_stored_instance(model.store(), def, i)?);
+        }
+        (None, None) if model.store_held(def.id) => {
             let store = model.store();
-            let ids = match path.instance_id() {
-                Some(i) => alloc::vec![i],
-                None => store.instance_ids(def.id),
-            };
-            for iid in ids {
+            for iid in store.instance_ids(def.id) {
                 // Core 1.1 §7.3.2.4: an object-level Read carries the readable instances.
-                if path.instance_id().is_none()
-                    && !access.is_none_or(|a| a.may_read(store, def.id, iid))
-                {
+                if !access.is_none_or(|a| a.may_read(store, def.id, iid)) {
                     continue;
                 }
                 out.insert(iid, DataModel::read_stored_instance(store, def, iid)?);

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::entry::{write_entry, TlvKind};
+use super::entry::{entry_len, write_entry, write_head, TlvKind};
 use super::value::with_value_bytes;
 use super::wrong_target;
 use crate::codec::CodecError;
@@ -76,13 +76,18 @@ pub fn write_resource(out: &mut Vec<u8>, rid: u16, rv: &ResourceValue) -> Result
             with_value_bytes(v, |b| write_entry(out, TlvKind::Resource, rid, b))
         }
         ResourceValue::Multiple(m) => {
-            let mut inner = Vec::with_capacity(8 * m.len());
+            // The instances' length first, so that they are written straight after the
+            // Multiple-Resource header rather than into a vector of their own first.
+            let mut inner = 0usize;
             for (riid, v) in m {
-                with_value_bytes(v, |b| {
-                    write_entry(&mut inner, TlvKind::ResourceInstance, *riid, b)
-                })?;
+                let len = with_value_bytes(v, |b| b.len());
+                inner = inner.saturating_add(entry_len(*riid, len));
             }
-            write_entry(out, TlvKind::MultipleResource, rid, &inner)
+            write_head(out, TlvKind::MultipleResource, rid, inner)?;
+            for (riid, v) in m {
+                with_value_bytes(v, |b| write_entry(out, TlvKind::ResourceInstance, *riid, b))?;
+            }
+            Ok(())
         }
     }
 }

@@ -215,7 +215,42 @@ pub fn write_entry(
     id: u16,
     value: &[u8],
 ) -> Result<(), CodecError> {
-    let len = value.len();
+    let (head, n) = header(kind, id, value.len())?;
+    // The header (type, ID, length: at most 6 bytes) put together first, then appended with
+    // the value in two copies (issue 15: byte by byte it was a third of a TLV Read's encoding).
+    out.reserve(n + value.len());
+    out.extend_from_slice(head.get(..n).unwrap_or(&[]));
+    out.extend_from_slice(value);
+    Ok(())
+}
+
+/// Appends the header of an entry whose value of `len` bytes the caller appends next (a
+/// Multiple-Resource TLV's instances, written in place).
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    kind: TlvKind,
+    id: u16,
+    len: usize,
+) -> Result<(), CodecError> {
+    let (head, n) = header(kind, id, len)?;
+    out.extend_from_slice(head.get(..n).unwrap_or(&[]));
+    Ok(())
+}
+
+/// The bytes an entry with ID `id` and a value of `len` bytes takes, header included.
+pub(crate) fn entry_len(id: u16, len: usize) -> usize {
+    let id_bytes = if id > 0xFF { 2 } else { 1 };
+    let len_bytes = match len {
+        0..=7 => 0,
+        8..=0xFF => 1,
+        0x100..=0xFFFF => 2,
+        _ => 3,
+    };
+    (1 + id_bytes + len_bytes) + len
+}
+
+/// An entry's header (type byte, ID, length) and how many of its 6 bytes it uses.
+fn header(kind: TlvKind, id: u16, len: usize) -> Result<([u8; 6], usize), CodecError> {
     if len > MAX_VALUE_LEN {
         return Err(CodecError::BadValue(String::from(
             "value longer than a TLV length field can express (16 MiB)",
@@ -236,8 +271,6 @@ pub fn write_entry(
         Err(_) => 3,
     };
     ty |= (len_bytes as u8) << 3;
-    // The header (type, ID, length: at most 6 bytes) put together first, then appended with
-    // the value in two copies (issue 15: byte by byte it was a third of a TLV Read's encoding).
     let mut head = [ty, 0, 0, 0, 0, 0];
     let mut n = 1;
     let mut put = |b: u8| {
@@ -256,8 +289,5 @@ pub fn write_entry(
         .unwrap_or(&[])
         .iter()
         .for_each(|b| put(*b));
-    out.reserve(n + value.len());
-    out.extend_from_slice(head.get(..n).unwrap_or(&[]));
-    out.extend_from_slice(value);
-    Ok(())
+    Ok((head, n))
 }

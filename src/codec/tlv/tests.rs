@@ -843,3 +843,48 @@ fn decoding_along_the_object_table_gives_what_asking_shape_per_resource_gives() 
     }
     assert_eq!(compared, 6 * 300 * 8);
 }
+
+/// `entry_len` is the length `write_entry` writes, at every ID and length-field boundary; and
+/// a Multiple-Resource TLV written in place (its length reckoned first) is the same bytes as
+/// one wrapping its instances encoded apart.
+#[test]
+fn entry_lengths_and_multiple_resources_written_in_place() {
+    for id in [0u16, 1, 255, 256, 65534] {
+        for len in [0usize, 1, 7, 8, 255, 256, 65535, 65536, 70000] {
+            let mut out = Vec::new();
+            write_entry(&mut out, TlvKind::Resource, id, &vec![0xA5; len]).unwrap();
+            assert_eq!(
+                super::entry::entry_len(id, len),
+                out.len(),
+                "id {id}, len {len}"
+            );
+        }
+    }
+    let values = [
+        Value::Integer(-1),
+        Value::String("x".repeat(300)),
+        Value::Boolean(true),
+        Value::Opaque(vec![1; 7]),
+        Value::Float(1.5),
+    ];
+    for rid in [5u16, 300] {
+        let m: crate::value::VecMap<u16, Value> = values
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, v)| (if i == 3 { 256 } else { i as u16 }, v))
+            .collect();
+        let mut apart = Vec::new();
+        for (riid, v) in &m {
+            value::with_value_bytes(v, |b| {
+                write_entry(&mut apart, TlvKind::ResourceInstance, *riid, b)
+            })
+            .unwrap();
+        }
+        let mut expected = Vec::new();
+        write_entry(&mut expected, TlvKind::MultipleResource, rid, &apart).unwrap();
+        let mut ours = Vec::new();
+        write_resource(&mut ours, rid, &ResourceValue::Multiple(m)).unwrap();
+        assert_eq!(ours, expected, "resource {rid}");
+    }
+}
