@@ -295,6 +295,13 @@ impl Registrations {
 
     /// Registered servers that want an Update now (parameters or object list changed,
     /// `/1/x/8` executed) and have no exchange running.
+    /// Whether `updates_wanted` is not empty, without collecting it (asked on every turn).
+    pub(crate) fn any_update_wanted(&self) -> bool {
+        self.servers
+            .values()
+            .any(|r| r.update_wanted && r.state == RegState::Registered)
+    }
+
     pub(crate) fn updates_wanted(&self) -> Vec<u16> {
         self.servers
             .values()
@@ -1054,6 +1061,7 @@ mod tests {
         r.on_register_response(10, 7, &c, 1_000, (&POLICY, &mut Rng::new(1)));
         r.take_outputs();
         assert_eq!(r.updates_wanted(), [7]);
+        assert!(r.any_update_wanted());
         r.update(7, "</1/0>,</3303/0>");
         let out = r.take_outputs();
         let Some(RegOutput::Send { packet, .. }) = out.first() else {
@@ -1066,6 +1074,7 @@ mod tests {
         r.on_update_response(20, 7, msg::CHANGED, 1_000);
         r.take_outputs();
         assert!(r.updates_wanted().is_empty());
+        assert!(!r.any_update_wanted());
         // Answered: the next Update carries no list.
         r.want_update(7);
         r.update(7, "</1/0>,</3303/0>");

@@ -729,8 +729,10 @@ impl Client {
         // that wakes the client, sent just below.
         self.drive_observations(now);
         // Updates asked for by events (parameter or object-list changes, `/1/x/8`, a wake-up).
-        for ssid in self.regs.updates_wanted() {
-            self.send_update(now, ssid);
+        if self.regs.any_update_wanted() {
+            for ssid in self.regs.updates_wanted() {
+                self.send_update(now, ssid);
+            }
         }
         self.drive_firmware(now);
         self.drive_queue_mode(now);

@@ -255,6 +255,10 @@ impl Client {
     /// Sends what is due: called from `drive`.
     pub(super) fn drive_observations(&mut self, now: u64) {
         self.detect_changes(now);
+        // Nothing observed (the usual turn of most devices): nothing to walk (issue 15).
+        if self.observations.is_empty() {
+            return;
+        }
         let due: Vec<(PeerId, Vec<u8>, Due)> = self
             .observations
             .iter()

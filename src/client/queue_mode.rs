@@ -60,7 +60,7 @@ impl Client {
             .peers
             .keys()
             .all(|p| self.endpoint.outstanding(*p) == 0 && !self.endpoint.has_queued(*p));
-        if now < deadline || !quiet || !self.regs.updates_wanted().is_empty() {
+        if now < deadline || !quiet || self.regs.any_update_wanted() {
             return;
         }
         if let Some(q) = self.queue.as_mut() {
