@@ -91,6 +91,11 @@ impl Registration {
         matches!(self.state, RegState::Registered | RegState::Updating)
     }
 
+    /// Wants an Update and can send it now: registered, with no Update or Register in flight.
+    pub(crate) fn wants_update_now(&self) -> bool {
+        self.update_wanted && self.state == RegState::Registered
+    }
+
     pub(crate) fn location_path(&self) -> String {
         format!("/{}", self.location.join("/"))
     }

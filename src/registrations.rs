@@ -293,19 +293,17 @@ impl Registrations {
                 .any(|r| matches!(r.state, RegState::Deregistering | RegState::Registering))
     }
 
-    /// Registered servers that want an Update now (parameters or object list changed,
-    /// `/1/x/8` executed) and have no exchange running.
     /// Whether `updates_wanted` is not empty, without collecting it (asked on every turn).
     pub(crate) fn any_update_wanted(&self) -> bool {
-        self.servers
-            .values()
-            .any(|r| r.update_wanted && r.state == RegState::Registered)
+        self.servers.values().any(Registration::wants_update_now)
     }
 
+    /// Registered servers that want an Update now (parameters or object list changed,
+    /// `/1/x/8` executed) and have no exchange running.
     pub(crate) fn updates_wanted(&self) -> Vec<u16> {
         self.servers
             .values()
-            .filter(|r| r.update_wanted && r.state == RegState::Registered)
+            .filter(|r| r.wants_update_now())
             .map(|r| r.account.ssid)
             .collect()
     }
