@@ -382,6 +382,36 @@ fn duplicate_con_request_is_answered_from_cache_p1() {
 }
 
 #[test]
+fn a_late_copy_of_an_older_request_is_not_processed_and_the_latest_still_replayed() {
+    use crate::coap::dedup::SeenCache;
+    let mut e = ep();
+    // CON PUT /1 with MIDs 0x5000.., token = the MID's low byte; each answered 2.04.
+    let put = |n: u8| hex(&format!("41 03 50 {n:02x} {n:02x} b1 31"));
+    let answered = SeenCache::REPLIES as u8 + 2;
+    for n in 0..answered {
+        let Some(Incoming::Request { request, .. }) = e.handle_datagram(1_000, A, &put(n)) else {
+            panic!("request {n} not surfaced")
+        };
+        e.respond(1_000, A, &request, msg::new_response(CHANGED));
+        assert_eq!(
+            one_sent(&mut e, A),
+            hex(&format!("61 44 50 {n:02x} {n:02x}"))
+        );
+    }
+    // The first request's answer is no longer kept: a copy now is neither processed again
+    // nor answered (the server, which has sent newer requests since, had the answer).
+    assert_eq!(e.handle_datagram(2_000, A, &put(0)), None);
+    assert!(drain(&mut e).is_empty());
+    // The latest one's copy gets the same bytes as before.
+    let last = answered - 1;
+    assert_eq!(e.handle_datagram(2_000, A, &put(last)), None);
+    assert_eq!(
+        one_sent(&mut e, A),
+        hex(&format!("61 44 50 {last:02x} {last:02x}"))
+    );
+}
+
+#[test]
 fn non_request_duplicates_are_ignored_and_answers_are_non() {
     let mut e = ep();
     // NON POST /3 (a safe GET would be served again: see the next test).
